@@ -1,0 +1,41 @@
+// The warden command line program: shared state of one invocation and the
+// registration functions of each command group (one file per group).
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "config/config.h"
+
+namespace warden::cli {
+
+// Global options and lazily loaded configuration.
+class Context {
+ public:
+  std::string config_option;  // --config
+  int verbosity = 0;          // -v adds one, -q removes one
+
+  // Loads the configuration on first use (and sets up logging from it).
+  const Config& config();
+  // The path that config() reads or read.
+  std::string config_path() const;
+
+ private:
+  std::optional<Config> config_;
+};
+
+// A command's body returns the process exit code. Errors thrown as
+// warden::Error are turned into the documented exit codes by main().
+using Handler = std::function<int()>;
+
+// Runs `handler` when `command` is chosen; main() calls the one chosen.
+void set_handler(CLI::App* command, Handler handler);
+
+void add_plugin_commands(CLI::App& app, Context& context);
+void add_status_command(CLI::App& app, Context& context);
+
+}  // namespace warden::cli

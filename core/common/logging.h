@@ -1,0 +1,15 @@
+// Logging through spdlog, always to stderr so that stdout stays
+// machine-readable. Safe to call log functions from any thread.
+#pragma once
+
+#include <spdlog/spdlog.h>
+
+#include <string>
+
+namespace warden {
+
+// Sets up the default logger. `level` is a config level name ("info", ...);
+// `verbosity` from -v (positive) or -q (negative) shifts it.
+void init_logging(const std::string& level, int verbosity);
+
+}  // namespace warden

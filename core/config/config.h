@@ -1,0 +1,82 @@
+// warden.yaml, read strictly into one typed structure. The defaults live here
+// and in config/warden.yaml beside each key; docs/configuration.md lists them.
+#pragma once
+
+#include <warden/types.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "config/yaml_reader.h"
+
+namespace warden {
+
+struct AssessorsConfig {
+  std::vector<std::string> enabled = {"heuristics", "bandit", "semgrep"};
+  std::uint64_t deadline_ms = 20'000;  // per assessor, per request
+  bool cache_enabled = true;
+  std::uint64_t cache_max_entries = 4096;
+  std::map<std::string, JsonWithMarks> settings;  // per plugin name
+};
+
+struct BackendsConfig {
+  std::vector<std::string> enabled = {"native", "docker", "podman"};
+  std::string default_backend = "native";
+  std::map<std::string, JsonWithMarks> settings;
+};
+
+struct PolicyConfig {
+  std::filesystem::path directory;           // default: <data>/policies/default
+  RiskLevel on_error = RiskLevel::kBlocked;  // the level when a policy fails
+  std::uint64_t instruction_budget = 1'000'000;
+  std::uint64_t memory_bytes = 32ull << 20;
+  std::uint64_t wall_time_ms = 100;
+  bool hot_reload = true;
+};
+
+struct AuditConfig {
+  std::filesystem::path directory;    // default: ~/.local/state/warden/audit
+  std::filesystem::path signing_key;  // default: ~/.local/state/warden/keys/audit.key
+  std::filesystem::path public_key;   // default: signing_key + ".pub"
+  bool create_key_if_missing = true;
+  std::string origin = "warden.local/audit";
+  std::string durability = "group";  // "group" or "every-record"
+  std::uint64_t group_commit_delay_ms = 2;
+  std::uint64_t segment_bytes = 64ull << 20;
+  std::uint64_t checkpoint_interval_ms = 1000;
+  bool include_code = true;
+  std::vector<std::string> redact_patterns;  // ECMAScript regexes
+};
+
+struct RequestsConfig {
+  std::uint64_t max_code_bytes = 100 * 1024;
+  std::uint64_t max_explanation_chars = 500;
+  std::vector<std::string> env_allowlist = {"LANG", "LC_ALL", "TZ"};
+};
+
+struct Config {
+  std::filesystem::path file;  // absolute path of the file read, empty for defaults
+  std::string log_level = "info";
+  std::vector<std::filesystem::path> plugin_directories;  // default: the installed folder
+  AssessorsConfig assessors;
+  BackendsConfig backends;
+  PolicyConfig policies;
+  AuditConfig audit;
+  Limits ceilings;  // hard caps on whatever a policy asks for
+  RequestsConfig requests;
+};
+
+// Reads and validates a configuration file. Throws warden::Error(kConfig)
+// with "file:line:column: field: what is wrong" for any problem, including
+// unknown keys. Relative paths in the file are relative to its folder.
+Config load_config(const std::filesystem::path& file);
+
+// Parses configuration text; `file_name` is used in messages and `base` for
+// relative paths.
+Config parse_config(const std::string& text, const std::string& file_name,
+                    const std::filesystem::path& base);
+
+}  // namespace warden

@@ -1,0 +1,240 @@
+// The C++ face of the plugin ABI: write an ordinary class, add one macro.
+//
+//   class MyAnalyzer {
+//    public:
+//     explicit MyAnalyzer(const nlohmann::json& settings);
+//     warden::Availability probe();
+//     std::vector<warden::Finding> assess(const warden::AssessRequest& request);
+//   };
+//   WARDEN_ASSESSOR_PLUGIN(MyAnalyzer, "my-analyzer", "1.0.0", "Finds X in Python code")
+//
+// A sandbox backend has the same constructor and probe(), plus
+//   warden::RunResult run(const warden::RunRequest& request);
+// and is registered with WARDEN_SANDBOX_PLUGIN.
+//
+// Exceptions thrown by the class never cross the boundary: the adapter catches
+// them and turns them into a warden_status plus message. Throw
+// warden::PluginError to choose the status; any other exception becomes
+// WARDEN_ERR_INTERNAL. The class must be safe to call from many threads at
+// once (probe, assess, run); the host serialises construction and destruction.
+#ifndef WARDEN_PLUGIN_H_
+#define WARDEN_PLUGIN_H_
+
+#include <warden/plugin_abi.h>
+#include <warden/types.h>
+
+#include <chrono>
+#include <exception>
+#include <new>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace warden {
+
+// An error with a chosen ABI status.
+class PluginError : public std::runtime_error {
+ public:
+  PluginError(warden_status status, const std::string& message)
+      : std::runtime_error(message), status_(status) {}
+  warden_status status() const noexcept { return status_; }
+
+ private:
+  warden_status status_;
+};
+
+// A bad settings value. `pointer` is the JSON pointer of the field, e.g.
+// "/timeout_ms"; the host turns it into file:line:column of the config.
+inline PluginError settings_error(const std::string& pointer, const std::string& message) {
+  return PluginError(WARDEN_ERR_INVALID_ARGUMENT, pointer + ": " + message);
+}
+
+// Wraps the host's cancellation callback.
+class Cancellation {
+ public:
+  explicit Cancellation(warden_cancel cancel = {nullptr, nullptr}) : cancel_(cancel) {}
+  bool cancelled() const {
+    return cancel_.cancelled != nullptr && cancel_.cancelled(cancel_.context);
+  }
+
+ private:
+  warden_cancel cancel_;
+};
+
+struct AssessRequest {
+  std::string_view code;       // valid for the duration of assess()
+  std::string_view language;   // "python"
+  std::string_view file_name;  // display name
+  std::chrono::steady_clock::time_point deadline;
+  Cancellation cancellation;
+};
+
+struct RunRequest {
+  RunSpec spec;
+  std::string_view code;        // valid for the duration of run()
+  std::string_view stdin_data;  // valid for the duration of run()
+  Cancellation cancellation;
+};
+
+namespace plugin_detail {
+
+inline void write(warden_sink sink, std::string_view bytes) {
+  if (sink.write != nullptr && !bytes.empty()) sink.write(sink.context, bytes.data(), bytes.size());
+}
+
+// Runs `body` and converts any exception into a status plus message.
+template <class Body>
+warden_status guarded(warden_sink error, Body&& body) noexcept {
+  try {
+    body();
+    return WARDEN_OK;
+  } catch (const PluginError& e) {
+    write(error, e.what());
+    return e.status();
+  } catch (const nlohmann::json::exception& e) {
+    write(error, std::string("malformed JSON: ") + e.what());
+    return WARDEN_ERR_INVALID_ARGUMENT;
+  } catch (const std::bad_alloc&) {
+    write(error, "out of memory");
+    return WARDEN_ERR_INTERNAL;
+  } catch (const std::exception& e) {
+    write(error, e.what());
+    return WARDEN_ERR_INTERNAL;
+  } catch (...) {
+    write(error, "unknown exception");
+    return WARDEN_ERR_INTERNAL;
+  }
+}
+
+template <class T>
+void* create(const char* settings_json, warden_sink error) noexcept {
+  static_assert(std::is_constructible_v<T, const nlohmann::json&>,
+                "a plugin class needs a constructor T(const nlohmann::json& settings)");
+  T* instance = nullptr;
+  guarded(error, [&] {
+    nlohmann::json settings = nlohmann::json::parse(settings_json ? settings_json : "{}");
+    if (!settings.is_object()) throw settings_error("", "settings must be a mapping");
+    instance = new T(settings);
+  });
+  return instance;
+}
+
+template <class T>
+void destroy(void* instance) noexcept {
+  delete static_cast<T*>(instance);
+}
+
+template <class T>
+warden_status probe(void* instance, warden_sink out, warden_sink error) noexcept {
+  static_assert(std::is_same_v<decltype(std::declval<T&>().probe()), Availability>,
+                "expected signature: warden::Availability probe()");
+  return guarded(error, [&] {
+    nlohmann::json j = static_cast<T*>(instance)->probe();
+    write(out, j.dump());
+  });
+}
+
+template <class T>
+struct AssessorAdapter {
+  static_assert(
+      std::is_same_v<decltype(std::declval<T&>().assess(std::declval<const AssessRequest&>())),
+                     std::vector<Finding>>,
+      "expected signature: std::vector<warden::Finding> assess(const "
+      "warden::AssessRequest&)");
+
+  static warden_status assess(void* instance, const warden_assess_request* request, warden_sink out,
+                              warden_sink error) noexcept {
+    return guarded(error, [&] {
+      AssessRequest r;
+      r.code = std::string_view(request->code.data, request->code.size);
+      r.language = request->language ? request->language : "python";
+      r.file_name = request->file_name ? request->file_name : "main.py";
+      r.deadline =
+          std::chrono::steady_clock::now() + std::chrono::milliseconds(request->deadline_ms);
+      r.cancellation = Cancellation(request->cancel);
+      nlohmann::json j = {{"findings", static_cast<T*>(instance)->assess(r)}};
+      write(out, j.dump());
+    });
+  }
+
+  static constexpr warden_assessor_vtable vtable = {sizeof(warden_assessor_vtable), &create<T>,
+                                                    &destroy<T>, &probe<T>, &assess};
+};
+
+template <class T>
+struct SandboxAdapter {
+  static_assert(std::is_same_v<decltype(std::declval<T&>().run(std::declval<const RunRequest&>())),
+                               RunResult>,
+                "expected signature: warden::RunResult run(const warden::RunRequest&)");
+
+  static warden_status run(void* instance, const warden_run_request* request, warden_sink result,
+                           warden_sink out, warden_sink err, warden_sink error) noexcept {
+    return guarded(error, [&] {
+      RunRequest r;
+      r.spec = nlohmann::json::parse(request->spec_json).get<RunSpec>();
+      r.code = std::string_view(request->code.data, request->code.size);
+      r.stdin_data = std::string_view(request->stdin_data.data, request->stdin_data.size);
+      r.cancellation = Cancellation(request->cancel);
+      RunResult run_result = static_cast<T*>(instance)->run(r);
+      nlohmann::json j = run_result;
+      write(out, run_result.stdout_data);
+      write(err, run_result.stderr_data);
+      write(result, j.dump());
+    });
+  }
+
+  static constexpr warden_sandbox_vtable vtable = {sizeof(warden_sandbox_vtable), &create<T>,
+                                                   &destroy<T>, &probe<T>, &run};
+};
+
+}  // namespace plugin_detail
+
+// Builds the descriptor for an assessor class. The strings must outlive the
+// descriptor (string literals do). Used by WARDEN_ASSESSOR_PLUGIN, and by
+// tests that hand the loader an in-memory plugin.
+template <class T>
+constexpr warden_plugin_descriptor make_assessor_descriptor(const char* name, const char* version,
+                                                            const char* description) {
+  return {WARDEN_ABI_MAJOR,
+          WARDEN_ABI_MINOR,
+          WARDEN_KIND_ASSESSOR,
+          name,
+          version,
+          description,
+          &plugin_detail::AssessorAdapter<T>::vtable,
+          nullptr};
+}
+
+template <class T>
+constexpr warden_plugin_descriptor make_sandbox_descriptor(const char* name, const char* version,
+                                                           const char* description) {
+  return {WARDEN_ABI_MAJOR,
+          WARDEN_ABI_MINOR,
+          WARDEN_KIND_SANDBOX,
+          name,
+          version,
+          description,
+          nullptr,
+          &plugin_detail::SandboxAdapter<T>::vtable};
+}
+
+}  // namespace warden
+
+#define WARDEN_DEFINE_PLUGIN_ENTRY_(MAKE, Class, Name, Version, Description)                  \
+  extern "C" WARDEN_PLUGIN_EXPORT const warden_plugin_descriptor* warden_plugin_entry(void) { \
+    static constexpr warden_plugin_descriptor descriptor =                                    \
+        ::warden::MAKE<Class>(Name, Version, Description);                                    \
+    return &descriptor;                                                                       \
+  }
+
+#define WARDEN_ASSESSOR_PLUGIN(Class, Name, Version, Description) \
+  WARDEN_DEFINE_PLUGIN_ENTRY_(make_assessor_descriptor, Class, Name, Version, Description)
+
+#define WARDEN_SANDBOX_PLUGIN(Class, Name, Version, Description) \
+  WARDEN_DEFINE_PLUGIN_ENTRY_(make_sandbox_descriptor, Class, Name, Version, Description)
+
+#endif  // WARDEN_PLUGIN_H_

@@ -1,0 +1,329 @@
+// Value types shared by the warden host, its plugins and its embedders, with
+// their JSON forms. These are the shapes that cross the plugin ABI as JSON
+// (see docs/plugin-abi.md) and that `warden ... --json` prints.
+//
+// Every type here is a plain value: copyable, no hidden sharing, safe to use
+// from any thread as long as one object is not written while it is read.
+// from_json() throws nlohmann::json::exception on a malformed document.
+#ifndef WARDEN_TYPES_H_
+#define WARDEN_TYPES_H_
+
+#include <cstdint>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace warden {
+
+// ------------------------------------------------------------------ verdicts
+
+// How dangerous a piece of code is judged to be, lowest first.
+enum class RiskLevel { kLow = 0, kMedium = 1, kHigh = 2, kBlocked = 3 };
+// How much a run is trusted; decides the size of its limits.
+enum class TrustLevel { kTrusted = 0, kStandard = 1, kUntrusted = 2 };
+
+inline const char* to_string(RiskLevel l) {
+  switch (l) {
+    case RiskLevel::kLow: return "LOW";
+    case RiskLevel::kMedium: return "MEDIUM";
+    case RiskLevel::kHigh: return "HIGH";
+    case RiskLevel::kBlocked: return "BLOCKED";
+  }
+  return "BLOCKED";
+}
+
+// Parses "LOW", "MEDIUM", "HIGH", "BLOCKED"; throws std::invalid_argument.
+inline RiskLevel risk_level_from_string(std::string_view s) {
+  if (s == "LOW") return RiskLevel::kLow;
+  if (s == "MEDIUM") return RiskLevel::kMedium;
+  if (s == "HIGH") return RiskLevel::kHigh;
+  if (s == "BLOCKED") return RiskLevel::kBlocked;
+  throw std::invalid_argument("unknown risk level '" + std::string(s) +
+                              "' (LOW, MEDIUM, HIGH, BLOCKED)");
+}
+
+inline const char* to_string(TrustLevel t) {
+  switch (t) {
+    case TrustLevel::kTrusted: return "trusted";
+    case TrustLevel::kStandard: return "standard";
+    case TrustLevel::kUntrusted: return "untrusted";
+  }
+  return "untrusted";
+}
+
+inline TrustLevel trust_level_from_string(std::string_view s) {
+  if (s == "trusted") return TrustLevel::kTrusted;
+  if (s == "standard") return TrustLevel::kStandard;
+  if (s == "untrusted") return TrustLevel::kUntrusted;
+  throw std::invalid_argument("unknown trust level '" + std::string(s) +
+                              "' (trusted, standard, untrusted)");
+}
+
+// ------------------------------------------------------------------ findings
+
+enum class Severity { kInfo = 0, kLow = 1, kMedium = 2, kHigh = 3, kCritical = 4 };
+enum class Confidence { kLow = 1, kMedium = 2, kHigh = 3 };
+
+inline const char* to_string(Severity s) {
+  switch (s) {
+    case Severity::kInfo: return "info";
+    case Severity::kLow: return "low";
+    case Severity::kMedium: return "medium";
+    case Severity::kHigh: return "high";
+    case Severity::kCritical: return "critical";
+  }
+  return "info";
+}
+
+inline const char* to_string(Confidence c) {
+  switch (c) {
+    case Confidence::kLow: return "low";
+    case Confidence::kMedium: return "medium";
+    case Confidence::kHigh: return "high";
+  }
+  return "low";
+}
+
+// Parses the lower-case names above; throws std::invalid_argument otherwise.
+inline Severity severity_from_string(std::string_view s) {
+  if (s == "info") return Severity::kInfo;
+  if (s == "low") return Severity::kLow;
+  if (s == "medium") return Severity::kMedium;
+  if (s == "high") return Severity::kHigh;
+  if (s == "critical") return Severity::kCritical;
+  throw std::invalid_argument("unknown severity '" + std::string(s) + "'");
+}
+
+inline Confidence confidence_from_string(std::string_view s) {
+  if (s == "low") return Confidence::kLow;
+  if (s == "medium") return Confidence::kMedium;
+  if (s == "high") return Confidence::kHigh;
+  throw std::invalid_argument("unknown confidence '" + std::string(s) + "'");
+}
+
+// The categories policies reason about. An assessor maps each of its rules to
+// one of these; "other" when none fits.
+inline constexpr const char* kFindingCategories[] = {
+    "code-execution",     // eval/exec/compile, dynamic code
+    "command-execution",  // os.system, subprocess with a shell, pty
+    "deserialization",    // pickle, marshal, unsafe yaml
+    "introspection",      // __subclasses__/__globals__ walks, computed getattr
+    "obfuscation",        // decoded payloads, computed imports
+    "native-code",        // ctypes, cffi
+    "network",            // sockets, raw network access
+    "filesystem",         // writes to or deletion of system paths
+    "privilege",          // sudo, setuid, chmod 777, mount
+    "crypto",             // weak hashes and ciphers
+    "other",
+};
+
+struct Finding {
+  std::string assessor;  // set by the host: the plugin's name
+  std::string rule_id;   // stable id, e.g. "B602" or "warden.exec-call"
+  Severity severity = Severity::kLow;
+  Confidence confidence = Confidence::kMedium;
+  std::string category = "other";
+  int line = 0;    // 1-based; 0 when unknown
+  int column = 0;  // 1-based; 0 when unknown
+  std::string message;
+  int cwe = 0;  // 0 when unknown
+  std::string source_line;
+
+  friend bool operator==(const Finding&, const Finding&) = default;
+};
+
+inline void to_json(nlohmann::json& j, const Finding& f) {
+  j = nlohmann::json{{"assessor", f.assessor},
+                     {"rule_id", f.rule_id},
+                     {"severity", to_string(f.severity)},
+                     {"confidence", to_string(f.confidence)},
+                     {"category", f.category},
+                     {"line", f.line},
+                     {"column", f.column},
+                     {"message", f.message},
+                     {"cwe", f.cwe},
+                     {"source_line", f.source_line}};
+}
+
+inline void from_json(const nlohmann::json& j, Finding& f) {
+  f.assessor = j.value("assessor", "");
+  f.rule_id = j.at("rule_id").get<std::string>();
+  f.severity = severity_from_string(j.at("severity").get<std::string>());
+  f.confidence = confidence_from_string(j.value("confidence", "medium"));
+  f.category = j.value("category", "other");
+  f.line = j.value("line", 0);
+  f.column = j.value("column", 0);
+  f.message = j.value("message", "");
+  f.cwe = j.value("cwe", 0);
+  f.source_line = j.value("source_line", "");
+}
+
+// What probe() reports about a plugin instance.
+struct Availability {
+  bool available = false;
+  std::string reason;        // why not, when unavailable; may note caveats otherwise
+  std::string tool_version;  // the external tool's version, if any
+  std::string cache_key;     // see warden_assessor_vtable::probe
+};
+
+inline void to_json(nlohmann::json& j, const Availability& a) {
+  j = nlohmann::json{{"available", a.available},
+                     {"reason", a.reason},
+                     {"tool_version", a.tool_version},
+                     {"cache_key", a.cache_key}};
+}
+
+inline void from_json(const nlohmann::json& j, Availability& a) {
+  a.available = j.at("available").get<bool>();
+  a.reason = j.value("reason", "");
+  a.tool_version = j.value("tool_version", "");
+  a.cache_key = j.value("cache_key", "");
+}
+
+// ------------------------------------------------------------------- running
+
+enum class NetworkMode {
+  kNone,  // no network beyond a private loopback
+  kOpen,  // the backend's ordinary outbound network
+};
+
+inline const char* to_string(NetworkMode n) {
+  return n == NetworkMode::kOpen ? "open" : "none";
+}
+
+inline NetworkMode network_mode_from_string(std::string_view s) {
+  if (s == "none") return NetworkMode::kNone;
+  if (s == "open") return NetworkMode::kOpen;
+  throw std::invalid_argument("unknown network mode '" + std::string(s) + "' (none, open)");
+}
+
+// Resource limits for one run. Every field is enforced by the backend or the
+// run is refused. Units are in the names.
+struct Limits {
+  std::uint64_t memory_bytes = 256ull << 20;  // RAM, no swap beyond it
+  double cpus = 1.0;                          // CPU bandwidth, in cores
+  std::uint64_t wall_time_ms = 10'000;
+  std::uint64_t cpu_time_ms = 10'000;
+  std::uint32_t pids = 64;                      // processes + threads
+  std::uint64_t file_size_bytes = 16ull << 20;  // largest file the program may write
+  std::uint32_t open_files = 256;
+  std::uint64_t tmpfs_bytes = 64ull << 20;  // size of the writable scratch space
+  std::uint64_t output_bytes = 1ull << 20;  // stdout + stderr combined
+
+  friend bool operator==(const Limits&, const Limits&) = default;
+};
+
+inline void to_json(nlohmann::json& j, const Limits& l) {
+  j = nlohmann::json{{"memory_bytes", l.memory_bytes},
+                     {"cpus", l.cpus},
+                     {"wall_time_ms", l.wall_time_ms},
+                     {"cpu_time_ms", l.cpu_time_ms},
+                     {"pids", l.pids},
+                     {"file_size_bytes", l.file_size_bytes},
+                     {"open_files", l.open_files},
+                     {"tmpfs_bytes", l.tmpfs_bytes},
+                     {"output_bytes", l.output_bytes}};
+}
+
+inline void from_json(const nlohmann::json& j, Limits& l) {
+  j.at("memory_bytes").get_to(l.memory_bytes);
+  j.at("cpus").get_to(l.cpus);
+  j.at("wall_time_ms").get_to(l.wall_time_ms);
+  j.at("cpu_time_ms").get_to(l.cpu_time_ms);
+  j.at("pids").get_to(l.pids);
+  j.at("file_size_bytes").get_to(l.file_size_bytes);
+  j.at("open_files").get_to(l.open_files);
+  j.at("tmpfs_bytes").get_to(l.tmpfs_bytes);
+  j.at("output_bytes").get_to(l.output_bytes);
+}
+
+// What the host asks a sandbox backend to run. The code and stdin bytes travel
+// beside it (warden_run_request), not inside the JSON.
+struct RunSpec {
+  std::string run_id;                      // unique per run, chosen by the host
+  std::string language = "python";         // the backend maps it to an interpreter
+  std::map<std::string, std::string> env;  // the whole environment of the program
+  Limits limits;
+  NetworkMode network = NetworkMode::kNone;
+  bool read_only_root = true;
+  std::uint32_t uid = 65534;  // unprivileged user the program runs as
+  std::uint32_t gid = 65534;
+};
+
+inline void to_json(nlohmann::json& j, const RunSpec& s) {
+  j = nlohmann::json{{"run_id", s.run_id},
+                     {"language", s.language},
+                     {"env", s.env},
+                     {"limits", s.limits},
+                     {"network", to_string(s.network)},
+                     {"read_only_root", s.read_only_root},
+                     {"uid", s.uid},
+                     {"gid", s.gid}};
+}
+
+inline void from_json(const nlohmann::json& j, RunSpec& s) {
+  s.run_id = j.at("run_id").get<std::string>();
+  s.language = j.value("language", "python");
+  s.env = j.value("env", std::map<std::string, std::string>{});
+  s.limits = j.at("limits").get<Limits>();
+  s.network = network_mode_from_string(j.value("network", "none"));
+  s.read_only_root = j.value("read_only_root", true);
+  s.uid = j.value("uid", 65534u);
+  s.gid = j.value("gid", 65534u);
+}
+
+// What happened in one run, as measured by the backend.
+struct RunResult {
+  std::optional<int> exit_code;    // set when the program exited
+  std::optional<int> signal;       // set when it was killed by a signal
+  bool timed_out = false;          // wall time ran out; the whole tree was killed
+  bool cpu_time_exceeded = false;  // CPU time ran out
+  bool oom_killed = false;         // the memory limit was hit and the kernel killed it
+  bool output_truncated = false;   // stdout+stderr hit the output cap
+  // Other limits the backend saw being hit: "pids", "file_size", "open_files".
+  std::vector<std::string> limits_hit;
+  std::uint64_t peak_memory_bytes = 0;
+  std::uint64_t cpu_time_ms = 0;
+  std::uint64_t wall_time_ms = 0;
+  std::string backend_run_id;  // the backend's own id: container id, cgroup name
+  std::string stdout_data;     // not part of the JSON form: travels through sinks
+  std::string stderr_data;
+};
+
+inline void to_json(nlohmann::json& j, const RunResult& r) {
+  j = nlohmann::json{{"exit_code", r.exit_code ? nlohmann::json(*r.exit_code) : nullptr},
+                     {"signal", r.signal ? nlohmann::json(*r.signal) : nullptr},
+                     {"timed_out", r.timed_out},
+                     {"cpu_time_exceeded", r.cpu_time_exceeded},
+                     {"oom_killed", r.oom_killed},
+                     {"output_truncated", r.output_truncated},
+                     {"limits_hit", r.limits_hit},
+                     {"peak_memory_bytes", r.peak_memory_bytes},
+                     {"cpu_time_ms", r.cpu_time_ms},
+                     {"wall_time_ms", r.wall_time_ms},
+                     {"backend_run_id", r.backend_run_id}};
+}
+
+inline void from_json(const nlohmann::json& j, RunResult& r) {
+  r.exit_code =
+      j.at("exit_code").is_null() ? std::nullopt : std::optional<int>(j.at("exit_code").get<int>());
+  r.signal =
+      j.at("signal").is_null() ? std::nullopt : std::optional<int>(j.at("signal").get<int>());
+  r.timed_out = j.value("timed_out", false);
+  r.cpu_time_exceeded = j.value("cpu_time_exceeded", false);
+  r.oom_killed = j.value("oom_killed", false);
+  r.output_truncated = j.value("output_truncated", false);
+  r.limits_hit = j.value("limits_hit", std::vector<std::string>{});
+  r.peak_memory_bytes = j.value("peak_memory_bytes", std::uint64_t{0});
+  r.cpu_time_ms = j.value("cpu_time_ms", std::uint64_t{0});
+  r.wall_time_ms = j.value("wall_time_ms", std::uint64_t{0});
+  r.backend_run_id = j.value("backend_run_id", "");
+}
+
+}  // namespace warden
+
+#endif  // WARDEN_TYPES_H_

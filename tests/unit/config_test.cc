@@ -1,0 +1,100 @@
+#include <catch2/catch.hpp>
+
+#include "common/error.h"
+#include "config/config.h"
+#include "support/process.h"
+
+using namespace warden;
+
+namespace {
+
+std::string config_error(const std::string& text) {
+  try {
+    parse_config(text, "/etc/w.yaml", "/etc");
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::kConfig);
+    return e.what();
+  }
+  FAIL("expected a configuration error for:\n" << text);
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("the shipped configuration parses and documents every default") {
+  Config c = load_config(std::string(WARDEN_SOURCE_DIR) + "/config/warden.yaml");
+  Config defaults = parse_config("log_level: info\n", "x.yaml", "/");
+  CHECK(c.assessors.enabled == defaults.assessors.enabled);
+  CHECK(c.assessors.deadline_ms == defaults.assessors.deadline_ms);
+  CHECK(c.backends.default_backend == defaults.backends.default_backend);
+  CHECK(c.policies.on_error == RiskLevel::kBlocked);
+  CHECK(c.policies.instruction_budget == defaults.policies.instruction_budget);
+  CHECK(c.policies.memory_bytes == defaults.policies.memory_bytes);
+  CHECK(c.policies.wall_time_ms == defaults.policies.wall_time_ms);
+  CHECK(c.audit.durability == defaults.audit.durability);
+  CHECK(c.audit.segment_bytes == defaults.audit.segment_bytes);
+  CHECK(c.audit.group_commit_delay_ms == defaults.audit.group_commit_delay_ms);
+  CHECK(c.audit.checkpoint_interval_ms == defaults.audit.checkpoint_interval_ms);
+  CHECK(c.ceilings == defaults.ceilings);
+  CHECK(c.requests.max_code_bytes == 100 * 1024);
+  CHECK(c.requests.max_explanation_chars == 500);
+  CHECK(c.policies.directory == std::filesystem::path(WARDEN_SOURCE_DIR) / "policies/default");
+}
+
+TEST_CASE("an unknown key names file, line, column and the field") {
+  std::string msg = config_error("assessors:\n  enabled: [heuristics]\n  dedline: 5s\n");
+  CHECK(msg == "/etc/w.yaml:3:3: assessors.dedline: unknown key");
+}
+
+TEST_CASE("a wrong type names file, line, column and the field") {
+  CHECK(config_error("assessors:\n  deadline: [1, 2]\n") ==
+        "/etc/w.yaml:2:13: assessors.deadline: expected a single value, got a list or mapping");
+  CHECK(config_error("ceilings:\n  memory: lots\n") ==
+        "/etc/w.yaml:2:11: ceilings.memory: expected a size such as 256MiB or 4096, got 'lots'");
+  CHECK(config_error("policies:\n  hot_reload: maybe\n") ==
+        "/etc/w.yaml:2:15: policies.hot_reload: expected true or false, got 'maybe'");
+  CHECK(config_error("backends: [native]\n") == "/etc/w.yaml:1:11: backends: expected a mapping");
+}
+
+TEST_CASE("a bad value names the allowed ones") {
+  CHECK(config_error("policies:\n  on_error: PANIC\n") ==
+        "/etc/w.yaml:2:13: policies.on_error: must be one of LOW, MEDIUM, HIGH, BLOCKED, got "
+        "'PANIC'");
+  CHECK(config_error("ceilings:\n  pids: 0\n") ==
+        "/etc/w.yaml:2:9: ceilings.pids: must be between 1 and 1000000, got 0");
+}
+
+TEST_CASE("a YAML syntax error names file, line and column") {
+  std::string msg = config_error("assessors:\n  enabled: [heuristics\n");
+  CHECK_THAT(msg, Catch::StartsWith("/etc/w.yaml:"));
+  CHECK_THAT(msg, Catch::Contains("YAML syntax error"));
+  CHECK(config_error("") == "/etc/w.yaml:1:1: the configuration is empty");
+}
+
+TEST_CASE("relative paths are relative to the configuration file") {
+  Config c = parse_config("plugins:\n  directories: [plugins, /abs]\naudit:\n  directory: a/../b\n",
+                          "/srv/w/warden.yaml", "/srv/w");
+  REQUIRE(c.plugin_directories.size() == 2);
+  CHECK(c.plugin_directories[0] == "/srv/w/plugins");
+  CHECK(c.plugin_directories[1] == "/abs");
+  CHECK(c.audit.directory == "/srv/w/b");
+}
+
+TEST_CASE("plugin settings keep their positions for messages") {
+  Config c =
+      parse_config("assessors:\n  settings:\n    bandit:\n      timeout: 5\n      rules: [a, b]\n",
+                   "w.yaml", "/");
+  const JsonWithMarks& s = c.assessors.settings.at("bandit");
+  CHECK(s.value["timeout"] == 5);
+  CHECK(s.value["rules"][1] == "b");
+  CHECK(s.locate("/timeout: must be positive", "assessors.settings.bandit") ==
+        "w.yaml:4:16: assessors.settings.bandit.timeout: must be positive");
+  CHECK(config_error("assessors:\n  settings:\n    bandit: 5\n") ==
+        "/etc/w.yaml:3:13: assessors.settings.bandit: expected a mapping of the plugin's settings");
+}
+
+TEST_CASE("an unset variable in a path is an error naming it") {
+  unsetenv("WARDEN_SURELY_UNSET");
+  CHECK(config_error("audit:\n  directory: ${WARDEN_SURELY_UNSET}/x\n") ==
+        "/etc/w.yaml:2:14: audit.directory: environment variable 'WARDEN_SURELY_UNSET' is not set");
+}

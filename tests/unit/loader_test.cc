@@ -1,0 +1,226 @@
+#include <sys/stat.h>
+#include <warden/plugin.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+
+#include "plugin/loader.h"
+#include "plugin/plugin_set.h"
+#include "support/process.h"
+
+using namespace warden;
+namespace fs = std::filesystem;
+
+namespace {
+
+const fs::path kFixtures = fs::path(WARDEN_BINARY_DIR) / "tests/fixture_plugins";
+
+const PluginRecord* record_for(const PluginCatalog& catalog, const std::string& file_part) {
+  for (const auto& r : catalog.records())
+    if (r.origin.find(file_part) != std::string::npos) return &r;
+  return nullptr;
+}
+
+// An in-process plugin: counts how many instances exist, to prove lifetimes.
+int g_live_instances = 0;
+class CountingAssessor {
+ public:
+  explicit CountingAssessor(const nlohmann::json& settings) {
+    if (settings.contains("fail")) throw settings_error("/fail", "asked to fail");
+    ++g_live_instances;
+  }
+  ~CountingAssessor() { --g_live_instances; }
+  Availability probe() { return {true, "", "tool 9", "k"}; }
+  std::vector<Finding> assess(const AssessRequest& r) {
+    if (r.code == "throw") throw std::runtime_error("boom");
+    if (r.code == "unavailable") throw PluginError(WARDEN_ERR_UNAVAILABLE, "tool missing");
+    Finding f;
+    f.rule_id = "count";
+    f.message = std::string(r.file_name);
+    return {f};
+  }
+};
+constexpr warden_plugin_descriptor kCounting =
+    make_assessor_descriptor<CountingAssessor>("counting", "2.0.0", "counts");
+
+}  // namespace
+
+TEST_CASE("plugins from one folder load, and refused ones do not stop the others") {
+  PluginCatalog catalog;
+  catalog.load_directory(kFixtures / "mixed");
+
+  const PluginRecord* echo = record_for(catalog, "/echo_assessor.so");
+  REQUIRE(echo != nullptr);
+  CHECK(echo->loaded);
+  CHECK(echo->name == "echo");
+  CHECK(echo->kind == "assessor");
+  CHECK(echo->version == "1.2.3");
+  CHECK(echo->abi == "1.0");
+  CHECK(catalog.find("echo") != nullptr);
+
+  const PluginRecord* abi_two = record_for(catalog, "abi_two.so");
+  REQUIRE(abi_two != nullptr);
+  CHECK_FALSE(abi_two->loaded);
+  CHECK_THAT(abi_two->error, Catch::Contains((kFixtures / "mixed/abi_two.so").string()));
+  CHECK_THAT(abi_two->error, Catch::Contains("built for plugin ABI 2.0"));
+  CHECK_THAT(abi_two->error, Catch::Contains("this warden speaks ABI 1.0"));
+  CHECK_THAT(abi_two->error, Catch::Contains("rebuild"));
+
+  const PluginRecord* minor = record_for(catalog, "abi_future_minor.so");
+  REQUIRE(minor != nullptr);
+  CHECK_FALSE(minor->loaded);
+  CHECK_THAT(minor->error, Catch::Contains("ABI 1.99, newer than this warden's ABI 1.0"));
+
+  const PluginRecord* bad_kind = record_for(catalog, "bad_kind.so");
+  REQUIRE(bad_kind != nullptr);
+  CHECK_FALSE(bad_kind->loaded);
+  CHECK_THAT(bad_kind->error, Catch::Contains("unknown plugin kind 7"));
+
+  const PluginRecord* no_entry = record_for(catalog, "no_entry.so");
+  REQUIRE(no_entry != nullptr);
+  CHECK_FALSE(no_entry->loaded);
+  CHECK_THAT(no_entry->error, Catch::Contains("does not export warden_plugin_entry"));
+
+  const PluginRecord* copy = record_for(catalog, "echo_assessor_copy.so");
+  REQUIRE(copy != nullptr);
+  CHECK_FALSE(copy->loaded);
+  CHECK_THAT(copy->error, Catch::Contains("plugin name 'echo' is already taken by " +
+                                          (kFixtures / "mixed/echo_assessor.so").string()));
+}
+
+TEST_CASE("a plugin file that other users can write is refused") {
+  test::TempDir dir;
+  fs::copy_file(kFixtures / "mixed/echo_assessor.so", dir.path() / "echo.so");
+  ::chmod((dir.path() / "echo.so").c_str(), 0666);
+  PluginCatalog catalog;
+  catalog.load_directory(dir.path());
+  REQUIRE(catalog.records().size() == 1);
+  CHECK_FALSE(catalog.records()[0].loaded);
+  CHECK_THAT(catalog.records()[0].error,
+             Catch::Contains("can be written by other users (mode 0666)"));
+  CHECK_THAT(catalog.records()[0].error, Catch::Contains("chmod go-w"));
+
+  ::chmod((dir.path() / "echo.so").c_str(), 0644);
+  ::chmod(dir.path().c_str(), 0777);
+  PluginCatalog again;
+  again.load_directory(dir.path());
+  CHECK_FALSE(again.records()[0].loaded);
+  CHECK_THAT(again.records()[0].error, Catch::Contains("its folder"));
+  ::chmod(dir.path().c_str(), 0700);
+}
+
+TEST_CASE("a missing plugin folder is recorded, not fatal") {
+  PluginCatalog catalog;
+  catalog.load_directory("/nonexistent/warden/plugins");
+  REQUIRE(catalog.records().size() == 1);
+  CHECK_THAT(catalog.records()[0].error, Catch::Contains("plugin folder does not exist"));
+}
+
+TEST_CASE("an assessor from a shared object runs and outlives its catalog") {
+  std::unique_ptr<Assessor> assessor;
+  {
+    PluginCatalog catalog;
+    catalog.load_file(kFixtures / "mixed/echo_assessor.so");
+    JsonWithMarks settings;
+    settings.value = {{"word", "FIXME"}};
+    assessor = catalog.create_assessor("echo", settings, "assessors.settings.echo");
+  }
+  auto findings =
+      assessor->assess("a\n# FIXME here\nb FIXME\n", "python", "x.py", std::chrono::seconds(1), {});
+  REQUIRE(findings.size() == 2);
+  CHECK(findings[0].assessor == "echo");
+  CHECK(findings[0].line == 2);
+  CHECK(findings[1].line == 3);
+  CHECK(assessor->probe().cache_key == "FIXME");
+}
+
+TEST_CASE("in-memory descriptors work without any shared object") {
+  PluginCatalog catalog;
+  catalog.add_descriptor(&kCounting);
+  {
+    auto a = catalog.create_assessor("counting", {}, "assessors.settings.counting");
+    CHECK(g_live_instances == 1);
+    auto f = a->assess("x", "python", "main.py", std::chrono::seconds(1), {});
+    REQUIRE(f.size() == 1);
+    CHECK(f[0].message == "main.py");
+    CHECK(f[0].assessor == "counting");
+    Availability av = a->probe();
+    CHECK(av.available);
+    CHECK(av.tool_version == "tool 9");
+  }
+  CHECK(g_live_instances == 0);
+}
+
+TEST_CASE("exceptions inside a plugin come back as a status and a message") {
+  PluginCatalog catalog;
+  catalog.add_descriptor(&kCounting);
+  auto a = catalog.create_assessor("counting", {}, "x");
+  try {
+    a->assess("throw", "python", "m.py", std::chrono::seconds(1), {});
+    FAIL("expected an error");
+  } catch (const PluginCallError& e) {
+    CHECK(e.status() == WARDEN_ERR_INTERNAL);
+    CHECK(std::string(e.what()) == "boom");
+  }
+  try {
+    a->assess("unavailable", "python", "m.py", std::chrono::seconds(1), {});
+    FAIL("expected an error");
+  } catch (const PluginCallError& e) {
+    CHECK(e.status() == WARDEN_ERR_UNAVAILABLE);
+    CHECK(std::string(e.what()) == "tool missing");
+  }
+}
+
+TEST_CASE("a plugin rejecting its settings points into the configuration file") {
+  PluginCatalog catalog;
+  catalog.add_descriptor(&kCounting);
+  Config config = parse_config(
+      "assessors:\n  enabled: [counting]\n  settings:\n    counting:\n      fail: yes\n", "w.yaml",
+      "/");
+  try {
+    PluginSet set(config, std::move(catalog));
+    FAIL("expected a configuration error");
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::kConfig);
+    CHECK(std::string(e.what()) == "w.yaml:5:13: assessors.settings.counting.fail: asked to fail");
+  }
+}
+
+TEST_CASE("a sandbox plugin round-trips its spec, output and refusals") {
+  PluginCatalog catalog;
+  catalog.load_file(kFixtures / "sandbox/echo_sandbox.so");
+  auto backend = catalog.create_sandbox("echo_sandbox", {}, "backends.settings.echo_sandbox");
+  RunSpec spec;
+  spec.run_id = "r1";
+  RunResult r = backend->run(spec, "print(1)", "input", {});
+  CHECK(r.exit_code == 0);
+  CHECK(r.stdout_data == "print(1)");
+  CHECK(r.stderr_data == "input");
+  CHECK(r.backend_run_id == "echo-r1");
+  CHECK(r.wall_time_ms == spec.limits.wall_time_ms);
+  spec.limits.memory_bytes = 10;
+  try {
+    backend->run(spec, "x", "", {});
+    FAIL("expected a refusal");
+  } catch (const PluginCallError& e) {
+    CHECK(e.status() == WARDEN_ERR_UNSUPPORTED);
+    CHECK(e.kind() == ErrorKind::kRefused);
+    CHECK_THAT(e.what(), Catch::Contains("memory"));
+  }
+  CHECK_THROWS_AS(catalog.create_assessor("echo_sandbox", {}, "x"), Error);
+}
+
+TEST_CASE("an enabled plugin that is missing shows as unavailable with the reason") {
+  PluginCatalog catalog;
+  catalog.add_descriptor(&kCounting);
+  Config config = parse_config(
+      "assessors:\n  enabled: [counting, bandit]\nbackends:\n  enabled: []\n", "w.yaml", "/");
+  PluginSet set(config, std::move(catalog));
+  auto status = set.status();
+  REQUIRE(status.size() == 2);
+  CHECK(status[0].name == "counting");
+  CHECK(status[0].available);
+  CHECK(status[1].name == "bandit");
+  CHECK_FALSE(status[1].available);
+  CHECK_THAT(status[1].reason, Catch::Contains("not installed"));
+}
