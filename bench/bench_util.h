@@ -1,0 +1,49 @@
+// Helpers for the benchmarks in bench/: time a callable many times and print
+// a side-by-side comparison. Timing is never asserted; it is reported.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace warden::bench {
+
+struct Timing {
+  double median_us = 0;
+  double p10_us = 0;
+  double p90_us = 0;
+  int runs = 0;
+};
+
+// Runs `body` `runs` times (after `warmup` untimed runs) and summarises.
+inline Timing time_runs(int runs, int warmup, const std::function<void()>& body) {
+  for (int i = 0; i < warmup; ++i) body();
+  std::vector<double> us;
+  us.reserve(runs);
+  for (int i = 0; i < runs; ++i) {
+    auto start = std::chrono::steady_clock::now();
+    body();
+    us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count());
+  }
+  std::sort(us.begin(), us.end());
+  auto at = [&](double q) { return us[static_cast<std::size_t>(q * (us.size() - 1))]; };
+  return {at(0.5), at(0.1), at(0.9), runs};
+}
+
+// Prints "label: median (p10..p90) over N runs".
+inline void print_timing(const std::string& label, const Timing& t) {
+  std::printf("  %-44s median %10.1f us  (p10 %.1f, p90 %.1f, %d runs)\n", label.c_str(),
+              t.median_us, t.p10_us, t.p90_us, t.runs);
+}
+
+// Prints the ratio of `ours` to `reference` against a target ratio.
+inline void print_ratio(const std::string& label, double ours, double reference, double target) {
+  double ratio = ours / reference;
+  std::printf("  %-44s %.2fx  (target <= %.2fx: %s)\n", label.c_str(), ratio, target,
+              ratio <= target ? "met" : "NOT met");
+}
+
+}  // namespace warden::bench
