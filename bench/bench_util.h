@@ -26,7 +26,8 @@ inline Timing time_runs(int runs, int warmup, const std::function<void()>& body)
   for (int i = 0; i < runs; ++i) {
     auto start = std::chrono::steady_clock::now();
     body();
-    us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count());
+    us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
+                     .count());
   }
   std::sort(us.begin(), us.end());
   auto at = [&](double q) { return us[static_cast<std::size_t>(q * (us.size() - 1))]; };
