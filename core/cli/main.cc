@@ -4,8 +4,8 @@
 #include <iostream>
 #include <map>
 
+#include <warden/error.h>
 #include "cli/cli.h"
-#include "common/error.h"
 #include "common/logging.h"
 #include "common/paths.h"
 

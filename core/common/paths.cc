@@ -4,7 +4,7 @@
 
 #include <cstdlib>
 
-#include "common/error.h"
+#include <warden/error.h>
 
 namespace warden {
 namespace fs = std::filesystem;

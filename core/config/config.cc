@@ -4,7 +4,7 @@
 #include <limits>
 #include <sstream>
 
-#include "common/error.h"
+#include <warden/error.h>
 #include "common/paths.h"
 
 namespace warden {

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "common/error.h"
+#include <warden/error.h>
 #include "common/paths.h"
 #include "common/units.h"
 

@@ -21,7 +21,7 @@
 #include <string_view>
 #include <vector>
 
-#include "common/error.h"
+#include <warden/error.h>
 #include "config/yaml_reader.h"
 
 namespace warden {

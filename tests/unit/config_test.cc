@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "common/error.h"
+#include <warden/error.h>
 #include "config/config.h"
 #include "support/process.h"
 

@@ -1,9 +1,10 @@
-// warden's one error model inside the core: exceptions of type warden::Error,
+// warden's one error model, for the core and for embedders: exceptions of type warden::Error,
 // each with a kind that decides the CLI's exit code (docs/cli.md). Nothing in
 // the core throws anything else on purpose; third-party exceptions are caught
 // where they arise and rethrown as an Error that says what was being done.
 // No exception ever crosses the plugin boundary (see sdk/include/warden/plugin_abi.h).
-#pragma once
+#ifndef WARDEN_ERROR_H_
+#define WARDEN_ERROR_H_
 
 #include <stdexcept>
 #include <string>
@@ -40,3 +41,5 @@ inline int exit_code_for(ErrorKind kind) {
 }
 
 }  // namespace warden
+
+#endif  // WARDEN_ERROR_H_

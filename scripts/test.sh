@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh Debian 12 machine, as root:
+#   installs packages, the pinned Python analysis tools, starts dockerd and the
+#   Podman service, builds warden, runs every test (Catch2 through CTest, the
+#   abuse suite on every backend, the Python module's pytest suite), then an
+#   ASan+UBSan build of the core tests, and checks formatting.
+# Under CI=true a component the tests need that is missing or down fails the
+# run; locally such tests print what they skipped and why.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc)
+step() { printf '\n==> %s\n' "$*"; }
+
+step "packages";          scripts/install-deps.sh
+step "analysis tools";    scripts/install-python-tools.sh
+step "container engines"; scripts/start-services.sh
+
+step "build (RelWithDebInfo)"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j "$jobs"
+
+step "sandbox images";    build/bin/warden image build
+
+step "tests"
+ctest --test-dir build -j "$jobs" --output-on-failure --timeout 900
+
+step "Python module"
+scripts/test-python.sh
+
+step "ASan+UBSan build of the core tests"
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DWARDEN_SANITIZE=address,undefined \
+  -DWARDEN_BUILD_BENCHMARKS=OFF >/dev/null
+cmake --build build-asan -j "$jobs" --target core_tests warden fixture_plugins
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build-asan -R '^core_tests:' -j "$jobs" --output-on-failure
+
+step "formatting";        scripts/format.sh --check
+echo "all tests passed"

@@ -1,0 +1,128 @@
+// The embedding API: open a warden host from a configuration and send it code.
+// This is what Mai's SafetyAPI becomes (docs/embedding.md), for C++ programs;
+// the Python module `warden` wraps exactly this class.
+//
+// Thread safety: every method of Host may be called from many threads at
+// once. Failure: methods throw warden::Error (warden/error.h); kInvalidInput
+// for a bad request (empty code, code too large, override without an
+// explanation, unknown backend, ...), kConfig for a bad configuration or
+// policy, kEnvironment when something outside warden is down (e.g. the audit
+// log cannot be written: then no code is run). A negative verdict (BLOCKED,
+// needs confirmation, a backend refusing a limit) is not an exception: it is
+// the `decision` of the result.
+#ifndef WARDEN_HOST_H_
+#define WARDEN_HOST_H_
+
+#include <warden/error.h>
+#include <warden/types.h>
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#if defined(__GNUC__)
+#define WARDEN_API __attribute__((visibility("default")))
+#else
+#define WARDEN_API
+#endif
+
+namespace warden {
+
+// One request to assess and maybe run code.
+struct ExecutionRequest {
+  std::string code;
+  std::string language = "python";
+  std::string file_name = "main.py";  // shown in findings and the audit log
+  std::string stdin_data;
+  std::string user;        // who asks; policies may trust by identity
+  bool confirmed = false;  // the user confirmed running HIGH-risk code
+  // An override of a BLOCKED decision: run anyway, always with untrusted
+  // limits, if the policy's may_override allows it. The explanation is
+  // required (at most requests.max_explanation_chars) and audited.
+  bool override_blocked = false;
+  std::string override_explanation;
+  std::optional<std::string> backend;  // ask for a backend; the policy decides otherwise
+  nlohmann::json metadata = nlohmann::json::object();  // passed to policies and the audit log
+};
+
+// What happened to a request.
+enum class Outcome {
+  kRan,                // the code ran (see run)
+  kNeedsConfirmation,  // HIGH: run again with confirmed = true
+  kBlocked,            // BLOCKED and not (validly) overridden
+  kRefused,            // could not be run safely: backend refused a limit, policy failed, ...
+};
+
+WARDEN_API const char* to_string(Outcome outcome);  // "ran", "needs_confirmation", ...
+
+struct ExecutionResult {
+  std::string request_id;
+  std::string timestamp;  // UTC, RFC 3339
+  Outcome decision = Outcome::kRefused;
+  std::string reason;  // why it did not run, or notes on why it ran
+  RiskLevel level = RiskLevel::kBlocked;
+  double score = 0;
+  std::vector<std::string> reasons;   // from the policy's classify()
+  std::vector<std::string> warnings;  // MEDIUM and above: what to look at
+  TrustLevel trust = TrustLevel::kUntrusted;
+  bool override_used = false;
+  std::vector<Finding> findings;
+  nlohmann::json assessment;  // the whole assessment (assessors, metrics, findings)
+  std::string backend;        // chosen backend, empty when nothing ran
+  Limits limits;              // the enforced limits
+  NetworkMode network = NetworkMode::kNone;
+  std::optional<RunResult> run;      // set when decision == kRan
+  std::vector<std::string> audit_ids;  // ids of the audit records this request wrote
+
+  // The `warden run --json` shape (docs/cli.md).
+  WARDEN_API nlohmann::json to_json() const;
+};
+
+// A new policy to apply with configure_policies(): a folder of Lua policy
+// files, or the files' contents by name.
+struct PolicyUpdate {
+  std::string directory;                           // a folder to load, or
+  std::vector<std::pair<std::string, std::string>> files;  // (file name, Lua source)
+};
+
+class WARDEN_API Host {
+ public:
+  // Opens a host from a configuration file; an empty path resolves like the
+  // CLI: $WARDEN_CONFIG, then the installed warden.yaml. Loads plugins and
+  // policies and opens the audit log (which writes a system_start record).
+  static std::unique_ptr<Host> open(const std::string& config_path = "");
+  virtual ~Host();
+
+  // Assess, classify, gate, trust, limit, execute, audit. Blocks until the
+  // run finishes. Every branch writes its audit records, refusals included.
+  virtual ExecutionResult assess_and_execute(const ExecutionRequest& request) = 0;
+
+  // Assess and classify only: {"level", "score", "reasons", "findings",
+  // "metrics", "assessors", "can_execute", "needs_confirmation", "assessed_at"}.
+  virtual nlohmann::json assess_code_only(const std::string& code,
+                                          const std::string& language = "python") = 0;
+
+  // The `limit` most recent runs and decisions from the audit log, newest
+  // first: {"summary", "recent_executions", "security_assessments",
+  // "resource_violations"}. Throws kInvalidInput when limit < 1.
+  virtual nlohmann::json get_execution_history(int limit = 10) = 0;
+
+  // {"system_status": "operational"|"degraded", "components": {...},
+  //  "system_resources": {...}, "audit_integrity": {"valid", ...}}.
+  virtual nlohmann::json get_security_status() = 0;
+
+  // Validates the new policy, then applies it atomically for every later
+  // request and audits the change. Throws kConfig (with file:line) when it
+  // does not load; the old policy stays in force.
+  virtual nlohmann::json configure_policies(const PolicyUpdate& update) = 0;
+
+  // Counts by kind and level, blocked attempts, overrides and violations over
+  // the last `hours` hours (all time when 0). Throws kInvalidInput when < 0.
+  virtual nlohmann::json get_audit_report(int hours = 24) = 0;
+};
+
+}  // namespace warden
+
+#endif  // WARDEN_HOST_H_
