@@ -73,7 +73,7 @@ struct ExecutionResult {
   std::string backend;        // chosen backend, empty when nothing ran
   Limits limits;              // the enforced limits
   NetworkMode network = NetworkMode::kNone;
-  std::optional<RunResult> run;      // set when decision == kRan
+  std::optional<RunResult> run;        // set when decision == kRan
   std::vector<std::string> audit_ids;  // ids of the audit records this request wrote
 
   // The `warden run --json` shape (docs/cli.md).
@@ -83,7 +83,7 @@ struct ExecutionResult {
 // A new policy to apply with configure_policies(): a folder of Lua policy
 // files, or the files' contents by name.
 struct PolicyUpdate {
-  std::string directory;                           // a folder to load, or
+  std::string directory;                                   // a folder to load, or
   std::vector<std::pair<std::string, std::string>> files;  // (file name, Lua source)
 };
 

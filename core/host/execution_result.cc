@@ -1,0 +1,64 @@
+// The JSON shape of an ExecutionResult: what `warden run --json` prints and
+// what the Python module returns as a dict (docs/cli.md).
+#include <warden/host.h>
+
+namespace warden {
+
+const char* to_string(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::kRan: return "ran";
+    case Outcome::kNeedsConfirmation: return "needs_confirmation";
+    case Outcome::kBlocked: return "blocked";
+    case Outcome::kRefused: return "refused";
+  }
+  return "refused";
+}
+
+nlohmann::json ExecutionResult::to_json() const {
+  nlohmann::json j = {{"request_id", request_id},
+                      {"timestamp", timestamp},
+                      {"decision", to_string(decision)},
+                      {"reason", reason},
+                      {"level", to_string(level)},
+                      {"score", score},
+                      {"reasons", reasons},
+                      {"warnings", warnings},
+                      {"trust", to_string(trust)},
+                      {"override_used", override_used},
+                      {"findings", findings},
+                      {"assessment", assessment},
+                      {"backend", backend},
+                      {"limits", limits},
+                      {"network", to_string(network)},
+                      {"audit_ids", audit_ids}};
+  if (run) {
+    j["exit_code"] = run->exit_code ? nlohmann::json(*run->exit_code) : nlohmann::json(nullptr);
+    j["signal"] = run->signal ? nlohmann::json(*run->signal) : nlohmann::json(nullptr);
+    j["stdout"] = run->stdout_data;
+    j["stderr"] = run->stderr_data;
+    j["timed_out"] = run->timed_out;
+    j["cpu_time_exceeded"] = run->cpu_time_exceeded;
+    j["oom_killed"] = run->oom_killed;
+    j["output_truncated"] = run->output_truncated;
+    j["limits_hit"] = run->limits_hit;
+    j["resource_usage"] = {{"peak_memory_bytes", run->peak_memory_bytes},
+                           {"cpu_time_ms", run->cpu_time_ms},
+                           {"wall_time_ms", run->wall_time_ms}};
+    j["backend_run_id"] = run->backend_run_id;
+  } else {
+    j["exit_code"] = nullptr;
+    j["signal"] = nullptr;
+    j["stdout"] = "";
+    j["stderr"] = "";
+    j["timed_out"] = false;
+    j["cpu_time_exceeded"] = false;
+    j["oom_killed"] = false;
+    j["output_truncated"] = false;
+    j["limits_hit"] = nlohmann::json::array();
+    j["resource_usage"] = nullptr;
+    j["backend_run_id"] = "";
+  }
+  return j;
+}
+
+}  // namespace warden
