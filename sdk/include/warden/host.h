@@ -16,6 +16,7 @@
 #include <warden/error.h>
 #include <warden/types.h>
 
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -44,6 +45,11 @@ struct ExecutionRequest {
   bool override_blocked = false;
   std::string override_explanation;
   std::optional<std::string> backend;  // ask for a backend; the policy decides otherwise
+  // Limits for this run instead of the policy's, by the names of warden.yaml's
+  // `ceilings` ("memory": "512MiB", "wall_time": "5s", "pids": "32", ...). A
+  // value above its ceiling is bad input. An overridden BLOCKED run ignores
+  // them: it always gets the policy's untrusted limits.
+  std::map<std::string, std::string> limits;
   nlohmann::json metadata = nlohmann::json::object();  // passed to policies and the audit log
 };
 
