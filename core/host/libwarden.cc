@@ -4,4 +4,6 @@
 #include <warden/host.h>
 #include <warden/version.h>
 
-extern "C" WARDEN_API const char* warden_version(void) { return WARDEN_VERSION; }
+extern "C" WARDEN_API const char* warden_version(void) {
+  return WARDEN_VERSION;
+}
