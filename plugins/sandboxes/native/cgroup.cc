@@ -1,0 +1,199 @@
+#include "cgroup.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace warden::native {
+namespace {
+
+constexpr const char* kRoot = "/sys/fs/cgroup";
+constexpr std::uint64_t kCpuPeriodUs = 100'000;
+
+bool exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Writes a value to a cgroup control file; throws naming `limit` on failure.
+void write_control(const std::string& path, const std::string& value, const std::string& limit) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0 || ::write(fd, value.data(), value.size()) != static_cast<ssize_t>(value.size())) {
+    int err = errno;
+    if (fd >= 0) ::close(fd);
+    throw std::runtime_error(limit + ": cannot write '" + value + "' to " + path + ": " +
+                             std::strerror(err));
+  }
+  ::close(fd);
+}
+
+// The number after `key` in a "key value" per-line file, or 0.
+std::uint64_t keyed_value(const std::string& text, const std::string& key) {
+  std::istringstream in(text);
+  std::string k;
+  std::uint64_t v = 0;
+  while (in >> k >> v)
+    if (k == key) return v;
+  return 0;
+}
+
+std::uint64_t number_in(const std::string& path) {
+  try {
+    return std::stoull(read_text(path));
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
+bool v2_host() {
+  std::string controllers = read_text(std::string(kRoot) + "/cgroup.controllers");
+  return controllers.find("memory") != std::string::npos &&
+         controllers.find("pids") != std::string::npos;
+}
+
+void make_dir(const std::string& path, const std::string& limit) {
+  if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST)
+    throw std::runtime_error(limit + ": cannot create cgroup " + path + ": " + std::strerror(errno));
+}
+
+std::vector<pid_t> procs_in(const std::string& dir) {
+  std::vector<pid_t> pids;
+  std::istringstream in(read_text(dir + "/cgroup.procs"));
+  pid_t pid = 0;
+  while (in >> pid) pids.push_back(pid);
+  return pids;
+}
+
+}  // namespace
+
+std::string Cgroup::unusable_reason(const std::string& parent) {
+  if (v2_host()) {
+    if (::access(kRoot, W_OK) != 0)
+      return std::string("cgroup v2 at ") + kRoot + " is not writable by this user";
+    return "";
+  }
+  for (const char* controller : {"memory", "pids", "cpu", "cpuacct"}) {
+    std::string dir = std::string(kRoot) + "/" + controller;
+    if (!exists(dir + "/cgroup.procs"))
+      return std::string("cgroup controller '") + controller + "' is not mounted at " + dir;
+    std::string base = dir + "/" + parent;
+    if (::access(exists(base) ? base.c_str() : dir.c_str(), W_OK) != 0)
+      return std::string("cgroup controller '") + controller + "' at " + dir +
+             " is not writable by this user";
+  }
+  return "";
+}
+
+Cgroup::Cgroup(const std::string& parent, const std::string& name, const CgroupLimits& limits)
+    : name_(name), v2_(v2_host()) {
+  auto quota = [&] {
+    return std::to_string(static_cast<std::uint64_t>(std::ceil(limits.cpus * kCpuPeriodUs)));
+  };
+  try {
+    if (v2_) {
+      std::string base = std::string(kRoot) + "/" + parent;
+      make_dir(base, "cgroup");
+      write_control(std::string(kRoot) + "/cgroup.subtree_control", "+memory +pids +cpu", "cgroup");
+      write_control(base + "/cgroup.subtree_control", "+memory +pids +cpu", "cgroup");
+      std::string dir = base + "/" + name;
+      make_dir(dir, "cgroup");
+      dirs_.push_back(dir);
+      write_control(dir + "/memory.max", std::to_string(limits.memory_bytes), "memory");
+      if (exists(dir + "/memory.swap.max")) write_control(dir + "/memory.swap.max", "0", "memory");
+      write_control(dir + "/pids.max", std::to_string(limits.pids), "pids");
+      write_control(dir + "/cpu.max", quota() + " " + std::to_string(kCpuPeriodUs), "cpus");
+    } else {
+      for (const char* controller : {"memory", "pids", "cpu", "cpuacct"}) {
+        std::string base = std::string(kRoot) + "/" + controller + "/" + parent;
+        make_dir(base, controller);
+        std::string dir = base + "/" + name;
+        make_dir(dir, controller);
+        dirs_.push_back(dir);
+      }
+      const std::string& memory = dirs_[0];
+      write_control(memory + "/memory.limit_in_bytes", std::to_string(limits.memory_bytes), "memory");
+      // Without swap accounting the limit would hold for RAM only and swap could absorb the rest;
+      // this host has no swap when memsw is absent, which the probe reports.
+      if (exists(memory + "/memory.memsw.limit_in_bytes"))
+        write_control(memory + "/memory.memsw.limit_in_bytes", std::to_string(limits.memory_bytes),
+                      "memory");
+      write_control(dirs_[1] + "/pids.max", std::to_string(limits.pids), "pids");
+      write_control(dirs_[2] + "/cpu.cfs_period_us", std::to_string(kCpuPeriodUs), "cpus");
+      write_control(dirs_[2] + "/cpu.cfs_quota_us", quota(), "cpus");
+    }
+    for (const auto& dir : dirs_) {
+      int fd = ::open((dir + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
+      if (fd < 0)
+        throw std::runtime_error("cgroup: cannot open " + dir + "/cgroup.procs: " + std::strerror(errno));
+      join_fds_.push_back(fd);
+    }
+  } catch (...) {
+    for (int fd : join_fds_) ::close(fd);
+    for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) ::rmdir(it->c_str());
+    throw;
+  }
+}
+
+Cgroup::~Cgroup() {
+  kill_all();
+  for (int fd : join_fds_) ::close(fd);
+  for (const auto& dir : dirs_) {
+    // The kernel may need a moment after the last task exits before rmdir succeeds.
+    for (int attempt = 0; attempt < 200 && ::rmdir(dir.c_str()) != 0 && errno == EBUSY; ++attempt)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+void Cgroup::kill_all() {
+  if (dirs_.empty()) return;
+  // Every process of the run is in the pids hierarchy (v1) or the one cgroup (v2).
+  const std::string& dir = v2_ ? dirs_[0] : dirs_[1];
+  if (v2_ && exists(dir + "/cgroup.kill")) {
+    int fd = ::open((dir + "/cgroup.kill").c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      [[maybe_unused]] auto n = ::write(fd, "1", 1);
+      ::close(fd);
+    }
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto pids = procs_in(dir);
+    if (pids.empty()) return;
+    for (pid_t pid : pids) ::kill(pid, SIGKILL);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+}
+
+CgroupUsage Cgroup::usage() const {
+  CgroupUsage u;
+  if (dirs_.empty()) return u;
+  if (v2_) {
+    const std::string& dir = dirs_[0];
+    u.peak_memory_bytes = number_in(dir + "/memory.peak");
+    u.cpu_time_ms = keyed_value(read_text(dir + "/cpu.stat"), "usage_usec") / 1000;
+    u.oom_killed = keyed_value(read_text(dir + "/memory.events"), "oom_kill") > 0;
+    u.pids_limit_hit = keyed_value(read_text(dir + "/pids.events"), "max") > 0;
+  } else {
+    u.peak_memory_bytes = number_in(dirs_[0] + "/memory.max_usage_in_bytes");
+    u.oom_killed = keyed_value(read_text(dirs_[0] + "/memory.oom_control"), "oom_kill") > 0;
+    u.pids_limit_hit = keyed_value(read_text(dirs_[1] + "/pids.events"), "max") > 0;
+    u.cpu_time_ms = number_in(dirs_[3] + "/cpuacct.usage") / 1'000'000;
+  }
+  return u;
+}
+
+}  // namespace warden::native

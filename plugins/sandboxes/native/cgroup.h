@@ -1,0 +1,54 @@
+// A cgroup for one run: memory (no swap), pids and CPU bandwidth, on cgroup v2
+// or on v1/hybrid hosts. It measures the run (peak memory, CPU time, OOM
+// kills, pids refusals), kills everything in it, and removes itself.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace warden::native {
+
+struct CgroupLimits {
+  std::uint64_t memory_bytes = 0;
+  double cpus = 0;
+  std::uint32_t pids = 0;
+};
+
+struct CgroupUsage {
+  std::uint64_t peak_memory_bytes = 0;
+  std::uint64_t cpu_time_ms = 0;
+  bool oom_killed = false;
+  bool pids_limit_hit = false;
+};
+
+class Cgroup {
+ public:
+  // Which hierarchy this host offers, or why none is usable; empty when fine.
+  static std::string unusable_reason(const std::string& parent);
+
+  // Creates <parent>/<name> with the limits. Throws std::runtime_error naming
+  // the limit that cannot be enforced and why.
+  Cgroup(const std::string& parent, const std::string& name, const CgroupLimits& limits);
+  ~Cgroup();  // kills what is left and removes the cgroup
+  Cgroup(const Cgroup&) = delete;
+  Cgroup& operator=(const Cgroup&) = delete;
+
+  // Open "cgroup.procs" files: a child writes "0" to each before exec, which
+  // moves it (and so everything it starts) into the cgroup.
+  const std::vector<int>& join_fds() const { return join_fds_; }
+  // Kills every process in the cgroup and waits until it is empty.
+  void kill_all();
+  CgroupUsage usage() const;
+  std::string id() const { return name_; }
+
+ private:
+  std::vector<std::string> dirs_;  // one per hierarchy (v1) or one (v2)
+  std::vector<int> join_fds_;
+  std::string name_;
+  bool v2_ = false;
+};
+
+}  // namespace warden::native

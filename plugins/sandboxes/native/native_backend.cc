@@ -1,0 +1,267 @@
+// native: runs programs under bubblewrap (all namespaces, loopback-only
+// network, read-only root, a sized tmpfs), a seccomp deny list, rlimits and a
+// cgroup for memory, pids and CPU. No daemon. See docs/sandboxes.md.
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <warden/plugin.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <set>
+
+#include "cgroup.h"
+#include "sandbox_process.h"
+#include "seccomp_policy.h"
+
+namespace warden::native {
+namespace {
+
+constexpr const char* kCodePath = "/sandbox/main.py";
+
+bool is_symlink(const std::string& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode);
+}
+
+bool is_executable(const std::string& path) { return ::access(path.c_str(), X_OK) == 0; }
+
+// A file descriptor closed when the holder goes.
+struct OwnedFd {
+  int fd = -1;
+  explicit OwnedFd(int f) : fd(f) {}
+  ~OwnedFd() {
+    if (fd >= 0) ::close(fd);
+  }
+  OwnedFd(const OwnedFd&) = delete;
+  OwnedFd& operator=(const OwnedFd&) = delete;
+};
+
+std::string sanitized(const std::string& id) {
+  std::string out;
+  for (char c : id) out.push_back(std::isalnum(static_cast<unsigned char>(c)) || c == '-' ? c : '_');
+  return out.substr(0, 64);
+}
+
+class NativeBackend {
+ public:
+  explicit NativeBackend(const nlohmann::json& settings) {
+    static const std::set<std::string> kKnown = {"bwrap", "interpreters", "cgroup_parent",
+                                                 "read_only_binds"};
+    for (const auto& [key, value] : settings.items())
+      if (!kKnown.count(key)) throw settings_error("/" + key, "unknown setting");
+    bwrap_ = settings.value("bwrap", "/usr/bin/bwrap");
+    cgroup_parent_ = settings.value("cgroup_parent", "warden");
+    interpreters_["python"] = {"/usr/bin/python3", "-I", "-B"};
+    if (settings.contains("interpreters")) {
+      const auto& map = settings["interpreters"];
+      if (!map.is_object()) throw settings_error("/interpreters", "expected a mapping of language to argv");
+      for (const auto& [language, argv] : map.items()) {
+        if (!argv.is_array() || argv.empty() || !argv[0].is_string())
+          throw settings_error("/interpreters/" + language, "expected a non-empty list of strings");
+        std::vector<std::string> list = argv.get<std::vector<std::string>>();
+        if (list[0].empty() || list[0][0] != '/')
+          throw settings_error("/interpreters/" + language,
+                               "the interpreter must be an absolute path, e.g. /usr/bin/python3");
+        interpreters_[language] = list;
+      }
+    }
+    if (settings.contains("read_only_binds")) {
+      if (!settings["read_only_binds"].is_array())
+        throw settings_error("/read_only_binds", "expected a list of absolute paths");
+      for (const auto& p : settings["read_only_binds"]) {
+        if (!p.is_string() || p.get<std::string>().empty() || p.get<std::string>()[0] != '/')
+          throw settings_error("/read_only_binds", "expected absolute paths");
+        extra_binds_.push_back(p.get<std::string>());
+      }
+    }
+    if (cgroup_parent_.empty() || cgroup_parent_.find('/') != std::string::npos ||
+        cgroup_parent_.find("..") != std::string::npos)
+      throw settings_error("/cgroup_parent", "expected a plain folder name");
+  }
+
+  Availability probe() {
+    std::lock_guard<std::mutex> lock(probe_mutex_);
+    if (probed_) return availability_;
+    availability_ = check_host();
+    probed_ = true;
+    return availability_;
+  }
+
+  RunResult run(const RunRequest& request) {
+    const RunSpec& spec = request.spec;
+    const Limits& limits = spec.limits;
+    auto interpreter = interpreters_.find(spec.language);
+    if (interpreter == interpreters_.end())
+      throw PluginError(WARDEN_ERR_UNSUPPORTED, "language '" + spec.language +
+                                                    "': no interpreter configured for it");
+    if (Availability a = probe(); !a.available) throw PluginError(WARDEN_ERR_UNAVAILABLE, a.reason);
+    refuse_unenforceable(limits);
+
+    std::string id = "warden-" + sanitized(spec.run_id) + "-" + std::to_string(++sequence_);
+    std::unique_ptr<Cgroup> cgroup;
+    try {
+      cgroup = std::make_unique<Cgroup>(cgroup_parent_, id,
+                                        CgroupLimits{limits.memory_bytes, limits.cpus, limits.pids});
+    } catch (const std::exception& e) {
+      throw PluginError(WARDEN_ERR_UNSUPPORTED, e.what());
+    }
+    OwnedFd seccomp(compile_seccomp_filter());
+    OwnedFd code(::memfd_create("warden-code", MFD_CLOEXEC));
+    if (code.fd < 0 || ::write(code.fd, request.code.data(), request.code.size()) !=
+                           static_cast<ssize_t>(request.code.size()))
+      throw PluginError(WARDEN_ERR_INTERNAL, std::string("cannot stage the code: ") + std::strerror(errno));
+    ::lseek(code.fd, 0, SEEK_SET);
+
+    ChildSetup setup;
+    setup.program = bwrap_;
+    setup.argv = bwrap_argv(spec, interpreter->second);
+    setup.env = {"PATH=/usr/bin:/bin"};
+    setup.cgroup_fds = cgroup->join_fds();
+    setup.inherited_fds = {{seccomp.fd, 3}, {code.fd, 4}};
+    setup.uid = spec.uid;
+    setup.gid = spec.gid;
+    setup.rlimits = rlimits_for(limits);
+
+    ChildOutcome outcome;
+    try {
+      outcome = run_child(setup, request.stdin_data, limits.wall_time_ms, limits.output_bytes,
+                          [&] { return request.cancellation.cancelled(); },
+                          [&] { cgroup->kill_all(); });
+    } catch (const std::exception& e) {
+      throw PluginError(WARDEN_ERR_INTERNAL, e.what());
+    }
+    if (outcome.cancelled) throw PluginError(WARDEN_ERR_CANCELLED, "the host cancelled the run");
+    CgroupUsage usage = cgroup->usage();
+    cgroup.reset();  // kills anything left and removes the cgroup before we report
+
+    RunResult result;
+    result.backend_run_id = id;
+    result.stdout_data = std::move(outcome.out);
+    result.stderr_data = std::move(outcome.err);
+    result.timed_out = outcome.timed_out;
+    result.output_truncated = outcome.output_truncated;
+    result.wall_time_ms = outcome.wall_time_ms;
+    result.cpu_time_ms = usage.cpu_time_ms;
+    result.peak_memory_bytes = usage.peak_memory_bytes;
+    result.oom_killed = usage.oom_killed;
+    if (usage.pids_limit_hit) result.limits_hit.push_back("pids");
+    // bwrap exits with the program's status, or 128 + the signal that killed it.
+    int status = outcome.wait_status;
+    int code_or_signal = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (code_or_signal > 128 && code_or_signal < 128 + 65)
+      result.signal = code_or_signal - 128;
+    else
+      result.exit_code = code_or_signal;
+    if (result.signal == SIGXCPU || (result.signal == SIGKILL && usage.cpu_time_ms >= limits.cpu_time_ms))
+      result.cpu_time_exceeded = true;
+    if (result.signal == SIGXFSZ) result.limits_hit.push_back("file_size");
+    return result;
+  }
+
+ private:
+  Availability check_host() {
+    Availability a;
+    a.tool_version = "bubblewrap";
+    if (!is_executable(bwrap_)) {
+      a.reason = "bubblewrap not found at " + bwrap_ + " (apt-get install bubblewrap)";
+      return a;
+    }
+    if (::geteuid() != 0) {
+      a.reason = "the native backend needs root to place runs in cgroups and switch to the sandbox user";
+      return a;
+    }
+    if (std::string why = Cgroup::unusable_reason(cgroup_parent_); !why.empty()) {
+      a.reason = why;
+      return a;
+    }
+    for (const auto& [language, argv] : interpreters_)
+      if (!is_executable(argv[0])) {
+        a.reason = "interpreter for " + language + " not found at " + argv[0];
+        return a;
+      }
+    a.available = true;
+    a.cache_key = bwrap_;
+    return a;
+  }
+
+  // Limits this backend enforces only approximately are refused when they
+  // could not hold at all.
+  static void refuse_unenforceable(const Limits& l) {
+    auto refuse = [](const std::string& what) { throw PluginError(WARDEN_ERR_UNSUPPORTED, what); };
+    if (l.memory_bytes < (8ull << 20)) refuse("memory: below 8 MiB the interpreter cannot start");
+    if (l.pids < 2) refuse("pids: at least 2 are needed (bwrap's init and the program)");
+    if (l.open_files < 16) refuse("open_files: at least 16 are needed to start the interpreter");
+    if (l.cpus <= 0) refuse("cpus: must be positive");
+    if (l.wall_time_ms == 0 || l.cpu_time_ms == 0) refuse("time limits must be positive");
+    if (l.tmpfs_bytes == 0) refuse("tmpfs: must be positive");
+  }
+
+  static std::vector<std::pair<int, rlimit>> rlimits_for(const Limits& l) {
+    rlim_t cpu_s = (l.cpu_time_ms + 999) / 1000;
+    // The address space is larger than the memory limit: thread stacks and
+    // malloc arenas reserve far more than they use. The cgroup holds memory.
+    rlim_t address_space = std::max<rlim_t>(2 * l.memory_bytes, l.memory_bytes + (512ull << 20));
+    return {{RLIMIT_AS, {address_space, address_space}},
+            {RLIMIT_CPU, {cpu_s, cpu_s + 1}},
+            {RLIMIT_FSIZE, {l.file_size_bytes, l.file_size_bytes}},
+            {RLIMIT_NOFILE, {l.open_files, l.open_files}},
+            {RLIMIT_CORE, {0, 0}}};
+  }
+
+  std::vector<std::string> bwrap_argv(const RunSpec& spec, const std::vector<std::string>& interpreter) {
+    std::vector<std::string> a = {bwrap_, "--unshare-all", "--die-with-parent", "--new-session",
+                                  "--hostname", "sandbox"};
+    if (spec.network == NetworkMode::kOpen) a.push_back("--share-net");
+    a.insert(a.end(), {"--ro-bind", "/usr", "/usr"});
+    for (const char* top : {"/lib", "/lib64", "/lib32", "/bin", "/sbin"}) {
+      std::string path = top;
+      if (is_symlink(path)) {
+        char target[256] = {};
+        ssize_t n = ::readlink(path.c_str(), target, sizeof target - 1);
+        if (n > 0) a.insert(a.end(), {"--symlink", std::string(target, static_cast<std::size_t>(n)), path});
+      } else if (::access(path.c_str(), F_OK) == 0) {
+        a.insert(a.end(), {"--ro-bind", path, path});
+      }
+    }
+    a.insert(a.end(), {"--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache"});
+    if (spec.network == NetworkMode::kOpen)
+      for (const char* f : {"/etc/resolv.conf", "/etc/hosts", "/etc/ssl", "/etc/nsswitch.conf"})
+        a.insert(a.end(), {"--ro-bind-try", f, f});
+    for (const auto& path : extra_binds_) a.insert(a.end(), {"--ro-bind", path, path});
+    a.insert(a.end(), {"--proc", "/proc", "--dev", "/dev", "--size",
+                       std::to_string(spec.limits.tmpfs_bytes), "--tmpfs", "/tmp",
+                       "--ro-bind-data", "4", kCodePath});
+    if (spec.read_only_root) a.insert(a.end(), {"--remount-ro", "/"});
+    a.insert(a.end(), {"--chdir", "/tmp", "--clearenv"});
+    std::map<std::string, std::string> env = {{"HOME", "/tmp"}, {"PATH", "/usr/bin:/bin"},
+                                              {"TMPDIR", "/tmp"}};
+    for (const auto& [k, v] : spec.env) env[k] = v;
+    for (const auto& [k, v] : env) a.insert(a.end(), {"--setenv", k, v});
+    a.insert(a.end(), {"--seccomp", "3", "--"});
+    a.insert(a.end(), interpreter.begin(), interpreter.end());
+    a.push_back(kCodePath);
+    return a;
+  }
+
+  std::string bwrap_;
+  std::string cgroup_parent_;
+  std::map<std::string, std::vector<std::string>> interpreters_;
+  std::vector<std::string> extra_binds_;
+  std::mutex probe_mutex_;
+  bool probed_ = false;
+  Availability availability_;
+  std::atomic<std::uint64_t> sequence_{0};
+};
+
+}  // namespace
+}  // namespace warden::native
+
+WARDEN_SANDBOX_PLUGIN(warden::native::NativeBackend, "native", "0.1.0",
+                      "bubblewrap + seccomp + rlimits + cgroups; no daemon")

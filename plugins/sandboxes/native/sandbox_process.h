@@ -1,0 +1,47 @@
+// Starting bwrap in a child that first joins the run's cgroups, sets its
+// rlimits and drops to the unprivileged user; then feeding stdin, reading
+// stdout/stderr under a hard cap, and enforcing the wall-clock limit.
+#pragma once
+
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace warden::native {
+
+struct ChildSetup {
+  std::string program;             // absolute path of bwrap
+  std::vector<std::string> argv;   // argv[0] included
+  std::vector<std::string> env;    // bwrap's own environment ("K=V")
+  std::vector<int> cgroup_fds;     // cgroup.procs files to write "0" to
+  std::vector<std::pair<int, int>> inherited_fds;  // (open fd, number in the child)
+  uid_t uid = 65534;
+  gid_t gid = 65534;
+  std::vector<std::pair<int, rlimit>> rlimits;
+};
+
+struct ChildOutcome {
+  int wait_status = 0;  // from waitpid on bwrap
+  bool timed_out = false;
+  bool output_truncated = false;
+  bool cancelled = false;
+  std::string out;
+  std::string err;
+  std::uint64_t wall_time_ms = 0;
+};
+
+// Runs the child to completion. `kill_tree` must kill every process of the
+// run (the cgroup); it is called on timeout, output overflow, cancellation,
+// and once the child has exited (to end anything it left). Throws
+// std::runtime_error when the child cannot be started, with the step and errno.
+ChildOutcome run_child(const ChildSetup& setup, std::string_view stdin_data,
+                       std::uint64_t wall_time_ms, std::uint64_t output_cap,
+                       const std::function<bool()>& cancelled,
+                       const std::function<void()>& kill_tree);
+
+}  // namespace warden::native

@@ -1,0 +1,400 @@
+// The abuse suite: hostile programs against every available sandbox backend.
+// Each must end with the right outcome, leave nothing behind, and leave the
+// host responsive. Limits are short so the suite stays quick.
+#define CATCH_CONFIG_MAIN
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <future>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "backends.h"
+#include "support/process.h"
+
+using namespace warden;
+using abuse::for_each_backend;
+using abuse::run;
+using abuse::short_spec;
+
+namespace {
+
+std::string unique_marker() {
+  std::random_device rd;
+  return std::to_string(100000 + rd() % 800000) + "." + std::to_string(rd() % 1000000);
+}
+
+bool ended_by_limit(const RunResult& r) {
+  return r.timed_out || r.oom_killed || r.cpu_time_exceeded || r.signal.has_value() ||
+         (r.exit_code && *r.exit_code != 0);
+}
+
+}  // namespace
+
+TEST_CASE("an ordinary program runs, reads stdin and exits with its code") {
+  for_each_backend([](const SandboxBackend& b) {
+    RunResult r = run(b, short_spec(),
+                      "import sys\nprint('hello', sys.stdin.read().strip())\nsys.exit(3)\n",
+                      "from stdin\n");
+    CHECK(r.exit_code == 3);
+    CHECK(r.stdout_data == "hello from stdin\n");
+    CHECK_FALSE(r.timed_out);
+    CHECK(r.wall_time_ms > 0);
+    CHECK_FALSE(r.backend_run_id.empty());
+  });
+}
+
+TEST_CASE("a fork bomb is held by the pids limit and cleaned up") {
+  for_each_backend([](const SandboxBackend& b) {
+    std::string marker = unique_marker();
+    RunSpec spec = short_spec();
+    spec.limits.pids = 16;
+    spec.limits.wall_time_ms = 3000;
+    RunResult r = run(b, spec,
+                      "import os, time\nn = 0\nfor _ in range(10000):\n"
+                      "    try:\n        if os.fork() == 0:\n"
+                      "            os.execv('/usr/bin/sleep', ['sleep', '" + marker + "'])\n"
+                      "        n += 1\n    except OSError:\n        break\n"
+                      "print('forked', n, flush=True)\n");
+    REQUIRE(r.stdout_data.rfind("forked ", 0) == 0);
+    CHECK(std::stoi(r.stdout_data.substr(7)) < 16);
+    CHECK(abuse::processes_with(marker) == 0);
+  });
+}
+
+TEST_CASE("a thread bomb stops at the pids limit") {
+  for_each_backend([](const SandboxBackend& b) {
+    RunSpec spec = short_spec();
+    spec.limits.pids = 24;
+    RunResult r = run(b, spec,
+                      "import threading, time\nn = 0\ntry:\n    for _ in range(10000):\n"
+                      "        threading.Thread(target=time.sleep, args=(30,), daemon=True).start()\n"
+                      "        n += 1\nexcept RuntimeError:\n    pass\nprint('threads', n, flush=True)\n"
+                      "import os\nos._exit(0)\n");
+    REQUIRE(r.stdout_data.rfind("threads ", 0) == 0);
+    CHECK(std::stoi(r.stdout_data.substr(8)) < 24);
+  });
+}
+
+TEST_CASE("a memory bomb is stopped at the memory limit") {
+  for_each_backend([](const SandboxBackend& b) {
+    RunSpec spec = short_spec();
+    spec.limits.memory_bytes = 64ull << 20;
+    RunResult r = run(b, spec,
+                      "chunks = []\nwhile True:\n    chunks.append(bytearray(8 << 20))\n"
+                      "    for i in range(0, len(chunks[-1]), 4096): chunks[-1][i] = 1\n");
+    CHECK(ended_by_limit(r));
+    CHECK((r.oom_killed || r.stderr_data.find("MemoryError") != std::string::npos));
+    if (r.peak_memory_bytes > 0) CHECK(r.peak_memory_bytes <= spec.limits.memory_bytes + (1 << 20));
+  });
+}
+
+TEST_CASE("CPU spinning in many threads hits the CPU time limit") {
+  for_each_backend([](const SandboxBackend& b) {
+    RunSpec spec = short_spec();
+    spec.limits.cpu_time_ms = 1000;
+    spec.limits.wall_time_ms = 8000;
+    spec.limits.cpus = 2;
+    RunResult r = run(b, spec,
+                      "import multiprocessing as m\n"
+                      "def spin():\n    while True: pass\n"
+                      "ps = [m.Process(target=spin) for _ in range(3)]\n"
+                      "[p.start() for p in ps]\nspin()\n");
+    CHECK(r.cpu_time_exceeded);
+    CHECK_FALSE(r.timed_out);
+  });
+}
+
+TEST_CASE("sleeping past the wall time is killed, SIGTERM ignored or not") {
+  for_each_backend([](const SandboxBackend& b) {
+    RunSpec spec = short_spec();
+    spec.limits.wall_time_ms = 1000;
+    auto start = std::chrono::steady_clock::now();
+    RunResult r = run(b, spec,
+                      "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+                      "print('sleeping', flush=True)\ntime.sleep(60)\n");
+    auto took = std::chrono::steady_clock::now() - start;
+    CHECK(r.timed_out);
+    CHECK(r.stdout_data == "sleeping\n");
+    CHECK(took < std::chrono::seconds(5));
+  });
+}
+
+TEST_CASE("a double-forked setsid survivor dies with the run") {
+  for_each_backend([](const SandboxBackend& b) {
+    std::string marker = unique_marker();
+    RunSpec spec = short_spec();
+    spec.limits.wall_time_ms = 1500;
+    RunResult r = run(b, spec,
+                      "import os\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
+                      "        os.execv('/usr/bin/sleep', ['sleep', '" + marker + "'])\n"
+                      "    os._exit(0)\nprint('parent done', flush=True)\n");
+    CHECK(r.stdout_data == "parent done\n");
+    CHECK(abuse::processes_with(marker) == 0);
+  });
+}
+
+TEST_CASE("filling the disk stops at the tmpfs size and the file size limit") {
+  for_each_backend([](const SandboxBackend& b) {
+    RunSpec spec = short_spec();
+    spec.limits.tmpfs_bytes = 8ull << 20;
+    spec.limits.file_size_bytes = 64ull << 20;
+    RunResult big = run(b, spec,
+                        "import errno\ntry:\n    with open('/tmp/big', 'wb') as f:\n"
+                        "        while True: f.write(b'x' * 65536)\n"
+                        "except OSError as e:\n    print(errno.errorcode[e.errno])\n");
+    CHECK(big.stdout_data == "ENOSPC\n");
+    RunResult many = run(b, spec,
+                         "import errno\ni = 0\ntry:\n    while True:\n"
+                         "        with open(f'/tmp/f{i}', 'wb') as f: f.write(b'y' * 4096)\n"
+                         "        i += 1\nexcept OSError as e:\n    print(errno.errorcode[e.errno])\n");
+    CHECK(many.stdout_data == "ENOSPC\n");
+    spec.limits.file_size_bytes = 1ull << 20;
+    RunResult fsize = run(b, spec,
+                          "import errno\ntry:\n    with open('/tmp/f', 'wb') as f: f.write(b'z' * (2 << 20))\n"
+                          "except OSError as e:\n    print(errno.errorcode[e.errno])\n");
+    CHECK(fsize.stdout_data == "EFBIG\n");
+  });
+}
+
+TEST_CASE("stdout and stderr floods are capped, even one endless line") {
+  for_each_backend([](const SandboxBackend& b) {
+    RunSpec spec = short_spec();
+    spec.limits.output_bytes = 64 * 1024;
+    for (const char* stream : {"stdout", "stderr"}) {
+      RunResult r = run(b, spec,
+                        std::string("import sys\nwhile True: sys.") + stream + ".write('x' * 65536)\n");
+      CHECK(r.output_truncated);
+      CHECK(r.stdout_data.size() + r.stderr_data.size() <= spec.limits.output_bytes);
+      CHECK_FALSE(r.timed_out);
+    }
+  });
+}
+
+TEST_CASE("there is no network: TCP, UDP, DNS and raw sockets all fail") {
+  for_each_backend([](const SandboxBackend& b) {
+    RunResult r = run(b, short_spec(), R"(
+import socket
+results = []
+def attempt(name, fn):
+    try:
+        fn()
+        results.append(name + ':ok')
+    except OSError:
+        results.append(name + ':blocked')
+def tcp():
+    s = socket.create_connection(('1.1.1.1', 53), timeout=1)
+def udp():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.sendto(b'x', ('8.8.8.8', 53))
+def dns():
+    socket.getaddrinfo('example.com', 80)
+def raw():
+    socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+def packet():
+    socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+for name, fn in [('tcp', tcp), ('udp', udp), ('dns', dns), ('raw', raw), ('packet', packet)]:
+    attempt(name, fn)
+print(' '.join(results))
+)");
+    CHECK(r.stdout_data == "tcp:blocked udp:blocked dns:blocked raw:blocked packet:blocked\n");
+  });
+}
+
+TEST_CASE("the Docker and Podman sockets cannot be reached") {
+  for_each_backend([](const SandboxBackend& b) {
+    RunResult r = run(b, short_spec(), R"(
+import socket
+out = []
+for path in ['/var/run/docker.sock', '/run/docker.sock', '/run/podman/podman.sock']:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(path)
+        out.append('connected')
+    except OSError:
+        out.append('blocked')
+print(' '.join(out))
+)");
+    CHECK(r.stdout_data == "blocked blocked blocked\n");
+  });
+}
+
+TEST_CASE("host secrets stay outside: /etc/shadow, the environment, /proc/1/environ") {
+  setenv("WARDEN_ABUSE_CANARY", "canary-7f3a", 1);
+  for_each_backend([](const SandboxBackend& b) {
+    RunResult r = run(b, short_spec(), R"(
+import os
+leaks = []
+try:
+    open('/etc/shadow').read()
+    leaks.append('shadow')
+except OSError:
+    pass
+if any('canary-7f3a' in v for v in os.environ.values()):
+    leaks.append('env')
+for pid in os.listdir('/proc'):
+    if pid.isdigit():
+        try:
+            if b'canary-7f3a' in open(f'/proc/{pid}/environ', 'rb').read():
+                leaks.append('proc-environ')
+        except OSError:
+            pass
+print('leaks:', leaks)
+)");
+    CHECK(r.stdout_data == "leaks: []\n");
+  });
+}
+
+TEST_CASE("nothing outside the scratch space can be written") {
+  for_each_backend([](const SandboxBackend& b) {
+    RunResult r = run(b, short_spec(), R"(
+import errno
+out = []
+for path in ['/usr/warden-x', '/warden-x', '/etc/warden-x', '/sandbox/main.py', '/sandbox/x']:
+    try:
+        open(path, 'w').write('x')
+        out.append(path + ':written')
+    except OSError as e:
+        out.append('denied')
+open('/tmp/ok', 'w').write('fine')
+print(' '.join(out), open('/tmp/ok').read())
+)");
+    CHECK(r.stdout_data == "denied denied denied denied denied fine\n");
+    CHECK_FALSE(std::filesystem::exists("/usr/warden-x"));
+    CHECK_FALSE(std::filesystem::exists("/warden-x"));
+  });
+}
+
+TEST_CASE("/proc and /sys do not show the host") {
+  for_each_backend([](const SandboxBackend& b) {
+    RunResult r = run(b, short_spec(), R"(
+import os
+pids = [p for p in os.listdir('/proc') if p.isdigit()]
+try:
+    kcore = len(open('/proc/kcore', 'rb').read(16))
+except OSError:
+    kcore = 'denied'
+try:
+    sys_entries = len(os.listdir('/sys/class/net'))
+except OSError:
+    sys_entries = 'none'
+try:
+    open('/proc/sys/kernel/hostname', 'w').write('evil')
+    sysctl = 'written'
+except OSError:
+    sysctl = 'denied'
+print(len(pids) < 10, kcore, sys_entries, sysctl)
+)");
+    CHECK(r.stdout_data.rfind("True denied ", 0) == 0);
+    CHECK(r.stdout_data.find("written") == std::string::npos);
+  });
+}
+
+TEST_CASE("setuid, ptrace, mount and unshare are refused") {
+  for_each_backend([](const SandboxBackend& b) {
+    RunResult r = run(b, short_spec(), R"(
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+out = []
+try:
+    os.setuid(0)
+    out.append('setuid:ok')
+except OSError:
+    out.append('setuid:denied')
+out.append('ptrace:' + ('denied' if libc.ptrace(16, 1, 0, 0) == -1 else 'ok'))
+out.append('mount:' + ('denied' if libc.mount(b'none', b'/tmp', b'tmpfs', 0, None) == -1 else 'ok'))
+out.append('unshare:' + ('denied' if libc.unshare(0x10000000) == -1 else 'ok'))
+print(' '.join(out))
+)");
+    CHECK(r.stdout_data == "setuid:denied ptrace:denied mount:denied unshare:denied\n");
+  });
+}
+
+TEST_CASE("file descriptor exhaustion stops at the open files limit") {
+  for_each_backend([](const SandboxBackend& b) {
+    RunSpec spec = short_spec();
+    spec.limits.open_files = 64;
+    RunResult r = run(b, spec,
+                      "fs = []\ntry:\n    while True: fs.append(open('/dev/null'))\n"
+                      "except OSError:\n    pass\nprint(len(fs))\n");
+    REQUIRE_FALSE(r.stdout_data.empty());
+    CHECK(std::stoi(r.stdout_data) < 64);
+  });
+}
+
+TEST_CASE("a planted symlink leads nowhere on the host") {
+  for_each_backend([](const SandboxBackend& b) {
+    RunResult r = run(b, short_spec(), R"(
+import os
+os.symlink('/etc/passwd', '/tmp/link')
+try:
+    data = open('/tmp/link').read()
+    print('root:x:0:0' in data)
+except OSError:
+    print('unreadable')
+)");
+    CHECK((r.stdout_data == "unreadable\n" || r.stdout_data == "False\n"));
+  });
+}
+
+TEST_CASE("the probe sees the limits that were asked for") {
+  for_each_backend([](const SandboxBackend& b) {
+    RunSpec spec = short_spec();
+    spec.limits.open_files = 100;
+    spec.limits.file_size_bytes = 3ull << 20;
+    spec.limits.cpu_time_ms = 2000;
+    RunResult r = run(b, spec, test::read_file(std::string(WARDEN_ABUSE_DIR) + "/probe.py"));
+    INFO(r.stdout_data << r.stderr_data);
+    auto report = nlohmann::json::parse(r.stdout_data);
+    CHECK(report["uid"] != 0);
+    CHECK(report["euid"] != 0);
+    CHECK(report["no_new_privs"] == "1");
+    CHECK(report["cap_eff"] == "0000000000000000");
+    CHECK(report["seccomp"] == "2");
+    CHECK(report["rlimit_nofile"] == 100);
+    CHECK(report["rlimit_fsize"] == 3 << 20);
+    CHECK(report["rlimit_cpu"].get<long>() <= 3);
+    CHECK(report["rlimit_core"] == 0);
+    CHECK(report["interfaces"] == nlohmann::json::array({"lo"}));
+    CHECK(report["visible_pids"].size() < 5);
+    CHECK(report["env"] == nlohmann::json::array({"HOME", "LANG", "PATH", "PWD", "TMPDIR"}));
+    CHECK(r.peak_memory_bytes > 0);
+    CHECK(r.peak_memory_bytes <= spec.limits.memory_bytes);
+  });
+}
+
+TEST_CASE("16 concurrent runs all complete with their limits") {
+  for_each_backend([](const SandboxBackend& b) {
+    std::vector<std::future<RunResult>> runs;
+    for (int i = 0; i < 16; ++i) {
+      runs.push_back(std::async(std::launch::async, [&b, i] {
+        RunSpec spec = short_spec();
+        spec.limits.wall_time_ms = 20000;
+        spec.limits.memory_bytes = 48ull << 20;
+        std::string code = i % 4 == 0 ? "x = bytearray(200 << 20)\n" : "print(" + std::to_string(i) + ")\n";
+        return b.run(spec, code, "", {});
+      }));
+    }
+    for (int i = 0; i < 16; ++i) {
+      RunResult r = runs[i].get();
+      if (i % 4 == 0)
+        CHECK((r.oom_killed || r.stderr_data.find("MemoryError") != std::string::npos));
+      else
+        CHECK(r.stdout_data == std::to_string(i) + "\n");
+    }
+  });
+}
+
+TEST_CASE("no run leaves a cgroup behind") {
+  for_each_backend([](const SandboxBackend& b) {
+    run(b, short_spec(), "print(1)\n");
+    for (const char* dir : {"/sys/fs/cgroup/memory/warden", "/sys/fs/cgroup/pids/warden",
+                            "/sys/fs/cgroup/cpu/warden", "/sys/fs/cgroup/cpuacct/warden",
+                            "/sys/fs/cgroup/warden"}) {
+      if (!std::filesystem::exists(dir)) continue;
+      for (const auto& entry : std::filesystem::directory_iterator(dir))
+        CHECK_FALSE((entry.is_directory() && entry.path().filename().string().rfind("warden-abuse-", 0) == 0));
+    }
+  });
+}
