@@ -34,9 +34,9 @@ bool ended_by_limit(const RunResult& r) {
 
 TEST_CASE("an ordinary program runs, reads stdin and exits with its code") {
   for_each_backend([](const SandboxBackend& b) {
-    RunResult r = run(b, short_spec(),
-                      "import sys\nprint('hello', sys.stdin.read().strip())\nsys.exit(3)\n",
-                      "from stdin\n");
+    RunResult r =
+        run(b, short_spec(), "import sys\nprint('hello', sys.stdin.read().strip())\nsys.exit(3)\n",
+            "from stdin\n");
     CHECK(r.exit_code == 3);
     CHECK(r.stdout_data == "hello from stdin\n");
     CHECK_FALSE(r.timed_out);
@@ -54,9 +54,11 @@ TEST_CASE("a fork bomb is held by the pids limit and cleaned up") {
     RunResult r = run(b, spec,
                       "import os, time\nn = 0\nfor _ in range(10000):\n"
                       "    try:\n        if os.fork() == 0:\n"
-                      "            os.execv('/usr/bin/sleep', ['sleep', '" + marker + "'])\n"
-                      "        n += 1\n    except OSError:\n        break\n"
-                      "print('forked', n, flush=True)\n");
+                      "            os.execv('/usr/bin/sleep', ['sleep', '" +
+                          marker +
+                          "'])\n"
+                          "        n += 1\n    except OSError:\n        break\n"
+                          "print('forked', n, flush=True)\n");
     REQUIRE(r.stdout_data.rfind("forked ", 0) == 0);
     CHECK(std::stoi(r.stdout_data.substr(7)) < 16);
     CHECK(abuse::processes_with(marker) == 0);
@@ -67,11 +69,12 @@ TEST_CASE("a thread bomb stops at the pids limit") {
   for_each_backend([](const SandboxBackend& b) {
     RunSpec spec = short_spec();
     spec.limits.pids = 24;
-    RunResult r = run(b, spec,
-                      "import threading, time\nn = 0\ntry:\n    for _ in range(10000):\n"
-                      "        threading.Thread(target=time.sleep, args=(30,), daemon=True).start()\n"
-                      "        n += 1\nexcept RuntimeError:\n    pass\nprint('threads', n, flush=True)\n"
-                      "import os\nos._exit(0)\n");
+    RunResult r =
+        run(b, spec,
+            "import threading, time\nn = 0\ntry:\n    for _ in range(10000):\n"
+            "        threading.Thread(target=time.sleep, args=(30,), daemon=True).start()\n"
+            "        n += 1\nexcept RuntimeError:\n    pass\nprint('threads', n, flush=True)\n"
+            "import os\nos._exit(0)\n");
     REQUIRE(r.stdout_data.rfind("threads ", 0) == 0);
     CHECK(std::stoi(r.stdout_data.substr(8)) < 24);
   });
@@ -128,8 +131,10 @@ TEST_CASE("a double-forked setsid survivor dies with the run") {
     spec.limits.wall_time_ms = 1500;
     RunResult r = run(b, spec,
                       "import os\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
-                      "        os.execv('/usr/bin/sleep', ['sleep', '" + marker + "'])\n"
-                      "    os._exit(0)\nprint('parent done', flush=True)\n");
+                      "        os.execv('/usr/bin/sleep', ['sleep', '" +
+                          marker +
+                          "'])\n"
+                          "    os._exit(0)\nprint('parent done', flush=True)\n");
     CHECK(r.stdout_data == "parent done\n");
     CHECK(abuse::processes_with(marker) == 0);
   });
@@ -145,15 +150,17 @@ TEST_CASE("filling the disk stops at the tmpfs size and the file size limit") {
                         "        while True: f.write(b'x' * 65536)\n"
                         "except OSError as e:\n    print(errno.errorcode[e.errno])\n");
     CHECK(big.stdout_data == "ENOSPC\n");
-    RunResult many = run(b, spec,
-                         "import errno\ni = 0\ntry:\n    while True:\n"
-                         "        with open(f'/tmp/f{i}', 'wb') as f: f.write(b'y' * 4096)\n"
-                         "        i += 1\nexcept OSError as e:\n    print(errno.errorcode[e.errno])\n");
+    RunResult many =
+        run(b, spec,
+            "import errno\ni = 0\ntry:\n    while True:\n"
+            "        with open(f'/tmp/f{i}', 'wb') as f: f.write(b'y' * 4096)\n"
+            "        i += 1\nexcept OSError as e:\n    print(errno.errorcode[e.errno])\n");
     CHECK(many.stdout_data == "ENOSPC\n");
     spec.limits.file_size_bytes = 1ull << 20;
-    RunResult fsize = run(b, spec,
-                          "import errno\ntry:\n    with open('/tmp/f', 'wb') as f: f.write(b'z' * (2 << 20))\n"
-                          "except OSError as e:\n    print(errno.errorcode[e.errno])\n");
+    RunResult fsize =
+        run(b, spec,
+            "import errno\ntry:\n    with open('/tmp/f', 'wb') as f: f.write(b'z' * (2 << 20))\n"
+            "except OSError as e:\n    print(errno.errorcode[e.errno])\n");
     CHECK(fsize.stdout_data == "EFBIG\n");
   });
 }
@@ -163,8 +170,8 @@ TEST_CASE("stdout and stderr floods are capped, even one endless line") {
     RunSpec spec = short_spec();
     spec.limits.output_bytes = 64 * 1024;
     for (const char* stream : {"stdout", "stderr"}) {
-      RunResult r = run(b, spec,
-                        std::string("import sys\nwhile True: sys.") + stream + ".write('x' * 65536)\n");
+      RunResult r = run(
+          b, spec, std::string("import sys\nwhile True: sys.") + stream + ".write('x' * 65536)\n");
       CHECK(r.output_truncated);
       CHECK(r.stdout_data.size() + r.stderr_data.size() <= spec.limits.output_bytes);
       CHECK_FALSE(r.timed_out);
@@ -372,7 +379,8 @@ TEST_CASE("16 concurrent runs all complete with their limits") {
         RunSpec spec = short_spec();
         spec.limits.wall_time_ms = 20000;
         spec.limits.memory_bytes = 48ull << 20;
-        std::string code = i % 4 == 0 ? "x = bytearray(200 << 20)\n" : "print(" + std::to_string(i) + ")\n";
+        std::string code =
+            i % 4 == 0 ? "x = bytearray(200 << 20)\n" : "print(" + std::to_string(i) + ")\n";
         return b.run(spec, code, "", {});
       }));
     }
@@ -389,12 +397,13 @@ TEST_CASE("16 concurrent runs all complete with their limits") {
 TEST_CASE("no run leaves a cgroup behind") {
   for_each_backend([](const SandboxBackend& b) {
     run(b, short_spec(), "print(1)\n");
-    for (const char* dir : {"/sys/fs/cgroup/memory/warden", "/sys/fs/cgroup/pids/warden",
-                            "/sys/fs/cgroup/cpu/warden", "/sys/fs/cgroup/cpuacct/warden",
-                            "/sys/fs/cgroup/warden"}) {
+    for (const char* dir :
+         {"/sys/fs/cgroup/memory/warden", "/sys/fs/cgroup/pids/warden", "/sys/fs/cgroup/cpu/warden",
+          "/sys/fs/cgroup/cpuacct/warden", "/sys/fs/cgroup/warden"}) {
       if (!std::filesystem::exists(dir)) continue;
       for (const auto& entry : std::filesystem::directory_iterator(dir))
-        CHECK_FALSE((entry.is_directory() && entry.path().filename().string().rfind("warden-abuse-", 0) == 0));
+        CHECK_FALSE((entry.is_directory() &&
+                     entry.path().filename().string().rfind("warden-abuse-", 0) == 0));
     }
   });
 }

@@ -57,7 +57,9 @@ void for_each_backend(const std::function<void(const SandboxBackend&)>& body) {
     WARN("skipped backend " << why);
   }
   for (const auto& backend : l.available) {
-    SECTION(backend->name()) { body(*backend); }
+    SECTION(backend->name()) {
+      body(*backend);
+    }
   }
 }
 

@@ -20,7 +20,9 @@ namespace {
 constexpr const char* kRoot = "/sys/fs/cgroup";
 constexpr std::uint64_t kCpuPeriodUs = 100'000;
 
-bool exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
+bool exists(const std::string& path) {
+  return ::access(path.c_str(), F_OK) == 0;
+}
 
 std::string read_text(const std::string& path) {
   std::ifstream in(path);
@@ -67,7 +69,8 @@ bool v2_host() {
 
 void make_dir(const std::string& path, const std::string& limit) {
   if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST)
-    throw std::runtime_error(limit + ": cannot create cgroup " + path + ": " + std::strerror(errno));
+    throw std::runtime_error(limit + ": cannot create cgroup " + path + ": " +
+                             std::strerror(errno));
 }
 
 std::vector<pid_t> procs_in(const std::string& dir) {
@@ -125,7 +128,8 @@ Cgroup::Cgroup(const std::string& parent, const std::string& name, const CgroupL
         dirs_.push_back(dir);
       }
       const std::string& memory = dirs_[0];
-      write_control(memory + "/memory.limit_in_bytes", std::to_string(limits.memory_bytes), "memory");
+      write_control(memory + "/memory.limit_in_bytes", std::to_string(limits.memory_bytes),
+                    "memory");
       // Without swap accounting the limit would hold for RAM only and swap could absorb the rest;
       // this host has no swap when memsw is absent, which the probe reports.
       if (exists(memory + "/memory.memsw.limit_in_bytes"))
@@ -138,7 +142,8 @@ Cgroup::Cgroup(const std::string& parent, const std::string& name, const CgroupL
     for (const auto& dir : dirs_) {
       int fd = ::open((dir + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
       if (fd < 0)
-        throw std::runtime_error("cgroup: cannot open " + dir + "/cgroup.procs: " + std::strerror(errno));
+        throw std::runtime_error("cgroup: cannot open " + dir +
+                                 "/cgroup.procs: " + std::strerror(errno));
       join_fds_.push_back(fd);
     }
   } catch (...) {

@@ -30,7 +30,9 @@ bool is_symlink(const std::string& path) {
   return ::lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode);
 }
 
-bool is_executable(const std::string& path) { return ::access(path.c_str(), X_OK) == 0; }
+bool is_executable(const std::string& path) {
+  return ::access(path.c_str(), X_OK) == 0;
+}
 
 // A file descriptor closed when the holder goes.
 struct OwnedFd {
@@ -45,7 +47,8 @@ struct OwnedFd {
 
 std::string sanitized(const std::string& id) {
   std::string out;
-  for (char c : id) out.push_back(std::isalnum(static_cast<unsigned char>(c)) || c == '-' ? c : '_');
+  for (char c : id)
+    out.push_back(std::isalnum(static_cast<unsigned char>(c)) || c == '-' ? c : '_');
   return out.substr(0, 64);
 }
 
@@ -61,7 +64,8 @@ class NativeBackend {
     interpreters_["python"] = {"/usr/bin/python3", "-I", "-B"};
     if (settings.contains("interpreters")) {
       const auto& map = settings["interpreters"];
-      if (!map.is_object()) throw settings_error("/interpreters", "expected a mapping of language to argv");
+      if (!map.is_object())
+        throw settings_error("/interpreters", "expected a mapping of language to argv");
       for (const auto& [language, argv] : map.items()) {
         if (!argv.is_array() || argv.empty() || !argv[0].is_string())
           throw settings_error("/interpreters/" + language, "expected a non-empty list of strings");
@@ -99,16 +103,16 @@ class NativeBackend {
     const Limits& limits = spec.limits;
     auto interpreter = interpreters_.find(spec.language);
     if (interpreter == interpreters_.end())
-      throw PluginError(WARDEN_ERR_UNSUPPORTED, "language '" + spec.language +
-                                                    "': no interpreter configured for it");
+      throw PluginError(WARDEN_ERR_UNSUPPORTED,
+                        "language '" + spec.language + "': no interpreter configured for it");
     if (Availability a = probe(); !a.available) throw PluginError(WARDEN_ERR_UNAVAILABLE, a.reason);
     refuse_unenforceable(limits);
 
     std::string id = "warden-" + sanitized(spec.run_id) + "-" + std::to_string(++sequence_);
     std::unique_ptr<Cgroup> cgroup;
     try {
-      cgroup = std::make_unique<Cgroup>(cgroup_parent_, id,
-                                        CgroupLimits{limits.memory_bytes, limits.cpus, limits.pids});
+      cgroup = std::make_unique<Cgroup>(
+          cgroup_parent_, id, CgroupLimits{limits.memory_bytes, limits.cpus, limits.pids});
     } catch (const std::exception& e) {
       throw PluginError(WARDEN_ERR_UNSUPPORTED, e.what());
     }
@@ -116,7 +120,8 @@ class NativeBackend {
     OwnedFd code(::memfd_create("warden-code", MFD_CLOEXEC));
     if (code.fd < 0 || ::write(code.fd, request.code.data(), request.code.size()) !=
                            static_cast<ssize_t>(request.code.size()))
-      throw PluginError(WARDEN_ERR_INTERNAL, std::string("cannot stage the code: ") + std::strerror(errno));
+      throw PluginError(WARDEN_ERR_INTERNAL,
+                        std::string("cannot stage the code: ") + std::strerror(errno));
     ::lseek(code.fd, 0, SEEK_SET);
 
     ChildSetup setup;
@@ -131,9 +136,9 @@ class NativeBackend {
 
     ChildOutcome outcome;
     try {
-      outcome = run_child(setup, request.stdin_data, limits.wall_time_ms, limits.output_bytes,
-                          [&] { return request.cancellation.cancelled(); },
-                          [&] { cgroup->kill_all(); });
+      outcome = run_child(
+          setup, request.stdin_data, limits.wall_time_ms, limits.output_bytes,
+          [&] { return request.cancellation.cancelled(); }, [&] { cgroup->kill_all(); });
     } catch (const std::exception& e) {
       throw PluginError(WARDEN_ERR_INTERNAL, e.what());
     }
@@ -159,7 +164,8 @@ class NativeBackend {
       result.signal = code_or_signal - 128;
     else
       result.exit_code = code_or_signal;
-    if (result.signal == SIGXCPU || (result.signal == SIGKILL && usage.cpu_time_ms >= limits.cpu_time_ms))
+    if (result.signal == SIGXCPU ||
+        (result.signal == SIGKILL && usage.cpu_time_ms >= limits.cpu_time_ms))
       result.cpu_time_exceeded = true;
     if (result.signal == SIGXFSZ) result.limits_hit.push_back("file_size");
     return result;
@@ -174,7 +180,8 @@ class NativeBackend {
       return a;
     }
     if (::geteuid() != 0) {
-      a.reason = "the native backend needs root to place runs in cgroups and switch to the sandbox user";
+      a.reason =
+          "the native backend needs root to place runs in cgroups and switch to the sandbox user";
       return a;
     }
     if (std::string why = Cgroup::unusable_reason(cgroup_parent_); !why.empty()) {
@@ -215,9 +222,10 @@ class NativeBackend {
             {RLIMIT_CORE, {0, 0}}};
   }
 
-  std::vector<std::string> bwrap_argv(const RunSpec& spec, const std::vector<std::string>& interpreter) {
-    std::vector<std::string> a = {bwrap_, "--unshare-all", "--die-with-parent", "--new-session",
-                                  "--hostname", "sandbox"};
+  std::vector<std::string> bwrap_argv(const RunSpec& spec,
+                                      const std::vector<std::string>& interpreter) {
+    std::vector<std::string> a = {bwrap_,          "--unshare-all", "--die-with-parent",
+                                  "--new-session", "--hostname",    "sandbox"};
     if (spec.network == NetworkMode::kOpen) a.push_back("--share-net");
     a.insert(a.end(), {"--ro-bind", "/usr", "/usr"});
     for (const char* top : {"/lib", "/lib64", "/lib32", "/bin", "/sbin"}) {
@@ -225,7 +233,8 @@ class NativeBackend {
       if (is_symlink(path)) {
         char target[256] = {};
         ssize_t n = ::readlink(path.c_str(), target, sizeof target - 1);
-        if (n > 0) a.insert(a.end(), {"--symlink", std::string(target, static_cast<std::size_t>(n)), path});
+        if (n > 0)
+          a.insert(a.end(), {"--symlink", std::string(target, static_cast<std::size_t>(n)), path});
       } else if (::access(path.c_str(), F_OK) == 0) {
         a.insert(a.end(), {"--ro-bind", path, path});
       }
@@ -235,13 +244,13 @@ class NativeBackend {
       for (const char* f : {"/etc/resolv.conf", "/etc/hosts", "/etc/ssl", "/etc/nsswitch.conf"})
         a.insert(a.end(), {"--ro-bind-try", f, f});
     for (const auto& path : extra_binds_) a.insert(a.end(), {"--ro-bind", path, path});
-    a.insert(a.end(), {"--proc", "/proc", "--dev", "/dev", "--size",
-                       std::to_string(spec.limits.tmpfs_bytes), "--tmpfs", "/tmp",
-                       "--ro-bind-data", "4", kCodePath});
+    a.insert(a.end(),
+             {"--proc", "/proc", "--dev", "/dev", "--size", std::to_string(spec.limits.tmpfs_bytes),
+              "--tmpfs", "/tmp", "--ro-bind-data", "4", kCodePath});
     if (spec.read_only_root) a.insert(a.end(), {"--remount-ro", "/"});
     a.insert(a.end(), {"--chdir", "/tmp", "--clearenv"});
-    std::map<std::string, std::string> env = {{"HOME", "/tmp"}, {"PATH", "/usr/bin:/bin"},
-                                              {"TMPDIR", "/tmp"}};
+    std::map<std::string, std::string> env = {
+        {"HOME", "/tmp"}, {"PATH", "/usr/bin:/bin"}, {"TMPDIR", "/tmp"}};
     for (const auto& [k, v] : spec.env) env[k] = v;
     for (const auto& [k, v] : env) a.insert(a.end(), {"--setenv", k, v});
     a.insert(a.end(), {"--seccomp", "3", "--"});

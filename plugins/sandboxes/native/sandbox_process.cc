@@ -25,8 +25,9 @@ struct ChildFailure {
   int error;
 };
 
-const char* kSteps[] = {"join cgroup", "set rlimit", "set up file descriptors", "drop groups",
-                        "set gid", "set uid", "exec bwrap", "parent death signal"};
+const char* kSteps[] = {
+    "join cgroup", "set rlimit", "set up file descriptors", "drop groups", "set gid",
+    "set uid",     "exec bwrap", "parent death signal"};
 
 [[noreturn]] void child_fail(int pipe_fd, int step) {
   ChildFailure f{step, errno};
@@ -53,7 +54,8 @@ const char* kSteps[] = {"join cgroup", "set rlimit", "set up file descriptors", 
   }
   // Everything else is closed at exec (the error pipe too, which tells the parent exec worked).
   int first_free = 3 + static_cast<int>(s.inherited_fds.size());
-  if (::syscall(SYS_close_range, first_free, ~0U, CLOSE_RANGE_CLOEXEC) != 0) child_fail(error_pipe, 2);
+  if (::syscall(SYS_close_range, first_free, ~0U, CLOSE_RANGE_CLOEXEC) != 0)
+    child_fail(error_pipe, 2);
   if (::setgroups(0, nullptr) != 0) child_fail(error_pipe, 3);
   if (::setresgid(s.gid, s.gid, s.gid) != 0) child_fail(error_pipe, 4);
   if (::setresuid(s.uid, s.uid, s.uid) != 0) child_fail(error_pipe, 5);
@@ -129,8 +131,10 @@ ChildOutcome run_child(const ChildSetup& setup, std::string_view stdin_data,
   ChildOutcome outcome;
   int stdin_fd = in[1], stdout_fd = out[0], stderr_fd = err[0];
   std::size_t written = 0;
-  if (stdin_data.empty()) close_fd(stdin_fd);
-  else ::fcntl(stdin_fd, F_SETFL, O_NONBLOCK);
+  if (stdin_data.empty())
+    close_fd(stdin_fd);
+  else
+    ::fcntl(stdin_fd, F_SETFL, O_NONBLOCK);
   auto deadline = start + std::chrono::milliseconds(wall_time_ms);
   bool reaped = false, killed = false;
   int status = 0;
@@ -181,7 +185,8 @@ ChildOutcome run_child(const ChildSetup& setup, std::string_view stdin_data,
         close_fd(*fd);
         continue;
       }
-      std::size_t room = output_cap - std::min<std::uint64_t>(output_cap, outcome.out.size() + outcome.err.size());
+      std::size_t room =
+          output_cap - std::min<std::uint64_t>(output_cap, outcome.out.size() + outcome.err.size());
       text->append(buffer, std::min<std::size_t>(room, static_cast<std::size_t>(r)));
       if (static_cast<std::size_t>(r) > room) {
         outcome.output_truncated = true;
@@ -189,7 +194,8 @@ ChildOutcome run_child(const ChildSetup& setup, std::string_view stdin_data,
       }
     }
     if (in_i >= 0 && (fds[in_i].revents & (POLLOUT | POLLERR | POLLHUP))) {
-      ssize_t w = write_without_sigpipe(stdin_fd, stdin_data.data() + written, stdin_data.size() - written);
+      ssize_t w =
+          write_without_sigpipe(stdin_fd, stdin_data.data() + written, stdin_data.size() - written);
       if (w > 0) written += static_cast<std::size_t>(w);
       if ((w < 0 && errno != EAGAIN) || written == stdin_data.size()) close_fd(stdin_fd);
     }
@@ -199,8 +205,10 @@ ChildOutcome run_child(const ChildSetup& setup, std::string_view stdin_data,
   close_fd(stderr_fd);
   if (!reaped) ::waitpid(pid, &status, 0);
   outcome.wait_status = status;
-  outcome.wall_time_ms = static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count());
+  outcome.wall_time_ms =
+      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::steady_clock::now() - start)
+                                     .count());
   return outcome;
 }
 

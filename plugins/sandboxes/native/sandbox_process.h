@@ -15,10 +15,10 @@
 namespace warden::native {
 
 struct ChildSetup {
-  std::string program;             // absolute path of bwrap
-  std::vector<std::string> argv;   // argv[0] included
-  std::vector<std::string> env;    // bwrap's own environment ("K=V")
-  std::vector<int> cgroup_fds;     // cgroup.procs files to write "0" to
+  std::string program;                             // absolute path of bwrap
+  std::vector<std::string> argv;                   // argv[0] included
+  std::vector<std::string> env;                    // bwrap's own environment ("K=V")
+  std::vector<int> cgroup_fds;                     // cgroup.procs files to write "0" to
   std::vector<std::pair<int, int>> inherited_fds;  // (open fd, number in the child)
   uid_t uid = 65534;
   gid_t gid = 65534;

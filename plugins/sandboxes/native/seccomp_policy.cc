@@ -18,25 +18,62 @@ namespace {
 // Each entry: a system call that has no business in a sandboxed program.
 const std::vector<std::string> kDenied = {
     // debugging and reading other processes
-    "ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "pidfd_getfd",
+    "ptrace",
+    "process_vm_readv",
+    "process_vm_writev",
+    "kcmp",
+    "pidfd_getfd",
     // kernel keyrings
-    "keyctl", "add_key", "request_key",
+    "keyctl",
+    "add_key",
+    "request_key",
     // io_uring bypasses the filter for the operations it performs
-    "io_uring_setup", "io_uring_enter", "io_uring_register",
+    "io_uring_setup",
+    "io_uring_enter",
+    "io_uring_register",
     // BPF, perf, userfaultfd
-    "bpf", "perf_event_open", "userfaultfd",
+    "bpf",
+    "perf_event_open",
+    "userfaultfd",
     // mounts and namespaces
-    "mount", "umount2", "pivot_root", "chroot", "unshare", "setns", "fsopen", "fsconfig",
-    "fsmount", "fspick", "move_mount", "open_tree", "mount_setattr", "open_by_handle_at",
+    "mount",
+    "umount2",
+    "pivot_root",
+    "chroot",
+    "unshare",
+    "setns",
+    "fsopen",
+    "fsconfig",
+    "fsmount",
+    "fspick",
+    "move_mount",
+    "open_tree",
+    "mount_setattr",
+    "open_by_handle_at",
     // the machine itself
-    "reboot", "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module",
-    "swapon", "swapoff", "acct", "quotactl", "settimeofday", "clock_settime", "adjtimex",
-    "syslog", "vhangup", "personality", "lookup_dcookie", "nfsservctl",
+    "reboot",
+    "kexec_load",
+    "kexec_file_load",
+    "init_module",
+    "finit_module",
+    "delete_module",
+    "swapon",
+    "swapoff",
+    "acct",
+    "quotactl",
+    "settimeofday",
+    "clock_settime",
+    "adjtimex",
+    "syslog",
+    "vhangup",
+    "personality",
+    "lookup_dcookie",
+    "nfsservctl",
 };
 
-constexpr unsigned long kNamespaceFlags[] = {CLONE_NEWUSER, CLONE_NEWNS,  CLONE_NEWPID,
-                                            CLONE_NEWNET,  CLONE_NEWUTS, CLONE_NEWIPC,
-                                            CLONE_NEWCGROUP, CLONE_NEWTIME};
+constexpr unsigned long kNamespaceFlags[] = {CLONE_NEWUSER,   CLONE_NEWNS,  CLONE_NEWPID,
+                                             CLONE_NEWNET,    CLONE_NEWUTS, CLONE_NEWIPC,
+                                             CLONE_NEWCGROUP, CLONE_NEWTIME};
 
 void check(int rc, const char* what) {
   if (rc < 0) throw std::runtime_error(std::string("seccomp: ") + what + ": " + std::strerror(-rc));
@@ -44,10 +81,13 @@ void check(int rc, const char* what) {
 
 }  // namespace
 
-const std::vector<std::string>& denied_syscalls() { return kDenied; }
+const std::vector<std::string>& denied_syscalls() {
+  return kDenied;
+}
 
 int compile_seccomp_filter() {
-  std::unique_ptr<void, void (*)(scmp_filter_ctx)> ctx(seccomp_init(SCMP_ACT_ALLOW), seccomp_release);
+  std::unique_ptr<void, void (*)(scmp_filter_ctx)> ctx(seccomp_init(SCMP_ACT_ALLOW),
+                                                       seccomp_release);
   if (!ctx) throw std::runtime_error("seccomp: seccomp_init failed");
   for (const auto& name : kDenied) {
     int nr = seccomp_syscall_resolve_name(name.c_str());
@@ -75,7 +115,8 @@ int compile_seccomp_filter() {
                          SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, TIOCSTI)),
         "ioctl");
   int fd = ::memfd_create("warden-seccomp", MFD_CLOEXEC);
-  if (fd < 0) throw std::runtime_error(std::string("seccomp: memfd_create: ") + std::strerror(errno));
+  if (fd < 0)
+    throw std::runtime_error(std::string("seccomp: memfd_create: ") + std::strerror(errno));
   int rc = seccomp_export_bpf(ctx.get(), fd);
   if (rc < 0) {
     ::close(fd);

@@ -1,0 +1,391 @@
+#include "policy/policy_engine.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <warden/error.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "common/units.h"
+
+namespace warden::policy {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kRequiredFunctions[] = {"classify", "trust", "limits", "may_override"};
+
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// A signature of the folder's policy files that changes when any of them
+// changes, appears or disappears.
+std::string folder_signature(const fs::path& dir) {
+  std::string sig;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    std::string name = entry.path().filename();
+    if (entry.path().extension() != ".lua") continue;
+    struct stat st {};
+    if (::stat(entry.path().c_str(), &st) != 0) continue;
+    sig += name + ":" + std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) +
+           ":" + std::to_string(st.st_size) + ";";
+  }
+  return sig;
+}
+
+}  // namespace
+
+struct PolicyEngine::Sources {
+  fs::path directory;
+  std::uint64_t generation = 0;
+  std::string signature;
+  std::vector<std::pair<std::string, std::string>> files;  // (path, text)
+};
+
+struct PolicyEngine::Evaluator {
+  std::uint64_t generation;
+  LuaSandbox sandbox;
+  Evaluator(const Sources& sources, const Budget& budget) : generation(sources.generation), sandbox(budget) {
+    for (const auto& [path, text] : sources.files) sandbox.load(text, path);
+    for (const char* fn : kRequiredFunctions)
+      if (!sandbox.has_function(fn))
+        throw PolicyFailure(sources.directory.string() + ": no policy file defines function '" + fn +
+                            "' (required: classify, trust, limits, may_override)");
+    sandbox.freeze();
+  }
+};
+
+std::vector<std::pair<std::string, std::string>> read_policy_files(const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec))
+    throw Error(ErrorKind::kConfig, dir.string() + ": policy folder does not exist (policies.directory)");
+  std::vector<fs::path> paths;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    std::string name = entry.path().filename();
+    if (entry.path().extension() == ".lua" && !name.ends_with("_test.lua")) paths.push_back(entry.path());
+  }
+  std::sort(paths.begin(), paths.end());
+  if (paths.empty()) throw Error(ErrorKind::kConfig, dir.string() + ": no policy files (*.lua) found");
+  std::vector<std::pair<std::string, std::string>> files;
+  for (const auto& p : paths) files.emplace_back(p.string(), read_text(p));
+  return files;
+}
+
+PolicyEngine::PolicyEngine(const PolicyConfig& config, const Limits& ceilings)
+    : config_(config), ceilings_(ceilings) {
+  budget_ = Budget{config.instruction_budget, config.memory_bytes, config.wall_time_ms};
+  auto sources = std::make_shared<Sources>();
+  sources->directory = config.directory;
+  sources->signature = folder_signature(config.directory);
+  sources->files = read_policy_files(config.directory);
+  sources->generation = 1;
+  try {
+    release(std::make_unique<Evaluator>(*sources, budget_));
+  } catch (const PolicyFailure& e) {
+    throw Error(ErrorKind::kConfig, std::string("policy: ") + e.what());
+  }
+  sources_ = sources;
+  next_reload_check_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+}
+
+PolicyEngine::~PolicyEngine() = default;
+
+void PolicyEngine::set_event_sink(PolicyEventSink sink) {
+  std::lock_guard lock(mutex_);
+  sink_ = std::move(sink);
+  emit("policy_load", {{"directory", sources_->directory.string()}, {"generation", sources_->generation}});
+}
+
+void PolicyEngine::emit(const std::string& event, const nlohmann::json& details) {
+  if (sink_) sink_(event, details);
+}
+
+fs::path PolicyEngine::directory() const {
+  std::lock_guard lock(mutex_);
+  return sources_->directory;
+}
+
+std::shared_ptr<const PolicyEngine::Sources> PolicyEngine::current() {
+  std::lock_guard lock(mutex_);
+  return sources_;
+}
+
+void PolicyEngine::maybe_reload() {
+  if (!config_.hot_reload) return;
+  std::shared_ptr<const Sources> now;
+  {
+    std::lock_guard lock(mutex_);
+    auto t = std::chrono::steady_clock::now();
+    if (t < next_reload_check_) return;
+    next_reload_check_ = t + std::chrono::milliseconds(500);
+    now = sources_;
+  }
+  std::string signature = folder_signature(now->directory);
+  if (signature == now->signature) return;
+  auto next = std::make_shared<Sources>();
+  next->directory = now->directory;
+  next->signature = signature;
+  next->generation = now->generation + 1;
+  try {
+    next->files = read_policy_files(now->directory);
+    auto evaluator = std::make_unique<Evaluator>(*next, budget_);
+    std::lock_guard lock(mutex_);
+    sources_ = next;
+    idle_.clear();
+    idle_.push_back(std::move(evaluator));
+    spdlog::info("policy reloaded from {} (generation {})", next->directory.string(), next->generation);
+    emit("policy_reload", {{"directory", next->directory.string()}, {"generation", next->generation}});
+  } catch (const std::exception& e) {
+    std::lock_guard lock(mutex_);
+    // Remember the broken signature so the same broken files are not retried every call.
+    auto kept = std::make_shared<Sources>(*sources_);
+    kept->signature = signature;
+    sources_ = kept;
+    spdlog::warn("policy change in {} not applied, the last good policy stays in force: {}",
+                 now->directory.string(), e.what());
+    emit("policy_failure", {{"directory", now->directory.string()}, {"error", e.what()},
+                            {"kept_generation", now->generation}});
+  }
+}
+
+void PolicyEngine::replace(const fs::path& directory) {
+  auto next = std::make_shared<Sources>();
+  next->directory = fs::absolute(directory);
+  next->signature = folder_signature(next->directory);
+  next->files = read_policy_files(next->directory);
+  {
+    std::lock_guard lock(mutex_);
+    next->generation = sources_->generation + 1;
+  }
+  std::unique_ptr<Evaluator> evaluator;
+  try {
+    evaluator = std::make_unique<Evaluator>(*next, budget_);
+  } catch (const PolicyFailure& e) {
+    throw Error(ErrorKind::kConfig, std::string("policy: ") + e.what());
+  }
+  std::lock_guard lock(mutex_);
+  sources_ = next;
+  idle_.clear();
+  idle_.push_back(std::move(evaluator));
+  emit("policy_reload", {{"directory", next->directory.string()}, {"generation", next->generation}});
+}
+
+std::unique_ptr<PolicyEngine::Evaluator> PolicyEngine::acquire() {
+  maybe_reload();
+  std::shared_ptr<const Sources> sources;
+  {
+    std::lock_guard lock(mutex_);
+    sources = sources_;
+    while (!idle_.empty()) {
+      auto e = std::move(idle_.back());
+      idle_.pop_back();
+      if (e->generation == sources->generation) return e;
+    }
+  }
+  return std::make_unique<Evaluator>(*sources, budget_);
+}
+
+void PolicyEngine::release(std::unique_ptr<Evaluator> evaluator) {
+  std::lock_guard lock(mutex_);
+  if (!sources_ || evaluator->generation == sources_->generation) idle_.push_back(std::move(evaluator));
+}
+
+nlohmann::json PolicyEngine::call(const std::string& function, const std::vector<nlohmann::json>& args,
+                                  Notes& notes) {
+  // A state whose call failed is dropped with the exception: it may hold
+  // half-built garbage, and a fresh one costs little.
+  auto evaluator = acquire();
+  nlohmann::json result = evaluator->sandbox.call(function, args);
+  notes = evaluator->sandbox.notes();
+  release(std::move(evaluator));
+  return result;
+}
+
+nlohmann::json PolicyEngine::decision_json(const Classification& c) {
+  return {{"level", to_string(c.level)}, {"score", c.score}, {"reasons", c.reasons},
+          {"policy_failed", c.policy_failed}};
+}
+
+Classification PolicyEngine::classify(const nlohmann::json& assessment) {
+  Classification c;
+  try {
+    nlohmann::json r = call("classify", {assessment}, c.notes);
+    if (!r.is_object()) throw PolicyFailure("in function 'classify': must return a table {level=, score=, reasons=}");
+    if (!r.contains("level") || !r["level"].is_string())
+      throw PolicyFailure("in function 'classify': 'level' must be one of LOW, MEDIUM, HIGH, BLOCKED");
+    try {
+      c.level = risk_level_from_string(r["level"].get<std::string>());
+    } catch (const std::invalid_argument& e) {
+      throw PolicyFailure(std::string("in function 'classify': ") + e.what());
+    }
+    if (r.contains("score")) {
+      if (!r["score"].is_number() || !std::isfinite(r["score"].get<double>()))
+        throw PolicyFailure("in function 'classify': 'score' must be a number");
+      c.score = r["score"].get<double>();
+    }
+    if (r.contains("reasons")) {
+      if (!r["reasons"].is_array()) throw PolicyFailure("in function 'classify': 'reasons' must be a list of strings");
+      for (const auto& reason : r["reasons"]) {
+        if (!reason.is_string()) throw PolicyFailure("in function 'classify': 'reasons' must be a list of strings");
+        c.reasons.push_back(reason.get<std::string>());
+      }
+    }
+  } catch (const PolicyFailure& e) {
+    c = Classification{};
+    c.level = config_.on_error;
+    c.policy_failed = true;
+    c.reasons = {std::string("policy failed, failing closed: ") + e.what()};
+    spdlog::error("policy failure: {}", e.what());
+    std::lock_guard lock(mutex_);
+    emit("policy_failure", {{"function", "classify"}, {"error", e.what()}});
+  }
+  return c;
+}
+
+TrustDecision PolicyEngine::trust(const Classification& decision, const nlohmann::json& request) {
+  TrustDecision t;
+  try {
+    nlohmann::json r = call("trust", {decision_json(decision), request}, t.notes);
+    if (!r.is_string()) throw PolicyFailure("in function 'trust': must return \"trusted\", \"standard\" or \"untrusted\"");
+    try {
+      t.trust = trust_level_from_string(r.get<std::string>());
+    } catch (const std::invalid_argument& e) {
+      throw PolicyFailure(std::string("in function 'trust': ") + e.what());
+    }
+  } catch (const PolicyFailure& e) {
+    t.trust = TrustLevel::kUntrusted;
+    t.failure = e.what();
+    spdlog::error("policy failure: {}", e.what());
+    std::lock_guard lock(mutex_);
+    emit("policy_failure", {{"function", "trust"}, {"error", e.what()}});
+  }
+  return t;
+}
+
+namespace {
+
+// Reads one limit from the policy's table: a number in the field's unit or a
+// string with units. Throws PolicyFailure naming the field.
+std::uint64_t read_amount(const nlohmann::json& r, const char* field, bool duration, std::uint64_t fallback) {
+  if (!r.contains(field)) return fallback;
+  const auto& v = r[field];
+  std::optional<std::uint64_t> value;
+  if (v.is_number()) {
+    double d = v.get<double>();
+    if (std::isfinite(d) && d >= 1 && d < 1e18) value = static_cast<std::uint64_t>(d);
+  } else if (v.is_string()) {
+    value = duration ? parse_duration_ms(v.get<std::string>()) : parse_size(v.get<std::string>());
+    if (value && *value == 0) value.reset();
+  }
+  if (!value)
+    throw PolicyFailure(std::string("in function 'limits': '") + field + "' must be a positive " +
+                        (duration ? "duration (milliseconds, or \"30s\")" : "size (bytes, or \"256MiB\")") +
+                        ", got " + v.dump());
+  return *value;
+}
+
+std::uint64_t read_count(const nlohmann::json& r, const char* field, std::uint64_t fallback) {
+  if (!r.contains(field)) return fallback;
+  const auto& v = r[field];
+  if (!v.is_number_integer() || v.get<std::int64_t>() < 1)
+    throw PolicyFailure(std::string("in function 'limits': '") + field + "' must be a positive integer, got " + v.dump());
+  return static_cast<std::uint64_t>(v.get<std::int64_t>());
+}
+
+}  // namespace
+
+LimitsDecision PolicyEngine::limits(TrustLevel trust, const nlohmann::json& assessment,
+                                    const nlohmann::json& system, const std::vector<std::string>& backends) {
+  LimitsDecision d;
+  nlohmann::json r = call("limits", {to_string(trust), assessment, system}, d.notes);
+  if (!r.is_object()) throw PolicyFailure("in function 'limits': must return a table of limits");
+  static const std::set<std::string> kKnown = {"backend", "memory", "cpus", "wall_time", "cpu_time", "pids",
+                                               "file_size", "open_files", "tmpfs", "output", "network"};
+  for (const auto& [key, value] : r.items())
+    if (!kKnown.count(key)) throw PolicyFailure("in function 'limits': unknown field '" + key + "'");
+  if (!r.contains("backend") || !r["backend"].is_string())
+    throw PolicyFailure("in function 'limits': 'backend' must name a loaded backend");
+  d.backend = r["backend"].get<std::string>();
+  if (std::find(backends.begin(), backends.end(), d.backend) == backends.end()) {
+    std::string names;
+    for (const auto& b : backends) names += (names.empty() ? "" : ", ") + b;
+    throw PolicyFailure("in function 'limits': backend '" + d.backend + "' is not loaded (loaded: " +
+                        (names.empty() ? "none" : names) + ")");
+  }
+  Limits defaults;
+  Limits& l = d.limits;
+  l.memory_bytes = read_amount(r, "memory", false, defaults.memory_bytes);
+  l.wall_time_ms = read_amount(r, "wall_time", true, defaults.wall_time_ms);
+  l.cpu_time_ms = read_amount(r, "cpu_time", true, defaults.cpu_time_ms);
+  l.file_size_bytes = read_amount(r, "file_size", false, defaults.file_size_bytes);
+  l.tmpfs_bytes = read_amount(r, "tmpfs", false, defaults.tmpfs_bytes);
+  l.output_bytes = read_amount(r, "output", false, defaults.output_bytes);
+  l.pids = static_cast<std::uint32_t>(std::min<std::uint64_t>(read_count(r, "pids", defaults.pids), 1u << 30));
+  l.open_files = static_cast<std::uint32_t>(std::min<std::uint64_t>(read_count(r, "open_files", defaults.open_files), 1u << 30));
+  if (r.contains("cpus")) {
+    if (!r["cpus"].is_number() || !(r["cpus"].get<double>() > 0) || !std::isfinite(r["cpus"].get<double>()))
+      throw PolicyFailure("in function 'limits': 'cpus' must be a positive number, got " + r["cpus"].dump());
+    l.cpus = r["cpus"].get<double>();
+  }
+  if (r.contains("network")) {
+    if (!r["network"].is_string()) throw PolicyFailure("in function 'limits': 'network' must be \"none\" or \"open\"");
+    try {
+      d.network = network_mode_from_string(r["network"].get<std::string>());
+    } catch (const std::invalid_argument& e) {
+      throw PolicyFailure(std::string("in function 'limits': ") + e.what());
+    }
+  }
+  auto clamp = [&](auto& value, auto ceiling, const char* name, auto show) {
+    if (value > ceiling) {
+      d.clamped.push_back(std::string(name) + ": " + show(value) + " clamped to the ceiling of " + show(ceiling));
+      value = ceiling;
+    }
+  };
+  auto bytes = [](std::uint64_t v) { return format_size(v); };
+  auto ms = [](std::uint64_t v) { return std::to_string(v) + " ms"; };
+  auto plain = [](auto v) { return std::to_string(v); };
+  clamp(l.memory_bytes, ceilings_.memory_bytes, "memory", bytes);
+  clamp(l.cpus, ceilings_.cpus, "cpus", plain);
+  clamp(l.wall_time_ms, ceilings_.wall_time_ms, "wall_time", ms);
+  clamp(l.cpu_time_ms, ceilings_.cpu_time_ms, "cpu_time", ms);
+  clamp(l.pids, ceilings_.pids, "pids", plain);
+  clamp(l.file_size_bytes, ceilings_.file_size_bytes, "file_size", bytes);
+  clamp(l.open_files, ceilings_.open_files, "open_files", plain);
+  clamp(l.tmpfs_bytes, ceilings_.tmpfs_bytes, "tmpfs", bytes);
+  clamp(l.output_bytes, ceilings_.output_bytes, "output", bytes);
+  return d;
+}
+
+OverrideVerdict PolicyEngine::may_override(const Classification& decision, const nlohmann::json& request) {
+  OverrideVerdict v;
+  try {
+    nlohmann::json r = call("may_override", {decision_json(decision), request}, v.notes);
+    if (r.is_boolean()) {
+      v.allowed = r.get<bool>();
+    } else if (r.is_object() && r.contains("allowed") && r["allowed"].is_boolean()) {
+      v.allowed = r["allowed"].get<bool>();
+      if (r.contains("reason") && r["reason"].is_string()) v.reason = r["reason"].get<std::string>();
+    } else {
+      throw PolicyFailure("in function 'may_override': must return true/false or {allowed=, reason=}");
+    }
+    if (!v.allowed && v.reason.empty()) v.reason = "the policy does not allow overriding this decision";
+  } catch (const PolicyFailure& e) {
+    v.allowed = false;
+    v.reason = std::string("policy failed, failing closed: ") + e.what();
+    spdlog::error("policy failure: {}", e.what());
+    std::lock_guard lock(mutex_);
+    emit("policy_failure", {{"function", "may_override"}, {"error", e.what()}});
+  }
+  return v;
+}
+
+}  // namespace warden::policy

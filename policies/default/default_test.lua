@@ -1,0 +1,70 @@
+-- Tests of the default policy: `warden policy test policies/`.
+
+function test_no_findings_is_low_and_trusted()
+  local d = classify(fake_assessment({}))
+  expect_eq(d.level, "LOW")
+  expect_eq(d.score, 0)
+  expect_eq(trust(d, fake_request()), "trusted")
+end
+
+function test_thresholds_4_7_10()
+  local function level_for(severities)
+    local findings = {}
+    for _, s in ipairs(severities) do findings[#findings + 1] = fake_finding(s) end
+    return classify(fake_assessment(findings)).level
+  end
+  expect_eq(level_for({ "low", "low", "low" }), "LOW")
+  expect_eq(level_for({ "medium", "medium" }), "MEDIUM")
+  expect_eq(level_for({ "high", "high", "low" }), "HIGH")
+  expect_eq(level_for({ "critical", "critical" }), "BLOCKED")
+  expect_eq(level_for({ "info", "info", "info", "info", "info" }), "LOW")
+end
+
+function test_a_failed_assessor_raises_the_level()
+  local a = fake_assessment({}, { assessors = { { name = "bandit", status = "timeout", reason = "deadline" },
+                                                { name = "heuristics", status = "ok", reason = "" } } })
+  local d = classify(a)
+  expect_eq(d.level, "MEDIUM")
+  expect(d.reasons[1]:find("bandit timeout", 1, true), "the reason names the assessor")
+end
+
+function test_trust_follows_the_level()
+  expect_eq(trust({ level = "MEDIUM" }, fake_request()), "standard")
+  expect_eq(trust({ level = "HIGH" }, fake_request()), "untrusted")
+  expect_eq(trust({ level = "BLOCKED" }, fake_request()), "untrusted")
+end
+
+function test_limits_differ_by_trust_and_standard_sits_in_between()
+  local sys = fake_system()
+  local t = limits("trusted", fake_assessment({}), sys)
+  local s = limits("standard", fake_assessment({}), sys)
+  local u = limits("untrusted", fake_assessment({}), sys)
+  expect(t.memory > s.memory and s.memory > u.memory, "memory shrinks with trust")
+  expect(t.wall_time > s.wall_time and s.wall_time > u.wall_time, "time shrinks with trust")
+  expect_eq(u.network, "none")
+  expect_eq(u.backend, "native")
+end
+
+function test_limits_grow_with_complexity()
+  local sys = fake_system()
+  local simple = limits("standard", fake_assessment({}, { metrics = { complexity = 0 } }), sys)
+  local complex = limits("standard", fake_assessment({}, { metrics = { complexity = 1 } }), sys)
+  expect(complex.memory > simple.memory, "more memory for complex code")
+  expect(complex.wall_time > simple.wall_time, "more time for complex code")
+end
+
+function test_memory_is_capped_by_free_memory()
+  local l = limits("trusted", fake_assessment({}), fake_system({ free_memory_bytes = 1024 ^ 3 }))
+  expect(l.memory <= 0.3 * 1024 ^ 3, "at most 30% of free memory")
+end
+
+function test_requested_backend_is_used()
+  local l = limits("standard", fake_assessment({}), fake_system({ requested_backend = "docker" }))
+  expect_eq(l.backend, "docker")
+end
+
+function test_override_needs_an_explanation()
+  local d = { level = "BLOCKED", score = 12, reasons = {} }
+  expect_eq(may_override(d, fake_request()).allowed, false)
+  expect_eq(may_override(d, fake_request({ override = { explanation = "reviewed" } })).allowed, true)
+end
