@@ -38,5 +38,6 @@ void set_handler(CLI::App* command, Handler handler);
 void add_plugin_commands(CLI::App& app, Context& context);
 void add_status_command(CLI::App& app, Context& context);
 void add_policy_commands(CLI::App& app, Context& context);
+void add_audit_commands(CLI::App& app, Context& context);
 
 }  // namespace warden::cli

@@ -11,10 +11,12 @@ void add_policy_commands(CLI::App& app, Context& context) {
   policy->require_subcommand(1);
   static std::string directory;
   auto* test = policy->add_subcommand("test", "Run the test_* functions of the *_test.lua files");
-  test->add_option("DIR", directory, "Folder of policies (searched recursively; default: the configured one)");
+  test->add_option("DIR", directory,
+                   "Folder of policies (searched recursively; default: the configured one)");
   set_handler(test, [&context] {
     const Config& config = context.config();
-    std::filesystem::path dir = directory.empty() ? config.policies.directory : std::filesystem::path(directory);
+    std::filesystem::path dir =
+        directory.empty() ? config.policies.directory : std::filesystem::path(directory);
     policy::Budget budget{config.policies.instruction_budget, config.policies.memory_bytes,
                           config.policies.wall_time_ms * 10};
     auto results = policy::run_policy_tests(dir, budget);
@@ -24,7 +26,8 @@ void add_policy_commands(CLI::App& app, Context& context) {
         std::cout << "PASS " << r.file << " " << r.test << "\n";
       } else {
         ++failed;
-        std::cout << "FAIL " << r.file << ":" << r.line << ": " << r.test << ": " << r.message << "\n";
+        std::cout << "FAIL " << r.file << ":" << r.line << ": " << r.test << ": " << r.message
+                  << "\n";
       }
     }
     std::cout << (results.size() - failed) << " passed, " << failed << " failed\n";

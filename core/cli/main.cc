@@ -57,6 +57,7 @@ int main(int argc, char** argv) {
   cli::add_plugin_commands(app, context);
   cli::add_status_command(app, context);
   cli::add_policy_commands(app, context);
+  cli::add_audit_commands(app, context);
 
   init_logging("info", 0);
   try {

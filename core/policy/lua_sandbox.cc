@@ -53,7 +53,8 @@ void count_hook(lua_State* L, lua_Debug*) {
     if (s.instructions > s.budget.instructions)
       s.exhausted = "instruction budget of " + std::to_string(s.budget.instructions) + " exceeded";
     else if (std::chrono::steady_clock::now() > s.deadline)
-      s.exhausted = "wall-clock budget of " + std::to_string(s.budget.wall_time_ms) + " ms exceeded";
+      s.exhausted =
+          "wall-clock budget of " + std::to_string(s.budget.wall_time_ms) + " ms exceeded";
   }
   if (!s.exhausted.empty()) {
     // From now on every instruction ends up here, so no handler can keep running.
@@ -105,7 +106,8 @@ int bounded_pattern_call(lua_State* L) {
   std::size_t subject_len = 0, pattern_len = 0;
   luaL_checklstring(L, 1, &subject_len);
   const char* pattern = luaL_checklstring(L, 2, &pattern_len);
-  bool plain = lua_isboolean(L, 4) && lua_toboolean(L, 4) && lua_tointeger(L, lua_upvalueindex(2)) == 1;
+  bool plain =
+      lua_isboolean(L, 4) && lua_toboolean(L, 4) && lua_tointeger(L, lua_upvalueindex(2)) == 1;
   if (!plain) {
     int q = quantifiers_in(pattern, pattern_len);
     double n = static_cast<double>(subject_len) + 1;
@@ -113,8 +115,9 @@ int bounded_pattern_call(lua_State* L) {
     if (work > kMaxPatternWork) {
       auto& s = state_of(L);
       if (s.armed && s.exhausted.empty())
-        s.exhausted = "pattern too costly: " + std::to_string(q) + " quantifiers over a subject of " +
-                      std::to_string(subject_len) + " bytes (simplify the pattern or shorten the text)";
+        s.exhausted = "pattern too costly: " + std::to_string(q) +
+                      " quantifiers over a subject of " + std::to_string(subject_len) +
+                      " bytes (simplify the pattern or shorten the text)";
       raise_exhausted(L, s.exhausted.empty() ? "pattern too costly" : s.exhausted);
     }
   }
@@ -140,8 +143,8 @@ int bounded_rep(lua_State* L) {
     if (need > room) {
       if (s.exhausted.empty())
         s.exhausted = "memory budget of " + std::to_string(s.budget.memory_bytes) +
-                      " bytes exceeded (string.rep of " + std::to_string(static_cast<std::uint64_t>(need)) +
-                      " bytes)";
+                      " bytes exceeded (string.rep of " +
+                      std::to_string(static_cast<std::uint64_t>(need)) + " bytes)";
       raise_exhausted(L, s.exhausted);
     }
   }
@@ -239,7 +242,8 @@ nlohmann::json to_json(lua_State* L, int index, int depth) {
       lua_pushnil(L);
       while (lua_next(L, source) != 0) {
         ++count;
-        if (!lua_isinteger(L, -2) || lua_tointeger(L, -2) < 1 || lua_tointeger(L, -2) > n) array = false;
+        if (!lua_isinteger(L, -2) || lua_tointeger(L, -2) < 1 || lua_tointeger(L, -2) > n)
+          array = false;
         lua_pop(L, 1);
       }
       if (array) {
@@ -254,9 +258,12 @@ nlohmann::json to_json(lua_State* L, int index, int depth) {
         lua_pushnil(L);
         while (lua_next(L, source) != 0) {
           std::string key;
-          if (lua_type(L, -2) == LUA_TSTRING) key = lua_tostring(L, -2);
-          else if (lua_isinteger(L, -2)) key = std::to_string(lua_tointeger(L, -2));
-          else throw PolicyFailure("result table has a key that is neither a string nor an integer");
+          if (lua_type(L, -2) == LUA_TSTRING)
+            key = lua_tostring(L, -2);
+          else if (lua_isinteger(L, -2))
+            key = std::to_string(lua_tointeger(L, -2));
+          else
+            throw PolicyFailure("result table has a key that is neither a string nor an integer");
           out[key] = to_json(L, -1, depth + 1);
           lua_pop(L, 1);
         }
@@ -305,9 +312,11 @@ LuaSandbox::LuaSandbox(const Budget& budget) {
   state_.notes = &notes_;
   L_ = lua_newstate(allocate, &state_);
   if (L_ == nullptr) throw PolicyFailure("cannot create a Lua state");
-  static const luaL_Reg kLibraries[] = {{"_G", luaopen_base},       {"table", luaopen_table},
-                                          {"string", luaopen_string}, {"math", luaopen_math},
-                                          {"utf8", luaopen_utf8}};
+  static const luaL_Reg kLibraries[] = {{"_G", luaopen_base},
+                                        {"table", luaopen_table},
+                                        {"string", luaopen_string},
+                                        {"math", luaopen_math},
+                                        {"utf8", luaopen_utf8}};
   for (const auto& library : kLibraries) {
     luaL_requiref(L_, library.name, library.func, 1);
     lua_pop(L_, 1);
@@ -317,8 +326,8 @@ LuaSandbox::LuaSandbox(const Budget& budget) {
   lua_setfield(L_, LUA_REGISTRYINDEX, "warden.freeze");
 
   // Trim the base library to what a pure function needs.
-  for (const char* name : {"dofile", "loadfile", "load", "require", "collectgarbage", "rawset",
-                           "print", "_VERSION"}) {
+  for (const char* name :
+       {"dofile", "loadfile", "load", "require", "collectgarbage", "rawset", "print", "_VERSION"}) {
     lua_pushnil(L_);
     lua_setglobal(L_, name);
   }
@@ -354,7 +363,8 @@ void LuaSandbox::load(const std::string& source, const std::string& chunk_name) 
     throw PolicyFailure(chunk_name + ": binary chunks are not accepted; policies are Lua source");
   lua_pushcfunction(L_, message_handler);
   int handler = lua_gettop(L_);
-  if (luaL_loadbufferx(L_, source.data(), source.size(), ("@" + chunk_name).c_str(), "t") != LUA_OK) {
+  if (luaL_loadbufferx(L_, source.data(), source.size(), ("@" + chunk_name).c_str(), "t") !=
+      LUA_OK) {
     std::string msg = lua_tostring(L_, -1);
     lua_settop(L_, handler - 1);
     throw PolicyFailure(msg);
@@ -362,12 +372,14 @@ void LuaSandbox::load(const std::string& source, const std::string& chunk_name) 
   state_.armed = true;
   state_.instructions = 0;
   state_.exhausted.clear();
-  state_.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(state_.budget.wall_time_ms);
+  state_.deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(state_.budget.wall_time_ms);
   int rc = lua_pcall(L_, 0, 0, handler);
   state_.armed = false;
   lua_sethook(L_, count_hook, LUA_MASKCOUNT, kHookEvery);
   if (rc != LUA_OK) {
-    std::string msg = state_.exhausted.empty() ? lua_tostring(L_, -1) : chunk_name + ": " + state_.exhausted;
+    std::string msg =
+        state_.exhausted.empty() ? lua_tostring(L_, -1) : chunk_name + ": " + state_.exhausted;
     lua_settop(L_, handler - 1);
     throw PolicyFailure(msg);
   }
@@ -428,7 +440,7 @@ std::string LuaSandbox::changed_upvalue() {
     int index = static_cast<int>(lua_tointeger(L_, -1));
     lua_pop(L_, 1);
     const char* name = lua_getupvalue(L_, -1, index);  // current value
-    lua_rawgeti(L_, -3, 3);                           // saved value
+    lua_rawgeti(L_, -3, 3);                            // saved value
     if (!lua_rawequal(L_, -1, -2) && changed.empty()) {
       changed = name ? name : "?";
       lua_pushvalue(L_, -1);
@@ -468,7 +480,8 @@ std::vector<std::string> LuaSandbox::functions_with_prefix(const std::string& pr
   return names;
 }
 
-nlohmann::json LuaSandbox::call(const std::string& function, const std::vector<nlohmann::json>& args) {
+nlohmann::json LuaSandbox::call(const std::string& function,
+                                const std::vector<nlohmann::json>& args) {
   notes_.clear();
   int base = lua_gettop(L_);
   lua_pushcfunction(L_, message_handler);
@@ -480,7 +493,8 @@ nlohmann::json LuaSandbox::call(const std::string& function, const std::vector<n
   for (const auto& a : args) push_json(L_, a, 0);
   state_.instructions = 0;
   state_.exhausted.clear();
-  state_.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(state_.budget.wall_time_ms);
+  state_.deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(state_.budget.wall_time_ms);
   state_.armed = true;
   int rc = lua_pcall(L_, static_cast<int>(args.size()), 1, handler);
   state_.armed = false;

@@ -57,8 +57,8 @@ class LuaSandbox {
     std::uint64_t allocated = 0;
     std::uint64_t instructions = 0;
     std::chrono::steady_clock::time_point deadline;
-    bool armed = false;       // a call is running: enforce the budget
-    std::string exhausted;    // sticky: why the budget ran out during this call
+    bool armed = false;     // a call is running: enforce the budget
+    std::string exhausted;  // sticky: why the budget ran out during this call
     std::vector<std::pair<std::string, std::string>>* notes = nullptr;
   };
 

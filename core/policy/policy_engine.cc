@@ -36,8 +36,8 @@ std::string folder_signature(const fs::path& dir) {
     if (entry.path().extension() != ".lua") continue;
     struct stat st {};
     if (::stat(entry.path().c_str(), &st) != 0) continue;
-    sig += name + ":" + std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) +
-           ":" + std::to_string(st.st_size) + ";";
+    sig += name + ":" + std::to_string(st.st_mtim.tv_sec) + "." +
+           std::to_string(st.st_mtim.tv_nsec) + ":" + std::to_string(st.st_size) + ";";
   }
   return sig;
 }
@@ -54,12 +54,13 @@ struct PolicyEngine::Sources {
 struct PolicyEngine::Evaluator {
   std::uint64_t generation;
   LuaSandbox sandbox;
-  Evaluator(const Sources& sources, const Budget& budget) : generation(sources.generation), sandbox(budget) {
+  Evaluator(const Sources& sources, const Budget& budget)
+      : generation(sources.generation), sandbox(budget) {
     for (const auto& [path, text] : sources.files) sandbox.load(text, path);
     for (const char* fn : kRequiredFunctions)
       if (!sandbox.has_function(fn))
-        throw PolicyFailure(sources.directory.string() + ": no policy file defines function '" + fn +
-                            "' (required: classify, trust, limits, may_override)");
+        throw PolicyFailure(sources.directory.string() + ": no policy file defines function '" +
+                            fn + "' (required: classify, trust, limits, may_override)");
     sandbox.freeze();
   }
 };
@@ -67,14 +68,17 @@ struct PolicyEngine::Evaluator {
 std::vector<std::pair<std::string, std::string>> read_policy_files(const fs::path& dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec))
-    throw Error(ErrorKind::kConfig, dir.string() + ": policy folder does not exist (policies.directory)");
+    throw Error(ErrorKind::kConfig,
+                dir.string() + ": policy folder does not exist (policies.directory)");
   std::vector<fs::path> paths;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     std::string name = entry.path().filename();
-    if (entry.path().extension() == ".lua" && !name.ends_with("_test.lua")) paths.push_back(entry.path());
+    if (entry.path().extension() == ".lua" && !name.ends_with("_test.lua"))
+      paths.push_back(entry.path());
   }
   std::sort(paths.begin(), paths.end());
-  if (paths.empty()) throw Error(ErrorKind::kConfig, dir.string() + ": no policy files (*.lua) found");
+  if (paths.empty())
+    throw Error(ErrorKind::kConfig, dir.string() + ": no policy files (*.lua) found");
   std::vector<std::pair<std::string, std::string>> files;
   for (const auto& p : paths) files.emplace_back(p.string(), read_text(p));
   return files;
@@ -102,7 +106,8 @@ PolicyEngine::~PolicyEngine() = default;
 void PolicyEngine::set_event_sink(PolicyEventSink sink) {
   std::lock_guard lock(mutex_);
   sink_ = std::move(sink);
-  emit("policy_load", {{"directory", sources_->directory.string()}, {"generation", sources_->generation}});
+  emit("policy_load",
+       {{"directory", sources_->directory.string()}, {"generation", sources_->generation}});
 }
 
 void PolicyEngine::emit(const std::string& event, const nlohmann::json& details) {
@@ -142,8 +147,10 @@ void PolicyEngine::maybe_reload() {
     sources_ = next;
     idle_.clear();
     idle_.push_back(std::move(evaluator));
-    spdlog::info("policy reloaded from {} (generation {})", next->directory.string(), next->generation);
-    emit("policy_reload", {{"directory", next->directory.string()}, {"generation", next->generation}});
+    spdlog::info("policy reloaded from {} (generation {})", next->directory.string(),
+                 next->generation);
+    emit("policy_reload",
+         {{"directory", next->directory.string()}, {"generation", next->generation}});
   } catch (const std::exception& e) {
     std::lock_guard lock(mutex_);
     // Remember the broken signature so the same broken files are not retried every call.
@@ -152,7 +159,8 @@ void PolicyEngine::maybe_reload() {
     sources_ = kept;
     spdlog::warn("policy change in {} not applied, the last good policy stays in force: {}",
                  now->directory.string(), e.what());
-    emit("policy_failure", {{"directory", now->directory.string()}, {"error", e.what()},
+    emit("policy_failure", {{"directory", now->directory.string()},
+                            {"error", e.what()},
                             {"kept_generation", now->generation}});
   }
 }
@@ -176,7 +184,8 @@ void PolicyEngine::replace(const fs::path& directory) {
   sources_ = next;
   idle_.clear();
   idle_.push_back(std::move(evaluator));
-  emit("policy_reload", {{"directory", next->directory.string()}, {"generation", next->generation}});
+  emit("policy_reload",
+       {{"directory", next->directory.string()}, {"generation", next->generation}});
 }
 
 std::unique_ptr<PolicyEngine::Evaluator> PolicyEngine::acquire() {
@@ -196,11 +205,12 @@ std::unique_ptr<PolicyEngine::Evaluator> PolicyEngine::acquire() {
 
 void PolicyEngine::release(std::unique_ptr<Evaluator> evaluator) {
   std::lock_guard lock(mutex_);
-  if (!sources_ || evaluator->generation == sources_->generation) idle_.push_back(std::move(evaluator));
+  if (!sources_ || evaluator->generation == sources_->generation)
+    idle_.push_back(std::move(evaluator));
 }
 
-nlohmann::json PolicyEngine::call(const std::string& function, const std::vector<nlohmann::json>& args,
-                                  Notes& notes) {
+nlohmann::json PolicyEngine::call(const std::string& function,
+                                  const std::vector<nlohmann::json>& args, Notes& notes) {
   // A state whose call failed is dropped with the exception: it may hold
   // half-built garbage, and a fresh one costs little.
   auto evaluator = acquire();
@@ -211,7 +221,9 @@ nlohmann::json PolicyEngine::call(const std::string& function, const std::vector
 }
 
 nlohmann::json PolicyEngine::decision_json(const Classification& c) {
-  return {{"level", to_string(c.level)}, {"score", c.score}, {"reasons", c.reasons},
+  return {{"level", to_string(c.level)},
+          {"score", c.score},
+          {"reasons", c.reasons},
           {"policy_failed", c.policy_failed}};
 }
 
@@ -219,9 +231,11 @@ Classification PolicyEngine::classify(const nlohmann::json& assessment) {
   Classification c;
   try {
     nlohmann::json r = call("classify", {assessment}, c.notes);
-    if (!r.is_object()) throw PolicyFailure("in function 'classify': must return a table {level=, score=, reasons=}");
+    if (!r.is_object())
+      throw PolicyFailure("in function 'classify': must return a table {level=, score=, reasons=}");
     if (!r.contains("level") || !r["level"].is_string())
-      throw PolicyFailure("in function 'classify': 'level' must be one of LOW, MEDIUM, HIGH, BLOCKED");
+      throw PolicyFailure(
+          "in function 'classify': 'level' must be one of LOW, MEDIUM, HIGH, BLOCKED");
     try {
       c.level = risk_level_from_string(r["level"].get<std::string>());
     } catch (const std::invalid_argument& e) {
@@ -233,9 +247,11 @@ Classification PolicyEngine::classify(const nlohmann::json& assessment) {
       c.score = r["score"].get<double>();
     }
     if (r.contains("reasons")) {
-      if (!r["reasons"].is_array()) throw PolicyFailure("in function 'classify': 'reasons' must be a list of strings");
+      if (!r["reasons"].is_array())
+        throw PolicyFailure("in function 'classify': 'reasons' must be a list of strings");
       for (const auto& reason : r["reasons"]) {
-        if (!reason.is_string()) throw PolicyFailure("in function 'classify': 'reasons' must be a list of strings");
+        if (!reason.is_string())
+          throw PolicyFailure("in function 'classify': 'reasons' must be a list of strings");
         c.reasons.push_back(reason.get<std::string>());
       }
     }
@@ -255,7 +271,9 @@ TrustDecision PolicyEngine::trust(const Classification& decision, const nlohmann
   TrustDecision t;
   try {
     nlohmann::json r = call("trust", {decision_json(decision), request}, t.notes);
-    if (!r.is_string()) throw PolicyFailure("in function 'trust': must return \"trusted\", \"standard\" or \"untrusted\"");
+    if (!r.is_string())
+      throw PolicyFailure(
+          "in function 'trust': must return \"trusted\", \"standard\" or \"untrusted\"");
     try {
       t.trust = trust_level_from_string(r.get<std::string>());
     } catch (const std::invalid_argument& e) {
@@ -275,7 +293,8 @@ namespace {
 
 // Reads one limit from the policy's table: a number in the field's unit or a
 // string with units. Throws PolicyFailure naming the field.
-std::uint64_t read_amount(const nlohmann::json& r, const char* field, bool duration, std::uint64_t fallback) {
+std::uint64_t read_amount(const nlohmann::json& r, const char* field, bool duration,
+                          std::uint64_t fallback) {
   if (!r.contains(field)) return fallback;
   const auto& v = r[field];
   std::optional<std::uint64_t> value;
@@ -287,9 +306,10 @@ std::uint64_t read_amount(const nlohmann::json& r, const char* field, bool durat
     if (value && *value == 0) value.reset();
   }
   if (!value)
-    throw PolicyFailure(std::string("in function 'limits': '") + field + "' must be a positive " +
-                        (duration ? "duration (milliseconds, or \"30s\")" : "size (bytes, or \"256MiB\")") +
-                        ", got " + v.dump());
+    throw PolicyFailure(
+        std::string("in function 'limits': '") + field + "' must be a positive " +
+        (duration ? "duration (milliseconds, or \"30s\")" : "size (bytes, or \"256MiB\")") +
+        ", got " + v.dump());
   return *value;
 }
 
@@ -297,29 +317,33 @@ std::uint64_t read_count(const nlohmann::json& r, const char* field, std::uint64
   if (!r.contains(field)) return fallback;
   const auto& v = r[field];
   if (!v.is_number_integer() || v.get<std::int64_t>() < 1)
-    throw PolicyFailure(std::string("in function 'limits': '") + field + "' must be a positive integer, got " + v.dump());
+    throw PolicyFailure(std::string("in function 'limits': '") + field +
+                        "' must be a positive integer, got " + v.dump());
   return static_cast<std::uint64_t>(v.get<std::int64_t>());
 }
 
 }  // namespace
 
 LimitsDecision PolicyEngine::limits(TrustLevel trust, const nlohmann::json& assessment,
-                                    const nlohmann::json& system, const std::vector<std::string>& backends) {
+                                    const nlohmann::json& system,
+                                    const std::vector<std::string>& backends) {
   LimitsDecision d;
   nlohmann::json r = call("limits", {to_string(trust), assessment, system}, d.notes);
   if (!r.is_object()) throw PolicyFailure("in function 'limits': must return a table of limits");
-  static const std::set<std::string> kKnown = {"backend", "memory", "cpus", "wall_time", "cpu_time", "pids",
-                                               "file_size", "open_files", "tmpfs", "output", "network"};
+  static const std::set<std::string> kKnown = {"backend",  "memory", "cpus",      "wall_time",
+                                               "cpu_time", "pids",   "file_size", "open_files",
+                                               "tmpfs",    "output", "network"};
   for (const auto& [key, value] : r.items())
-    if (!kKnown.count(key)) throw PolicyFailure("in function 'limits': unknown field '" + key + "'");
+    if (!kKnown.count(key))
+      throw PolicyFailure("in function 'limits': unknown field '" + key + "'");
   if (!r.contains("backend") || !r["backend"].is_string())
     throw PolicyFailure("in function 'limits': 'backend' must name a loaded backend");
   d.backend = r["backend"].get<std::string>();
   if (std::find(backends.begin(), backends.end(), d.backend) == backends.end()) {
     std::string names;
     for (const auto& b : backends) names += (names.empty() ? "" : ", ") + b;
-    throw PolicyFailure("in function 'limits': backend '" + d.backend + "' is not loaded (loaded: " +
-                        (names.empty() ? "none" : names) + ")");
+    throw PolicyFailure("in function 'limits': backend '" + d.backend +
+                        "' is not loaded (loaded: " + (names.empty() ? "none" : names) + ")");
   }
   Limits defaults;
   Limits& l = d.limits;
@@ -329,15 +353,20 @@ LimitsDecision PolicyEngine::limits(TrustLevel trust, const nlohmann::json& asse
   l.file_size_bytes = read_amount(r, "file_size", false, defaults.file_size_bytes);
   l.tmpfs_bytes = read_amount(r, "tmpfs", false, defaults.tmpfs_bytes);
   l.output_bytes = read_amount(r, "output", false, defaults.output_bytes);
-  l.pids = static_cast<std::uint32_t>(std::min<std::uint64_t>(read_count(r, "pids", defaults.pids), 1u << 30));
-  l.open_files = static_cast<std::uint32_t>(std::min<std::uint64_t>(read_count(r, "open_files", defaults.open_files), 1u << 30));
+  l.pids = static_cast<std::uint32_t>(
+      std::min<std::uint64_t>(read_count(r, "pids", defaults.pids), 1u << 30));
+  l.open_files = static_cast<std::uint32_t>(
+      std::min<std::uint64_t>(read_count(r, "open_files", defaults.open_files), 1u << 30));
   if (r.contains("cpus")) {
-    if (!r["cpus"].is_number() || !(r["cpus"].get<double>() > 0) || !std::isfinite(r["cpus"].get<double>()))
-      throw PolicyFailure("in function 'limits': 'cpus' must be a positive number, got " + r["cpus"].dump());
+    if (!r["cpus"].is_number() || !(r["cpus"].get<double>() > 0) ||
+        !std::isfinite(r["cpus"].get<double>()))
+      throw PolicyFailure("in function 'limits': 'cpus' must be a positive number, got " +
+                          r["cpus"].dump());
     l.cpus = r["cpus"].get<double>();
   }
   if (r.contains("network")) {
-    if (!r["network"].is_string()) throw PolicyFailure("in function 'limits': 'network' must be \"none\" or \"open\"");
+    if (!r["network"].is_string())
+      throw PolicyFailure("in function 'limits': 'network' must be \"none\" or \"open\"");
     try {
       d.network = network_mode_from_string(r["network"].get<std::string>());
     } catch (const std::invalid_argument& e) {
@@ -346,7 +375,8 @@ LimitsDecision PolicyEngine::limits(TrustLevel trust, const nlohmann::json& asse
   }
   auto clamp = [&](auto& value, auto ceiling, const char* name, auto show) {
     if (value > ceiling) {
-      d.clamped.push_back(std::string(name) + ": " + show(value) + " clamped to the ceiling of " + show(ceiling));
+      d.clamped.push_back(std::string(name) + ": " + show(value) + " clamped to the ceiling of " +
+                          show(ceiling));
       value = ceiling;
     }
   };
@@ -365,7 +395,8 @@ LimitsDecision PolicyEngine::limits(TrustLevel trust, const nlohmann::json& asse
   return d;
 }
 
-OverrideVerdict PolicyEngine::may_override(const Classification& decision, const nlohmann::json& request) {
+OverrideVerdict PolicyEngine::may_override(const Classification& decision,
+                                           const nlohmann::json& request) {
   OverrideVerdict v;
   try {
     nlohmann::json r = call("may_override", {decision_json(decision), request}, v.notes);
@@ -373,11 +404,14 @@ OverrideVerdict PolicyEngine::may_override(const Classification& decision, const
       v.allowed = r.get<bool>();
     } else if (r.is_object() && r.contains("allowed") && r["allowed"].is_boolean()) {
       v.allowed = r["allowed"].get<bool>();
-      if (r.contains("reason") && r["reason"].is_string()) v.reason = r["reason"].get<std::string>();
+      if (r.contains("reason") && r["reason"].is_string())
+        v.reason = r["reason"].get<std::string>();
     } else {
-      throw PolicyFailure("in function 'may_override': must return true/false or {allowed=, reason=}");
+      throw PolicyFailure(
+          "in function 'may_override': must return true/false or {allowed=, reason=}");
     }
-    if (!v.allowed && v.reason.empty()) v.reason = "the policy does not allow overriding this decision";
+    if (!v.allowed && v.reason.empty())
+      v.reason = "the policy does not allow overriding this decision";
   } catch (const PolicyFailure& e) {
     v.allowed = false;
     v.reason = std::string("policy failed, failing closed: ") + e.what();

@@ -107,6 +107,7 @@ class PolicyEngine {
 
 // Reads the folder's policy files (every *.lua that is not *_test.lua), in
 // name order, and checks that they load. Throws Error(kConfig).
-std::vector<std::pair<std::string, std::string>> read_policy_files(const std::filesystem::path& dir);
+std::vector<std::pair<std::string, std::string>> read_policy_files(
+    const std::filesystem::path& dir);
 
 }  // namespace warden::policy

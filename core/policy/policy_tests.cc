@@ -93,7 +93,8 @@ void run_folder(const fs::path& dir, const Budget& budget, std::vector<PolicyTes
       throw Error(ErrorKind::kConfig, e.what());
     }
     auto names = sandbox.functions_with_prefix("test_");
-    if (names.empty()) out.push_back({test_file.string(), "(no test_* functions)", false, 0, "no tests defined"});
+    if (names.empty())
+      out.push_back({test_file.string(), "(no test_* functions)", false, 0, "no tests defined"});
     for (const auto& name : names) {
       PolicyTestResult r{test_file.string(), name, true, 0, ""};
       try {

@@ -11,7 +11,8 @@ namespace warden::policy {
 nlohmann::json system_snapshot() {
   cpu_set_t set;
   CPU_ZERO(&set);
-  long cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : sysconf(_SC_NPROCESSORS_ONLN);
+  long cpus =
+      sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : sysconf(_SC_NPROCESSORS_ONLN);
   std::uint64_t total = 0, available = 0;
   std::ifstream meminfo("/proc/meminfo");
   std::string key;
@@ -24,7 +25,10 @@ nlohmann::json system_snapshot() {
   }
   double load1 = 0;
   std::ifstream("/proc/loadavg") >> load1;
-  return {{"cpus", cpus}, {"free_memory_bytes", available}, {"total_memory_bytes", total}, {"load1", load1}};
+  return {{"cpus", cpus},
+          {"free_memory_bytes", available},
+          {"total_memory_bytes", total},
+          {"load1", load1}};
 }
 
 }  // namespace warden::policy

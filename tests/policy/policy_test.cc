@@ -40,12 +40,20 @@ PolicyConfig config_for(const fs::path& dir) {
 nlohmann::json sample_assessment(std::initializer_list<const char*> severities) {
   nlohmann::json findings = nlohmann::json::array();
   for (const char* s : severities)
-    findings.push_back({{"assessor", "heuristics"}, {"rule_id", "r"}, {"severity", s}, {"confidence", "high"},
-                        {"category", "other"}, {"line", 1}, {"column", 1}, {"message", "m"}, {"cwe", 0},
+    findings.push_back({{"assessor", "heuristics"},
+                        {"rule_id", "r"},
+                        {"severity", s},
+                        {"confidence", "high"},
+                        {"category", "other"},
+                        {"line", 1},
+                        {"column", 1},
+                        {"message", "m"},
+                        {"cwe", 0},
                         {"source_line", ""}});
   return {{"findings", findings},
           {"metrics", {{"complexity", 0.2}, {"lines", 10}}},
-          {"assessors", nlohmann::json::array({{{"name", "heuristics"}, {"status", "ok"}, {"reason", ""}}})}};
+          {"assessors",
+           nlohmann::json::array({{{"name", "heuristics"}, {"status", "ok"}, {"reason", ""}}})}};
 }
 
 // A policy whose classify() is `body`; returns the decision and checks it
@@ -74,7 +82,8 @@ TEST_CASE("an endless loop is stopped by the instruction budget") {
 
 TEST_CASE("catching the budget error with pcall does not help") {
   auto c = hostile(
-      "while true do\n  pcall(function() while true do end end)\n  xpcall(function() while true do end end, "
+      "while true do\n  pcall(function() while true do end end)\n  xpcall(function() while true do "
+      "end end, "
       "function(e) return e end)\nend");
   CHECK_THAT(c.reasons[0], Catch::Contains("instruction budget"));
 }
@@ -95,10 +104,10 @@ TEST_CASE("a catastrophic pattern is refused before it runs") {
 }
 
 TEST_CASE("os, io, require, debug and binary chunks are out of reach") {
-  for (const char* attempt : {"os.execute('id')", "io.open('/etc/passwd')", "require('os')",
-                              "debug.getinfo(1)", "load(string.dump(function() end))()",
-                              "dofile('/etc/passwd')", "string.dump(print)",
-                              "rawset(_G, 'x', 1)", "collectgarbage('stop')"}) {
+  for (const char* attempt :
+       {"os.execute('id')", "io.open('/etc/passwd')", "require('os')", "debug.getinfo(1)",
+        "load(string.dump(function() end))()", "dofile('/etc/passwd')", "string.dump(print)",
+        "rawset(_G, 'x', 1)", "collectgarbage('stop')"}) {
     INFO(attempt);
     auto c = hostile(std::string(attempt) + "\nreturn { level = 'LOW' }");
     CHECK_THAT(c.reasons[0], Catch::Contains("policy.lua:2:"));
@@ -120,7 +129,8 @@ TEST_CASE("a policy cannot keep state between calls") {
   SECTION("in a table it defined") {
     test::TempDir dir;
     dir.write("policy.lua",
-              "SEEN = {}\nfunction classify(a)\n  SEEN[#SEEN + 1] = 1\n  return { level = 'LOW' }\nend\n" +
+              "SEEN = {}\nfunction classify(a)\n  SEEN[#SEEN + 1] = 1\n  return { level = 'LOW' "
+              "}\nend\n" +
                   std::string(kRest));
     PolicyEngine engine(config_for(dir.path()), Limits{});
     Classification c = engine.classify(sample_assessment({}));
@@ -130,8 +140,10 @@ TEST_CASE("a policy cannot keep state between calls") {
   SECTION("in a captured local") {
     test::TempDir dir;
     dir.write("policy.lua",
-              "local n = 0\nfunction classify(a)\n  n = n + 1\n  return { level = n > 1 and 'BLOCKED' or 'LOW' }\n"
-              "end\n" + std::string(kRest));
+              "local n = 0\nfunction classify(a)\n  n = n + 1\n  return { level = n > 1 and "
+              "'BLOCKED' or 'LOW' }\n"
+              "end\n" +
+                  std::string(kRest));
     PolicyEngine engine(config_for(dir.path()), Limits{});
     Classification first = engine.classify(sample_assessment({}));
     CHECK(first.policy_failed);
@@ -163,37 +175,42 @@ TEST_CASE("a syntax error names the file and line at load") {
 TEST_CASE("a missing function is a configuration error") {
   test::TempDir dir;
   dir.write("policy.lua", "function classify(a) return { level = 'LOW' } end\n");
-  CHECK_THROWS_WITH(PolicyEngine(config_for(dir.path()), Limits{}), Catch::Contains("function 'trust'"));
+  CHECK_THROWS_WITH(PolicyEngine(config_for(dir.path()), Limits{}),
+                    Catch::Contains("function 'trust'"));
 }
 
 TEST_CASE("limits are validated and clamped to the ceilings") {
   test::TempDir dir;
   auto write = [&](const std::string& limits_body) {
-    dir.write("policy.lua", "function classify(a) return { level = 'LOW' } end\n"
-                            "function trust(d, r) return 'trusted' end\n"
-                            "function may_override(d, r) return false end\n"
-                            "function limits(t, a, s)\n" + limits_body + "\nend\n");
+    dir.write("policy.lua",
+              "function classify(a) return { level = 'LOW' } end\n"
+              "function trust(d, r) return 'trusted' end\n"
+              "function may_override(d, r) return false end\n"
+              "function limits(t, a, s)\n" +
+                  limits_body + "\nend\n");
   };
   Limits ceilings;
   ceilings.memory_bytes = 1ull << 30;
   ceilings.wall_time_ms = 60'000;
-  write("return { backend = 'native', memory = '8GiB', wall_time = '10m', cpus = 1, network = 'none' }");
+  write(
+      "return { backend = 'native', memory = '8GiB', wall_time = '10m', cpus = 1, network = 'none' "
+      "}");
   PolicyEngine engine(config_for(dir.path()), ceilings);
   LimitsDecision d = engine.limits(TrustLevel::kTrusted, sample_assessment({}), {}, {"native"});
   CHECK(d.limits.memory_bytes == 1ull << 30);
   CHECK(d.limits.wall_time_ms == 60'000);
   CHECK(d.clamped.size() == 2);
 
-  for (const char* body : {"return { backend = 'native', memory = -5 }",
-                           "return { backend = 'native', wall_time = 'soon' }",
-                           "return { backend = 'kubernetes' }",
-                           "return { backend = 'native', network = 'internet' }",
-                           "return { backend = 'native', pids = 0 }",
-                           "return { backend = 'native', bogus = 1 }"}) {
+  for (const char* body :
+       {"return { backend = 'native', memory = -5 }",
+        "return { backend = 'native', wall_time = 'soon' }", "return { backend = 'kubernetes' }",
+        "return { backend = 'native', network = 'internet' }",
+        "return { backend = 'native', pids = 0 }", "return { backend = 'native', bogus = 1 }"}) {
     INFO(body);
     write(body);
     PolicyEngine e(config_for(dir.path()), ceilings);
-    CHECK_THROWS_AS(e.limits(TrustLevel::kTrusted, sample_assessment({}), {}, {"native"}), PolicyFailure);
+    CHECK_THROWS_AS(e.limits(TrustLevel::kTrusted, sample_assessment({}), {}, {"native"}),
+                    PolicyFailure);
   }
 }
 
@@ -229,10 +246,12 @@ TEST_CASE("changing the thresholds in Lua changes the decision without a rebuild
 
 TEST_CASE("a broken new version leaves the last good policy in force and says so") {
   test::TempDir dir;
-  dir.write("policy.lua", "function classify(a) return { level = 'MEDIUM' } end\n" + std::string(kRest));
+  dir.write("policy.lua",
+            "function classify(a) return { level = 'MEDIUM' } end\n" + std::string(kRest));
   PolicyEngine engine(config_for(dir.path()), Limits{});
   std::vector<std::string> events;
-  engine.set_event_sink([&](const std::string& kind, const nlohmann::json&) { events.push_back(kind); });
+  engine.set_event_sink(
+      [&](const std::string& kind, const nlohmann::json&) { events.push_back(kind); });
   CHECK(engine.classify(sample_assessment({})).level == RiskLevel::kMedium);
   dir.write("policy.lua", "function classify(a) return { level = \n" + std::string(kRest));
   std::this_thread::sleep_for(std::chrono::milliseconds(600));
@@ -240,7 +259,8 @@ TEST_CASE("a broken new version leaves the last good policy in force and says so
   CHECK(c.level == RiskLevel::kMedium);
   CHECK_FALSE(c.policy_failed);
   CHECK(std::find(events.begin(), events.end(), "policy_failure") != events.end());
-  dir.write("policy.lua", "function classify(a) return { level = 'HIGH' } end\n" + std::string(kRest));
+  dir.write("policy.lua",
+            "function classify(a) return { level = 'HIGH' } end\n" + std::string(kRest));
   std::this_thread::sleep_for(std::chrono::milliseconds(600));
   CHECK(engine.classify(sample_assessment({})).level == RiskLevel::kHigh);
   CHECK(std::find(events.begin(), events.end(), "policy_reload") != events.end());
@@ -253,23 +273,29 @@ TEST_CASE("many threads evaluate at once") {
   for (int t = 0; t < 8; ++t)
     threads.emplace_back([&] {
       for (int i = 0; i < 100; ++i)
-        if (engine.classify(sample_assessment({"critical", "critical"})).level != RiskLevel::kBlocked) ++wrong;
+        if (engine.classify(sample_assessment({"critical", "critical"})).level !=
+            RiskLevel::kBlocked)
+          ++wrong;
     });
   for (auto& t : threads) t.join();
   CHECK(wrong == 0);
 }
 
 TEST_CASE("warden policy test passes on the shipped policies and fails with name and line") {
-  auto ok = test::run_process({test::warden_binary(), "--config", std::string(WARDEN_SOURCE_DIR) + "/config/warden.yaml",
-                               "policy", "test", std::string(WARDEN_SOURCE_DIR) + "/policies"});
+  auto ok = test::run_process({test::warden_binary(), "--config",
+                               std::string(WARDEN_SOURCE_DIR) + "/config/warden.yaml", "policy",
+                               "test", std::string(WARDEN_SOURCE_DIR) + "/policies"});
   CHECK(ok.exit_code == 0);
   CHECK_THAT(ok.out, Catch::Contains(" 0 failed"));
   test::TempDir dir;
-  dir.write("policy.lua", "function classify(a) return { level = 'LOW' } end\n" + std::string(kRest));
-  dir.write("policy_test.lua", "function test_good() expect_eq(1, 1) end\n\nfunction test_bad()\n"
-                               "  expect_eq(classify({}).level, 'HIGH', 'level')\nend\n");
-  auto bad = test::run_process({test::warden_binary(), "--config", std::string(WARDEN_SOURCE_DIR) + "/config/warden.yaml",
-                                "policy", "test", dir.path().string()});
+  dir.write("policy.lua",
+            "function classify(a) return { level = 'LOW' } end\n" + std::string(kRest));
+  dir.write("policy_test.lua",
+            "function test_good() expect_eq(1, 1) end\n\nfunction test_bad()\n"
+            "  expect_eq(classify({}).level, 'HIGH', 'level')\nend\n");
+  auto bad = test::run_process({test::warden_binary(), "--config",
+                                std::string(WARDEN_SOURCE_DIR) + "/config/warden.yaml", "policy",
+                                "test", dir.path().string()});
   CHECK(bad.exit_code == 1);
   CHECK_THAT(bad.out, Catch::Contains("FAIL " + (dir.path() / "policy_test.lua").string() +
                                       ":4: test_bad: level: expected HIGH, got LOW"));

@@ -1,0 +1,373 @@
+#include "audit/audit_log.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <warden/error.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "audit/audit_reader.h"
+#include "audit/log_format.h"
+
+namespace warden::audit {
+namespace fs = std::filesystem;
+namespace {
+
+std::string utc_now() {
+  auto now = std::chrono::system_clock::now();
+  std::time_t t = std::chrono::system_clock::to_time_t(now);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buffer[40];
+  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%S", &tm);
+  char out[48];
+  std::snprintf(out, sizeof out, "%s.%03dZ", buffer, static_cast<int>(ms));
+  return out;
+}
+
+std::string random_id() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  char id[17];
+  std::snprintf(id, sizeof id, "%016llx", static_cast<unsigned long long>(rng()));
+  return id;
+}
+
+std::string errno_text(const std::string& what) { return what + ": " + std::strerror(errno); }
+
+void sync_directory(const fs::path& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) throw Error(ErrorKind::kEnvironment, errno_text("cannot open " + dir.string()));
+  int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) throw Error(ErrorKind::kEnvironment, errno_text("fsync of " + dir.string()));
+}
+
+bool write_all(int fd, const std::string& bytes) {
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+const std::string kZeroHash(64, '0');
+
+}  // namespace
+
+std::unique_ptr<AuditLog> AuditLog::open(const AuditConfig& config) {
+  std::error_code ec;
+  fs::create_directories(config.directory, ec);
+  if (ec) throw Error(ErrorKind::kEnvironment, config.directory.string() + ": cannot create the audit folder: " + ec.message());
+  ::chmod(config.directory.c_str(), 0700);
+  if (!fs::exists(config.signing_key)) {
+    if (!config.create_key_if_missing)
+      throw Error(ErrorKind::kEnvironment, config.signing_key.string() +
+                                               ": no audit signing key; create one with 'warden audit keygen'");
+    NoteSigner::generate(config.signing_key, config.public_key, config.origin);
+    spdlog::info("created the audit signing key {} (public key {})", config.signing_key.string(),
+                 config.public_key.string());
+  }
+  std::unique_ptr<AuditLog> log(new AuditLog(config, NoteSigner::load(config.signing_key, config.origin)));
+  log->recover();
+  if (config.durability == "group") log->flusher_ = std::thread([raw = log.get()] { raw->flusher_loop(); });
+  return log;
+}
+
+AuditLog::AuditLog(const AuditConfig& config, NoteSigner signer) : config_(config), signer_(std::move(signer)) {
+  for (const auto& pattern : config.redact_patterns) {
+    try {
+      redactions_.emplace_back(pattern);
+    } catch (const std::regex_error& e) {
+      throw Error(ErrorKind::kConfig, "audit.redact: '" + pattern + "' is not a valid regular expression: " + e.what());
+    }
+  }
+  last_checkpoint_ = std::chrono::steady_clock::now();
+}
+
+AuditLog::~AuditLog() { close(); }
+
+std::string AuditLog::verifier_key() const { return signer_.verifier_key(); }
+
+void AuditLog::recover() {
+  Scan scan = scan_log(config_.directory, config_.origin);
+  std::optional<nlohmann::json> recovered;
+  if (scan.problem) {
+    if (!scan.problem->torn_tail)
+      throw Error(ErrorKind::kRefused, "audit log damaged in " + scan.problem->segment + " at byte " +
+                                           std::to_string(scan.problem->offset) + " (record " +
+                                           std::to_string(scan.problem->position) + "): " + scan.problem->reason +
+                                           "; run 'warden audit verify' and keep the files for investigation");
+    fs::path path = config_.directory / scan.last_segment;
+    std::uint64_t size = fs::file_size(path);
+    if (::truncate(path.c_str(), static_cast<off_t>(scan.last_good_offset)) != 0)
+      throw Error(ErrorKind::kEnvironment, errno_text("cannot cut the torn tail of " + path.string()));
+    recovered = nlohmann::json{{"segment", scan.last_segment}, {"cut_at", scan.last_good_offset},
+                               {"bytes_removed", size - scan.last_good_offset}, {"reason", scan.problem->reason}};
+    spdlog::warn("audit log: cut a torn tail of {} bytes from {} (crash residue)", size - scan.last_good_offset,
+                 scan.last_segment);
+  }
+  fs::path checkpoint_path = config_.directory / kCheckpointFile;
+  if (fs::exists(checkpoint_path)) {
+    std::ifstream in(checkpoint_path, std::ios::binary);
+    std::stringstream note;
+    note << in.rdbuf();
+    Checkpoint c = read_checkpoint(note.str(), signer_.verifier_key());
+    if (scan.records.size() < c.size)
+      throw Error(ErrorKind::kRefused, "audit log holds " + std::to_string(scan.records.size()) +
+                                           " records but its signed checkpoint covers " + std::to_string(c.size) +
+                                           ": records were removed; run 'warden audit verify'");
+    if (tree_root(scan.leaves, c.size) != c.root)
+      throw Error(ErrorKind::kRefused, "audit log does not match its signed checkpoint; run 'warden audit verify'");
+    checkpointed_size_ = c.size;
+  }
+  for (const auto& leaf : scan.leaves) tree_.append(leaf);
+  synced_tree_ = tree_;
+  next_index_ = synced_index_ = scan.records.size();
+  last_leaf_hex_ = scan.leaves.empty() ? kZeroHash : to_hex(scan.leaves.back());
+  if (scan.last_segment.empty())
+    open_segment(1, true);
+  else if (scan.last_good_offset == 0)
+    open_segment(scan.last_segment_seq, true);  // its header was torn: write it again
+  else
+    open_segment(scan.last_segment_seq, false);
+  if (recovered) append(kind::kRecovery, *recovered);
+}
+
+void AuditLog::open_segment(std::uint64_t seq, bool create) {
+  fs::path path = config_.directory / segment_name(seq);
+  int flags = O_WRONLY | O_APPEND | O_CLOEXEC | (create ? O_CREAT | O_TRUNC : 0);
+  int fd = ::open(path.c_str(), flags, 0600);
+  if (fd < 0) throw Error(ErrorKind::kEnvironment, errno_text("cannot open " + path.string()));
+  if (create) {
+    std::string header = encode_segment_header(seq, next_index_, config_.origin);
+    if (!write_all(fd, header) || ::fdatasync(fd) != 0) {
+      std::string why = errno_text("cannot write " + path.string());
+      ::close(fd);
+      throw Error(ErrorKind::kEnvironment, why);
+    }
+    sync_directory(config_.directory);
+  }
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = fd;
+  segment_seq_ = seq;
+  segment_bytes_ = fs::file_size(path);
+}
+
+nlohmann::json AuditLog::redacted(nlohmann::json data) const {
+  if (redactions_.empty()) return data;
+  if (data.is_string()) {
+    std::string s = data.get<std::string>();
+    for (const auto& re : redactions_) s = std::regex_replace(s, re, "[REDACTED]");
+    return s;
+  }
+  if (data.is_structured())
+    for (auto& item : data) item = redacted(std::move(item));
+  return data;
+}
+
+void AuditLog::fail(const std::string& why) {
+  if (broken_.empty()) {
+    broken_ = why;
+    spdlog::error("audit log is no longer writable: {}", why);
+  }
+  synced_cv_.notify_all();
+}
+
+AppendReceipt AuditLog::append(const std::string& kind, nlohmann::json data) {
+  nlohmann::json clean = redacted(std::move(data));
+  std::unique_lock lock(mutex_);
+  if (!broken_.empty()) throw Error(ErrorKind::kEnvironment, "audit log cannot be written: " + broken_);
+  if (closing_) throw Error(ErrorKind::kEnvironment, "audit log is closed");
+  AppendReceipt receipt{next_index_, random_id()};
+  nlohmann::json record = {{"index", receipt.index}, {"id", receipt.id}, {"time", utc_now()},
+                           {"kind", kind},           {"prev", last_leaf_hex_}, {"data", std::move(clean)}};
+  std::string payload = record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  std::string frame;
+  put_u32(frame, static_cast<std::uint32_t>(payload.size()));
+  put_u32(frame, crc32c(payload));
+  frame += payload;
+  if (payload.size() > kMaxRecordSize)
+    throw Error(ErrorKind::kInvalidInput, "audit record of " + std::to_string(payload.size()) + " bytes is too large");
+  if (segment_bytes_ + frame.size() > config_.segment_bytes && next_index_ > 0) {
+    if (::fdatasync(fd_) != 0) {
+      fail(errno_text("fdatasync before rotation"));
+      throw Error(ErrorKind::kEnvironment, "audit log cannot be written: " + broken_);
+    }
+    synced_index_ = next_index_;
+    synced_tree_ = tree_;
+    synced_cv_.notify_all();
+    try {
+      open_segment(segment_seq_ + 1, true);
+    } catch (const Error& e) {
+      fail(e.what());
+      throw;
+    }
+  }
+  if (!write_all(fd_, frame)) {
+    std::string why = errno_text("write to " + segment_name(segment_seq_));
+    // Leave no partial frame behind: the segment stays a clean prefix.
+    if (::ftruncate(fd_, static_cast<off_t>(segment_bytes_)) != 0) why += " (and the partial record could not be cut)";
+    fail(why);
+    throw Error(ErrorKind::kEnvironment, "audit log cannot be written: " + broken_);
+  }
+  segment_bytes_ += frame.size();
+  Hash leaf = leaf_hash(payload);
+  tree_.append(leaf);
+  last_leaf_hex_ = to_hex(leaf);
+  ++next_index_;
+  if (config_.durability == "every-record") {
+    if (::fdatasync(fd_) != 0) {
+      fail(errno_text("fdatasync"));
+      throw Error(ErrorKind::kEnvironment, "audit log cannot be written: " + broken_);
+    }
+    synced_index_ = next_index_;
+    synced_tree_ = tree_;
+    bool due = std::chrono::steady_clock::now() - last_checkpoint_ >=
+               std::chrono::milliseconds(config_.checkpoint_interval_ms);
+    if (due) {
+      last_checkpoint_ = std::chrono::steady_clock::now();
+      std::uint64_t size = synced_index_;
+      Hash root = synced_tree_.root();
+      lock.unlock();
+      write_checkpoint(size, root);
+    }
+    return receipt;
+  }
+  work_cv_.notify_one();
+  synced_cv_.wait(lock, [&] { return synced_index_ > receipt.index || !broken_.empty(); });
+  if (synced_index_ <= receipt.index) throw Error(ErrorKind::kEnvironment, "audit log cannot be written: " + broken_);
+  return receipt;
+}
+
+void AuditLog::flusher_loop() {
+  std::unique_lock lock(mutex_);
+  auto interval = std::chrono::milliseconds(config_.checkpoint_interval_ms);
+  while (broken_.empty()) {
+    work_cv_.wait_for(lock, interval, [&] { return closing_ || next_index_ > synced_index_; });
+    if (next_index_ > synced_index_) {
+      lock.unlock();
+      std::this_thread::sleep_for(std::chrono::milliseconds(config_.group_commit_delay_ms));
+      lock.lock();
+      std::uint64_t target = next_index_;
+      CompactTree target_tree = tree_;
+      int fd = ::dup(fd_);
+      lock.unlock();
+      int rc = fd < 0 ? -1 : ::fdatasync(fd);
+      std::string why = rc != 0 ? errno_text("fdatasync") : "";
+      if (fd >= 0) ::close(fd);
+      lock.lock();
+      if (rc != 0) {
+        fail(why);
+        break;
+      }
+      if (target > synced_index_) {
+        synced_index_ = target;
+        synced_tree_ = target_tree;
+      }
+      synced_cv_.notify_all();
+    }
+    if (synced_index_ > checkpointed_size_ && std::chrono::steady_clock::now() - last_checkpoint_ >= interval) {
+      last_checkpoint_ = std::chrono::steady_clock::now();
+      std::uint64_t size = synced_index_;
+      Hash root = synced_tree_.root();
+      lock.unlock();
+      write_checkpoint(size, root);
+      lock.lock();
+    }
+    if (closing_ && next_index_ == synced_index_) break;
+  }
+}
+
+void AuditLog::write_checkpoint(std::uint64_t size, const Hash& root) {
+  std::lock_guard guard(checkpoint_mutex_);
+  {
+    std::lock_guard lock(mutex_);
+    if (size <= checkpointed_size_ || !broken_.empty()) return;
+  }
+  std::string note = signer_.sign(checkpoint_text(
+      config_.origin, size, to_base64(std::string(reinterpret_cast<const char*>(root.data()), root.size()))));
+  fs::path tmp = config_.directory / (std::string(kCheckpointFile) + ".tmp");
+  fs::path final_path = config_.directory / kCheckpointFile;
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  bool ok = fd >= 0 && write_all(fd, note) && ::fsync(fd) == 0;
+  std::string why = ok ? "" : errno_text("cannot write " + tmp.string());
+  if (fd >= 0) ::close(fd);
+  if (ok && ::rename(tmp.c_str(), final_path.c_str()) != 0) {
+    ok = false;
+    why = errno_text("cannot rename " + tmp.string());
+  }
+  if (ok) {
+    try {
+      sync_directory(config_.directory);
+    } catch (const Error& e) {
+      ok = false;
+      why = e.what();
+    }
+  }
+  std::lock_guard lock(mutex_);
+  if (!ok) {
+    ::unlink(tmp.c_str());
+    fail(why);
+    return;
+  }
+  checkpointed_size_ = std::max(checkpointed_size_, size);
+}
+
+void AuditLog::checkpoint_now() {
+  std::uint64_t size;
+  Hash root;
+  {
+    std::lock_guard lock(mutex_);
+    size = synced_index_;
+    root = synced_tree_.root();
+  }
+  write_checkpoint(size, root);
+}
+
+bool AuditLog::writable() const {
+  std::lock_guard lock(mutex_);
+  return broken_.empty() && !closing_;
+}
+
+std::string AuditLog::unwritable_reason() const {
+  std::lock_guard lock(mutex_);
+  return closing_ && broken_.empty() ? "the audit log is closed" : broken_;
+}
+
+void AuditLog::close() {
+  {
+    std::lock_guard lock(mutex_);
+    if (closing_ && !flusher_.joinable() && fd_ < 0) return;
+    closing_ = true;
+  }
+  work_cv_.notify_all();
+  if (flusher_.joinable()) flusher_.join();
+  {
+    std::lock_guard lock(mutex_);
+    if (broken_.empty() && fd_ >= 0 && synced_index_ < next_index_) {
+      if (::fdatasync(fd_) == 0) {
+        synced_index_ = next_index_;
+        synced_tree_ = tree_;
+      } else {
+        fail(errno_text("fdatasync at close"));
+      }
+    }
+  }
+  checkpoint_now();
+  std::lock_guard lock(mutex_);
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
+}  // namespace warden::audit

@@ -1,0 +1,89 @@
+// The audit log's writer. Records are appended to CRC-framed segment files,
+// hash-linked and covered by an RFC 6962 Merkle tree whose root is signed in
+// C2SP checkpoints (docs/audit-format.md).
+//
+// Durability: append() returns once its record is on disk — synced alone
+// ("every-record") or with a group of others at most group_commit_delay later
+// ("group"). An I/O or fsync error is fatal for the writer: it is never retried
+// as if it had succeeded, every later append throws, and writable() turns
+// false with the reason, so the host refuses to run code.
+//
+// Thread safety: every method may be called from many threads at once.
+#pragma once
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "audit/merkle.h"
+#include "audit/note_signer.h"
+#include "config/config.h"
+
+namespace warden::audit {
+
+struct AppendReceipt {
+  std::uint64_t index = 0;
+  std::string id;
+};
+
+class AuditLog {
+ public:
+  // Opens (or creates) the log in config.directory. A torn tail left by a
+  // crash is cut back to the last whole record and a recovery record is
+  // appended. Throws Error(kEnvironment) when the log cannot be opened for
+  // writing, or Error(kRefused) when it is damaged beyond a torn tail or
+  // shorter than its signed checkpoint (tampering: run `warden audit verify`).
+  static std::unique_ptr<AuditLog> open(const AuditConfig& config);
+  ~AuditLog();  // close()
+
+  // Appends one record and returns once it is durable. Throws
+  // Error(kEnvironment) when the log is not writable.
+  AppendReceipt append(const std::string& kind, nlohmann::json data);
+
+  bool writable() const;
+  std::string unwritable_reason() const;
+  // Signs a checkpoint of everything durable now.
+  void checkpoint_now();
+  // Syncs, writes a final checkpoint and stops the writer. Idempotent.
+  void close();
+  std::string verifier_key() const;
+  const AuditConfig& config() const { return config_; }
+
+ private:
+  explicit AuditLog(const AuditConfig& config, NoteSigner signer);
+  void recover();
+  void open_segment(std::uint64_t seq, bool create);
+  void flusher_loop();
+  void fail(const std::string& why);  // requires mutex_
+  void write_checkpoint(std::uint64_t size, const Hash& root);
+  nlohmann::json redacted(nlohmann::json data) const;
+
+  AuditConfig config_;
+  NoteSigner signer_;
+  std::vector<std::regex> redactions_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable synced_cv_;
+  std::condition_variable work_cv_;
+  int fd_ = -1;
+  std::uint64_t segment_seq_ = 0;
+  std::uint64_t segment_bytes_ = 0;
+  std::uint64_t next_index_ = 0;
+  std::uint64_t synced_index_ = 0;  // records [0, synced) are durable
+  std::string last_leaf_hex_;
+  CompactTree tree_;
+  CompactTree synced_tree_;
+  std::uint64_t checkpointed_size_ = 0;
+  std::chrono::steady_clock::time_point last_checkpoint_;
+  std::string broken_;  // why the writer stopped, empty while healthy
+  bool closing_ = false;
+  std::thread flusher_;
+  std::mutex checkpoint_mutex_;
+};
+
+}  // namespace warden::audit

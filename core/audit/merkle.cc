@@ -1,0 +1,213 @@
+#include "audit/merkle.h"
+
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
+#include <bit>
+
+namespace warden::audit {
+namespace {
+
+std::size_t largest_power_of_two_below(std::size_t n) {
+  return n < 2 ? 0 : std::bit_floor(n - 1);
+}
+
+Hash subtree(const std::vector<Hash>& leaves, std::size_t begin, std::size_t end) {
+  std::size_t n = end - begin;
+  if (n == 1) return leaves[begin];
+  std::size_t k = largest_power_of_two_below(n);
+  return node_hash(subtree(leaves, begin, begin + k), subtree(leaves, begin + k, end));
+}
+
+// RFC 9162 §2.1.3.1 PATH(m, D[n]).
+void path(const std::vector<Hash>& leaves, std::size_t m, std::size_t begin, std::size_t end,
+          std::vector<Hash>& out) {
+  std::size_t n = end - begin;
+  if (n <= 1) return;
+  std::size_t k = largest_power_of_two_below(n);
+  if (m < k) {
+    path(leaves, m, begin, begin + k, out);
+    out.push_back(subtree(leaves, begin + k, end));
+  } else {
+    path(leaves, m - k, begin + k, end, out);
+    out.push_back(subtree(leaves, begin, begin + k));
+  }
+}
+
+// RFC 9162 §2.1.4.1 SUBPROOF(m, D[n], b).
+void subproof(const std::vector<Hash>& leaves, std::size_t m, std::size_t begin, std::size_t end,
+              bool complete, std::vector<Hash>& out) {
+  std::size_t n = end - begin;
+  if (m == n) {
+    if (!complete) out.push_back(subtree(leaves, begin, end));
+    return;
+  }
+  std::size_t k = largest_power_of_two_below(n);
+  if (m <= k) {
+    subproof(leaves, m, begin, begin + k, complete, out);
+    out.push_back(subtree(leaves, begin + k, end));
+  } else {
+    subproof(leaves, m - k, begin + k, end, false, out);
+    out.push_back(subtree(leaves, begin, begin + k));
+  }
+}
+
+}  // namespace
+
+Hash sha256(std::string_view data) {
+  Hash h;
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), h.data());
+  return h;
+}
+
+Hash leaf_hash(std::string_view data) {
+  Hash h;
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  unsigned char prefix = 0x00;
+  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+  EVP_DigestUpdate(ctx, &prefix, 1);
+  EVP_DigestUpdate(ctx, data.data(), data.size());
+  EVP_DigestFinal_ex(ctx, h.data(), nullptr);
+  EVP_MD_CTX_free(ctx);
+  return h;
+}
+
+Hash node_hash(const Hash& left, const Hash& right) {
+  unsigned char buffer[65];
+  buffer[0] = 0x01;
+  std::copy(left.begin(), left.end(), buffer + 1);
+  std::copy(right.begin(), right.end(), buffer + 33);
+  Hash h;
+  SHA256(buffer, sizeof buffer, h.data());
+  return h;
+}
+
+std::string to_hex(const Hash& h) {
+  static const char* kDigits = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : h) {
+    out.push_back(kDigits[c >> 4]);
+    out.push_back(kDigits[c & 15]);
+  }
+  return out;
+}
+
+std::string to_base64(std::string_view bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
+bool from_base64(std::string_view text, std::string& out) {
+  if (text.size() % 4 != 0) return false;
+  out.assign(3 * text.size() / 4 + 1, '\0');
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
+  if (n < 0) return false;
+  std::size_t padding = 0;
+  if (!text.empty() && text.back() == '=') ++padding;
+  if (text.size() > 1 && text[text.size() - 2] == '=') ++padding;
+  out.resize(static_cast<std::size_t>(n) - padding);
+  return to_base64(out) == text;  // canonical encodings only
+}
+
+Hash tree_root(const std::vector<Hash>& leaves, std::size_t size) {
+  if (size == 0) return sha256("");
+  return subtree(leaves, 0, size);
+}
+
+void CompactTree::append(const Hash& leaf) {
+  frontier_.push_back(leaf);
+  sizes_.push_back(1);
+  ++size_;
+  while (sizes_.size() >= 2 && sizes_[sizes_.size() - 1] == sizes_[sizes_.size() - 2]) {
+    Hash merged = node_hash(frontier_[frontier_.size() - 2], frontier_.back());
+    frontier_.pop_back();
+    frontier_.back() = merged;
+    sizes_.pop_back();
+    sizes_.back() *= 2;
+  }
+}
+
+Hash CompactTree::root() const {
+  if (frontier_.empty()) return sha256("");
+  Hash r = frontier_.back();
+  for (std::size_t i = frontier_.size() - 1; i-- > 0;) r = node_hash(frontier_[i], r);
+  return r;
+}
+
+std::vector<Hash> inclusion_proof(const std::vector<Hash>& leaves, std::size_t index, std::size_t size) {
+  std::vector<Hash> out;
+  if (index < size && size <= leaves.size()) path(leaves, index, 0, size, out);
+  return out;
+}
+
+bool verify_inclusion(std::size_t index, std::size_t size, const Hash& leaf, const std::vector<Hash>& proof,
+                      const Hash& root) {
+  // RFC 9162 §2.1.3.2
+  if (index >= size) return false;
+  std::size_t fn = index, sn = size - 1;
+  Hash r = leaf;
+  for (const Hash& p : proof) {
+    if (sn == 0) return false;
+    if ((fn & 1) || fn == sn) {
+      r = node_hash(p, r);
+      if (!(fn & 1))
+        while (fn != 0 && !(fn & 1)) {
+          fn >>= 1;
+          sn >>= 1;
+        }
+    } else {
+      r = node_hash(r, p);
+    }
+    fn >>= 1;
+    sn >>= 1;
+  }
+  return sn == 0 && r == root;
+}
+
+std::vector<Hash> consistency_proof(const std::vector<Hash>& leaves, std::size_t old_size, std::size_t new_size) {
+  std::vector<Hash> out;
+  if (old_size > 0 && old_size < new_size && new_size <= leaves.size())
+    subproof(leaves, old_size, 0, new_size, true, out);
+  return out;
+}
+
+bool verify_consistency(std::size_t old_size, std::size_t new_size, const Hash& old_root, const Hash& new_root,
+                        const std::vector<Hash>& proof) {
+  // RFC 9162 §2.1.4.2
+  if (old_size > new_size) return false;
+  if (old_size == new_size) return proof.empty() && old_root == new_root;
+  if (old_size == 0) return proof.empty();
+  if (proof.empty()) return false;
+  std::vector<Hash> p = proof;
+  if (std::has_single_bit(old_size)) p.insert(p.begin(), old_root);
+  if (p.empty()) return false;
+  std::size_t fn = old_size - 1, sn = new_size - 1;
+  while (fn & 1) {
+    fn >>= 1;
+    sn >>= 1;
+  }
+  Hash fr = p[0], sr = p[0];
+  for (std::size_t i = 1; i < p.size(); ++i) {
+    if (sn == 0) return false;
+    if ((fn & 1) || fn == sn) {
+      fr = node_hash(p[i], fr);
+      sr = node_hash(p[i], sr);
+      if (!(fn & 1))
+        while (fn != 0 && !(fn & 1)) {
+          fn >>= 1;
+          sn >>= 1;
+        }
+    } else {
+      sr = node_hash(sr, p[i]);
+    }
+    fn >>= 1;
+    sn >>= 1;
+  }
+  return fr == old_root && sr == new_root && sn == 0;
+}
+
+}  // namespace warden::audit

@@ -1,0 +1,48 @@
+// The RFC 6962 Merkle tree: leaf hash SHA-256(0x00 || data), node hash
+// SHA-256(0x01 || left || right), split at the largest power of two below n.
+// Inclusion and consistency proofs as in RFC 9162 §2.1.3 and §2.1.4.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace warden::audit {
+
+using Hash = std::array<unsigned char, 32>;
+
+Hash sha256(std::string_view data);
+Hash leaf_hash(std::string_view data);
+Hash node_hash(const Hash& left, const Hash& right);
+std::string to_hex(const Hash& h);
+std::string to_base64(std::string_view bytes);
+// Returns false on malformed input.
+bool from_base64(std::string_view text, std::string& out);
+
+// The root of the first `size` leaves (size <= leaves.size()).
+Hash tree_root(const std::vector<Hash>& leaves, std::size_t size);
+
+// Appends leaves and gives the root at any time in O(log n) (the frontier of
+// perfect subtrees).
+class CompactTree {
+ public:
+  void append(const Hash& leaf);
+  Hash root() const;
+  std::uint64_t size() const { return size_; }
+
+ private:
+  std::vector<Hash> frontier_;  // perfect subtree roots, largest first
+  std::vector<std::uint64_t> sizes_;
+  std::uint64_t size_ = 0;
+};
+
+std::vector<Hash> inclusion_proof(const std::vector<Hash>& leaves, std::size_t index, std::size_t size);
+bool verify_inclusion(std::size_t index, std::size_t size, const Hash& leaf, const std::vector<Hash>& proof,
+                      const Hash& root);
+std::vector<Hash> consistency_proof(const std::vector<Hash>& leaves, std::size_t old_size, std::size_t new_size);
+bool verify_consistency(std::size_t old_size, std::size_t new_size, const Hash& old_root, const Hash& new_root,
+                        const std::vector<Hash>& proof);
+
+}  // namespace warden::audit
