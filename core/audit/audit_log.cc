@@ -23,7 +23,8 @@ namespace {
 std::string utc_now() {
   auto now = std::chrono::system_clock::now();
   std::time_t t = std::chrono::system_clock::to_time_t(now);
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
   std::tm tm{};
   gmtime_r(&t, &tm);
   char buffer[40];
@@ -40,7 +41,9 @@ std::string random_id() {
   return id;
 }
 
-std::string errno_text(const std::string& what) { return what + ": " + std::strerror(errno); }
+std::string errno_text(const std::string& what) {
+  return what + ": " + std::strerror(errno);
+}
 
 void sync_directory(const fs::path& dir) {
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -68,54 +71,69 @@ const std::string kZeroHash(64, '0');
 std::unique_ptr<AuditLog> AuditLog::open(const AuditConfig& config) {
   std::error_code ec;
   fs::create_directories(config.directory, ec);
-  if (ec) throw Error(ErrorKind::kEnvironment, config.directory.string() + ": cannot create the audit folder: " + ec.message());
+  if (ec)
+    throw Error(ErrorKind::kEnvironment,
+                config.directory.string() + ": cannot create the audit folder: " + ec.message());
   ::chmod(config.directory.c_str(), 0700);
   if (!fs::exists(config.signing_key)) {
     if (!config.create_key_if_missing)
-      throw Error(ErrorKind::kEnvironment, config.signing_key.string() +
-                                               ": no audit signing key; create one with 'warden audit keygen'");
+      throw Error(ErrorKind::kEnvironment,
+                  config.signing_key.string() +
+                      ": no audit signing key; create one with 'warden audit keygen'");
     NoteSigner::generate(config.signing_key, config.public_key, config.origin);
     spdlog::info("created the audit signing key {} (public key {})", config.signing_key.string(),
                  config.public_key.string());
   }
-  std::unique_ptr<AuditLog> log(new AuditLog(config, NoteSigner::load(config.signing_key, config.origin)));
+  std::unique_ptr<AuditLog> log(
+      new AuditLog(config, NoteSigner::load(config.signing_key, config.origin)));
   log->recover();
-  if (config.durability == "group") log->flusher_ = std::thread([raw = log.get()] { raw->flusher_loop(); });
+  if (config.durability == "group")
+    log->flusher_ = std::thread([raw = log.get()] { raw->flusher_loop(); });
   return log;
 }
 
-AuditLog::AuditLog(const AuditConfig& config, NoteSigner signer) : config_(config), signer_(std::move(signer)) {
+AuditLog::AuditLog(const AuditConfig& config, NoteSigner signer)
+    : config_(config), signer_(std::move(signer)) {
   for (const auto& pattern : config.redact_patterns) {
     try {
       redactions_.emplace_back(pattern);
     } catch (const std::regex_error& e) {
-      throw Error(ErrorKind::kConfig, "audit.redact: '" + pattern + "' is not a valid regular expression: " + e.what());
+      throw Error(ErrorKind::kConfig,
+                  "audit.redact: '" + pattern + "' is not a valid regular expression: " + e.what());
     }
   }
   last_checkpoint_ = std::chrono::steady_clock::now();
 }
 
-AuditLog::~AuditLog() { close(); }
+AuditLog::~AuditLog() {
+  close();
+}
 
-std::string AuditLog::verifier_key() const { return signer_.verifier_key(); }
+std::string AuditLog::verifier_key() const {
+  return signer_.verifier_key();
+}
 
 void AuditLog::recover() {
   Scan scan = scan_log(config_.directory, config_.origin);
   std::optional<nlohmann::json> recovered;
   if (scan.problem) {
     if (!scan.problem->torn_tail)
-      throw Error(ErrorKind::kRefused, "audit log damaged in " + scan.problem->segment + " at byte " +
-                                           std::to_string(scan.problem->offset) + " (record " +
-                                           std::to_string(scan.problem->position) + "): " + scan.problem->reason +
-                                           "; run 'warden audit verify' and keep the files for investigation");
+      throw Error(ErrorKind::kRefused,
+                  "audit log damaged in " + scan.problem->segment + " at byte " +
+                      std::to_string(scan.problem->offset) + " (record " +
+                      std::to_string(scan.problem->position) + "): " + scan.problem->reason +
+                      "; run 'warden audit verify' and keep the files for investigation");
     fs::path path = config_.directory / scan.last_segment;
     std::uint64_t size = fs::file_size(path);
     if (::truncate(path.c_str(), static_cast<off_t>(scan.last_good_offset)) != 0)
-      throw Error(ErrorKind::kEnvironment, errno_text("cannot cut the torn tail of " + path.string()));
-    recovered = nlohmann::json{{"segment", scan.last_segment}, {"cut_at", scan.last_good_offset},
-                               {"bytes_removed", size - scan.last_good_offset}, {"reason", scan.problem->reason}};
-    spdlog::warn("audit log: cut a torn tail of {} bytes from {} (crash residue)", size - scan.last_good_offset,
-                 scan.last_segment);
+      throw Error(ErrorKind::kEnvironment,
+                  errno_text("cannot cut the torn tail of " + path.string()));
+    recovered = nlohmann::json{{"segment", scan.last_segment},
+                               {"cut_at", scan.last_good_offset},
+                               {"bytes_removed", size - scan.last_good_offset},
+                               {"reason", scan.problem->reason}};
+    spdlog::warn("audit log: cut a torn tail of {} bytes from {} (crash residue)",
+                 size - scan.last_good_offset, scan.last_segment);
   }
   fs::path checkpoint_path = config_.directory / kCheckpointFile;
   if (fs::exists(checkpoint_path)) {
@@ -125,10 +143,12 @@ void AuditLog::recover() {
     Checkpoint c = read_checkpoint(note.str(), signer_.verifier_key());
     if (scan.records.size() < c.size)
       throw Error(ErrorKind::kRefused, "audit log holds " + std::to_string(scan.records.size()) +
-                                           " records but its signed checkpoint covers " + std::to_string(c.size) +
+                                           " records but its signed checkpoint covers " +
+                                           std::to_string(c.size) +
                                            ": records were removed; run 'warden audit verify'");
     if (tree_root(scan.leaves, c.size) != c.root)
-      throw Error(ErrorKind::kRefused, "audit log does not match its signed checkpoint; run 'warden audit verify'");
+      throw Error(ErrorKind::kRefused,
+                  "audit log does not match its signed checkpoint; run 'warden audit verify'");
     checkpointed_size_ = c.size;
   }
   for (const auto& leaf : scan.leaves) tree_.append(leaf);
@@ -187,18 +207,21 @@ void AuditLog::fail(const std::string& why) {
 AppendReceipt AuditLog::append(const std::string& kind, nlohmann::json data) {
   nlohmann::json clean = redacted(std::move(data));
   std::unique_lock lock(mutex_);
-  if (!broken_.empty()) throw Error(ErrorKind::kEnvironment, "audit log cannot be written: " + broken_);
+  if (!broken_.empty())
+    throw Error(ErrorKind::kEnvironment, "audit log cannot be written: " + broken_);
   if (closing_) throw Error(ErrorKind::kEnvironment, "audit log is closed");
   AppendReceipt receipt{next_index_, random_id()};
-  nlohmann::json record = {{"index", receipt.index}, {"id", receipt.id}, {"time", utc_now()},
-                           {"kind", kind},           {"prev", last_leaf_hex_}, {"data", std::move(clean)}};
+  nlohmann::json record = {{"index", receipt.index}, {"id", receipt.id},
+                           {"time", utc_now()},      {"kind", kind},
+                           {"prev", last_leaf_hex_}, {"data", std::move(clean)}};
   std::string payload = record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   std::string frame;
   put_u32(frame, static_cast<std::uint32_t>(payload.size()));
   put_u32(frame, crc32c(payload));
   frame += payload;
   if (payload.size() > kMaxRecordSize)
-    throw Error(ErrorKind::kInvalidInput, "audit record of " + std::to_string(payload.size()) + " bytes is too large");
+    throw Error(ErrorKind::kInvalidInput,
+                "audit record of " + std::to_string(payload.size()) + " bytes is too large");
   if (segment_bytes_ + frame.size() > config_.segment_bytes && next_index_ > 0) {
     if (::fdatasync(fd_) != 0) {
       fail(errno_text("fdatasync before rotation"));
@@ -217,7 +240,8 @@ AppendReceipt AuditLog::append(const std::string& kind, nlohmann::json data) {
   if (!write_all(fd_, frame)) {
     std::string why = errno_text("write to " + segment_name(segment_seq_));
     // Leave no partial frame behind: the segment stays a clean prefix.
-    if (::ftruncate(fd_, static_cast<off_t>(segment_bytes_)) != 0) why += " (and the partial record could not be cut)";
+    if (::ftruncate(fd_, static_cast<off_t>(segment_bytes_)) != 0)
+      why += " (and the partial record could not be cut)";
     fail(why);
     throw Error(ErrorKind::kEnvironment, "audit log cannot be written: " + broken_);
   }
@@ -246,7 +270,8 @@ AppendReceipt AuditLog::append(const std::string& kind, nlohmann::json data) {
   }
   work_cv_.notify_one();
   synced_cv_.wait(lock, [&] { return synced_index_ > receipt.index || !broken_.empty(); });
-  if (synced_index_ <= receipt.index) throw Error(ErrorKind::kEnvironment, "audit log cannot be written: " + broken_);
+  if (synced_index_ <= receipt.index)
+    throw Error(ErrorKind::kEnvironment, "audit log cannot be written: " + broken_);
   return receipt;
 }
 
@@ -277,7 +302,8 @@ void AuditLog::flusher_loop() {
       }
       synced_cv_.notify_all();
     }
-    if (synced_index_ > checkpointed_size_ && std::chrono::steady_clock::now() - last_checkpoint_ >= interval) {
+    if (synced_index_ > checkpointed_size_ &&
+        std::chrono::steady_clock::now() - last_checkpoint_ >= interval) {
       last_checkpoint_ = std::chrono::steady_clock::now();
       std::uint64_t size = synced_index_;
       Hash root = synced_tree_.root();
@@ -296,7 +322,8 @@ void AuditLog::write_checkpoint(std::uint64_t size, const Hash& root) {
     if (size <= checkpointed_size_ || !broken_.empty()) return;
   }
   std::string note = signer_.sign(checkpoint_text(
-      config_.origin, size, to_base64(std::string(reinterpret_cast<const char*>(root.data()), root.size()))));
+      config_.origin, size,
+      to_base64(std::string(reinterpret_cast<const char*>(root.data()), root.size()))));
   fs::path tmp = config_.directory / (std::string(kCheckpointFile) + ".tmp");
   fs::path final_path = config_.directory / kCheckpointFile;
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

@@ -62,8 +62,10 @@ Scan scan_log(const fs::path& dir, const std::string& origin) {
       std::string why = "segment header does not match";
       if (bytes.size() >= 28 && get_u64(bytes.data() + 20) != scan.records.size())
         why = "segment starts at record " + std::to_string(get_u64(bytes.data() + 20)) + " but " +
-              std::to_string(scan.records.size()) + " records precede it: segments missing, swapped or reordered";
-      else if (bytes.size() < header.size() && s + 1 == segments.size() && header.compare(0, bytes.size(), bytes) == 0)
+              std::to_string(scan.records.size()) +
+              " records precede it: segments missing, swapped or reordered";
+      else if (bytes.size() < header.size() && s + 1 == segments.size() &&
+               header.compare(0, bytes.size(), bytes) == 0)
         return problem(0, "incomplete segment header (crash residue)", true), scan;
       problem(0, why);
       return scan;
@@ -114,21 +116,25 @@ Scan scan_log(const fs::path& dir, const std::string& origin) {
           // to it no longer matches its hash) apart, and name that record.
           bool links_past_previous = position >= 2 && prev == to_hex(scan.leaves[position - 2]);
           if (links_past_previous && r.index == position - 1) {
-            scan.problem = ScanProblem{position - 1, scan.records.back().segment, scan.records.back().offset,
-                                       "record at position " + std::to_string(position - 1) +
-                                           " was inserted: its successor links past it",
-                                       false};
+            scan.problem =
+                ScanProblem{position - 1, scan.records.back().segment, scan.records.back().offset,
+                            "record at position " + std::to_string(position - 1) +
+                                " was inserted: its successor links past it",
+                            false};
           } else if (r.index != position) {
             problem(offset, "record with index " + std::to_string(r.index) + " found at position " +
-                                std::to_string(position) + ": records deleted, inserted or reordered");
+                                std::to_string(position) +
+                                ": records deleted, inserted or reordered");
           } else if (position == 0) {
             problem(offset, "the first record does not start the hash chain");
           } else {
-            scan.problem = ScanProblem{position - 1, scan.records.back().segment, scan.records.back().offset,
-                                       "record " + std::to_string(position - 1) +
-                                           " was changed after it was written (its hash no longer matches the "
-                                           "link stored in record " + std::to_string(position) + ")",
-                                       false};
+            scan.problem =
+                ScanProblem{position - 1, scan.records.back().segment, scan.records.back().offset,
+                            "record " + std::to_string(position - 1) +
+                                " was changed after it was written (its hash no longer matches the "
+                                "link stored in record " +
+                                std::to_string(position) + ")",
+                            false};
           }
           return scan;
         }
@@ -155,8 +161,8 @@ Checkpoint read_checkpoint(const std::string& note, const std::string& verifier_
   if (!std::getline(lines, c.origin) || !std::getline(lines, size) || !std::getline(lines, root))
     throw Error(ErrorKind::kRefused, "checkpoint: malformed body");
   std::string raw;
-  if (size.empty() || size.find_first_not_of("0123456789") != std::string::npos || (size.size() > 1 && size[0] == '0') ||
-      !from_base64(root, raw) || raw.size() != 32)
+  if (size.empty() || size.find_first_not_of("0123456789") != std::string::npos ||
+      (size.size() > 1 && size[0] == '0') || !from_base64(root, raw) || raw.size() != 32)
     throw Error(ErrorKind::kRefused, "checkpoint: malformed size or root");
   c.size = std::stoull(size);
   std::copy(raw.begin(), raw.end(), c.root.begin());
@@ -164,21 +170,27 @@ Checkpoint read_checkpoint(const std::string& note, const std::string& verifier_
 }
 
 nlohmann::json VerifyReport::to_json() const {
-  nlohmann::json j = {{"intact", intact}, {"reason", reason}, {"records", records},
-                      {"checkpoint_size", checkpoint_size}, {"uncovered_records", uncovered}, {"bytes", bytes}};
+  nlohmann::json j = {{"intact", intact},
+                      {"reason", reason},
+                      {"records", records},
+                      {"checkpoint_size", checkpoint_size},
+                      {"uncovered_records", uncovered},
+                      {"bytes", bytes}};
   if (bad_index) {
     j["bad_record"] = {{"index", *bad_index}, {"segment", segment}, {"offset", offset}};
   }
   return j;
 }
 
-VerifyReport verify_log(const fs::path& dir, const std::string& origin, const std::string& verifier_key,
+VerifyReport verify_log(const fs::path& dir, const std::string& origin,
+                        const std::string& verifier_key,
                         const std::optional<std::string>& trusted_checkpoint) {
   VerifyReport report;
   for (const auto& [seq, path] : segments_in(dir)) report.bytes += fs::file_size(path);
   Scan scan = scan_log(dir, origin);
   report.records = scan.records.size();
-  auto bad = [&](std::uint64_t index, const std::string& segment, std::uint64_t offset, const std::string& why) {
+  auto bad = [&](std::uint64_t index, const std::string& segment, std::uint64_t offset,
+                 const std::string& why) {
     report.intact = false;
     report.bad_index = index;
     report.segment = segment;
@@ -187,7 +199,8 @@ VerifyReport verify_log(const fs::path& dir, const std::string& origin, const st
     return report;
   };
   if (scan.problem)
-    return bad(scan.problem->position, scan.problem->segment, scan.problem->offset, scan.problem->reason);
+    return bad(scan.problem->position, scan.problem->segment, scan.problem->offset,
+               scan.problem->reason);
 
   fs::path checkpoint_path = dir / kCheckpointFile;
   if (!fs::exists(checkpoint_path)) {
@@ -216,9 +229,10 @@ VerifyReport verify_log(const fs::path& dir, const std::string& origin, const st
                    " records but only " + std::to_string(scan.records.size()) + " remain");
   if (tree_root(scan.leaves, checkpoint.size) != checkpoint.root) {
     std::uint64_t last = checkpoint.size - 1;
-    return bad(last, scan.records[last].segment, scan.records[last].offset,
-               "the records do not match the signed checkpoint: the log was rewritten or its last covered "
-               "record changed");
+    return bad(
+        last, scan.records[last].segment, scan.records[last].offset,
+        "the records do not match the signed checkpoint: the log was rewritten or its last covered "
+        "record changed");
   }
   report.uncovered = scan.records.size() - checkpoint.size;
   if (trusted_checkpoint) {
@@ -235,9 +249,10 @@ VerifyReport verify_log(const fs::path& dir, const std::string& origin, const st
                      " records but the log has " + std::to_string(scan.records.size()));
     if (tree_root(scan.leaves, trusted.size) != trusted.root) {
       std::uint64_t last = trusted.size == 0 ? 0 : trusted.size - 1;
-      return bad(last, scan.records.empty() ? "" : scan.records[last].segment,
-                 scan.records.empty() ? 0 : scan.records[last].offset,
-                 "the log is not an extension of the trusted checkpoint (rewritten or forked history)");
+      return bad(
+          last, scan.records.empty() ? "" : scan.records[last].segment,
+          scan.records.empty() ? 0 : scan.records[last].offset,
+          "the log is not an extension of the trusted checkpoint (rewritten or forked history)");
     }
   }
   report.intact = true;

@@ -20,8 +20,8 @@ struct StoredRecord {
   std::string time;  // UTC, RFC 3339
   std::string kind;
   nlohmann::json data;
-  std::string segment;      // file name
-  std::uint64_t offset = 0; // of the frame in the segment
+  std::string segment;       // file name
+  std::uint64_t offset = 0;  // of the frame in the segment
 };
 
 // Where scanning stopped early, and why.
@@ -37,7 +37,7 @@ struct Scan {
   std::vector<StoredRecord> records;
   std::vector<Hash> leaves;
   std::optional<ScanProblem> problem;
-  std::string last_segment;            // file name of the newest segment
+  std::string last_segment;  // file name of the newest segment
   std::uint64_t last_segment_seq = 0;
   std::uint64_t last_good_offset = 0;  // end of the last whole frame in it
 };
@@ -57,7 +57,7 @@ Checkpoint read_checkpoint(const std::string& note, const std::string& verifier_
 
 struct VerifyReport {
   bool intact = false;
-  std::string reason;                 // why not, when not intact
+  std::string reason;                      // why not, when not intact
   std::optional<std::uint64_t> bad_index;  // the first bad record
   std::string segment;
   std::uint64_t offset = 0;
@@ -72,6 +72,7 @@ struct VerifyReport {
 // Verifies the log in `dir` against its signed checkpoint and, when given, a
 // checkpoint the verifier kept elsewhere (catches rollback to an older copy).
 VerifyReport verify_log(const std::filesystem::path& dir, const std::string& origin,
-                        const std::string& verifier_key, const std::optional<std::string>& trusted_checkpoint);
+                        const std::string& verifier_key,
+                        const std::optional<std::string>& trusted_checkpoint);
 
 }  // namespace warden::audit

@@ -35,7 +35,8 @@ void put_u64(std::string& out, std::uint64_t v) {
   for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
 }
 std::uint16_t get_u16(const char* p) {
-  return static_cast<std::uint16_t>(static_cast<unsigned char>(p[0]) | (static_cast<unsigned char>(p[1]) << 8));
+  return static_cast<std::uint16_t>(static_cast<unsigned char>(p[0]) |
+                                    (static_cast<unsigned char>(p[1]) << 8));
 }
 std::uint32_t get_u32(const char* p) {
   std::uint32_t v = 0;
@@ -54,7 +55,8 @@ std::string segment_name(std::uint64_t seq) {
   return name;
 }
 
-std::string encode_segment_header(std::uint64_t seq, std::uint64_t first_index, const std::string& origin) {
+std::string encode_segment_header(std::uint64_t seq, std::uint64_t first_index,
+                                  const std::string& origin) {
   std::string h(kSegmentMagic, sizeof kSegmentMagic);
   put_u32(h, kFormatVersion);
   put_u64(h, seq);
@@ -65,7 +67,8 @@ std::string encode_segment_header(std::uint64_t seq, std::uint64_t first_index, 
   return h;
 }
 
-std::string checkpoint_text(const std::string& origin, std::uint64_t size, const std::string& root_base64) {
+std::string checkpoint_text(const std::string& origin, std::uint64_t size,
+                            const std::string& root_base64) {
   return origin + "\n" + std::to_string(size) + "\n" + root_base64 + "\n";
 }
 

@@ -10,8 +10,8 @@ namespace warden::audit {
 
 constexpr char kSegmentMagic[8] = {'W', 'A', 'R', 'D', 'E', 'N', 'A', 'L'};
 constexpr std::uint32_t kFormatVersion = 1;
-constexpr std::size_t kFrameHeaderSize = 8;            // u32 length, u32 crc32c
-constexpr std::uint32_t kMaxRecordSize = 16u << 20;    // larger lengths are corruption
+constexpr std::size_t kFrameHeaderSize = 8;          // u32 length, u32 crc32c
+constexpr std::uint32_t kMaxRecordSize = 16u << 20;  // larger lengths are corruption
 constexpr const char* kCheckpointFile = "checkpoint";
 
 // Record kinds.
@@ -44,9 +44,11 @@ std::uint16_t get_u16(const char* p);
 std::string segment_name(std::uint64_t seq);
 
 // Header of a segment file, crc32c-protected.
-std::string encode_segment_header(std::uint64_t seq, std::uint64_t first_index, const std::string& origin);
+std::string encode_segment_header(std::uint64_t seq, std::uint64_t first_index,
+                                  const std::string& origin);
 
 // The checkpoint body (C2SP tlog-checkpoint): origin, size, base64 root.
-std::string checkpoint_text(const std::string& origin, std::uint64_t size, const std::string& root_base64);
+std::string checkpoint_text(const std::string& origin, std::uint64_t size,
+                            const std::string& root_base64);
 
 }  // namespace warden::audit

@@ -95,7 +95,8 @@ std::string to_hex(const Hash& h) {
 std::string to_base64(std::string_view bytes) {
   std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
   int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
+                          reinterpret_cast<const unsigned char*>(bytes.data()),
+                          static_cast<int>(bytes.size()));
   out.resize(static_cast<std::size_t>(n));
   return out;
 }
@@ -104,7 +105,8 @@ bool from_base64(std::string_view text, std::string& out) {
   if (text.size() % 4 != 0) return false;
   out.assign(3 * text.size() / 4 + 1, '\0');
   int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
+                          reinterpret_cast<const unsigned char*>(text.data()),
+                          static_cast<int>(text.size()));
   if (n < 0) return false;
   std::size_t padding = 0;
   if (!text.empty() && text.back() == '=') ++padding;
@@ -138,14 +140,15 @@ Hash CompactTree::root() const {
   return r;
 }
 
-std::vector<Hash> inclusion_proof(const std::vector<Hash>& leaves, std::size_t index, std::size_t size) {
+std::vector<Hash> inclusion_proof(const std::vector<Hash>& leaves, std::size_t index,
+                                  std::size_t size) {
   std::vector<Hash> out;
   if (index < size && size <= leaves.size()) path(leaves, index, 0, size, out);
   return out;
 }
 
-bool verify_inclusion(std::size_t index, std::size_t size, const Hash& leaf, const std::vector<Hash>& proof,
-                      const Hash& root) {
+bool verify_inclusion(std::size_t index, std::size_t size, const Hash& leaf,
+                      const std::vector<Hash>& proof, const Hash& root) {
   // RFC 9162 §2.1.3.2
   if (index >= size) return false;
   std::size_t fn = index, sn = size - 1;
@@ -168,15 +171,16 @@ bool verify_inclusion(std::size_t index, std::size_t size, const Hash& leaf, con
   return sn == 0 && r == root;
 }
 
-std::vector<Hash> consistency_proof(const std::vector<Hash>& leaves, std::size_t old_size, std::size_t new_size) {
+std::vector<Hash> consistency_proof(const std::vector<Hash>& leaves, std::size_t old_size,
+                                    std::size_t new_size) {
   std::vector<Hash> out;
   if (old_size > 0 && old_size < new_size && new_size <= leaves.size())
     subproof(leaves, old_size, 0, new_size, true, out);
   return out;
 }
 
-bool verify_consistency(std::size_t old_size, std::size_t new_size, const Hash& old_root, const Hash& new_root,
-                        const std::vector<Hash>& proof) {
+bool verify_consistency(std::size_t old_size, std::size_t new_size, const Hash& old_root,
+                        const Hash& new_root, const std::vector<Hash>& proof) {
   // RFC 9162 §2.1.4.2
   if (old_size > new_size) return false;
   if (old_size == new_size) return proof.empty() && old_root == new_root;

@@ -38,11 +38,13 @@ class CompactTree {
   std::uint64_t size_ = 0;
 };
 
-std::vector<Hash> inclusion_proof(const std::vector<Hash>& leaves, std::size_t index, std::size_t size);
-bool verify_inclusion(std::size_t index, std::size_t size, const Hash& leaf, const std::vector<Hash>& proof,
-                      const Hash& root);
-std::vector<Hash> consistency_proof(const std::vector<Hash>& leaves, std::size_t old_size, std::size_t new_size);
-bool verify_consistency(std::size_t old_size, std::size_t new_size, const Hash& old_root, const Hash& new_root,
-                        const std::vector<Hash>& proof);
+std::vector<Hash> inclusion_proof(const std::vector<Hash>& leaves, std::size_t index,
+                                  std::size_t size);
+bool verify_inclusion(std::size_t index, std::size_t size, const Hash& leaf,
+                      const std::vector<Hash>& proof, const Hash& root);
+std::vector<Hash> consistency_proof(const std::vector<Hash>& leaves, std::size_t old_size,
+                                    std::size_t new_size);
+bool verify_consistency(std::size_t old_size, std::size_t new_size, const Hash& old_root,
+                        const Hash& new_root, const std::vector<Hash>& proof);
 
 }  // namespace warden::audit

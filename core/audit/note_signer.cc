@@ -54,9 +54,11 @@ NoteSigner::NoteSigner() : key_(std::make_unique<Key>()) {}
 NoteSigner::NoteSigner(NoteSigner&&) noexcept = default;
 NoteSigner::~NoteSigner() = default;
 
-void NoteSigner::generate(const fs::path& private_key, const fs::path& public_key, const std::string& name) {
+void NoteSigner::generate(const fs::path& private_key, const fs::path& public_key,
+                          const std::string& name) {
   if (fs::exists(private_key))
-    throw Error(ErrorKind::kInvalidInput, private_key.string() + ": a key exists already; refusing to overwrite it");
+    throw Error(ErrorKind::kInvalidInput,
+                private_key.string() + ": a key exists already; refusing to overwrite it");
   std::error_code ec;
   fs::create_directories(private_key.parent_path(), ec);
   ::chmod(private_key.parent_path().c_str(), 0700);
@@ -73,7 +75,8 @@ void NoteSigner::generate(const fs::path& private_key, const fs::path& public_ke
   mode_t old = ::umask(077);
   FILE* f = std::fopen(private_key.c_str(), "wx");
   ::umask(old);
-  if (!f) throw Error(ErrorKind::kEnvironment, private_key.string() + ": cannot create the key file");
+  if (!f)
+    throw Error(ErrorKind::kEnvironment, private_key.string() + ": cannot create the key file");
   bool ok = PEM_write_PrivateKey(f, pkey, nullptr, nullptr, 0, nullptr, nullptr) == 1;
   ok = std::fflush(f) == 0 && ::fsync(fileno(f)) == 0 && ok;
   std::fclose(f);
@@ -84,12 +87,14 @@ void NoteSigner::generate(const fs::path& private_key, const fs::path& public_ke
 NoteSigner NoteSigner::load(const fs::path& private_key, const std::string& name) {
   struct stat st {};
   if (::stat(private_key.c_str(), &st) != 0)
-    throw Error(ErrorKind::kEnvironment, private_key.string() +
-                                             ": no audit signing key; create one with 'warden audit keygen'");
+    throw Error(
+        ErrorKind::kEnvironment,
+        private_key.string() + ": no audit signing key; create one with 'warden audit keygen'");
   if (st.st_mode & 077)
-    throw Error(ErrorKind::kEnvironment, private_key.string() + ": the signing key can be read by others (mode " +
-                                             std::to_string(st.st_mode & 0777) + "); run 'chmod 600 " +
-                                             private_key.string() + "'");
+    throw Error(ErrorKind::kEnvironment, private_key.string() +
+                                             ": the signing key can be read by others (mode " +
+                                             std::to_string(st.st_mode & 0777) +
+                                             "); run 'chmod 600 " + private_key.string() + "'");
   FILE* f = std::fopen(private_key.c_str(), "r");
   EVP_PKEY* pkey = f ? PEM_read_PrivateKey(f, nullptr, nullptr, nullptr) : nullptr;
   if (f) std::fclose(f);
@@ -113,21 +118,26 @@ std::string NoteSigner::sign(const std::string& text) const {
   unsigned char sig[64];
   std::size_t sig_len = sizeof sig;
   bool ok = ctx && EVP_DigestSignInit(ctx, nullptr, nullptr, nullptr, key_->pkey) == 1 &&
-            EVP_DigestSign(ctx, sig, &sig_len, reinterpret_cast<const unsigned char*>(text.data()), text.size()) == 1;
+            EVP_DigestSign(ctx, sig, &sig_len, reinterpret_cast<const unsigned char*>(text.data()),
+                           text.size()) == 1;
   EVP_MD_CTX_free(ctx);
   if (!ok) throw Error(ErrorKind::kInternal, "Ed25519 signing failed");
-  std::string blob = key_id(name_, raw_public_key(key_->pkey)) + std::string(reinterpret_cast<char*>(sig), sig_len);
+  std::string blob = key_id(name_, raw_public_key(key_->pkey)) +
+                     std::string(reinterpret_cast<char*>(sig), sig_len);
   return text + "\n" + kEmDash + " " + name_ + " " + to_base64(blob) + "\n";
 }
 
 std::string verify_note(const std::string& note, const std::string& verifier_key) {
-  auto fail = [](const std::string& why) { return Error(ErrorKind::kRefused, "checkpoint: " + why); };
+  auto fail = [](const std::string& why) {
+    return Error(ErrorKind::kRefused, "checkpoint: " + why);
+  };
   std::size_t plus1 = verifier_key.find('+');
   std::size_t plus2 = plus1 == std::string::npos ? plus1 : verifier_key.find('+', plus1 + 1);
   if (plus2 == std::string::npos) throw fail("malformed verifier key");
   std::string name = verifier_key.substr(0, plus1);
   std::string key_bytes;
-  if (!from_base64(verifier_key.substr(plus2 + 1), key_bytes) || key_bytes.size() != 33 || key_bytes[0] != 1)
+  if (!from_base64(verifier_key.substr(plus2 + 1), key_bytes) || key_bytes.size() != 33 ||
+      key_bytes[0] != 1)
     throw fail("malformed verifier key");
   std::string pub = key_bytes.substr(1);
   std::size_t split = note.find("\n\n");
@@ -141,15 +151,17 @@ std::string verify_note(const std::string& note, const std::string& verifier_key
     std::string prefix = kEmDash + " " + name + " ";
     if (line.rfind(prefix, 0) != 0) continue;  // other signers' lines are ignored
     std::string blob;
-    if (!from_base64(line.substr(prefix.size()), blob) || blob.size() != 68) throw fail("malformed signature line");
+    if (!from_base64(line.substr(prefix.size()), blob) || blob.size() != 68)
+      throw fail("malformed signature line");
     if (blob.substr(0, 4) != expected_id) continue;
     saw_key = true;
-    EVP_PKEY* pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr,
-                                                 reinterpret_cast<const unsigned char*>(pub.data()), 32);
+    EVP_PKEY* pkey = EVP_PKEY_new_raw_public_key(
+        EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(pub.data()), 32);
     EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-    bool ok = pkey && ctx && EVP_DigestVerifyInit(ctx, nullptr, nullptr, nullptr, pkey) == 1 &&
-              EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char*>(blob.data() + 4), 64,
-                               reinterpret_cast<const unsigned char*>(text.data()), text.size()) == 1;
+    bool ok =
+        pkey && ctx && EVP_DigestVerifyInit(ctx, nullptr, nullptr, nullptr, pkey) == 1 &&
+        EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char*>(blob.data() + 4), 64,
+                         reinterpret_cast<const unsigned char*>(text.data()), text.size()) == 1;
     EVP_MD_CTX_free(ctx);
     EVP_PKEY_free(pkey);
     if (ok) return text;

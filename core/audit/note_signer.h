@@ -14,8 +14,8 @@ class NoteSigner {
   // Writes a new key pair: the private key (PEM, mode 0600, folder 0700) and
   // the verifier key beside it. Throws Error(kEnvironment) on failure and
   // Error(kInvalidInput) if the private key file exists already.
-  static void generate(const std::filesystem::path& private_key, const std::filesystem::path& public_key,
-                       const std::string& name);
+  static void generate(const std::filesystem::path& private_key,
+                       const std::filesystem::path& public_key, const std::string& name);
   // Loads the private key. Refuses a key file readable by others.
   static NoteSigner load(const std::filesystem::path& private_key, const std::string& name);
 

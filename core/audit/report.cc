@@ -8,7 +8,8 @@
 namespace warden::audit {
 
 std::string utc_hours_ago(int hours) {
-  std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now() - std::chrono::hours(hours));
+  std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now() -
+                                                       std::chrono::hours(hours));
   std::tm tm{};
   gmtime_r(&t, &tm);
   char buffer[40];
@@ -38,25 +39,22 @@ nlohmann::json summarize(const std::vector<StoredRecord>& records, int hours) {
     if (r.kind == kind::kConfirmation) ++confirmations;
     if (r.kind == kind::kRunResult) ++runs;
     if (r.kind == kind::kOverride)
-      overrides.push_back({{"time", r.time}, {"request_id", r.data.value("request_id", "")},
-                           {"user", r.data.value("user", "")}, {"explanation", r.data.value("explanation", "")},
+      overrides.push_back({{"time", r.time},
+                           {"request_id", r.data.value("request_id", "")},
+                           {"user", r.data.value("user", "")},
+                           {"explanation", r.data.value("explanation", "")},
                            {"allowed", r.data.value("allowed", false)}});
     if (r.kind == kind::kResourceViolation)
-      violations.push_back({{"time", r.time}, {"request_id", r.data.value("request_id", "")},
+      violations.push_back({{"time", r.time},
+                            {"request_id", r.data.value("request_id", "")},
                             {"violations", r.data.value("violations", nlohmann::json::array())}});
   }
-  return {{"time_range_hours", hours},
-          {"since", since},
-          {"total_records", total},
-          {"by_kind", by_kind},
-          {"by_level", by_level},
-          {"runs", runs},
-          {"blocked_attempts", blocked},
-          {"awaiting_confirmation", needs_confirmation},
-          {"refused", refused},
-          {"confirmations", confirmations},
-          {"overrides", overrides},
-          {"resource_violations", violations}};
+  return {{"time_range_hours", hours},   {"since", since},
+          {"total_records", total},      {"by_kind", by_kind},
+          {"by_level", by_level},        {"runs", runs},
+          {"blocked_attempts", blocked}, {"awaiting_confirmation", needs_confirmation},
+          {"refused", refused},          {"confirmations", confirmations},
+          {"overrides", overrides},      {"resource_violations", violations}};
 }
 
 }  // namespace warden::audit

@@ -39,5 +39,7 @@ void add_plugin_commands(CLI::App& app, Context& context);
 void add_status_command(CLI::App& app, Context& context);
 void add_policy_commands(CLI::App& app, Context& context);
 void add_audit_commands(CLI::App& app, Context& context);
+void add_run_commands(CLI::App& app, Context& context);
+void add_assess_command(CLI::App& app, Context& context);
 
 }  // namespace warden::cli

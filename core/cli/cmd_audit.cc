@@ -46,12 +46,15 @@ void add_audit_commands(CLI::App& app, Context& context) {
                                                          : std::filesystem::path(o.public_key));
   };
 
-  auto* keygen = audit->add_subcommand("keygen", "Create the Ed25519 key pair that signs checkpoints");
-  keygen->add_option("--out", o.out, "Private key path (default: audit.signing_key); the public key gets .pub");
+  auto* keygen =
+      audit->add_subcommand("keygen", "Create the Ed25519 key pair that signs checkpoints");
+  keygen->add_option("--out", o.out,
+                     "Private key path (default: audit.signing_key); the public key gets .pub");
   set_handler(keygen, [&context] {
     const auto& c = context.config().audit;
     std::filesystem::path key = o.out.empty() ? c.signing_key : std::filesystem::path(o.out);
-    std::filesystem::path pub = o.out.empty() ? c.public_key : std::filesystem::path(o.out + ".pub");
+    std::filesystem::path pub =
+        o.out.empty() ? c.public_key : std::filesystem::path(o.out + ".pub");
     audit::NoteSigner::generate(key, pub, c.origin);
     std::cout << "private key: " << key.string() << " (mode 0600; keep it off any repository)\n"
               << "public key:  " << pub.string() << "\n"
@@ -60,7 +63,8 @@ void add_audit_commands(CLI::App& app, Context& context) {
   });
 
   auto* verify = audit->add_subcommand("verify", "Check that the log is intact (exit 1 if not)");
-  verify->add_option("--trusted-checkpoint", o.trusted, "A checkpoint kept elsewhere: catches rollback");
+  verify->add_option("--trusted-checkpoint", o.trusted,
+                     "A checkpoint kept elsewhere: catches rollback");
   verify->add_flag("--json", o.json, "Print JSON");
   set_handler(verify, [&context, folder, verifier] {
     std::optional<std::string> trusted;
@@ -71,19 +75,21 @@ void add_audit_commands(CLI::App& app, Context& context) {
     } else if (report.intact) {
       std::cout << "intact: " << report.records << " records, " << report.checkpoint_size
                 << " covered by the signed checkpoint";
-      if (report.uncovered) std::cout << " (" << report.uncovered << " newer, not yet checkpointed)";
+      if (report.uncovered)
+        std::cout << " (" << report.uncovered << " newer, not yet checkpointed)";
       std::cout << "\n";
     } else {
       std::cout << "NOT INTACT: " << report.reason << "\n";
       if (report.bad_index)
-        std::cout << "first bad record: " << *report.bad_index << " (" << report.segment << " at byte "
-                  << report.offset << ")\n";
+        std::cout << "first bad record: " << *report.bad_index << " (" << report.segment
+                  << " at byte " << report.offset << ")\n";
     }
     return report.intact ? 0 : 1;
   });
 
   auto* show = audit->add_subcommand("show", "Print records");
-  show->add_option("--kind", o.kind, "Only this kind (assessment, decision, override, run_result, ...)");
+  show->add_option("--kind", o.kind,
+                   "Only this kind (assessment, decision, override, run_result, ...)");
   show->add_option("--since", o.since, "From this UTC time (2026-11-22T10:00:00Z, or a date)");
   show->add_option("--until", o.until, "Before this UTC time");
   show->add_option("--id", o.id, "The record with this id");
@@ -102,18 +108,24 @@ void add_audit_commands(CLI::App& app, Context& context) {
     if (o.limit > 0 && picked.size() > static_cast<std::size_t>(o.limit))
       picked.erase(picked.begin(), picked.end() - o.limit);
     for (const auto* r : picked) {
-      nlohmann::json j = {{"index", r->index}, {"id", r->id}, {"time", r->time}, {"kind", r->kind}, {"data", r->data}};
+      nlohmann::json j = {{"index", r->index},
+                          {"id", r->id},
+                          {"time", r->time},
+                          {"kind", r->kind},
+                          {"data", r->data}};
       if (o.json)
         std::cout << j.dump() << "\n";
       else
-        std::cout << std::setw(6) << r->index << "  " << r->time << "  " << std::left << std::setw(18) << r->kind
-                  << std::right << r->data.dump() << "\n";
+        std::cout << std::setw(6) << r->index << "  " << r->time << "  " << std::left
+                  << std::setw(18) << r->kind << std::right << r->data.dump() << "\n";
     }
-    if (scan.problem) std::cerr << "warden: warning: stopped at a damaged record: " << scan.problem->reason << "\n";
+    if (scan.problem)
+      std::cerr << "warden: warning: stopped at a damaged record: " << scan.problem->reason << "\n";
     return scan.problem ? 1 : 0;
   });
 
-  auto* report = audit->add_subcommand("report", "Counts by kind and level, blocked attempts, overrides, violations");
+  auto* report = audit->add_subcommand(
+      "report", "Counts by kind and level, blocked attempts, overrides, violations");
   report->add_option("--hours", o.hours, "The last N hours (0: all)");
   report->add_flag("--json", o.json, "Print JSON");
   set_handler(report, [&context, folder] {
@@ -125,40 +137,53 @@ void add_audit_commands(CLI::App& app, Context& context) {
 
   auto* prove = audit->add_subcommand("prove", "Inclusion and consistency proofs");
   prove->require_subcommand(1);
-  auto* inclusion = prove->add_subcommand("inclusion", "Prove that record INDEX is in the tree of SIZE records");
+  auto* inclusion =
+      prove->add_subcommand("inclusion", "Prove that record INDEX is in the tree of SIZE records");
   inclusion->add_option("INDEX", o.index)->required();
   inclusion->add_option("--size", o.size, "Tree size (default: all records)");
   set_handler(inclusion, [&context, folder] {
     auto scan = audit::scan_log(folder(), context.config().audit.origin);
     std::size_t size = o.size ? o.size : scan.leaves.size();
     if (o.index >= size || size > scan.leaves.size())
-      throw Error(ErrorKind::kInvalidInput, "index " + std::to_string(o.index) + " is not below size " + std::to_string(size));
+      throw Error(ErrorKind::kInvalidInput, "index " + std::to_string(o.index) +
+                                                " is not below size " + std::to_string(size));
     auto proof = audit::inclusion_proof(scan.leaves, o.index, size);
-    nlohmann::json j = {{"index", o.index}, {"size", size}, {"leaf", audit::to_hex(scan.leaves[o.index])},
-                        {"root", audit::to_hex(audit::tree_root(scan.leaves, size))}, {"proof", nlohmann::json::array()}};
+    nlohmann::json j = {{"index", o.index},
+                        {"size", size},
+                        {"leaf", audit::to_hex(scan.leaves[o.index])},
+                        {"root", audit::to_hex(audit::tree_root(scan.leaves, size))},
+                        {"proof", nlohmann::json::array()}};
     for (const auto& h : proof) j["proof"].push_back(audit::to_hex(h));
-    j["verified"] = audit::verify_inclusion(o.index, size, scan.leaves[o.index], proof, audit::tree_root(scan.leaves, size));
+    j["verified"] = audit::verify_inclusion(o.index, size, scan.leaves[o.index], proof,
+                                            audit::tree_root(scan.leaves, size));
     std::cout << j.dump(2) << "\n";
     return j["verified"].get<bool>() ? 0 : 1;
   });
-  auto* consistency = prove->add_subcommand("consistency", "Prove that the tree of OLD records is a prefix of NEW");
+  auto* consistency =
+      prove->add_subcommand("consistency", "Prove that the tree of OLD records is a prefix of NEW");
   consistency->add_option("OLD", o.old_size)->required();
   consistency->add_option("NEW", o.new_size)->required();
   set_handler(consistency, [&context, folder] {
     auto scan = audit::scan_log(folder(), context.config().audit.origin);
     if (o.old_size > o.new_size || o.new_size > scan.leaves.size())
-      throw Error(ErrorKind::kInvalidInput, "need OLD <= NEW <= " + std::to_string(scan.leaves.size()));
+      throw Error(ErrorKind::kInvalidInput,
+                  "need OLD <= NEW <= " + std::to_string(scan.leaves.size()));
     auto proof = audit::consistency_proof(scan.leaves, o.old_size, o.new_size);
-    auto old_root = audit::tree_root(scan.leaves, o.old_size), new_root = audit::tree_root(scan.leaves, o.new_size);
-    nlohmann::json j = {{"old_size", o.old_size}, {"new_size", o.new_size}, {"old_root", audit::to_hex(old_root)},
-                        {"new_root", audit::to_hex(new_root)}, {"proof", nlohmann::json::array()}};
+    auto old_root = audit::tree_root(scan.leaves, o.old_size),
+         new_root = audit::tree_root(scan.leaves, o.new_size);
+    nlohmann::json j = {{"old_size", o.old_size},
+                        {"new_size", o.new_size},
+                        {"old_root", audit::to_hex(old_root)},
+                        {"new_root", audit::to_hex(new_root)},
+                        {"proof", nlohmann::json::array()}};
     for (const auto& h : proof) j["proof"].push_back(audit::to_hex(h));
     j["verified"] = audit::verify_consistency(o.old_size, o.new_size, old_root, new_root, proof);
     std::cout << j.dump(2) << "\n";
     return j["verified"].get<bool>() ? 0 : 1;
   });
 
-  auto* checkpoint = audit->add_subcommand("checkpoint", "Print or export the latest signed checkpoint");
+  auto* checkpoint =
+      audit->add_subcommand("checkpoint", "Print or export the latest signed checkpoint");
   checkpoint->add_option("--export", o.export_file, "Write it to this file, to keep it elsewhere");
   set_handler(checkpoint, [folder, verifier] {
     std::string note = slurp(folder() / audit::kCheckpointFile);

@@ -58,6 +58,8 @@ int main(int argc, char** argv) {
   cli::add_status_command(app, context);
   cli::add_policy_commands(app, context);
   cli::add_audit_commands(app, context);
+  cli::add_run_commands(app, context);
+  cli::add_assess_command(app, context);
 
   init_logging("info", 0);
   try {

@@ -15,7 +15,7 @@
 namespace warden {
 
 struct AssessorsConfig {
-  std::vector<std::string> enabled = {"heuristics", "bandit", "semgrep"};
+  std::vector<std::string> enabled = {"heuristics"};
   std::uint64_t deadline_ms = 20'000;  // per assessor, per request
   bool cache_enabled = true;
   std::uint64_t cache_max_entries = 4096;
@@ -23,7 +23,7 @@ struct AssessorsConfig {
 };
 
 struct BackendsConfig {
-  std::vector<std::string> enabled = {"native", "docker", "podman"};
+  std::vector<std::string> enabled = {"native"};
   std::string default_backend = "native";
   std::map<std::string, JsonWithMarks> settings;
 };

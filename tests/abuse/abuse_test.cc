@@ -9,6 +9,7 @@
 #include <future>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <unistd.h>
 
 #include "backends.h"
 #include "support/process.h"

@@ -28,7 +28,8 @@ namespace {
 
 std::string hex_to_bytes(const std::string& hex) {
   std::string out;
-  for (std::size_t i = 0; i < hex.size(); i += 2) out.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+  for (std::size_t i = 0; i < hex.size(); i += 2)
+    out.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
   return out;
 }
 
@@ -48,7 +49,9 @@ void write_log(const AuditConfig& c, int n, int from = 0) {
   auto log = AuditLog::open(c);
   for (int i = from; i < from + n; ++i)
     log->append(i % 2 ? kind::kDecision : kind::kAssessment,
-                {{"request_id", "r" + std::to_string(i)}, {"level", "LOW"}, {"metadata", {{"user", "mai"}}}});
+                {{"request_id", "r" + std::to_string(i)},
+                 {"level", "LOW"},
+                 {"metadata", {{"user", "mai"}}}});
   log->close();
 }
 
@@ -56,7 +59,9 @@ VerifyReport verify(const AuditConfig& c, std::optional<std::string> trusted = s
   return verify_log(c.directory, c.origin, read_verifier_key(c.public_key), trusted);
 }
 
-fs::path segment(const AuditConfig& c, int seq = 1) { return c.directory / segment_name(seq); }
+fs::path segment(const AuditConfig& c, int seq = 1) {
+  return c.directory / segment_name(seq);
+}
 
 struct Frame {
   std::size_t offset;
@@ -81,14 +86,24 @@ std::string frame(const std::string& payload) {
   return f + payload;
 }
 
-std::size_t header_size(const AuditConfig& c) { return encode_segment_header(1, 0, c.origin).size(); }
+std::size_t header_size(const AuditConfig& c) {
+  return encode_segment_header(1, 0, c.origin).size();
+}
 
 }  // namespace
 
 TEST_CASE("RFC 6962 known answers") {
-  CHECK(to_hex(tree_root({}, 0)) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-  CHECK(to_hex(leaf_hash("")) == "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d");
-  const char* inputs[] = {"", "00", "10", "2021", "3031", "40414243", "5051525354555657",
+  CHECK(to_hex(tree_root({}, 0)) ==
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  CHECK(to_hex(leaf_hash("")) ==
+        "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d");
+  const char* inputs[] = {"",
+                          "00",
+                          "10",
+                          "2021",
+                          "3031",
+                          "40414243",
+                          "5051525354555657",
                           "606162636465666768696a6b6c6d6e6f"};
   const char* roots[] = {"6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
                          "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
@@ -108,7 +123,8 @@ TEST_CASE("RFC 6962 known answers") {
   }
   // Leaf and node domains are separate.
   Hash a = leaf_hash("a"), b = leaf_hash("b");
-  CHECK(node_hash(a, b) != leaf_hash(std::string(a.begin(), a.end()) + std::string(b.begin(), b.end())));
+  CHECK(node_hash(a, b) !=
+        leaf_hash(std::string(a.begin(), a.end()) + std::string(b.begin(), b.end())));
   CHECK(node_hash(a, b) != node_hash(b, a));
 }
 
@@ -121,7 +137,8 @@ TEST_CASE("inclusion and consistency proofs verify, and damaged ones do not") {
       auto proof = inclusion_proof(leaves, index, size);
       REQUIRE(verify_inclusion(index, size, leaves[index], proof, root));
       CHECK_FALSE(verify_inclusion(index, size, leaves[(index + 1) % 40], proof, root));
-      if (size > 1) CHECK_FALSE(verify_inclusion((index + 1) % size, size, leaves[index], proof, root));
+      if (size > 1)
+        CHECK_FALSE(verify_inclusion((index + 1) % size, size, leaves[index], proof, root));
       if (!proof.empty()) {
         auto damaged = proof;
         damaged[0][0] ^= 1;
@@ -149,7 +166,8 @@ TEST_CASE("an intact log verifies, with every record covered by the signed check
   CHECK(report.intact);
   CHECK(report.records == 20);
   CHECK(report.checkpoint_size == 20);
-  CHECK(fs::status(c.signing_key).permissions() == (fs::perms::owner_read | fs::perms::owner_write));
+  CHECK(fs::status(c.signing_key).permissions() ==
+        (fs::perms::owner_read | fs::perms::owner_write));
 }
 
 TEST_CASE("tamper matrix: each damage is found, with the right record and reason") {
@@ -159,7 +177,9 @@ TEST_CASE("tamper matrix: each damage is found, with the right record and reason
   const std::string original = test::read_file(segment(c));
   auto frames = frames_of(original, header_size(c));
   REQUIRE(frames.size() == 10);
-  auto rewrite = [&](const std::string& bytes) { std::ofstream(segment(c), std::ios::binary | std::ios::trunc) << bytes; };
+  auto rewrite = [&](const std::string& bytes) {
+    std::ofstream(segment(c), std::ios::binary | std::ios::trunc) << bytes;
+  };
   auto with_frames = [&](const std::vector<std::string>& payloads) {
     std::string bytes = original.substr(0, header_size(c));
     for (const auto& p : payloads) bytes += frame(p);
@@ -228,7 +248,8 @@ TEST_CASE("tamper matrix: each damage is found, with the right record and reason
       auto r = verify(c);
       INFO("cut at " << cut);
       REQUIRE_FALSE(r.intact);
-      CHECK((r.reason.find("truncated") != std::string::npos || r.reason.find("incomplete") != std::string::npos));
+      CHECK((r.reason.find("truncated") != std::string::npos ||
+             r.reason.find("incomplete") != std::string::npos));
     }
   }
   SECTION("the whole log rewritten with recomputed hashes") {
@@ -248,8 +269,10 @@ TEST_CASE("tamper matrix: each damage is found, with the right record and reason
     // Keep the signature lines, put the new root in the body.
     std::string note = test::read_file(c.directory / kCheckpointFile);
     Hash root = tree_root(leaves, leaves.size());
-    std::string body = checkpoint_text(c.origin, 10, to_base64(std::string(root.begin(), root.end())));
-    std::ofstream(c.directory / kCheckpointFile, std::ios::trunc) << body << note.substr(note.find("\n\n") + 1);
+    std::string body =
+        checkpoint_text(c.origin, 10, to_base64(std::string(root.begin(), root.end())));
+    std::ofstream(c.directory / kCheckpointFile, std::ios::trunc)
+        << body << note.substr(note.find("\n\n") + 1);
     auto r = verify(c);
     CHECK_FALSE(r.intact);
     CHECK_THAT(r.reason, Catch::Contains("signature does not match"));
@@ -267,7 +290,8 @@ TEST_CASE("flipping any single bit of a small log is detected") {
       damaged[bit / 8] = static_cast<char>(damaged[bit / 8] ^ (1 << (bit % 8)));
       std::ofstream(file, std::ios::binary | std::ios::trunc) << damaged;
       auto r = verify(c);
-      if (r.intact) FAIL_CHECK("bit " << bit << " of " << file.filename().string() << " flipped undetected");
+      if (r.intact)
+        FAIL_CHECK("bit " << bit << " of " << file.filename().string() << " flipped undetected");
     }
     std::ofstream(file, std::ios::binary | std::ios::trunc) << original;
     REQUIRE(verify(c).intact);
@@ -299,15 +323,16 @@ TEST_CASE("a rollback to an older copy is caught against a checkpoint kept elsew
   REQUIRE(verify(c, kept).intact);
   fs::remove_all(c.directory);
   fs::copy(dir.path() / "old-copy", c.directory, fs::copy_options::recursive);
-  CHECK(verify(c).intact);  // self-consistent on its own...
+  CHECK(verify(c).intact);   // self-consistent on its own...
   auto r = verify(c, kept);  // ...but not against what the verifier kept
   CHECK_FALSE(r.intact);
   CHECK_THAT(r.reason, Catch::Contains("rolled back"));
   std::ofstream(dir.path() / "kept") << kept;
   std::ofstream(dir.path() / "none.yaml") << "log_level: warn\n";
-  auto cli = test::run_process({test::warden_binary(), "--config", (dir.path() / "none.yaml").string(), "audit", "--dir",
-                           c.directory.string(), "--public-key", c.public_key.string(), "verify",
-                           "--trusted-checkpoint", (dir.path() / "kept").string()});
+  auto cli = test::run_process({test::warden_binary(), "--config",
+                                (dir.path() / "none.yaml").string(), "audit", "--dir",
+                                c.directory.string(), "--public-key", c.public_key.string(),
+                                "verify", "--trusted-checkpoint", (dir.path() / "kept").string()});
   CHECK(cli.exit_code == 1);
   CHECK_THAT(cli.out, Catch::Contains("NOT INTACT: rolled back"));
 }
@@ -316,7 +341,8 @@ TEST_CASE("a torn tail is cut on open, with a recovery record") {
   test::TempDir dir;
   auto c = config_in(dir.path());
   write_log(c, 3);
-  std::ofstream(segment(c), std::ios::binary | std::ios::app) << std::string("\x40\x00\x00\x00garb", 8);
+  std::ofstream(segment(c), std::ios::binary | std::ios::app)
+      << std::string("\x40\x00\x00\x00garb", 8);
   CHECK_FALSE(verify(c).intact);
   {
     auto log = AuditLog::open(c);
@@ -352,14 +378,16 @@ TEST_CASE("crash safety: SIGKILL at random moments loses no acknowledged record"
       }
     }
     close(ack[1]);
-    std::this_thread::sleep_for(std::chrono::microseconds(std::uniform_int_distribution<int>(500, 20000)(rng)));
+    std::this_thread::sleep_for(
+        std::chrono::microseconds(std::uniform_int_distribution<int>(500, 20000)(rng)));
     kill(child, SIGKILL);
     int status = 0;
     waitpid(child, &status, 0);
     REQUIRE(WIFSIGNALED(status));
     std::string acks;
     char buffer[4096];
-    for (ssize_t n; (n = read(ack[0], buffer, sizeof buffer)) > 0;) acks.append(buffer, static_cast<std::size_t>(n));
+    for (ssize_t n; (n = read(ack[0], buffer, sizeof buffer)) > 0;)
+      acks.append(buffer, static_cast<std::size_t>(n));
     close(ack[0]);
     for (std::size_t p = 0, nl; (nl = acks.find('\n', p)) != std::string::npos; p = nl + 1)
       acknowledged.insert(acks.substr(p, nl - p));

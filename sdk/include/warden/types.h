@@ -132,6 +132,9 @@ struct Finding {
   std::string message;
   int cwe = 0;  // 0 when unknown
   std::string source_line;
+  // Other assessors that reported the same thing on the same line ("bandit B602"),
+  // folded into this finding by the host.
+  std::vector<std::string> also_reported_by;
 
   friend bool operator==(const Finding&, const Finding&) = default;
 };
@@ -147,6 +150,7 @@ inline void to_json(nlohmann::json& j, const Finding& f) {
                      {"message", f.message},
                      {"cwe", f.cwe},
                      {"source_line", f.source_line}};
+  if (!f.also_reported_by.empty()) j["also_reported_by"] = f.also_reported_by;
 }
 
 inline void from_json(const nlohmann::json& j, Finding& f) {
@@ -160,6 +164,7 @@ inline void from_json(const nlohmann::json& j, Finding& f) {
   f.message = j.value("message", "");
   f.cwe = j.value("cwe", 0);
   f.source_line = j.value("source_line", "");
+  f.also_reported_by = j.value("also_reported_by", std::vector<std::string>{});
 }
 
 // What probe() reports about a plugin instance.

@@ -1,0 +1,211 @@
+#include "assess/assessment.h"
+
+#include <openssl/sha.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <future>
+#include <thread>
+
+namespace warden {
+
+std::string sha256_hex(std::string_view data) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
+  static const char* kDigits = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : digest) {
+    out.push_back(kDigits[c >> 4]);
+    out.push_back(kDigits[c & 15]);
+  }
+  return out;
+}
+
+nlohmann::json Assessment::to_json() const {
+  nlohmann::json assessors_json = nlohmann::json::array();
+  for (const auto& a : assessors)
+    assessors_json.push_back({{"name", a.name},        {"version", a.version},   {"tool_version", a.tool_version},
+                              {"status", a.status},    {"reason", a.reason},     {"duration_ms", a.duration_ms},
+                              {"cached", a.cached},    {"findings", a.findings}});
+  return {{"file", file},       {"language", language}, {"code_sha256", code_sha256},
+          {"findings", findings}, {"metrics", metrics},  {"assessors", assessors_json}};
+}
+
+std::vector<Finding> merge_findings(std::vector<Finding> findings) {
+  std::stable_sort(findings.begin(), findings.end(), [](const Finding& a, const Finding& b) {
+    if (a.line != b.line) return a.line < b.line;
+    return a.severity > b.severity;  // the most severe of a line first
+  });
+  std::vector<Finding> out;
+  for (auto& f : findings) {
+    bool folded = false;
+    for (auto& kept : out) {
+      if (kept.line != f.line) continue;
+      if (kept.assessor == f.assessor && kept.rule_id == f.rule_id && kept.column == f.column) {
+        folded = true;  // an exact duplicate
+        break;
+      }
+      if (kept.assessor != f.assessor && kept.category == f.category) {
+        kept.also_reported_by.push_back(f.assessor + " " + f.rule_id);
+        kept.confidence = std::max(kept.confidence, f.confidence);
+        folded = true;
+        break;
+      }
+    }
+    if (!folded) out.push_back(std::move(f));
+  }
+  return out;
+}
+
+AssessmentStage::AssessmentStage(const PluginSet& plugins, const AssessorsConfig& config)
+    : plugins_(plugins), config_(config) {}
+
+AssessmentStage::~AssessmentStage() {
+  // Calls abandoned at their deadline still use the plugins: let them finish.
+  for (int i = 0; i < 3000 && in_flight_->load() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+}
+
+bool AssessmentStage::cache_get(const std::string& key, std::vector<Finding>& findings) {
+  if (!config_.cache_enabled || config_.cache_max_entries == 0) return false;
+  std::lock_guard lock(cache_mutex_);
+  auto it = index_.find(key);
+  if (it == index_.end()) return false;
+  lru_.splice(lru_.begin(), lru_, it->second);
+  findings = it->second->findings;
+  return true;
+}
+
+void AssessmentStage::cache_put(const std::string& key, const std::vector<Finding>& findings) {
+  if (!config_.cache_enabled || config_.cache_max_entries == 0) return;
+  std::lock_guard lock(cache_mutex_);
+  if (auto it = index_.find(key); it != index_.end()) {
+    lru_.erase(it->second);
+    index_.erase(it);
+  }
+  lru_.push_front({key, findings});
+  index_[key] = lru_.begin();
+  while (lru_.size() > config_.cache_max_entries) {
+    index_.erase(lru_.back().key);
+    lru_.pop_back();
+  }
+}
+
+Availability AssessmentStage::availability(const Assessor& assessor) {
+  auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(probe_mutex_);
+    auto it = probes_.find(assessor.name());
+    if (it != probes_.end() && it->second.second > now) return it->second.first;
+  }
+  Availability a = assessor.probe();
+  std::lock_guard lock(probe_mutex_);
+  probes_[assessor.name()] = {a, now + std::chrono::seconds(5)};
+  return a;
+}
+
+Assessment AssessmentStage::assess(std::string_view code, std::string_view language, std::string_view file_name) {
+  Assessment out;
+  out.file = std::string(file_name);
+  out.language = std::string(language);
+  out.code_sha256 = sha256_hex(code);
+  out.metrics = python::compute_metrics(code);
+
+  struct Job {
+    std::promise<std::vector<Finding>> promise;
+    std::atomic<bool> cancelled{false};
+    std::string code, language, file;
+  };
+  struct Pending {
+    std::size_t slot;
+    std::shared_ptr<Job> job;
+    std::future<std::vector<Finding>> future;
+    std::string cache_key;
+    std::chrono::steady_clock::time_point start;
+  };
+  std::vector<Pending> pending;
+  std::vector<std::vector<Finding>> per_assessor;
+  auto deadline_ms = std::chrono::milliseconds(config_.deadline_ms);
+
+  for (const auto& name : config_.enabled) {
+    AssessorResult r;
+    r.name = name;
+    out.assessors.push_back(r);
+    per_assessor.emplace_back();
+  }
+  for (std::size_t slot = 0; slot < config_.enabled.size(); ++slot) {
+    AssessorResult& r = out.assessors[slot];
+    const Assessor* assessor = plugins_.assessor(r.name);
+    if (assessor == nullptr) {
+      r.status = "unavailable";
+      r.reason = plugins_.missing_reason(r.name);
+      continue;
+    }
+    r.version = assessor->version();
+    Availability a = availability(*assessor);
+    r.tool_version = a.tool_version;
+    if (!a.available) {
+      r.status = "unavailable";
+      r.reason = a.reason;
+      continue;
+    }
+    std::string key = out.code_sha256 + "|" + std::string(language) + "|" + r.name + "|" + r.version + "|" + a.cache_key;
+    if (cache_get(key, per_assessor[slot])) {
+      r.cached = true;
+      continue;
+    }
+    auto job = std::make_shared<Job>();
+    job->code = std::string(code);
+    job->language = std::string(language);
+    job->file = std::string(file_name);
+    Pending p{slot, job, job->promise.get_future(), key, std::chrono::steady_clock::now()};
+    ++*in_flight_;
+    std::thread([assessor, job, deadline_ms, in_flight = in_flight_] {
+      try {
+        job->promise.set_value(assessor->assess(job->code, job->language, job->file, deadline_ms,
+                                                [&job] { return job->cancelled.load(); }));
+      } catch (...) {
+        job->promise.set_exception(std::current_exception());
+      }
+      --*in_flight;
+    }).detach();
+    pending.push_back(std::move(p));
+  }
+  auto deadline = std::chrono::steady_clock::now() + deadline_ms;
+  for (auto& p : pending) {
+    AssessorResult& r = out.assessors[p.slot];
+    if (p.future.wait_until(deadline) != std::future_status::ready) {
+      p.job->cancelled = true;
+      r.status = "timeout";
+      r.reason = "no answer within the deadline of " + std::to_string(config_.deadline_ms) + " ms";
+    } else {
+      try {
+        per_assessor[p.slot] = p.future.get();
+        cache_put(p.cache_key, per_assessor[p.slot]);
+      } catch (const PluginCallError& e) {
+        r.status = e.status() == WARDEN_ERR_UNAVAILABLE ? "unavailable"
+                   : e.status() == WARDEN_ERR_TIMEOUT   ? "timeout"
+                                                        : "failed";
+        r.reason = e.what();
+      } catch (const std::exception& e) {
+        r.status = "failed";
+        r.reason = e.what();
+      }
+    }
+    r.duration_ms = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - p.start).count());
+  }
+  std::vector<Finding> all;
+  for (std::size_t slot = 0; slot < per_assessor.size(); ++slot) {
+    out.assessors[slot].findings = per_assessor[slot].size();
+    for (auto& f : per_assessor[slot]) {
+      f.assessor = out.assessors[slot].name;
+      all.push_back(std::move(f));
+    }
+    if (out.assessors[slot].status != "ok")
+      spdlog::warn("assessor {} {}: {}", out.assessors[slot].name, out.assessors[slot].status, out.assessors[slot].reason);
+  }
+  out.findings = merge_findings(std::move(all));
+  return out;
+}
+
+}  // namespace warden

@@ -1,0 +1,83 @@
+// The assessment stage: every enabled assessor runs in parallel under its
+// deadline; findings are merged, folded and sorted; code metrics are added;
+// results are cached per assessor. A missing, failing or late assessor is
+// reported as such — never as "no findings" (docs/assessment.md).
+//
+// Thread safety: assess() may be called from many threads at once.
+#pragma once
+
+#include <warden/types.h>
+
+#include <atomic>
+#include <list>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "config/config.h"
+#include "lang/python/metrics.h"
+#include "plugin/plugin_set.h"
+
+namespace warden {
+
+struct AssessorResult {
+  std::string name;
+  std::string version;
+  std::string tool_version;
+  std::string status = "ok";  // ok | unavailable | failed | timeout
+  std::string reason;
+  std::uint64_t duration_ms = 0;
+  bool cached = false;
+  std::size_t findings = 0;
+};
+
+struct Assessment {
+  std::string file;
+  std::string language = "python";
+  std::string code_sha256;
+  std::vector<Finding> findings;
+  python::CodeMetrics metrics;
+  std::vector<AssessorResult> assessors;
+
+  // The shape policies receive and `warden assess --json` prints.
+  nlohmann::json to_json() const;
+};
+
+class AssessmentStage {
+ public:
+  // `plugins` must outlive the stage.
+  AssessmentStage(const PluginSet& plugins, const AssessorsConfig& config);
+  // Waits for assessor calls that outlived their deadline to return.
+  ~AssessmentStage();
+
+  Assessment assess(std::string_view code, std::string_view language, std::string_view file_name);
+
+ private:
+  struct CacheEntry {
+    std::string key;
+    std::vector<Finding> findings;
+  };
+  bool cache_get(const std::string& key, std::vector<Finding>& findings);
+  void cache_put(const std::string& key, const std::vector<Finding>& findings);
+  Availability availability(const Assessor& assessor);
+
+  const PluginSet& plugins_;
+  AssessorsConfig config_;
+  std::mutex cache_mutex_;
+  std::list<CacheEntry> lru_;
+  std::unordered_map<std::string, std::list<CacheEntry>::iterator> index_;
+  std::mutex probe_mutex_;
+  std::unordered_map<std::string, std::pair<Availability, std::chrono::steady_clock::time_point>> probes_;
+  std::shared_ptr<std::atomic<int>> in_flight_ = std::make_shared<std::atomic<int>>(0);
+};
+
+// Merges per-assessor findings: exact duplicates dropped, the same category
+// on the same line from different assessors folded into the most severe one.
+std::vector<Finding> merge_findings(std::vector<Finding> findings);
+
+std::string sha256_hex(std::string_view data);
+
+}  // namespace warden

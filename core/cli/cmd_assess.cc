@@ -1,0 +1,68 @@
+// warden assess FILE... [--json | --sarif]
+#include <warden/host.h>
+
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include "assess/sarif.h"
+#include "cli/cli.h"
+
+namespace warden::cli {
+
+void add_assess_command(CLI::App& app, Context& context) {
+  static std::vector<std::string> files;
+  static bool json = false, sarif = false;
+  auto* assess = app.add_subcommand("assess", "Find what is dangerous in programs and judge their risk");
+  assess->add_option("FILE", files, "Python programs")->required();
+  auto* json_flag = assess->add_flag("--json", json, "Print JSON");
+  assess->add_flag("--sarif", sarif, "Print SARIF 2.1.0")->excludes(json_flag);
+  set_handler(assess, [&context] {
+    context.config();
+    std::vector<std::pair<std::string, std::string>> sources;
+    for (const auto& file : files) {
+      std::ifstream in(file, std::ios::binary);
+      if (!in) throw Error(ErrorKind::kInvalidInput, file + ": cannot be read");
+      std::stringstream s;
+      s << in.rdbuf();
+      sources.emplace_back(file, s.str());
+    }
+    auto host = Host::open(context.config_path());
+    nlohmann::json results = nlohmann::json::array();
+    std::vector<nlohmann::json> assessments;
+    bool dangerous = false;
+    for (const auto& [file, code] : sources) {
+      nlohmann::json r = host->assess_code_only(code);
+      r["assessment"]["file"] = file;
+      std::string level = r["level"];
+      dangerous = dangerous || level == "HIGH" || level == "BLOCKED";
+      assessments.push_back(r["assessment"]);
+      results.push_back({{"file", file}, {"level", level}, {"score", r["score"]}, {"reasons", r["reasons"]},
+                         {"findings", r["findings"]}, {"metrics", r["metrics"]}, {"assessors", r["assessors"]}});
+    }
+    if (sarif) {
+      std::cout << to_sarif(assessments).dump(2) << "\n";
+    } else if (json) {
+      std::cout << nlohmann::json{{"files", results}}.dump(2) << "\n";
+    } else {
+      for (const auto& r : results) {
+        std::cout << r["file"].get<std::string>() << ": " << r["level"].get<std::string>() << " (score "
+                  << r["score"] << ")\n";
+        for (const auto& f : r["findings"])
+          std::cout << "  " << std::setw(4) << f["line"].get<int>() << "  " << std::left << std::setw(9)
+                    << f["severity"].get<std::string>() << std::setw(11) << f["assessor"].get<std::string>()
+                    << f["rule_id"].get<std::string>() << ": " << f["message"].get<std::string>() << std::right
+                    << "\n";
+        for (const auto& a : r["assessors"])
+          std::cout << "  assessor " << a["name"].get<std::string>() << ": " << a["status"].get<std::string>()
+                    << (a["cached"].get<bool>() ? " (cached)" : "") << ", " << a["duration_ms"] << " ms"
+                    << (a["reason"].get<std::string>().empty() ? "" : " — " + a["reason"].get<std::string>())
+                    << "\n";
+      }
+    }
+    return dangerous ? 1 : 0;
+  });
+}
+
+}  // namespace warden::cli

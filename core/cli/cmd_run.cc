@@ -1,0 +1,139 @@
+// warden run, warden history, warden report: the pipeline from the command
+// line, through the same warden::Host that embedders use.
+#include <unistd.h>
+#include <warden/host.h>
+
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include "cli/cli.h"
+#include "common/units.h"
+
+namespace warden::cli {
+namespace {
+
+std::string read_input_file(const std::string& path, const std::string& what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(ErrorKind::kInvalidInput, what + " " + path + ": cannot be read");
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// The exit code of `warden run`: the program's own when it ran, otherwise 1
+// for a negative verdict (docs/cli.md).
+int exit_code_of(const ExecutionResult& r) {
+  if (r.decision != Outcome::kRan || !r.run) return 1;
+  if (r.run->exit_code) return *r.run->exit_code;
+  if (r.run->signal) return 128 + *r.run->signal;
+  return 1;
+}
+
+void print_output(const char* label, const std::string& text, bool truncated) {
+  if (text.empty()) return;
+  std::cout << "--- " << label << (truncated ? " (truncated by the output cap)" : "") << " ---\n"
+            << text;
+  if (text.back() != '\n') std::cout << "\n";
+}
+
+void print_human(const ExecutionResult& r) {
+  std::cout << "level:    " << to_string(r.level) << " (score " << r.score << ")\n";
+  for (const auto& reason : r.reasons) std::cout << "          " << reason << "\n";
+  for (const auto& f : r.findings)
+    std::cout << "  " << std::setw(4) << f.line << "  " << std::left << std::setw(9)
+              << to_string(f.severity) << std::setw(11) << f.assessor << f.rule_id << ": "
+              << f.message << std::right << "\n";
+  std::cout << "decision: " << to_string(r.decision);
+  if (!r.reason.empty()) std::cout << " — " << r.reason;
+  std::cout << "\n";
+  for (const auto& w : r.warnings) std::cout << "warning:  " << w << "\n";
+  if (r.decision != Outcome::kRan || !r.run) return;
+  const RunResult& run = *r.run;
+  std::cout << "trust:    " << to_string(r.trust) << (r.override_used ? " (override)" : "") << "\n"
+            << "backend:  " << r.backend << " (" << run.backend_run_id << ")\n"
+            << "limits:   memory " << format_size(r.limits.memory_bytes) << ", cpus "
+            << r.limits.cpus << ", wall " << r.limits.wall_time_ms << " ms, cpu "
+            << r.limits.cpu_time_ms << " ms, pids " << r.limits.pids << ", file "
+            << format_size(r.limits.file_size_bytes) << ", output "
+            << format_size(r.limits.output_bytes) << ", network " << to_string(r.network) << "\n";
+  std::cout << "exit:     ";
+  if (run.exit_code) std::cout << *run.exit_code;
+  if (run.signal) std::cout << "signal " << *run.signal;
+  if (run.timed_out) std::cout << ", timed out";
+  if (run.cpu_time_exceeded) std::cout << ", CPU time exceeded";
+  if (run.oom_killed) std::cout << ", killed for memory";
+  for (const auto& hit : run.limits_hit) std::cout << ", " << hit << " limit hit";
+  std::cout << "\nusage:    peak memory " << format_size(run.peak_memory_bytes) << ", cpu "
+            << run.cpu_time_ms << " ms, wall " << run.wall_time_ms << " ms\n";
+  print_output("stdout", run.stdout_data, run.output_truncated);
+  print_output("stderr", run.stderr_data, run.output_truncated);
+}
+
+}  // namespace
+
+void add_run_commands(CLI::App& app, Context& context) {
+  struct RunOptions {
+    std::string file, stdin_file, override_reason, user, backend;
+    std::vector<std::string> limits;
+    bool confirm = false, json = false;
+  };
+  static RunOptions o;
+  auto* run = app.add_subcommand("run", "Assess a program, decide, run it in a sandbox, audit it");
+  run->add_option("FILE", o.file, "The program (Python)")->required();
+  run->add_option("--stdin", o.stdin_file, "Feed this file to the program's standard input");
+  run->add_flag("--confirm", o.confirm, "Confirm running code judged HIGH");
+  run->add_option("--override", o.override_reason,
+                  "Run code judged BLOCKED anyway, with this explanation (audited)");
+  run->add_option("--as", o.user, "The requesting user, for policies that trust by identity");
+  run->add_option("--backend", o.backend, "Ask for this sandbox backend");
+  run->add_flag("--json", o.json, "Print one JSON object");
+  run->add_option("--limit", o.limits, "A limit for this run instead of the policy's, e.g. memory=512MiB")
+      ->delimiter(',');
+  set_handler(run, [&context] {
+    context.config();  // reads and checks the configuration, sets up logging
+    ExecutionRequest request;
+    request.code = read_input_file(o.file, "program");
+    request.file_name = o.file;
+    if (!o.stdin_file.empty()) request.stdin_data = read_input_file(o.stdin_file, "--stdin file");
+    request.confirmed = o.confirm;
+    request.override_blocked = !o.override_reason.empty();
+    request.override_explanation = o.override_reason;
+    request.user = o.user.empty() ? std::string(getlogin() ? getlogin() : "") : o.user;
+    if (!o.backend.empty()) request.backend = o.backend;
+    for (const auto& limit : o.limits) {
+      auto eq = limit.find('=');
+      if (eq == std::string::npos)
+        throw Error(ErrorKind::kInvalidInput, "--limit '" + limit + "': expected NAME=VALUE, e.g. memory=512MiB");
+      request.limits[limit.substr(0, eq)] = limit.substr(eq + 1);
+    }
+    auto host = Host::open(context.config_path());
+    ExecutionResult result = host->assess_and_execute(request);
+    if (o.json)
+      std::cout << result.to_json().dump(2) << "\n";
+    else
+      print_human(result);
+    return exit_code_of(result);
+  });
+
+  static int limit = 10;
+  auto* history = app.add_subcommand("history", "Recent runs and decisions from the audit log (JSON)");
+  history->add_option("--limit", limit, "How many of each")->check(CLI::PositiveNumber);
+  set_handler(history, [&context] {
+    context.config();
+    std::cout << Host::open(context.config_path())->get_execution_history(limit).dump(2) << "\n";
+    return 0;
+  });
+
+  static int hours = 24;
+  auto* report = app.add_subcommand("report", "Summary of the audit log over a time range (JSON)");
+  report->add_option("--hours", hours, "The last N hours (0: all)")->check(CLI::NonNegativeNumber);
+  set_handler(report, [&context] {
+    context.config();
+    std::cout << Host::open(context.config_path())->get_audit_report(hours).dump(2) << "\n";
+    return 0;
+  });
+}
+
+}  // namespace warden::cli

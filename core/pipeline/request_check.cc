@@ -1,0 +1,103 @@
+#include "pipeline/request_check.h"
+
+#include <warden/error.h>
+
+#include <algorithm>
+#include <charconv>
+#include <type_traits>
+
+#include "common/units.h"
+
+namespace warden::pipeline {
+namespace {
+
+std::size_t utf8_length(const std::string& s) {
+  return static_cast<std::size_t>(
+      std::count_if(s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
+}
+
+bool blank(const std::string& s) {
+  return std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isspace(c); });
+}
+
+}  // namespace
+
+Limits apply_requested_limits(Limits base, const std::map<std::string, std::string>& requested,
+                              const Limits& ceilings) {
+  for (const auto& [name, text] : requested) {
+    auto bad = [&](const std::string& why) {
+      return Error(ErrorKind::kInvalidInput, "limit '" + name + "' = '" + text + "': " + why);
+    };
+    auto size = [&](std::uint64_t& field, std::uint64_t ceiling) {
+      auto v = parse_size(text);
+      if (!v || *v == 0) throw bad("expected a size such as 256MiB");
+      if (*v > ceiling) throw bad("above the ceiling of " + format_size(ceiling));
+      field = *v;
+    };
+    auto duration = [&](std::uint64_t& field, std::uint64_t ceiling) {
+      auto v = parse_duration_ms(text);
+      if (!v || *v == 0) throw bad("expected a duration such as 5s");
+      if (*v > ceiling) throw bad("above the ceiling of " + std::to_string(ceiling) + " ms");
+      field = *v;
+    };
+    auto count = [&](auto& field, std::uint64_t ceiling) {
+      std::uint64_t v = 0;
+      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+      if (ec != std::errc() || end != text.data() + text.size() || v == 0)
+        throw bad("expected a positive whole number");
+      if (v > ceiling) throw bad("above the ceiling of " + std::to_string(ceiling));
+      field = static_cast<std::remove_reference_t<decltype(field)>>(v);
+    };
+    if (name == "memory") size(base.memory_bytes, ceilings.memory_bytes);
+    else if (name == "file_size") size(base.file_size_bytes, ceilings.file_size_bytes);
+    else if (name == "tmpfs") size(base.tmpfs_bytes, ceilings.tmpfs_bytes);
+    else if (name == "output") size(base.output_bytes, ceilings.output_bytes);
+    else if (name == "wall_time") duration(base.wall_time_ms, ceilings.wall_time_ms);
+    else if (name == "cpu_time") duration(base.cpu_time_ms, ceilings.cpu_time_ms);
+    else if (name == "pids") count(base.pids, ceilings.pids);
+    else if (name == "open_files") count(base.open_files, ceilings.open_files);
+    else if (name == "cpus") {
+      double v = 0;
+      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+      if (ec != std::errc() || end != text.data() + text.size() || !(v > 0))
+        throw bad("expected a positive number of CPUs");
+      if (v > ceilings.cpus) throw bad("above the ceiling of " + std::to_string(ceilings.cpus));
+      base.cpus = v;
+    } else {
+      throw bad("unknown limit (memory, cpus, wall_time, cpu_time, pids, file_size, open_files, "
+                "tmpfs, output)");
+    }
+  }
+  return base;
+}
+
+void check_code(const std::string& code, const RequestsConfig& limits) {
+  if (blank(code)) throw Error(ErrorKind::kInvalidInput, "Code cannot be empty");
+  if (code.size() > limits.max_code_bytes)
+    throw Error(ErrorKind::kInvalidInput,
+                "Code too large (max " + std::to_string(limits.max_code_bytes / 1024) + "KB)");
+}
+
+void check_request(const ExecutionRequest& request, const RequestsConfig& limits,
+                   const std::vector<std::string>& loaded_backends) {
+  check_code(request.code, limits);
+  if (request.override_blocked && blank(request.override_explanation))
+    throw Error(ErrorKind::kInvalidInput, "User override requires explanation");
+  if (utf8_length(request.override_explanation) > limits.max_explanation_chars)
+    throw Error(ErrorKind::kInvalidInput, "Override explanation too long (max " +
+                                              std::to_string(limits.max_explanation_chars) +
+                                              " characters)");
+  if (request.backend &&
+      std::find(loaded_backends.begin(), loaded_backends.end(), *request.backend) ==
+          loaded_backends.end()) {
+    std::string names;
+    for (const auto& b : loaded_backends) names += (names.empty() ? "" : ", ") + b;
+    throw Error(ErrorKind::kInvalidInput, "Unknown backend '" + *request.backend +
+                                              "' (loaded: " + (names.empty() ? "none" : names) + ")");
+  }
+  if (request.language != "python")
+    throw Error(ErrorKind::kInvalidInput,
+                "Unsupported language '" + request.language + "' (supported: python)");
+}
+
+}  // namespace warden::pipeline

@@ -1,0 +1,30 @@
+// Checks a request before any work is done: the "bad input" errors of the
+// embedding API, with the messages Mai's SafetyAPI used.
+#pragma once
+
+#include <warden/host.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+
+namespace warden::pipeline {
+
+// Throws Error(kInvalidInput) naming what is wrong: empty code, code over
+// requests.max_code_size, an override without an explanation or with one over
+// requests.max_explanation_chars, a backend that is not loaded.
+void check_request(const ExecutionRequest& request, const RequestsConfig& limits,
+                   const std::vector<std::string>& loaded_backends);
+
+// Replaces fields of `base` with the request's limits (names as in
+// warden.yaml's `ceilings`). Throws Error(kInvalidInput) for an unknown name,
+// a malformed value or a value above its ceiling.
+Limits apply_requested_limits(Limits base, const std::map<std::string, std::string>& requested,
+                              const Limits& ceilings);
+
+// The same checks that apply to code alone (assess_code_only).
+void check_code(const std::string& code, const RequestsConfig& limits);
+
+}  // namespace warden::pipeline
