@@ -24,11 +24,16 @@ std::string sha256_hex(std::string_view data) {
 nlohmann::json Assessment::to_json() const {
   nlohmann::json assessors_json = nlohmann::json::array();
   for (const auto& a : assessors)
-    assessors_json.push_back({{"name", a.name},        {"version", a.version},   {"tool_version", a.tool_version},
-                              {"status", a.status},    {"reason", a.reason},     {"duration_ms", a.duration_ms},
-                              {"cached", a.cached},    {"findings", a.findings}});
-  return {{"file", file},       {"language", language}, {"code_sha256", code_sha256},
-          {"findings", findings}, {"metrics", metrics},  {"assessors", assessors_json}};
+    assessors_json.push_back({{"name", a.name},
+                              {"version", a.version},
+                              {"tool_version", a.tool_version},
+                              {"status", a.status},
+                              {"reason", a.reason},
+                              {"duration_ms", a.duration_ms},
+                              {"cached", a.cached},
+                              {"findings", a.findings}});
+  return {{"file", file},         {"language", language}, {"code_sha256", code_sha256},
+          {"findings", findings}, {"metrics", metrics},   {"assessors", assessors_json}};
 }
 
 std::vector<Finding> merge_findings(std::vector<Finding> findings) {
@@ -62,7 +67,8 @@ AssessmentStage::AssessmentStage(const PluginSet& plugins, const AssessorsConfig
 
 AssessmentStage::~AssessmentStage() {
   // Calls abandoned at their deadline still use the plugins: let them finish.
-  for (int i = 0; i < 3000 && in_flight_->load() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  for (int i = 0; i < 3000 && in_flight_->load() > 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
 }
 
 bool AssessmentStage::cache_get(const std::string& key, std::vector<Finding>& findings) {
@@ -103,7 +109,8 @@ Availability AssessmentStage::availability(const Assessor& assessor) {
   return a;
 }
 
-Assessment AssessmentStage::assess(std::string_view code, std::string_view language, std::string_view file_name) {
+Assessment AssessmentStage::assess(std::string_view code, std::string_view language,
+                                   std::string_view file_name) {
   Assessment out;
   out.file = std::string(file_name);
   out.language = std::string(language);
@@ -148,7 +155,8 @@ Assessment AssessmentStage::assess(std::string_view code, std::string_view langu
       r.reason = a.reason;
       continue;
     }
-    std::string key = out.code_sha256 + "|" + std::string(language) + "|" + r.name + "|" + r.version + "|" + a.cache_key;
+    std::string key = out.code_sha256 + "|" + std::string(language) + "|" + r.name + "|" +
+                      r.version + "|" + a.cache_key;
     if (cache_get(key, per_assessor[slot])) {
       r.cached = true;
       continue;
@@ -191,8 +199,10 @@ Assessment AssessmentStage::assess(std::string_view code, std::string_view langu
         r.reason = e.what();
       }
     }
-    r.duration_ms = static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - p.start).count());
+    r.duration_ms =
+        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       std::chrono::steady_clock::now() - p.start)
+                                       .count());
   }
   std::vector<Finding> all;
   for (std::size_t slot = 0; slot < per_assessor.size(); ++slot) {
@@ -202,7 +212,8 @@ Assessment AssessmentStage::assess(std::string_view code, std::string_view langu
       all.push_back(std::move(f));
     }
     if (out.assessors[slot].status != "ok")
-      spdlog::warn("assessor {} {}: {}", out.assessors[slot].name, out.assessors[slot].status, out.assessors[slot].reason);
+      spdlog::warn("assessor {} {}: {}", out.assessors[slot].name, out.assessors[slot].status,
+                   out.assessors[slot].reason);
   }
   out.findings = merge_findings(std::move(all));
   return out;

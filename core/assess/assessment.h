@@ -70,7 +70,8 @@ class AssessmentStage {
   std::list<CacheEntry> lru_;
   std::unordered_map<std::string, std::list<CacheEntry>::iterator> index_;
   std::mutex probe_mutex_;
-  std::unordered_map<std::string, std::pair<Availability, std::chrono::steady_clock::time_point>> probes_;
+  std::unordered_map<std::string, std::pair<Availability, std::chrono::steady_clock::time_point>>
+      probes_;
   std::shared_ptr<std::atomic<int>> in_flight_ = std::make_shared<std::atomic<int>>(0);
 };
 

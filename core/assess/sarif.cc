@@ -1,7 +1,7 @@
 #include "assess/sarif.h"
 
-#include <map>
 #include <warden/version.h>
+#include <map>
 
 namespace warden {
 namespace {
@@ -35,14 +35,16 @@ nlohmann::json to_sarif(const std::vector<nlohmann::json>& files) {
         run.successful = false;
         run.notifications.push_back(
             {{"level", "error"},
-             {"message", {{"text", path + ": " + a.value("status", "") + ": " + a.value("reason", "")}}}});
+             {"message",
+              {{"text", path + ": " + a.value("status", "") + ": " + a.value("reason", "")}}}});
       }
     }
     for (const Finding& f : file.at("findings").get<std::vector<Finding>>()) {
       std::vector<std::pair<std::string, std::string>> reporters = {{f.assessor, f.rule_id}};
       for (const auto& other : f.also_reported_by) {
         auto space = other.find(' ');
-        reporters.emplace_back(other.substr(0, space), space == std::string::npos ? "" : other.substr(space + 1));
+        reporters.emplace_back(other.substr(0, space),
+                               space == std::string::npos ? "" : other.substr(space + 1));
       }
       for (const auto& [assessor, rule_id] : reporters) {
         Run& run = runs[assessor];
@@ -57,27 +59,36 @@ nlohmann::json to_sarif(const std::vector<nlohmann::json>& files) {
              {"ruleIndex", rule_index},
              {"level", sarif_level(f.severity)},
              {"message", {{"text", f.message}}},
-             {"locations", {{{"physicalLocation", {{"artifactLocation", {{"uri", path}}}, {"region", region}}}}}},
+             {"locations",
+              {{{"physicalLocation",
+                 {{"artifactLocation", {{"uri", path}}}, {"region", region}}}}}},
              {"partialFingerprints",
-              {{"primaryLocationLineHash", sha256_hex(rule_id + "|" + path + "|" + f.source_line).substr(0, 16)}}},
+              {{"primaryLocationLineHash",
+                sha256_hex(rule_id + "|" + path + "|" + f.source_line).substr(0, 16)}}},
              {"properties",
-              {{"severity", to_string(f.severity)}, {"confidence", to_string(f.confidence)},
-               {"category", f.category}, {"cwe", f.cwe}}}});
+              {{"severity", to_string(f.severity)},
+               {"confidence", to_string(f.confidence)},
+               {"category", f.category},
+               {"cwe", f.cwe}}}});
       }
     }
   }
   nlohmann::json out_runs = nlohmann::json::array();
   for (auto& [name, run] : runs) {
     nlohmann::json rules = nlohmann::json::array();
-    for (const auto& id : run.rule_ids) rules.push_back({{"id", id}, {"shortDescription", {{"text", id}}}});
+    for (const auto& id : run.rule_ids)
+      rules.push_back({{"id", id}, {"shortDescription", {{"text", id}}}});
     nlohmann::json driver = {{"name", name}, {"rules", rules}};
     if (!run.version.empty()) driver["version"] = run.version;
     out_runs.push_back({{"tool", {{"driver", driver}}},
                         {"results", run.results},
                         {"invocations",
-                         {{{"executionSuccessful", run.successful}, {"toolExecutionNotifications", run.notifications}}}}});
+                         {{{"executionSuccessful", run.successful},
+                           {"toolExecutionNotifications", run.notifications}}}}});
   }
-  return {{"$schema", "https://json.schemastore.org/sarif-2.1.0.json"}, {"version", "2.1.0"}, {"runs", out_runs}};
+  return {{"$schema", "https://json.schemastore.org/sarif-2.1.0.json"},
+          {"version", "2.1.0"},
+          {"runs", out_runs}};
 }
 
 }  // namespace warden

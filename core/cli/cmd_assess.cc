@@ -14,7 +14,8 @@ namespace warden::cli {
 void add_assess_command(CLI::App& app, Context& context) {
   static std::vector<std::string> files;
   static bool json = false, sarif = false;
-  auto* assess = app.add_subcommand("assess", "Find what is dangerous in programs and judge their risk");
+  auto* assess =
+      app.add_subcommand("assess", "Find what is dangerous in programs and judge their risk");
   assess->add_option("FILE", files, "Python programs")->required();
   auto* json_flag = assess->add_flag("--json", json, "Print JSON");
   assess->add_flag("--sarif", sarif, "Print SARIF 2.1.0")->excludes(json_flag);
@@ -38,8 +39,13 @@ void add_assess_command(CLI::App& app, Context& context) {
       std::string level = r["level"];
       dangerous = dangerous || level == "HIGH" || level == "BLOCKED";
       assessments.push_back(r["assessment"]);
-      results.push_back({{"file", file}, {"level", level}, {"score", r["score"]}, {"reasons", r["reasons"]},
-                         {"findings", r["findings"]}, {"metrics", r["metrics"]}, {"assessors", r["assessors"]}});
+      results.push_back({{"file", file},
+                         {"level", level},
+                         {"score", r["score"]},
+                         {"reasons", r["reasons"]},
+                         {"findings", r["findings"]},
+                         {"metrics", r["metrics"]},
+                         {"assessors", r["assessors"]}});
     }
     if (sarif) {
       std::cout << to_sarif(assessments).dump(2) << "\n";
@@ -47,17 +53,21 @@ void add_assess_command(CLI::App& app, Context& context) {
       std::cout << nlohmann::json{{"files", results}}.dump(2) << "\n";
     } else {
       for (const auto& r : results) {
-        std::cout << r["file"].get<std::string>() << ": " << r["level"].get<std::string>() << " (score "
-                  << r["score"] << ")\n";
+        std::cout << r["file"].get<std::string>() << ": " << r["level"].get<std::string>()
+                  << " (score " << r["score"] << ")\n";
         for (const auto& f : r["findings"])
-          std::cout << "  " << std::setw(4) << f["line"].get<int>() << "  " << std::left << std::setw(9)
-                    << f["severity"].get<std::string>() << std::setw(11) << f["assessor"].get<std::string>()
-                    << f["rule_id"].get<std::string>() << ": " << f["message"].get<std::string>() << std::right
-                    << "\n";
+          std::cout << "  " << std::setw(4) << f["line"].get<int>() << "  " << std::left
+                    << std::setw(9) << f["severity"].get<std::string>() << std::setw(11)
+                    << f["assessor"].get<std::string>() << f["rule_id"].get<std::string>() << ": "
+                    << f["message"].get<std::string>() << std::right << "\n";
         for (const auto& a : r["assessors"])
-          std::cout << "  assessor " << a["name"].get<std::string>() << ": " << a["status"].get<std::string>()
-                    << (a["cached"].get<bool>() ? " (cached)" : "") << ", " << a["duration_ms"] << " ms"
-                    << (a["reason"].get<std::string>().empty() ? "" : " — " + a["reason"].get<std::string>())
+          std::cout << "  assessor " << a["name"].get<std::string>() << ": "
+                    << a["status"].get<std::string>()
+                    << (a["cached"].get<bool>() ? " (cached)" : "") << ", " << a["duration_ms"]
+                    << " ms"
+                    << (a["reason"].get<std::string>().empty()
+                            ? ""
+                            : " — " + a["reason"].get<std::string>())
                     << "\n";
       }
     }

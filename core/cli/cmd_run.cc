@@ -89,7 +89,8 @@ void add_run_commands(CLI::App& app, Context& context) {
   run->add_option("--as", o.user, "The requesting user, for policies that trust by identity");
   run->add_option("--backend", o.backend, "Ask for this sandbox backend");
   run->add_flag("--json", o.json, "Print one JSON object");
-  run->add_option("--limit", o.limits, "A limit for this run instead of the policy's, e.g. memory=512MiB")
+  run->add_option("--limit", o.limits,
+                  "A limit for this run instead of the policy's, e.g. memory=512MiB")
       ->delimiter(',');
   set_handler(run, [&context] {
     context.config();  // reads and checks the configuration, sets up logging
@@ -105,7 +106,8 @@ void add_run_commands(CLI::App& app, Context& context) {
     for (const auto& limit : o.limits) {
       auto eq = limit.find('=');
       if (eq == std::string::npos)
-        throw Error(ErrorKind::kInvalidInput, "--limit '" + limit + "': expected NAME=VALUE, e.g. memory=512MiB");
+        throw Error(ErrorKind::kInvalidInput,
+                    "--limit '" + limit + "': expected NAME=VALUE, e.g. memory=512MiB");
       request.limits[limit.substr(0, eq)] = limit.substr(eq + 1);
     }
     auto host = Host::open(context.config_path());
@@ -118,7 +120,8 @@ void add_run_commands(CLI::App& app, Context& context) {
   });
 
   static int limit = 10;
-  auto* history = app.add_subcommand("history", "Recent runs and decisions from the audit log (JSON)");
+  auto* history =
+      app.add_subcommand("history", "Recent runs and decisions from the audit log (JSON)");
   history->add_option("--limit", limit, "How many of each")->check(CLI::PositiveNumber);
   set_handler(history, [&context] {
     context.config();

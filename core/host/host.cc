@@ -34,22 +34,28 @@ std::string new_request_id() {
   return id;
 }
 
-std::string utc_now() { return audit::utc_hours_ago(0); }
+std::string utc_now() {
+  return audit::utc_hours_ago(0);
+}
 
 nlohmann::json findings_summary(const std::vector<Finding>& findings) {
   nlohmann::json by_severity = nlohmann::json::object();
   nlohmann::json list = nlohmann::json::array();
   for (const auto& f : findings) {
     by_severity[to_string(f.severity)] = by_severity.value(to_string(f.severity), 0) + 1;
-    list.push_back({{"assessor", f.assessor}, {"rule_id", f.rule_id}, {"severity", to_string(f.severity)},
-                    {"line", f.line}, {"category", f.category}});
+    list.push_back({{"assessor", f.assessor},
+                    {"rule_id", f.rule_id},
+                    {"severity", to_string(f.severity)},
+                    {"line", f.line},
+                    {"category", f.category}});
   }
   return {{"count", findings.size()}, {"by_severity", by_severity}, {"findings", list}};
 }
 
 class HostImpl final : public Host {
  public:
-  explicit HostImpl(const std::string& config_path) : config_(load_config(resolve_config_path(config_path))) {
+  explicit HostImpl(const std::string& config_path)
+      : config_(load_config(resolve_config_path(config_path))) {
     plugins_ = std::make_unique<PluginSet>(config_);
     stage_ = std::make_unique<AssessmentStage>(*plugins_, config_.assessors);
     policy_ = std::make_unique<policy::PolicyEngine>(config_.policies, config_.ceilings);
@@ -63,8 +69,10 @@ class HostImpl final : public Host {
     });
     nlohmann::json plugins = nlohmann::json::array();
     for (const auto& r : plugins_->catalog().records())
-      plugins.push_back({{"name", r.name}, {"kind", r.kind}, {"version", r.version}, {"loaded", r.loaded}});
-    audit_->append(kind::kSystemStart, {{"config", config_.file.string()}, {"plugins", plugins},
+      plugins.push_back(
+          {{"name", r.name}, {"kind", r.kind}, {"version", r.version}, {"loaded", r.loaded}});
+    audit_->append(kind::kSystemStart, {{"config", config_.file.string()},
+                                        {"plugins", plugins},
                                         {"policies", config_.policies.directory.string()}});
   }
 
@@ -96,43 +104,56 @@ class HostImpl final : public Host {
     r.score = c.score;
     r.reasons = c.reasons;
     r.findings = assessment.findings;
-    nlohmann::json assessment_record = {{"file", request.file_name},  {"code_sha256", assessment.code_sha256},
-                                        {"level", to_string(c.level)}, {"score", c.score},
-                                        {"reasons", c.reasons},        {"summary", findings_summary(assessment.findings)},
-                                        {"metrics", assessment.metrics}, {"assessors", r.assessment["assessors"]},
-                                        {"user", request.user},        {"metadata", request.metadata}};
+    nlohmann::json assessment_record = {
+        {"file", request.file_name},     {"code_sha256", assessment.code_sha256},
+        {"level", to_string(c.level)},   {"score", c.score},
+        {"reasons", c.reasons},          {"summary", findings_summary(assessment.findings)},
+        {"metrics", assessment.metrics}, {"assessors", r.assessment["assessors"]},
+        {"user", request.user},          {"metadata", request.metadata}};
     if (config_.audit.include_code) assessment_record["code"] = request.code;
     record(kind::kAssessment, assessment_record);
 
-    nlohmann::json request_json = {{"user", request.user},
-                                   {"confirmed", request.confirmed},
-                                   {"metadata", request.metadata},
-                                   {"backend", request.backend ? nlohmann::json(*request.backend) : nlohmann::json(nullptr)}};
-    request_json["override"] = request.override_blocked
-                                   ? nlohmann::json{{"explanation", request.override_explanation}, {"user", request.user}}
-                                   : nlohmann::json(nullptr);
+    nlohmann::json request_json = {
+        {"user", request.user},
+        {"confirmed", request.confirmed},
+        {"metadata", request.metadata},
+        {"backend", request.backend ? nlohmann::json(*request.backend) : nlohmann::json(nullptr)}};
+    request_json["override"] =
+        request.override_blocked
+            ? nlohmann::json{{"explanation", request.override_explanation}, {"user", request.user}}
+            : nlohmann::json(nullptr);
     auto decide = [&](Outcome outcome, const std::string& reason) {
       r.decision = outcome;
       r.reason = reason;
-      record(kind::kDecision, {{"outcome", to_string(outcome)}, {"level", to_string(c.level)}, {"score", c.score},
-                               {"reasons", c.reasons}, {"reason", reason}, {"user", request.user}});
+      record(kind::kDecision, {{"outcome", to_string(outcome)},
+                               {"level", to_string(c.level)},
+                               {"score", c.score},
+                               {"reasons", c.reasons},
+                               {"reason", reason},
+                               {"user", request.user}});
       return r;
     };
 
     if (c.level == RiskLevel::kHigh) {
       if (!request.confirmed)
-        return decide(Outcome::kNeedsConfirmation,
-                      "judged HIGH risk: it runs only when the user confirms (--confirm, confirm=True)");
+        return decide(
+            Outcome::kNeedsConfirmation,
+            "judged HIGH risk: it runs only when the user confirms (--confirm, confirm=True)");
       record(kind::kConfirmation, {{"user", request.user}, {"level", "HIGH"}, {"score", c.score}});
     }
     if (c.level == RiskLevel::kBlocked) {
       if (!request.override_blocked)
-        return decide(Outcome::kBlocked, "Code blocked by security assessment" +
-                                             std::string(c.reasons.empty() ? "" : ": " + c.reasons.front()));
+        return decide(Outcome::kBlocked,
+                      "Code blocked by security assessment" +
+                          std::string(c.reasons.empty() ? "" : ": " + c.reasons.front()));
       policy::OverrideVerdict verdict = policy_->may_override(c, request_json);
-      record(kind::kOverride, {{"user", request.user}, {"explanation", request.override_explanation},
-                               {"allowed", verdict.allowed}, {"reason", verdict.reason}, {"score", c.score}});
-      if (!verdict.allowed) return decide(Outcome::kBlocked, "override refused by the policy: " + verdict.reason);
+      record(kind::kOverride, {{"user", request.user},
+                               {"explanation", request.override_explanation},
+                               {"allowed", verdict.allowed},
+                               {"reason", verdict.reason},
+                               {"score", c.score}});
+      if (!verdict.allowed)
+        return decide(Outcome::kBlocked, "override refused by the policy: " + verdict.reason);
       r.override_used = true;
     }
 
@@ -140,25 +161,35 @@ class HostImpl final : public Host {
     nlohmann::json system = policy::system_snapshot();
     system["loaded_backends"] = plugins_->backend_names();
     system["default_backend"] = config_.backends.default_backend;
-    system["requested_backend"] = request.backend ? nlohmann::json(*request.backend) : nlohmann::json(nullptr);
+    system["requested_backend"] =
+        request.backend ? nlohmann::json(*request.backend) : nlohmann::json(nullptr);
     policy::LimitsDecision limits;
     try {
       limits = policy_->limits(r.trust, r.assessment, system, plugins_->backend_names());
     } catch (const policy::PolicyFailure& e) {
-      return decide(Outcome::kRefused, std::string("the policy could not decide limits, failing closed: ") + e.what());
+      return decide(Outcome::kRefused,
+                    std::string("the policy could not decide limits, failing closed: ") + e.what());
     }
     if (!r.override_used && !request.limits.empty())
-      limits.limits = pipeline::apply_requested_limits(limits.limits, request.limits, config_.ceilings);
+      limits.limits =
+          pipeline::apply_requested_limits(limits.limits, request.limits, config_.ceilings);
     r.backend = limits.backend;
     r.limits = limits.limits;
     r.network = limits.network;
     if (c.level != RiskLevel::kLow) r.warnings = c.reasons;
     for (const auto& note : limits.clamped) r.warnings.push_back(note);
     r.decision = Outcome::kRan;
-    record(kind::kDecision, {{"outcome", "run"}, {"level", to_string(c.level)}, {"score", c.score},
-                             {"trust", to_string(r.trust)}, {"backend", r.backend}, {"limits", r.limits},
-                             {"network", to_string(r.network)}, {"reasons", c.reasons}, {"clamped", limits.clamped},
-                             {"override_used", r.override_used}, {"user", request.user}});
+    record(kind::kDecision, {{"outcome", "run"},
+                             {"level", to_string(c.level)},
+                             {"score", c.score},
+                             {"trust", to_string(r.trust)},
+                             {"backend", r.backend},
+                             {"limits", r.limits},
+                             {"network", to_string(r.network)},
+                             {"reasons", c.reasons},
+                             {"clamped", limits.clamped},
+                             {"override_used", r.override_used},
+                             {"user", request.user}});
 
     RunSpec spec;
     spec.run_id = r.request_id;
@@ -167,7 +198,9 @@ class HostImpl final : public Host {
     spec.network = r.network;
     for (const auto& name : config_.requests.env_allowlist)
       if (const char* value = std::getenv(name.c_str())) spec.env[name] = value;
-    record(kind::kRunStart, {{"backend", r.backend}, {"limits", r.limits}, {"network", to_string(r.network)},
+    record(kind::kRunStart, {{"backend", r.backend},
+                             {"limits", r.limits},
+                             {"network", to_string(r.network)},
                              {"trust", to_string(r.trust)}});
     const SandboxBackend* backend = plugins_->backend(r.backend);
     try {
@@ -191,8 +224,11 @@ class HostImpl final : public Host {
     if (run.output_truncated) violations.push_back("output");
     for (const auto& hit : run.limits_hit) violations.push_back(hit);
     if (!violations.empty())
-      record(kind::kResourceViolation, {{"violations", violations}, {"backend", r.backend}, {"limits", r.limits},
-                                        {"peak_memory_bytes", run.peak_memory_bytes}, {"cpu_time_ms", run.cpu_time_ms},
+      record(kind::kResourceViolation, {{"violations", violations},
+                                        {"backend", r.backend},
+                                        {"limits", r.limits},
+                                        {"peak_memory_bytes", run.peak_memory_bytes},
+                                        {"cpu_time_ms", run.cpu_time_ms},
                                         {"wall_time_ms", run.wall_time_ms}});
     return r;
   }
@@ -203,16 +239,26 @@ class HostImpl final : public Host {
     Assessment assessment = stage_->assess(code, language, "main.py");
     nlohmann::json aj = assessment.to_json();
     policy::Classification c = policy_->classify(aj);
-    std::string id = audit_->append(kind::kAssessment, {{"code_sha256", assessment.code_sha256},
-                                                        {"level", to_string(c.level)}, {"score", c.score},
-                                                        {"summary", findings_summary(assessment.findings)},
-                                                        {"assess_only", true}}).id;
-    return {{"level", to_string(c.level)},          {"score", c.score},
-            {"reasons", c.reasons},                 {"findings", assessment.findings},
-            {"metrics", assessment.metrics},        {"assessors", aj["assessors"]},
-            {"assessment", aj},                     {"can_execute", c.level != RiskLevel::kBlocked},
-            {"needs_confirmation", c.level == RiskLevel::kHigh}, {"policy_failed", c.policy_failed},
-            {"assessed_at", utc_now()},             {"audit_id", id}};
+    std::string id =
+        audit_
+            ->append(kind::kAssessment, {{"code_sha256", assessment.code_sha256},
+                                         {"level", to_string(c.level)},
+                                         {"score", c.score},
+                                         {"summary", findings_summary(assessment.findings)},
+                                         {"assess_only", true}})
+            .id;
+    return {{"level", to_string(c.level)},
+            {"score", c.score},
+            {"reasons", c.reasons},
+            {"findings", assessment.findings},
+            {"metrics", assessment.metrics},
+            {"assessors", aj["assessors"]},
+            {"assessment", aj},
+            {"can_execute", c.level != RiskLevel::kBlocked},
+            {"needs_confirmation", c.level == RiskLevel::kHigh},
+            {"policy_failed", c.policy_failed},
+            {"assessed_at", utc_now()},
+            {"audit_id", id}};
   }
 
   nlohmann::json get_execution_history(int limit) override {
@@ -220,9 +266,11 @@ class HostImpl final : public Host {
     auto scan = audit::scan_log(config_.audit.directory, config_.audit.origin);
     auto newest = [&](const char* record_kind) {
       nlohmann::json out = nlohmann::json::array();
-      for (auto it = scan.records.rbegin(); it != scan.records.rend() && out.size() < static_cast<std::size_t>(limit); ++it)
+      for (auto it = scan.records.rbegin();
+           it != scan.records.rend() && out.size() < static_cast<std::size_t>(limit); ++it)
         if (it->kind == record_kind)
-          out.push_back({{"index", it->index}, {"id", it->id}, {"time", it->time}, {"data", it->data}});
+          out.push_back(
+              {{"index", it->index}, {"id", it->id}, {"time", it->time}, {"data", it->data}});
       return out;
     };
     return {{"summary", audit::summarize(scan.records, 0)},
@@ -237,14 +285,18 @@ class HostImpl final : public Host {
     nlohmann::json components = nlohmann::json::object();
     bool degraded = false;
     for (const auto& s : plugins_->status()) {
-      components[s.kind + ":" + s.name] = {{"available", s.available}, {"reason", s.reason}, {"version", s.version}};
-      if (!s.available && (s.kind == "assessor" || s.name == config_.backends.default_backend)) degraded = true;
+      components[s.kind + ":" + s.name] = {
+          {"available", s.available}, {"reason", s.reason}, {"version", s.version}};
+      if (!s.available && (s.kind == "assessor" || s.name == config_.backends.default_backend))
+        degraded = true;
     }
     components["policy"] = {{"directory", policy_->directory().string()}, {"available", true}};
-    components["audit_log"] = {{"writable", audit_->writable()}, {"reason", audit_->unwritable_reason()}};
+    components["audit_log"] = {{"writable", audit_->writable()},
+                               {"reason", audit_->unwritable_reason()}};
     if (!audit_->writable()) degraded = true;
-    audit::VerifyReport report =
-        audit::verify_log(config_.audit.directory, config_.audit.origin, audit_->verifier_key(), std::nullopt);
+    audit_->checkpoint_now();  // cover everything written so far
+    audit::VerifyReport report = audit::verify_log(config_.audit.directory, config_.audit.origin,
+                                                   audit_->verifier_key(), std::nullopt);
     nlohmann::json integrity = report.to_json();
     integrity["valid"] = report.intact;
     if (!report.intact) degraded = true;
@@ -264,24 +316,31 @@ class HostImpl final : public Host {
       std::filesystem::create_directories(dir);
       for (const auto& [name, source] : update.files) {
         if (name.find('/') != std::string::npos || !name.ends_with(".lua"))
-          throw Error(ErrorKind::kInvalidInput, "policy file name '" + name + "' must be a plain *.lua name");
+          throw Error(ErrorKind::kInvalidInput,
+                      "policy file name '" + name + "' must be a plain *.lua name");
         std::ofstream(dir / name, std::ios::binary) << source;
       }
     } else {
       throw Error(ErrorKind::kInvalidInput, "Policies must name a directory or give files");
     }
     policy_->replace(dir);  // validates first; audits policy_reload through the event sink
-    return {{"updated_policies", {dir.string()}}, {"failed_updates", nlohmann::json::array()},
-            {"validation_errors", nlohmann::json::array()}, {"updated_at", utc_now()}};
+    return {{"updated_policies", {dir.string()}},
+            {"failed_updates", nlohmann::json::array()},
+            {"validation_errors", nlohmann::json::array()},
+            {"updated_at", utc_now()}};
   }
 
   nlohmann::json get_audit_report(int hours) override {
-    if (hours < 0) throw Error(ErrorKind::kInvalidInput, "time_range_hours must be a positive integer");
+    if (hours < 0)
+      throw Error(ErrorKind::kInvalidInput, "time_range_hours must be a positive integer");
     auto scan = audit::scan_log(config_.audit.directory, config_.audit.origin);
     nlohmann::json report = audit::summarize(scan.records, hours);
-    audit::VerifyReport integrity =
-        audit::verify_log(config_.audit.directory, config_.audit.origin, audit_->verifier_key(), std::nullopt);
-    return {{"report_period_hours", hours}, {"summary", report}, {"integrity_check", integrity.to_json()},
+    audit_->checkpoint_now();
+    audit::VerifyReport integrity = audit::verify_log(config_.audit.directory, config_.audit.origin,
+                                                      audit_->verifier_key(), std::nullopt);
+    return {{"report_period_hours", hours},
+            {"summary", report},
+            {"integrity_check", integrity.to_json()},
             {"report_generated_at", utc_now()}};
   }
 
@@ -289,7 +348,8 @@ class HostImpl final : public Host {
   void require_writable_audit() {
     if (!audit_->writable())
       throw Error(ErrorKind::kEnvironment,
-                  "refusing to run code: the audit log cannot be written (" + audit_->unwritable_reason() + ")");
+                  "refusing to run code: the audit log cannot be written (" +
+                      audit_->unwritable_reason() + ")");
   }
 
   Config config_;
@@ -303,6 +363,8 @@ class HostImpl final : public Host {
 
 Host::~Host() = default;
 
-std::unique_ptr<Host> Host::open(const std::string& config_path) { return std::make_unique<HostImpl>(config_path); }
+std::unique_ptr<Host> Host::open(const std::string& config_path) {
+  return std::make_unique<HostImpl>(config_path);
+}
 
 }  // namespace warden

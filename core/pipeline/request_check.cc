@@ -12,8 +12,8 @@ namespace warden::pipeline {
 namespace {
 
 std::size_t utf8_length(const std::string& s) {
-  return static_cast<std::size_t>(
-      std::count_if(s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
+  return static_cast<std::size_t>(std::count_if(
+      s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
 }
 
 bool blank(const std::string& s) {
@@ -48,14 +48,22 @@ Limits apply_requested_limits(Limits base, const std::map<std::string, std::stri
       if (v > ceiling) throw bad("above the ceiling of " + std::to_string(ceiling));
       field = static_cast<std::remove_reference_t<decltype(field)>>(v);
     };
-    if (name == "memory") size(base.memory_bytes, ceilings.memory_bytes);
-    else if (name == "file_size") size(base.file_size_bytes, ceilings.file_size_bytes);
-    else if (name == "tmpfs") size(base.tmpfs_bytes, ceilings.tmpfs_bytes);
-    else if (name == "output") size(base.output_bytes, ceilings.output_bytes);
-    else if (name == "wall_time") duration(base.wall_time_ms, ceilings.wall_time_ms);
-    else if (name == "cpu_time") duration(base.cpu_time_ms, ceilings.cpu_time_ms);
-    else if (name == "pids") count(base.pids, ceilings.pids);
-    else if (name == "open_files") count(base.open_files, ceilings.open_files);
+    if (name == "memory")
+      size(base.memory_bytes, ceilings.memory_bytes);
+    else if (name == "file_size")
+      size(base.file_size_bytes, ceilings.file_size_bytes);
+    else if (name == "tmpfs")
+      size(base.tmpfs_bytes, ceilings.tmpfs_bytes);
+    else if (name == "output")
+      size(base.output_bytes, ceilings.output_bytes);
+    else if (name == "wall_time")
+      duration(base.wall_time_ms, ceilings.wall_time_ms);
+    else if (name == "cpu_time")
+      duration(base.cpu_time_ms, ceilings.cpu_time_ms);
+    else if (name == "pids")
+      count(base.pids, ceilings.pids);
+    else if (name == "open_files")
+      count(base.open_files, ceilings.open_files);
     else if (name == "cpus") {
       double v = 0;
       auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
@@ -64,8 +72,9 @@ Limits apply_requested_limits(Limits base, const std::map<std::string, std::stri
       if (v > ceilings.cpus) throw bad("above the ceiling of " + std::to_string(ceilings.cpus));
       base.cpus = v;
     } else {
-      throw bad("unknown limit (memory, cpus, wall_time, cpu_time, pids, file_size, open_files, "
-                "tmpfs, output)");
+      throw bad(
+          "unknown limit (memory, cpus, wall_time, cpu_time, pids, file_size, open_files, "
+          "tmpfs, output)");
     }
   }
   return base;
@@ -87,13 +96,12 @@ void check_request(const ExecutionRequest& request, const RequestsConfig& limits
     throw Error(ErrorKind::kInvalidInput, "Override explanation too long (max " +
                                               std::to_string(limits.max_explanation_chars) +
                                               " characters)");
-  if (request.backend &&
-      std::find(loaded_backends.begin(), loaded_backends.end(), *request.backend) ==
-          loaded_backends.end()) {
+  if (request.backend && std::find(loaded_backends.begin(), loaded_backends.end(),
+                                   *request.backend) == loaded_backends.end()) {
     std::string names;
     for (const auto& b : loaded_backends) names += (names.empty() ? "" : ", ") + b;
-    throw Error(ErrorKind::kInvalidInput, "Unknown backend '" + *request.backend +
-                                              "' (loaded: " + (names.empty() ? "none" : names) + ")");
+    throw Error(ErrorKind::kInvalidInput, "Unknown backend '" + *request.backend + "' (loaded: " +
+                                              (names.empty() ? "none" : names) + ")");
   }
   if (request.language != "python")
     throw Error(ErrorKind::kInvalidInput,

@@ -2,6 +2,7 @@
 // Each must end with the right outcome, leave nothing behind, and leave the
 // host responsive. Limits are short so the suite stays quick.
 #define CATCH_CONFIG_MAIN
+#include <unistd.h>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdlib>
@@ -9,7 +10,6 @@
 #include <future>
 #include <nlohmann/json.hpp>
 #include <random>
-#include <unistd.h>
 
 #include "backends.h"
 #include "support/process.h"

@@ -31,7 +31,8 @@ CodeMetrics compute_metrics(std::string_view code) {
     bool call = next && next->kind == TokenKind::kOp && next->text == "(";
     if (t.kind == TokenKind::kName) {
       std::string_view w = t.text;
-      if (w == "if" || w == "elif" || w == "try" || w == "except" || w == "with" || w == "match") ++m.control_flow;
+      if (w == "if" || w == "elif" || w == "try" || w == "except" || w == "with" || w == "match")
+        ++m.control_flow;
       if (w == "for" || w == "while") {
         ++m.control_flow;
         ++m.loops;
@@ -41,13 +42,15 @@ CodeMetrics compute_metrics(std::string_view code) {
       if (w == "import") ++m.imports;
       if (call) ++m.calls;
       if (call && i > 0 && tokens[i - 1].text == "." &&
-          (w == "format" || w == "join" || w == "replace" || w == "split" || w == "strip" || w == "encode" ||
-           w == "decode" || w == "upper" || w == "lower"))
+          (w == "format" || w == "join" || w == "replace" || w == "split" || w == "strip" ||
+           w == "encode" || w == "decode" || w == "upper" || w == "lower"))
         ++m.string_operations;
     } else if (t.kind == TokenKind::kString) {
       ++m.string_literals;
       char first = static_cast<char>(std::tolower(static_cast<unsigned char>(t.text[0])));
-      char second = t.text.size() > 1 ? static_cast<char>(std::tolower(static_cast<unsigned char>(t.text[1]))) : 0;
+      char second = t.text.size() > 1
+                        ? static_cast<char>(std::tolower(static_cast<unsigned char>(t.text[1])))
+                        : 0;
       if (first == 'f' || second == 'f') ++m.string_operations;
       if (next && next->kind == TokenKind::kOp && next->text == "%") ++m.string_operations;
     } else if (t.kind == TokenKind::kOp && (t.text == ")" || t.text == "]") && call) {

@@ -7,14 +7,19 @@
 namespace warden::python {
 namespace {
 
-bool name_start(unsigned char c) { return std::isalpha(c) || c == '_' || c >= 0x80; }
-bool name_char(unsigned char c) { return std::isalnum(c) || c == '_' || c >= 0x80; }
+bool name_start(unsigned char c) {
+  return std::isalpha(c) || c == '_' || c >= 0x80;
+}
+bool name_char(unsigned char c) {
+  return std::isalnum(c) || c == '_' || c >= 0x80;
+}
 
 // Longest operators first.
 constexpr std::string_view kOperators[] = {
-    "**=", "//=", ">>=", "<<=", "...", "->", ":=", "**", "//", "<<", ">>", "<=", ">=", "==", "!=", "+=",
-    "-=",  "*=",  "/=",  "%=",  "&=",  "|=",  "^=", "@=", "+",  "-",  "*",  "/",  "%",  "@",  "<",  ">",
-    "=",   ".",   ",",   ":",   ";",   "(",   ")",  "[",  "]",  "{",  "}",  "&",  "|",  "^",  "~",  "!"};
+    "**=", "//=", ">>=", "<<=", "...", "->", ":=", "**", "//", "<<", ">>", "<=",
+    ">=",  "==",  "!=",  "+=",  "-=",  "*=", "/=", "%=", "&=", "|=", "^=", "@=",
+    "+",   "-",   "*",   "/",   "%",   "@",  "<",  ">",  "=",  ".",  ",",  ":",
+    ";",   "(",   ")",   "[",   "]",   "{",  "}",  "&",  "|",  "^",  "~",  "!"};
 
 class Lexer {
  public:
@@ -31,8 +36,12 @@ class Lexer {
       if (c == '\n' || c == '\r') {
         std::size_t len = (c == '\r' && peek(1) == '\n') ? 2 : 1;
         bool logical = depth_ == 0 && !blank_line_;
-        tokens_.push_back({logical ? TokenKind::kNewline : TokenKind::kNl, src_.substr(pos_, len), line_, column_,
-                           {}, in_fstring_});
+        tokens_.push_back({logical ? TokenKind::kNewline : TokenKind::kNl,
+                           src_.substr(pos_, len),
+                           line_,
+                           column_,
+                           {},
+                           in_fstring_});
         pos_ += len;
         newline();
         continue;
@@ -62,7 +71,8 @@ class Lexer {
         emit(TokenKind::kName, end - pos_);
         continue;
       }
-      if (std::isdigit(static_cast<unsigned char>(c)) || (c == '.' && std::isdigit(static_cast<unsigned char>(peek(1))))) {
+      if (std::isdigit(static_cast<unsigned char>(c)) ||
+          (c == '.' && std::isdigit(static_cast<unsigned char>(peek(1))))) {
         std::size_t end = pos_ + 1;
         while (end < src_.size()) {
           char d = src_[end];
@@ -91,8 +101,10 @@ class Lexer {
       if (!matched) emit(TokenKind::kError, 1);
     }
     if (!in_fstring_) {
-      if (!tokens_.empty() && tokens_.back().kind != TokenKind::kNewline && tokens_.back().kind != TokenKind::kNl)
-        tokens_.push_back({TokenKind::kNewline, src_.substr(src_.size()), line_, column_, {}, false});
+      if (!tokens_.empty() && tokens_.back().kind != TokenKind::kNewline &&
+          tokens_.back().kind != TokenKind::kNl)
+        tokens_.push_back(
+            {TokenKind::kNewline, src_.substr(src_.size()), line_, column_, {}, false});
       while (indents_.size() > 1) {
         indents_.pop_back();
         tokens_.push_back({TokenKind::kDedent, {}, line_, column_, {}, false});
@@ -102,7 +114,9 @@ class Lexer {
   }
 
  private:
-  char peek(std::size_t ahead) const { return pos_ + ahead < src_.size() ? src_[pos_ + ahead] : '\0'; }
+  char peek(std::size_t ahead) const {
+    return pos_ + ahead < src_.size() ? src_[pos_ + ahead] : '\0';
+  }
 
   void advance(std::size_t n) {
     pos_ += n;
@@ -118,7 +132,8 @@ class Lexer {
 
   Token& emit(TokenKind kind, std::size_t len) {
     tokens_.push_back({kind, src_.substr(pos_, len), line_, column_, {}, in_fstring_});
-    if (kind != TokenKind::kComment && kind != TokenKind::kNewline && kind != TokenKind::kNl) blank_line_ = false;
+    if (kind != TokenKind::kComment && kind != TokenKind::kNewline && kind != TokenKind::kNl)
+      blank_line_ = false;
     // Multi-line tokens (strings) move the line counter.
     for (std::size_t i = pos_; i < pos_ + len; ++i) {
       if (src_[i] == '\n') {
@@ -144,7 +159,8 @@ class Lexer {
     if (p >= src_.size() || src_[p] == '\n' || src_[p] == '\r' || src_[p] == '#') return false;
     if (width > indents_.back()) {
       indents_.push_back(width);
-      tokens_.push_back({TokenKind::kIndent, src_.substr(pos_, p - pos_), line_, column_, {}, false});
+      tokens_.push_back(
+          {TokenKind::kIndent, src_.substr(pos_, p - pos_), line_, column_, {}, false});
     } else {
       while (width < indents_.back() && indents_.size() > 1) {
         indents_.pop_back();
@@ -158,7 +174,8 @@ class Lexer {
   bool string_start() {
     std::size_t p = pos_;
     std::string prefix;
-    while (p < src_.size() && prefix.size() < 3 && std::strchr("rRbBuUfF", src_[p]) != nullptr && src_[p] != '\0')
+    while (p < src_.size() && prefix.size() < 3 && std::strchr("rRbBuUfF", src_[p]) != nullptr &&
+           src_[p] != '\0')
       prefix.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(src_[p++]))));
     if (p >= src_.size() || (src_[p] != '\'' && src_[p] != '"')) return false;
     if (!prefix.empty()) {
@@ -180,7 +197,8 @@ class Lexer {
         continue;
       }
       if (!triple && (c == '\n' || c == '\r')) break;
-      if (c == quote && (!triple || (q + 2 < src_.size() && src_[q + 1] == quote && src_[q + 2] == quote))) {
+      if (c == quote &&
+          (!triple || (q + 2 < src_.size() && src_[q + 1] == quote && src_[q + 2] == quote))) {
         closed = true;
         break;
       }
@@ -219,7 +237,8 @@ class Lexer {
         char c = expression[k];
         if (c == '(' || c == '[' || c == '{') ++nesting;
         if (c == ')' || c == ']' || c == '}') --nesting;
-        if (nesting == 0 && ((c == '!' && expression.substr(k, 2) != "!=") || (c == ':' && expression.substr(k, 2) != ":="))) {
+        if (nesting == 0 && ((c == '!' && expression.substr(k, 2) != "!=") ||
+                             (c == ':' && expression.substr(k, 2) != ":="))) {
           expression = expression.substr(0, k);
           break;
         }
@@ -254,15 +273,14 @@ class Lexer {
         case 'x':
           if (i + 2 < body.size() + 0 && std::isxdigit(static_cast<unsigned char>(body[i + 1])) &&
               std::isxdigit(static_cast<unsigned char>(body[i + 2]))) {
-            out.push_back(static_cast<char>(std::stoi(std::string(body.substr(i + 1, 2)), nullptr, 16)));
+            out.push_back(
+                static_cast<char>(std::stoi(std::string(body.substr(i + 1, 2)), nullptr, 16)));
             i += 2;
           } else {
             out += "\\x";
           }
           break;
-        default:
-          out.push_back('\\');
-          out.push_back(e);
+        default: out.push_back('\\'); out.push_back(e);
       }
     }
     return out;
@@ -283,6 +301,8 @@ class Lexer {
 
 }  // namespace
 
-std::vector<Token> tokenize(std::string_view source) { return Lexer(source).run(); }
+std::vector<Token> tokenize(std::string_view source) {
+  return Lexer(source).run();
+}
 
 }  // namespace warden::python

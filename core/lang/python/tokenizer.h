@@ -12,14 +12,25 @@
 
 namespace warden::python {
 
-enum class TokenKind { kName, kNumber, kString, kOp, kComment, kNewline, kNl, kIndent, kDedent, kError };
+enum class TokenKind {
+  kName,
+  kNumber,
+  kString,
+  kOp,
+  kComment,
+  kNewline,
+  kNl,
+  kIndent,
+  kDedent,
+  kError
+};
 
 struct Token {
   TokenKind kind;
   std::string_view text;  // the source text of the token
   int line = 0;
   int column = 0;
-  std::string value;      // strings: the decoded value (raw strings verbatim)
+  std::string value;          // strings: the decoded value (raw strings verbatim)
   bool from_fstring = false;  // inside an f-string replacement field
 };
 

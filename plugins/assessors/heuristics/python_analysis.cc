@@ -80,49 +80,100 @@ const std::vector<Rule> kRules = {
      "forks in an endless loop"},
 };
 
-const std::set<std::string> kCodeExecCalls = {"eval", "exec", "compile", "execfile", "builtins.eval",
-                                              "builtins.exec", "builtins.compile"};
-const std::set<std::string> kShellCalls = {"os.system", "os.popen", "commands.getoutput", "commands.getstatusoutput",
-                                           "subprocess.getoutput", "subprocess.getstatusoutput", "pty.spawn",
-                                           "platform.popen", "popen2.popen2", "os.popen2", "os.popen3"};
-const std::set<std::string> kSubprocessCalls = {"subprocess.run", "subprocess.call", "subprocess.Popen",
-                                                "subprocess.check_call", "subprocess.check_output",
-                                                "asyncio.create_subprocess_shell", "asyncio.create_subprocess_exec"};
-const std::set<std::string> kDecoders = {
-    "base64.b64decode", "base64.b32decode", "base64.b16decode", "base64.a85decode", "base64.b85decode",
-    "base64.decodebytes", "base64.urlsafe_b64decode", "binascii.unhexlify", "binascii.a2b_base64",
-    "binascii.a2b_hex", "codecs.decode", "zlib.decompress", "bz2.decompress", "lzma.decompress",
-    "gzip.decompress", "bytes.fromhex", "marshal.loads", "bytearray.fromhex"};
+const std::set<std::string> kCodeExecCalls = {
+    "eval", "exec", "compile", "execfile", "builtins.eval", "builtins.exec", "builtins.compile"};
+const std::set<std::string> kShellCalls = {"os.system",
+                                           "os.popen",
+                                           "commands.getoutput",
+                                           "commands.getstatusoutput",
+                                           "subprocess.getoutput",
+                                           "subprocess.getstatusoutput",
+                                           "pty.spawn",
+                                           "platform.popen",
+                                           "popen2.popen2",
+                                           "os.popen2",
+                                           "os.popen3"};
+const std::set<std::string> kSubprocessCalls = {"subprocess.run",
+                                                "subprocess.call",
+                                                "subprocess.Popen",
+                                                "subprocess.check_call",
+                                                "subprocess.check_output",
+                                                "asyncio.create_subprocess_shell",
+                                                "asyncio.create_subprocess_exec"};
+const std::set<std::string> kDecoders = {"base64.b64decode",
+                                         "base64.b32decode",
+                                         "base64.b16decode",
+                                         "base64.a85decode",
+                                         "base64.b85decode",
+                                         "base64.decodebytes",
+                                         "base64.urlsafe_b64decode",
+                                         "binascii.unhexlify",
+                                         "binascii.a2b_base64",
+                                         "binascii.a2b_hex",
+                                         "codecs.decode",
+                                         "zlib.decompress",
+                                         "bz2.decompress",
+                                         "lzma.decompress",
+                                         "gzip.decompress",
+                                         "bytes.fromhex",
+                                         "marshal.loads",
+                                         "bytearray.fromhex"};
 const std::set<std::string> kDeserializers = {
-    "pickle.load", "pickle.loads", "pickle.Unpickler", "cPickle.load", "cPickle.loads", "_pickle.loads",
-    "dill.load", "dill.loads", "marshal.load", "marshal.loads", "shelve.open", "jsonpickle.decode",
+    "pickle.load",      "pickle.loads",         "pickle.Unpickler",   "cPickle.load",
+    "cPickle.loads",    "_pickle.loads",        "dill.load",          "dill.loads",
+    "marshal.load",     "marshal.loads",        "shelve.open",        "jsonpickle.decode",
     "yaml.unsafe_load", "yaml.unsafe_load_all", "pandas.read_pickle", "torch.load"};
-const std::set<std::string> kPrivilegeCalls = {"os.setuid", "os.setgid", "os.seteuid", "os.setegid", "os.setreuid",
-                                               "os.setregid", "os.setresuid", "os.setresgid", "os.chroot"};
+const std::set<std::string> kPrivilegeCalls = {"os.setuid",    "os.setgid",    "os.seteuid",
+                                               "os.setegid",   "os.setreuid",  "os.setregid",
+                                               "os.setresuid", "os.setresgid", "os.chroot"};
 const std::set<std::string> kPathMutations = {
-    "os.remove", "os.unlink", "os.rmdir", "os.removedirs", "os.rename", "os.replace", "os.chmod", "os.chown",
-    "os.truncate", "os.lchown", "os.symlink", "os.link", "shutil.rmtree", "shutil.move", "shutil.copy",
+    "os.remove",       "os.unlink",    "os.rmdir",        "os.removedirs", "os.rename",
+    "os.replace",      "os.chmod",     "os.chown",        "os.truncate",   "os.lchown",
+    "os.symlink",      "os.link",      "shutil.rmtree",   "shutil.move",   "shutil.copy",
     "shutil.copyfile", "shutil.copy2", "shutil.copytree", "shutil.chown"};
-const std::set<std::string> kNetworkCalls = {
-    "socket.socket", "socket.create_connection", "socket.socketpair", "urllib.request.urlopen", "urllib.urlopen",
-    "urllib2.urlopen", "http.client.HTTPConnection", "http.client.HTTPSConnection", "requests.get",
-    "requests.post", "requests.put", "requests.delete", "requests.request", "requests.Session", "ftplib.FTP",
-    "telnetlib.Telnet", "smtplib.SMTP", "smtplib.SMTP_SSL", "paramiko.SSHClient", "asyncio.open_connection",
-    "httpx.get", "httpx.post", "httpx.Client", "aiohttp.ClientSession", "xmlrpc.client.ServerProxy",
-    "socketserver.TCPServer", "http.server.HTTPServer"};
-const std::set<std::string> kDangerousAttributes = {"system", "popen", "eval", "exec", "compile", "__import__",
-                                                    "spawnl", "execv", "execl", "loads", "load", "getoutput",
-                                                    "call", "Popen", "run", "check_output"};
-const char* kSystemPaths[] = {"/etc", "/usr", "/bin", "/sbin", "/boot", "/root", "/var", "/sys", "/proc",
-                              "/dev", "/lib", "/lib64", "/opt", "/srv", "/home"};
-const char* kSensitive[] = {"/etc/shadow", "/etc/passwd", "/etc/sudoers", "/etc/gshadow", "/root/", ".ssh/",
-                            "id_rsa", "id_ed25519", "/proc/self/environ", "/proc/1/environ", ".aws/credentials",
-                            ".netrc", ".bash_history", "/etc/ssh/"};
-const char* kDestructive[] = {"rm -rf", "rm -fr", "mkfs", "dd if=", ":(){", "shutdown", "reboot", "halt",
-                              "> /dev/sd", "of=/dev/", "wipefs", "shred "};
-const char* kPrivilegeWords[] = {"sudo ", "sudo\t", "su -", "chmod 777", "chmod +s", "chmod u+s", "chown root",
-                                 "mount ", "umount", "iptables", "setuid", "/etc/sudoers", "/etc/shadow",
-                                 "visudo", "passwd", "useradd", "usermod"};
+const std::set<std::string> kNetworkCalls = {"socket.socket",
+                                             "socket.create_connection",
+                                             "socket.socketpair",
+                                             "urllib.request.urlopen",
+                                             "urllib.urlopen",
+                                             "urllib2.urlopen",
+                                             "http.client.HTTPConnection",
+                                             "http.client.HTTPSConnection",
+                                             "requests.get",
+                                             "requests.post",
+                                             "requests.put",
+                                             "requests.delete",
+                                             "requests.request",
+                                             "requests.Session",
+                                             "ftplib.FTP",
+                                             "telnetlib.Telnet",
+                                             "smtplib.SMTP",
+                                             "smtplib.SMTP_SSL",
+                                             "paramiko.SSHClient",
+                                             "asyncio.open_connection",
+                                             "httpx.get",
+                                             "httpx.post",
+                                             "httpx.Client",
+                                             "aiohttp.ClientSession",
+                                             "xmlrpc.client.ServerProxy",
+                                             "socketserver.TCPServer",
+                                             "http.server.HTTPServer"};
+const std::set<std::string> kDangerousAttributes = {
+    "system", "popen", "eval", "exec",      "compile", "__import__", "spawnl", "execv",
+    "execl",  "loads", "load", "getoutput", "call",    "Popen",      "run",    "check_output"};
+const char* kSystemPaths[] = {"/etc",  "/usr", "/bin", "/sbin",  "/boot", "/root", "/var", "/sys",
+                              "/proc", "/dev", "/lib", "/lib64", "/opt",  "/srv",  "/home"};
+const char* kSensitive[] = {"/etc/shadow",     "/etc/passwd",      "/etc/sudoers",
+                            "/etc/gshadow",    "/root/",           ".ssh/",
+                            "id_rsa",          "id_ed25519",       "/proc/self/environ",
+                            "/proc/1/environ", ".aws/credentials", ".netrc",
+                            ".bash_history",   "/etc/ssh/"};
+const char* kDestructive[] = {"rm -rf", "rm -fr", "mkfs",      "dd if=",   ":(){",   "shutdown",
+                              "reboot", "halt",   "> /dev/sd", "of=/dev/", "wipefs", "shred "};
+const char* kPrivilegeWords[] = {
+    "sudo ",       "sudo\t", "su -",   "chmod 777", "chmod +s", "chmod u+s",
+    "chown root",  "mount ", "umount", "iptables",  "setuid",   "/etc/sudoers",
+    "/etc/shadow", "visudo", "passwd", "useradd",   "usermod"};
 
 bool contains_any(const std::string& text, const char* const* words, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i)
@@ -132,7 +183,8 @@ bool contains_any(const std::string& text, const char* const* words, std::size_t
 
 bool is_system_path(const std::string& path) {
   if (path == "/" || path == "/*") return true;
-  if (path == "/dev/null" || path.rfind("/tmp", 0) == 0 || path.rfind("/dev/shm", 0) == 0) return false;
+  if (path == "/dev/null" || path.rfind("/tmp", 0) == 0 || path.rfind("/dev/shm", 0) == 0)
+    return false;
   for (const char* prefix : kSystemPaths) {
     std::string p = prefix;
     if (path == p || path.rfind(p + "/", 0) == 0) return true;
@@ -156,8 +208,8 @@ class Analysis {
     }
     // Only code tokens matter; comments and layout are dropped up front.
     for (const auto& t : tokens_)
-      if (t.kind != TokenKind::kComment && t.kind != TokenKind::kNl && t.kind != TokenKind::kIndent &&
-          t.kind != TokenKind::kDedent)
+      if (t.kind != TokenKind::kComment && t.kind != TokenKind::kNl &&
+          t.kind != TokenKind::kIndent && t.kind != TokenKind::kDedent)
         code_tokens_.push_back(&t);
   }
 
@@ -176,10 +228,12 @@ class Analysis {
 
  private:
   bool is_op(std::size_t i, std::string_view op) const {
-    return i < code_tokens_.size() && code_tokens_[i]->kind == TokenKind::kOp && code_tokens_[i]->text == op;
+    return i < code_tokens_.size() && code_tokens_[i]->kind == TokenKind::kOp &&
+           code_tokens_[i]->text == op;
   }
   bool is_name(std::size_t i, std::string_view name) const {
-    return i < code_tokens_.size() && code_tokens_[i]->kind == TokenKind::kName && code_tokens_[i]->text == name;
+    return i < code_tokens_.size() && code_tokens_[i]->kind == TokenKind::kName &&
+           code_tokens_[i]->text == name;
   }
 
   void add(RuleIndex rule, const Token& at, const std::string& detail = "") {
@@ -206,7 +260,8 @@ class Analysis {
   std::string dotted(std::size_t i, std::size_t& end) const {
     std::string name(code_tokens_[i]->text);
     end = i + 1;
-    while (is_op(end, ".") && end + 1 < code_tokens_.size() && code_tokens_[end + 1]->kind == TokenKind::kName) {
+    while (is_op(end, ".") && end + 1 < code_tokens_.size() &&
+           code_tokens_[end + 1]->kind == TokenKind::kName) {
       name += "." + std::string(code_tokens_[end + 1]->text);
       end += 2;
     }
@@ -236,13 +291,16 @@ class Analysis {
       if (t.kind == TokenKind::kString && !t.from_fstring) {
         value += t.value;
         any = true;
-      } else if (t.kind == TokenKind::kName && constants_.count(std::string(t.text)) && !is_op(i + 1, "(")) {
+      } else if (t.kind == TokenKind::kName && constants_.count(std::string(t.text)) &&
+                 !is_op(i + 1, "(")) {
         value += constants_.at(std::string(t.text));
         any = true;
-      } else if (t.kind == TokenKind::kName && t.text == "chr" && is_op(i + 1, "(") && i + 3 < end &&
-                 code_tokens_[i + 2]->kind == TokenKind::kNumber && is_op(i + 3, ")")) {
+      } else if (t.kind == TokenKind::kName && t.text == "chr" && is_op(i + 1, "(") &&
+                 i + 3 < end && code_tokens_[i + 2]->kind == TokenKind::kNumber &&
+                 is_op(i + 3, ")")) {
         try {
-          value.push_back(static_cast<char>(std::stoi(std::string(code_tokens_[i + 2]->text), nullptr, 0)));
+          value.push_back(
+              static_cast<char>(std::stoi(std::string(code_tokens_[i + 2]->text), nullptr, 0)));
         } catch (const std::exception&) {
           return std::nullopt;
         }
@@ -280,7 +338,8 @@ class Analysis {
       if ((depth == 0 && t.kind == TokenKind::kOp && t.text == ",") || i == close) {
         if (i > start) {
           Argument a{start, i, ""};
-          if (i - start >= 2 && code_tokens_[start]->kind == TokenKind::kName && is_op(start + 1, "=")) {
+          if (i - start >= 2 && code_tokens_[start]->kind == TokenKind::kName &&
+              is_op(start + 1, "=")) {
             a.keyword = std::string(code_tokens_[start]->text);
             a.begin = start + 2;
           }
@@ -294,11 +353,12 @@ class Analysis {
 
   void collect_bindings() {
     for (std::size_t i = 0; i < code_tokens_.size(); ++i) {
-      bool statement_start = i == 0 || code_tokens_[i - 1]->kind == TokenKind::kNewline || is_op(i - 1, ";") ||
-                             is_op(i - 1, ":");
+      bool statement_start = i == 0 || code_tokens_[i - 1]->kind == TokenKind::kNewline ||
+                             is_op(i - 1, ";") || is_op(i - 1, ":");
       if (!statement_start) continue;
       if (is_name(i, "import")) {
-        for (std::size_t j = i + 1; j < code_tokens_.size() && code_tokens_[j]->kind != TokenKind::kNewline;) {
+        for (std::size_t j = i + 1;
+             j < code_tokens_.size() && code_tokens_[j]->kind != TokenKind::kNewline;) {
           if (code_tokens_[j]->kind != TokenKind::kName) {
             ++j;
             continue;
@@ -314,11 +374,13 @@ class Analysis {
           }
           j = end;
         }
-      } else if (is_name(i, "from") && i + 1 < code_tokens_.size() && code_tokens_[i + 1]->kind == TokenKind::kName) {
+      } else if (is_name(i, "from") && i + 1 < code_tokens_.size() &&
+                 code_tokens_[i + 1]->kind == TokenKind::kName) {
         std::size_t end;
         std::string module = dotted(i + 1, end);
         if (!is_name(end, "import")) continue;
-        for (std::size_t j = end + 1; j < code_tokens_.size() && code_tokens_[j]->kind != TokenKind::kNewline; ++j) {
+        for (std::size_t j = end + 1;
+             j < code_tokens_.size() && code_tokens_[j]->kind != TokenKind::kNewline; ++j) {
           if (is_op(j, "*")) star_imports_.insert(module);
           if (code_tokens_[j]->kind != TokenKind::kName) continue;
           std::string name(code_tokens_[j]->text);
@@ -331,7 +393,9 @@ class Analysis {
         }
       } else if (code_tokens_[i]->kind == TokenKind::kName && is_op(i + 1, "=")) {
         std::size_t end = i + 2;
-        while (end < code_tokens_.size() && code_tokens_[end]->kind != TokenKind::kNewline && !is_op(end, ";")) ++end;
+        while (end < code_tokens_.size() && code_tokens_[end]->kind != TokenKind::kNewline &&
+               !is_op(end, ";"))
+          ++end;
         std::string target(code_tokens_[i]->text);
         if (auto value = constant(i + 2, end)) {
           constants_[target] = *value;
@@ -339,7 +403,8 @@ class Analysis {
           std::size_t chain_end;
           std::string chain = dotted(i + 2, chain_end);
           if (chain_end == end) aliases_[target] = resolve(chain);
-          if (is_op(chain_end, "(") && kDecoders.count(resolve(chain))) decoded_names_.insert(target);
+          if (is_op(chain_end, "(") && kDecoders.count(resolve(chain)))
+            decoded_names_.insert(target);
         }
       }
     }
@@ -350,8 +415,9 @@ class Analysis {
     std::string_view w = t.text;
     if (w == "__builtins__") add(kBuiltinsAccess, t);
     if (i > 0 && is_op(i - 1, ".")) {
-      if (w == "__subclasses__" || w == "__globals__" || w == "__code__" || w == "__closure__" || w == "__mro__" ||
-          w == "__bases__" || w == "__base__" || w == "f_globals" || w == "gi_frame")
+      if (w == "__subclasses__" || w == "__globals__" || w == "__code__" || w == "__closure__" ||
+          w == "__mro__" || w == "__bases__" || w == "__base__" || w == "f_globals" ||
+          w == "gi_frame")
         add(kDunderWalk, t, std::string(w));
     }
     if (w == "SOCK_RAW" || w == "AF_PACKET" || w == "IPPROTO_RAW") add(kRawSocket, t);
@@ -383,10 +449,13 @@ class Analysis {
         const Token& t = *code_tokens_[j];
         std::string text;
         if (t.kind == TokenKind::kString) text = t.value;
-        if (t.kind == TokenKind::kName && constants_.count(std::string(t.text))) text = constants_.at(std::string(t.text));
+        if (t.kind == TokenKind::kName && constants_.count(std::string(t.text)))
+          text = constants_.at(std::string(t.text));
         if (text.empty()) continue;
-        if (contains_any(text, kDestructive, std::size(kDestructive))) add(kDestructiveCommand, at, text.substr(0, 80));
-        if (contains_any(text, kPrivilegeWords, std::size(kPrivilegeWords)) || text.rfind("sudo", 0) == 0)
+        if (contains_any(text, kDestructive, std::size(kDestructive)))
+          add(kDestructiveCommand, at, text.substr(0, 80));
+        if (contains_any(text, kPrivilegeWords, std::size(kPrivilegeWords)) ||
+            text.rfind("sudo", 0) == 0)
           add(kPrivilege, at, text.substr(0, 80));
       }
     }
@@ -406,7 +475,8 @@ class Analysis {
     if (q == "getattr" || q == "setattr" || q == "delattr" || q == "builtins.getattr") {
       if (args.size() >= 2) {
         auto name = constant(args[1].begin, args[1].end);
-        bool single_literal = args[1].end - args[1].begin == 1 && code_tokens_[args[1].begin]->kind == TokenKind::kString;
+        bool single_literal = args[1].end - args[1].begin == 1 &&
+                              code_tokens_[args[1].begin]->kind == TokenKind::kString;
         if (name && kDangerousAttributes.count(*name)) {
           // Naming a dangerous attribute is worse than a computed name alone.
           add(kComputedAttribute, at, "'" + *name + "'");
@@ -420,9 +490,11 @@ class Analysis {
           std::string obj = resolve(dotted(args[0].begin, obj_end));
           std::size_t inner_close = matching_paren(close + 1);
           if (inner_close >= code_tokens_.size()) return;
-          check_qualified(obj + "." + *name, at, arguments(close + 1, inner_close), close + 1, inner_close);
+          check_qualified(obj + "." + *name, at, arguments(close + 1, inner_close), close + 1,
+                          inner_close);
         }
-        if (code_tokens_[args[0].begin]->text == "__builtins__" || resolve(std::string(code_tokens_[args[0].begin]->text)) == "builtins")
+        if (code_tokens_[args[0].begin]->text == "__builtins__" ||
+            resolve(std::string(code_tokens_[args[0].begin]->text)) == "builtins")
           add(kBuiltinsAccess, at);
       }
       return;
@@ -430,11 +502,12 @@ class Analysis {
     check_qualified(q, at, args, open, close);
   }
 
-  void check_qualified(const std::string& q, const Token& at, const std::vector<Argument>& args, std::size_t open,
-                       std::size_t close) {
+  void check_qualified(const std::string& q, const Token& at, const std::vector<Argument>& args,
+                       std::size_t open, std::size_t close) {
     auto keyword_true = [&](const char* name) {
       for (const auto& a : args)
-        if (a.keyword == name && a.end - a.begin == 1 && code_tokens_[a.begin]->text == "True") return true;
+        if (a.keyword == name && a.end - a.begin == 1 && code_tokens_[a.begin]->text == "True")
+          return true;
       return false;
     };
     if (kCodeExecCalls.count(q) || q == "__builtins__.eval" || q == "__builtins__.exec") {
@@ -444,7 +517,8 @@ class Analysis {
     } else if (kShellCalls.count(q)) {
       add(kShellCommand, at, q);
       check_command_strings(args, at);
-    } else if (q.rfind("os.exec", 0) == 0 || q.rfind("os.spawn", 0) == 0 || q.rfind("os.posix_spawn", 0) == 0) {
+    } else if (q.rfind("os.exec", 0) == 0 || q.rfind("os.spawn", 0) == 0 ||
+               q.rfind("os.posix_spawn", 0) == 0) {
       add(kProcessExec, at, q);
       check_command_strings(args, at);
     } else if (kSubprocessCalls.count(q)) {
@@ -473,7 +547,8 @@ class Analysis {
       }
     } else if (kPrivilegeCalls.count(q)) {
       add(kPrivilege, at, q);
-    } else if (q == "open" || q == "io.open" || q == "builtins.open" || q == "os.open" || q == "codecs.open") {
+    } else if (q == "open" || q == "io.open" || q == "builtins.open" || q == "os.open" ||
+               q == "codecs.open") {
       if (args.empty()) return;
       auto path = constant(args[0].begin, args[0].end);
       if (!path) return;
@@ -483,11 +558,14 @@ class Analysis {
       for (const auto& a : args)
         if (a.keyword == "mode") mode = constant(a.begin, a.end).value_or(mode);
       for (std::size_t j = open; j < close; ++j)
-        if (code_tokens_[j]->text == "O_WRONLY" || code_tokens_[j]->text == "O_RDWR" || code_tokens_[j]->text == "O_CREAT")
+        if (code_tokens_[j]->text == "O_WRONLY" || code_tokens_[j]->text == "O_RDWR" ||
+            code_tokens_[j]->text == "O_CREAT")
           mode = "w";
       bool writes = mode.find_first_of("wax+") != std::string::npos;
-      if (writes && is_system_path(*path)) add(kSystemPathWrite, at, *path);
-      else if (contains_any(*path, kSensitive, std::size(kSensitive))) add(kSensitiveRead, at, *path);
+      if (writes && is_system_path(*path))
+        add(kSystemPathWrite, at, *path);
+      else if (contains_any(*path, kSensitive, std::size(kSensitive)))
+        add(kSensitiveRead, at, *path);
     } else if (kPathMutations.count(q)) {
       for (const auto& a : args) {
         auto path = constant(a.begin, a.end);
@@ -498,8 +576,9 @@ class Analysis {
       }
       if (q == "os.chmod")
         for (const auto& a : args)
-          if (a.end - a.begin == 1 && (code_tokens_[a.begin]->text == "0o777" || code_tokens_[a.begin]->text == "0o4755" ||
-                                       code_tokens_[a.begin]->text == "511"))
+          if (a.end - a.begin == 1 &&
+              (code_tokens_[a.begin]->text == "0o777" || code_tokens_[a.begin]->text == "0o4755" ||
+               code_tokens_[a.begin]->text == "511"))
             add(kPrivilege, at, "chmod 777");
     } else if (kNetworkCalls.count(q)) {
       add(kNetwork, at, q);
@@ -533,8 +612,12 @@ class Analysis {
 
 }  // namespace
 
-const std::vector<Rule>& rules() { return kRules; }
+const std::vector<Rule>& rules() {
+  return kRules;
+}
 
-std::vector<Finding> analyze(std::string_view code) { return Analysis(code).run(); }
+std::vector<Finding> analyze(std::string_view code) {
+  return Analysis(code).run();
+}
 
 }  // namespace warden::heuristics

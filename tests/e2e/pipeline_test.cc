@@ -1,0 +1,312 @@
+// Mai's integration scenarios, done for real: the heuristics assessor, the
+// default Lua policy, the native sandbox and the audit log, through the C++
+// embedding API and the warden program. Nothing of warden is mocked.
+#define CATCH_CONFIG_MAIN
+#include <sys/mount.h>
+#include <unistd.h>
+#include <warden/host.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+
+#include "audit/audit_reader.h"
+#include "support/process.h"
+
+using namespace warden;
+namespace fs = std::filesystem;
+
+namespace {
+
+const char* kLow = "print('Hello, World!')\n";
+const char* kMedium = "import subprocess\nsubprocess.run(['true'])\nsubprocess.run(['true'])\nprint('medium')\n";
+const char* kHigh =
+    "import ctypes\nimport pickle\ntry:\n    print(open('/etc/shadow').read())\nexcept OSError:\n"
+    "    print('no shadow')\nprint(pickle.loads(pickle.dumps(1)))\n";
+const char* kBlocked = "import os\nos.system('rm -rf /tmp/nothing-here')\nprint('ran anyway')\n";
+
+struct Fixture {
+  test::TempDir dir;
+  fs::path config;
+  explicit Fixture(const std::string& extra = "", const fs::path& audit_dir = {}) {
+    fs::path audit = audit_dir.empty() ? dir.path() / "audit" : audit_dir;
+    config = dir.write("warden.yaml",
+                       "log_level: warn\n"
+                       "plugins: {directories: [" + std::string(WARDEN_PLUGIN_DIR) + "]}\n"
+                       "assessors: {enabled: [heuristics]}\n"
+                       "backends: {enabled: [native]}\n"
+                       "policies: {directory: " + std::string(WARDEN_SOURCE_DIR) + "/policies/default}\n"
+                       "audit:\n  directory: " + audit.string() + "\n  signing_key: " +
+                           (dir.path() / "keys/audit.key").string() + "\n" + extra);
+  }
+  std::unique_ptr<Host> host() const { return Host::open(config.string()); }
+  audit::Scan log() const { return audit::scan_log(dir.path() / "audit", "warden.local/audit"); }
+};
+
+ExecutionRequest request(const std::string& code) {
+  ExecutionRequest r;
+  r.code = code;
+  r.user = "mai";
+  return r;
+}
+
+std::set<std::string> kinds_of(const audit::Scan& scan, const std::vector<std::string>& ids) {
+  std::set<std::string> kinds;
+  for (const auto& rec : scan.records)
+    if (std::find(ids.begin(), ids.end(), rec.id) != ids.end()) kinds.insert(rec.kind);
+  return kinds;
+}
+
+}  // namespace
+
+TEST_CASE("LOW code runs and its output comes back") {
+  Fixture f;
+  auto r = f.host()->assess_and_execute(request(kLow));
+  CHECK(r.decision == Outcome::kRan);
+  CHECK(r.level == RiskLevel::kLow);
+  CHECK(r.trust == TrustLevel::kTrusted);
+  REQUIRE(r.run);
+  CHECK(r.run->stdout_data == "Hello, World!\n");
+  CHECK(r.run->exit_code == 0);
+  CHECK(r.backend == "native");
+  CHECK_FALSE(r.override_used);
+}
+
+TEST_CASE("MEDIUM code runs, standard trust, with warnings") {
+  Fixture f;
+  auto r = f.host()->assess_and_execute(request(kMedium));
+  CHECK(r.level == RiskLevel::kMedium);
+  CHECK(r.decision == Outcome::kRan);
+  CHECK(r.trust == TrustLevel::kStandard);
+  CHECK_FALSE(r.warnings.empty());
+  REQUIRE(r.run);
+  CHECK(r.run->stdout_data == "medium\n");
+}
+
+TEST_CASE("HIGH code is not run without confirmation, and runs with it") {
+  Fixture f;
+  auto host = f.host();
+  auto unconfirmed = host->assess_and_execute(request(kHigh));
+  CHECK(unconfirmed.level == RiskLevel::kHigh);
+  CHECK(unconfirmed.decision == Outcome::kNeedsConfirmation);
+  CHECK_FALSE(unconfirmed.run);
+  auto req = request(kHigh);
+  req.confirmed = true;
+  auto confirmed = host->assess_and_execute(req);
+  CHECK(confirmed.decision == Outcome::kRan);
+  CHECK(confirmed.trust == TrustLevel::kUntrusted);
+  REQUIRE(confirmed.run);
+  CHECK(confirmed.run->stdout_data == "no shadow\n1\n");
+  CHECK(kinds_of(f.log(), confirmed.audit_ids).count("confirmation"));
+}
+
+TEST_CASE("BLOCKED code is refused without an override") {
+  Fixture f;
+  auto r = f.host()->assess_and_execute(request(kBlocked));
+  CHECK(r.level == RiskLevel::kBlocked);
+  CHECK(r.decision == Outcome::kBlocked);
+  CHECK_THAT(r.reason, Catch::Contains("blocked by security assessment"));
+  CHECK_FALSE(r.run);
+  CHECK_FALSE(r.override_used);
+}
+
+TEST_CASE("BLOCKED code with an explained override runs untrusted, and the override is audited") {
+  Fixture f;
+  auto req = request(kBlocked);
+  req.override_blocked = true;
+  req.override_explanation = "I wrote this cleanup myself";
+  ExecutionResult r;
+  {
+    auto host = f.host();
+    r = host->assess_and_execute(req);
+  }
+  CHECK(r.decision == Outcome::kRan);
+  CHECK(r.override_used);
+  CHECK(r.trust == TrustLevel::kUntrusted);
+  REQUIRE(r.run);
+  CHECK(r.run->stdout_data == "ran anyway\n");
+  bool found = false;
+  for (const auto& rec : f.log().records)
+    if (rec.kind == "override" && rec.data["explanation"] == "I wrote this cleanup myself" && rec.data["allowed"] == true)
+      found = true;
+  CHECK(found);
+}
+
+TEST_CASE("limits grow with complexity, and the sandbox sees the limits decided") {
+  Fixture f;
+  auto host = f.host();
+  std::string probe = "import resource\nprint(resource.getrlimit(resource.RLIMIT_NOFILE)[1], "
+                      "resource.getrlimit(resource.RLIMIT_FSIZE)[1])\n";
+  std::string complex = probe;
+  for (int i = 0; i < 40; ++i)
+    complex += "def f" + std::to_string(i) + "(x):\n    for y in x:\n        if y:\n            return y\n";
+  auto simple_run = host->assess_and_execute(request(probe));
+  auto complex_run = host->assess_and_execute(request(complex));
+  REQUIRE(simple_run.run);
+  REQUIRE(complex_run.run);
+  CHECK(complex_run.limits.memory_bytes > simple_run.limits.memory_bytes);
+  CHECK(complex_run.limits.wall_time_ms > simple_run.limits.wall_time_ms);
+  CHECK(simple_run.run->stdout_data == std::to_string(simple_run.limits.open_files) + " " +
+                                           std::to_string(simple_run.limits.file_size_bytes) + "\n");
+  CHECK(simple_run.run->peak_memory_bytes <= simple_run.limits.memory_bytes);
+}
+
+TEST_CASE("every operation leaves its audit records") {
+  Fixture f;
+  ExecutionResult ran, blocked;
+  {
+    auto host = f.host();
+    ran = host->assess_and_execute(request(kLow));
+    blocked = host->assess_and_execute(request(kBlocked));
+  }
+  auto scan = f.log();
+  CHECK(kinds_of(scan, ran.audit_ids) == std::set<std::string>{"assessment", "decision", "run_start", "run_result"});
+  CHECK(kinds_of(scan, blocked.audit_ids) == std::set<std::string>{"assessment", "decision"});
+  std::set<std::string> all;
+  for (const auto& rec : scan.records) all.insert(rec.kind);
+  CHECK(all.count("system_start"));
+  CHECK(all.count("system_stop"));
+  CHECK(all.count("policy_load"));
+}
+
+TEST_CASE("a tampered audit log shows up in the security status") {
+  Fixture f;
+  auto host = f.host();
+  host->assess_and_execute(request(kLow));
+  CHECK(host->get_security_status()["audit_integrity"]["valid"] == true);
+  CHECK(host->get_security_status()["system_status"] == "operational");
+  fs::path segment = f.dir.path() / "audit/seg-00000001.wal";
+  std::string bytes = test::read_file(segment);
+  bytes[bytes.size() / 2] ^= 0x20;
+  std::ofstream(segment, std::ios::binary | std::ios::trunc) << bytes;
+  auto status = host->get_security_status();
+  CHECK(status["audit_integrity"]["valid"] == false);
+  CHECK(status["system_status"] == "degraded");
+}
+
+TEST_CASE("bad input is refused with a clear message") {
+  Fixture f;
+  auto host = f.host();
+  auto expect_invalid = [&](ExecutionRequest r, const std::string& message) {
+    try {
+      host->assess_and_execute(r);
+      FAIL("expected bad input: " << message);
+    } catch (const Error& e) {
+      CHECK(e.kind() == ErrorKind::kInvalidInput);
+      CHECK_THAT(e.what(), Catch::Contains(message));
+    }
+  };
+  expect_invalid(request("   \n"), "Code cannot be empty");
+  expect_invalid(request(std::string(100 * 1024 + 1, '#')), "Code too large (max 100KB)");
+  auto no_reason = request(kBlocked);
+  no_reason.override_blocked = true;
+  expect_invalid(no_reason, "User override requires explanation");
+  auto long_reason = request(kBlocked);
+  long_reason.override_blocked = true;
+  long_reason.override_explanation = std::string(501, 'x');
+  expect_invalid(long_reason, "Override explanation too long (max 500 characters)");
+  auto backend = request(kLow);
+  backend.backend = "kubernetes";
+  expect_invalid(backend, "Unknown backend 'kubernetes' (loaded: native)");
+  auto limits = request(kLow);
+  limits.limits["memory"] = "64GiB";
+  expect_invalid(limits, "limit 'memory' = '64GiB': above the ceiling of 2 GiB");
+  CHECK_THROWS_AS(host->get_execution_history(0), Error);
+  CHECK_THROWS_AS(host->get_audit_report(-1), Error);
+}
+
+TEST_CASE("execution history and the audit report come from the log") {
+  Fixture f;
+  auto host = f.host();
+  for (int i = 0; i < 3; ++i) host->assess_and_execute(request(kLow));
+  host->assess_and_execute(request(kBlocked));
+  auto history = host->get_execution_history(2);
+  CHECK(history["recent_executions"].size() == 2);
+  CHECK(history["security_assessments"].size() == 2);
+  auto report = host->get_audit_report(24);
+  CHECK(report["summary"]["runs"] == 3);
+  CHECK(report["summary"]["blocked_attempts"] == 1);
+  CHECK(report["integrity_check"]["intact"] == true);
+}
+
+TEST_CASE("configure_policies changes the next decision, and is audited") {
+  Fixture f;
+  auto host = f.host();
+  CHECK(host->assess_and_execute(request(kLow)).decision == Outcome::kRan);
+  PolicyUpdate update;
+  std::string strict = test::read_file(std::string(WARDEN_SOURCE_DIR) + "/policies/default/risk.lua");
+  strict.replace(strict.find("MEDIUM = 4, HIGH = 7, BLOCKED = 10"), 34, "MEDIUM = 0, HIGH = 0, BLOCKED = 10");
+  for (const char* name : {"trust.lua", "limits.lua", "override.lua"})
+    update.files.emplace_back(name, test::read_file(std::string(WARDEN_SOURCE_DIR) + "/policies/default/" + name));
+  update.files.emplace_back("risk.lua", strict);
+  host->configure_policies(update);
+  CHECK(host->assess_and_execute(request(kLow)).decision == Outcome::kNeedsConfirmation);
+  PolicyUpdate broken;
+  broken.files.emplace_back("risk.lua", "function classify(a) return {");
+  CHECK_THROWS_AS(host->configure_policies(broken), Error);
+  CHECK(host->assess_and_execute(request(kLow)).decision == Outcome::kNeedsConfirmation);  // old one stays
+  bool reload = false;
+  for (const auto& rec : f.log().records) reload = reload || rec.kind == "policy_reload";
+  CHECK(reload);
+}
+
+TEST_CASE("no code runs while the audit log cannot be written") {
+  if (geteuid() != 0) {
+    if (test::under_ci()) FAIL("this test mounts a small tmpfs and needs root");
+    WARN("skipped: mounting a small tmpfs needs root");
+    return;
+  }
+  test::TempDir small;
+  REQUIRE(mount("tmpfs", small.path().c_str(), "tmpfs", 0, "size=256k") == 0);
+  struct Unmount {
+    fs::path p;
+    ~Unmount() { umount2(p.c_str(), MNT_DETACH); }
+  } unmount{small.path()};
+  Fixture f("", small.path() / "audit");
+  auto host = f.host();
+  CHECK(host->assess_and_execute(request(kLow)).decision == Outcome::kRan);
+  {
+    std::ofstream filler(small.path() / "filler", std::ios::binary);
+    std::string block(4096, 'x');
+    for (int i = 0; i < 256 && filler; ++i) filler << block;
+  }
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    try {
+      host->assess_and_execute(request("print('must not run')\n"));
+      FAIL("a request ran while the audit log was full");
+    } catch (const Error& e) {
+      CHECK(e.kind() == ErrorKind::kEnvironment);
+      CHECK_THAT(e.what(), Catch::Contains("audit log cannot be written"));
+    }
+  }
+  CHECK(host->get_security_status()["system_status"] == "degraded");
+}
+
+TEST_CASE("warden run: the program's exit code, or 1 for a negative verdict") {
+  Fixture f;
+  auto low = f.dir.write("low.py", "import sys\nprint('hi')\nsys.exit(7)\n");
+  auto blocked = f.dir.write("blocked.py", kBlocked);
+  auto r = test::run_process({test::warden_binary(), "--config", f.config.string(), "run", "--json", low.string()});
+  CHECK(r.exit_code == 7);
+  auto j = nlohmann::json::parse(r.out);
+  CHECK(j["decision"] == "ran");
+  CHECK(j["stdout"] == "hi\n");
+  CHECK(j["trust"] == "trusted");
+  CHECK(j["resource_usage"]["wall_time_ms"].get<int>() > 0);
+  CHECK(j["audit_ids"].size() == 4);
+  auto b = test::run_process({test::warden_binary(), "--config", f.config.string(), "run", "--json", blocked.string()});
+  CHECK(b.exit_code == 1);
+  CHECK(nlohmann::json::parse(b.out)["decision"] == "blocked");
+  auto o = test::run_process({test::warden_binary(), "--config", f.config.string(), "run", "--override",
+                              "reviewed", blocked.string()});
+  CHECK(o.exit_code == 0);
+  CHECK_THAT(o.out, Catch::Contains("trust:    untrusted (override)"));
+  auto verify = test::run_process({test::warden_binary(), "--config", f.config.string(), "audit", "verify"});
+  CHECK(verify.exit_code == 0);
+  auto assess = test::run_process({test::warden_binary(), "--config", f.config.string(), "assess", "--sarif",
+                                   blocked.string()});
+  CHECK(assess.exit_code == 1);
+  auto sarif = nlohmann::json::parse(assess.out);
+  CHECK(sarif["version"] == "2.1.0");
+  CHECK(sarif["runs"][0]["results"].size() >= 2);
+}
