@@ -19,7 +19,8 @@ namespace fs = std::filesystem;
 namespace {
 
 const char* kLow = "print('Hello, World!')\n";
-const char* kMedium = "import subprocess\nsubprocess.run(['true'])\nsubprocess.run(['true'])\nprint('medium')\n";
+const char* kMedium =
+    "import subprocess\nsubprocess.run(['true'])\nsubprocess.run(['true'])\nprint('medium')\n";
 const char* kHigh =
     "import ctypes\nimport pickle\ntry:\n    print(open('/etc/shadow').read())\nexcept OSError:\n"
     "    print('no shadow')\nprint(pickle.loads(pickle.dumps(1)))\n";
@@ -32,11 +33,16 @@ struct Fixture {
     fs::path audit = audit_dir.empty() ? dir.path() / "audit" : audit_dir;
     config = dir.write("warden.yaml",
                        "log_level: warn\n"
-                       "plugins: {directories: [" + std::string(WARDEN_PLUGIN_DIR) + "]}\n"
-                       "assessors: {enabled: [heuristics]}\n"
-                       "backends: {enabled: [native]}\n"
-                       "policies: {directory: " + std::string(WARDEN_SOURCE_DIR) + "/policies/default}\n"
-                       "audit:\n  directory: " + audit.string() + "\n  signing_key: " +
+                       "plugins: {directories: [" +
+                           std::string(WARDEN_PLUGIN_DIR) +
+                           "]}\n"
+                           "assessors: {enabled: [heuristics]}\n"
+                           "backends: {enabled: [native]}\n"
+                           "policies: {directory: " +
+                           std::string(WARDEN_SOURCE_DIR) +
+                           "/policies/default}\n"
+                           "audit:\n  directory: " +
+                           audit.string() + "\n  signing_key: " +
                            (dir.path() / "keys/audit.key").string() + "\n" + extra);
   }
   std::unique_ptr<Host> host() const { return Host::open(config.string()); }
@@ -127,7 +133,8 @@ TEST_CASE("BLOCKED code with an explained override runs untrusted, and the overr
   CHECK(r.run->stdout_data == "ran anyway\n");
   bool found = false;
   for (const auto& rec : f.log().records)
-    if (rec.kind == "override" && rec.data["explanation"] == "I wrote this cleanup myself" && rec.data["allowed"] == true)
+    if (rec.kind == "override" && rec.data["explanation"] == "I wrote this cleanup myself" &&
+        rec.data["allowed"] == true)
       found = true;
   CHECK(found);
 }
@@ -135,11 +142,13 @@ TEST_CASE("BLOCKED code with an explained override runs untrusted, and the overr
 TEST_CASE("limits grow with complexity, and the sandbox sees the limits decided") {
   Fixture f;
   auto host = f.host();
-  std::string probe = "import resource\nprint(resource.getrlimit(resource.RLIMIT_NOFILE)[1], "
-                      "resource.getrlimit(resource.RLIMIT_FSIZE)[1])\n";
+  std::string probe =
+      "import resource\nprint(resource.getrlimit(resource.RLIMIT_NOFILE)[1], "
+      "resource.getrlimit(resource.RLIMIT_FSIZE)[1])\n";
   std::string complex = probe;
   for (int i = 0; i < 40; ++i)
-    complex += "def f" + std::to_string(i) + "(x):\n    for y in x:\n        if y:\n            return y\n";
+    complex += "def f" + std::to_string(i) +
+               "(x):\n    for y in x:\n        if y:\n            return y\n";
   auto simple_run = host->assess_and_execute(request(probe));
   auto complex_run = host->assess_and_execute(request(complex));
   REQUIRE(simple_run.run);
@@ -147,7 +156,8 @@ TEST_CASE("limits grow with complexity, and the sandbox sees the limits decided"
   CHECK(complex_run.limits.memory_bytes > simple_run.limits.memory_bytes);
   CHECK(complex_run.limits.wall_time_ms > simple_run.limits.wall_time_ms);
   CHECK(simple_run.run->stdout_data == std::to_string(simple_run.limits.open_files) + " " +
-                                           std::to_string(simple_run.limits.file_size_bytes) + "\n");
+                                           std::to_string(simple_run.limits.file_size_bytes) +
+                                           "\n");
   CHECK(simple_run.run->peak_memory_bytes <= simple_run.limits.memory_bytes);
 }
 
@@ -160,7 +170,8 @@ TEST_CASE("every operation leaves its audit records") {
     blocked = host->assess_and_execute(request(kBlocked));
   }
   auto scan = f.log();
-  CHECK(kinds_of(scan, ran.audit_ids) == std::set<std::string>{"assessment", "decision", "run_start", "run_result"});
+  CHECK(kinds_of(scan, ran.audit_ids) ==
+        std::set<std::string>{"assessment", "decision", "run_start", "run_result"});
   CHECK(kinds_of(scan, blocked.audit_ids) == std::set<std::string>{"assessment", "decision"});
   std::set<std::string> all;
   for (const auto& rec : scan.records) all.insert(rec.kind);
@@ -234,17 +245,21 @@ TEST_CASE("configure_policies changes the next decision, and is audited") {
   auto host = f.host();
   CHECK(host->assess_and_execute(request(kLow)).decision == Outcome::kRan);
   PolicyUpdate update;
-  std::string strict = test::read_file(std::string(WARDEN_SOURCE_DIR) + "/policies/default/risk.lua");
-  strict.replace(strict.find("MEDIUM = 4, HIGH = 7, BLOCKED = 10"), 34, "MEDIUM = 0, HIGH = 0, BLOCKED = 10");
+  std::string strict =
+      test::read_file(std::string(WARDEN_SOURCE_DIR) + "/policies/default/risk.lua");
+  strict.replace(strict.find("MEDIUM = 4, HIGH = 7, BLOCKED = 10"), 34,
+                 "MEDIUM = 0, HIGH = 0, BLOCKED = 10");
   for (const char* name : {"trust.lua", "limits.lua", "override.lua"})
-    update.files.emplace_back(name, test::read_file(std::string(WARDEN_SOURCE_DIR) + "/policies/default/" + name));
+    update.files.emplace_back(
+        name, test::read_file(std::string(WARDEN_SOURCE_DIR) + "/policies/default/" + name));
   update.files.emplace_back("risk.lua", strict);
   host->configure_policies(update);
   CHECK(host->assess_and_execute(request(kLow)).decision == Outcome::kNeedsConfirmation);
   PolicyUpdate broken;
   broken.files.emplace_back("risk.lua", "function classify(a) return {");
   CHECK_THROWS_AS(host->configure_policies(broken), Error);
-  CHECK(host->assess_and_execute(request(kLow)).decision == Outcome::kNeedsConfirmation);  // old one stays
+  CHECK(host->assess_and_execute(request(kLow)).decision ==
+        Outcome::kNeedsConfirmation);  // old one stays
   bool reload = false;
   for (const auto& rec : f.log().records) reload = reload || rec.kind == "policy_reload";
   CHECK(reload);
@@ -286,7 +301,8 @@ TEST_CASE("warden run: the program's exit code, or 1 for a negative verdict") {
   Fixture f;
   auto low = f.dir.write("low.py", "import sys\nprint('hi')\nsys.exit(7)\n");
   auto blocked = f.dir.write("blocked.py", kBlocked);
-  auto r = test::run_process({test::warden_binary(), "--config", f.config.string(), "run", "--json", low.string()});
+  auto r = test::run_process(
+      {test::warden_binary(), "--config", f.config.string(), "run", "--json", low.string()});
   CHECK(r.exit_code == 7);
   auto j = nlohmann::json::parse(r.out);
   CHECK(j["decision"] == "ran");
@@ -294,17 +310,19 @@ TEST_CASE("warden run: the program's exit code, or 1 for a negative verdict") {
   CHECK(j["trust"] == "trusted");
   CHECK(j["resource_usage"]["wall_time_ms"].get<int>() > 0);
   CHECK(j["audit_ids"].size() == 4);
-  auto b = test::run_process({test::warden_binary(), "--config", f.config.string(), "run", "--json", blocked.string()});
+  auto b = test::run_process(
+      {test::warden_binary(), "--config", f.config.string(), "run", "--json", blocked.string()});
   CHECK(b.exit_code == 1);
   CHECK(nlohmann::json::parse(b.out)["decision"] == "blocked");
-  auto o = test::run_process({test::warden_binary(), "--config", f.config.string(), "run", "--override",
-                              "reviewed", blocked.string()});
+  auto o = test::run_process({test::warden_binary(), "--config", f.config.string(), "run",
+                              "--override", "reviewed", blocked.string()});
   CHECK(o.exit_code == 0);
   CHECK_THAT(o.out, Catch::Contains("trust:    untrusted (override)"));
-  auto verify = test::run_process({test::warden_binary(), "--config", f.config.string(), "audit", "verify"});
+  auto verify =
+      test::run_process({test::warden_binary(), "--config", f.config.string(), "audit", "verify"});
   CHECK(verify.exit_code == 0);
-  auto assess = test::run_process({test::warden_binary(), "--config", f.config.string(), "assess", "--sarif",
-                                   blocked.string()});
+  auto assess = test::run_process({test::warden_binary(), "--config", f.config.string(), "assess",
+                                   "--sarif", blocked.string()});
   CHECK(assess.exit_code == 1);
   auto sarif = nlohmann::json::parse(assess.out);
   CHECK(sarif["version"] == "2.1.0");

