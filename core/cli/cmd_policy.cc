@@ -1,8 +1,14 @@
-// warden policy test [DIR]
+// warden policy test [DIR], warden policy explain FILE
+#include <fstream>
 #include <iostream>
+#include <sstream>
 
+#include "assess/assessment.h"
 #include "cli/cli.h"
+#include "plugin/plugin_set.h"
+#include "policy/explain.h"
 #include "policy/policy_tests.h"
+#include "policy/system_info.h"
 
 namespace warden::cli {
 
@@ -36,6 +42,43 @@ void add_policy_commands(CLI::App& app, Context& context) {
       return 1;
     }
     return failed == 0 ? 0 : 1;
+  });
+
+  static std::string file, user, override_reason;
+  static bool confirm = false, json = false;
+  auto* explain =
+      policy->add_subcommand("explain", "Assess a program and show which policy rule decided what");
+  explain->add_option("FILE", file, "A Python program")->required();
+  explain->add_option("--as", user, "The requesting user");
+  explain->add_flag("--confirm", confirm, "As if the user confirmed");
+  explain->add_option("--override", override_reason,
+                      "As if the request carried this override explanation");
+  explain->add_flag("--json", json, "Print JSON");
+  set_handler(explain, [&context] {
+    const Config& config = context.config();
+    std::ifstream in(file, std::ios::binary);
+    if (!in) throw Error(ErrorKind::kInvalidInput, file + ": cannot be read");
+    std::stringstream code;
+    code << in.rdbuf();
+    PluginSet plugins(config);
+    AssessmentStage stage(plugins, config.assessors);
+    policy::PolicyEngine engine(config.policies, config.ceilings);
+    nlohmann::json assessment = stage.assess(code.str(), "python", file).to_json();
+    nlohmann::json request = {{"user", user},
+                              {"confirmed", confirm},
+                              {"metadata", nlohmann::json::object()},
+                              {"backend", nullptr}};
+    request["override"] = override_reason.empty()
+                              ? nlohmann::json(nullptr)
+                              : nlohmann::json{{"explanation", override_reason}, {"user", user}};
+    nlohmann::json system = policy::system_snapshot();
+    system["loaded_backends"] = plugins.backend_names();
+    system["default_backend"] = config.backends.default_backend;
+    system["requested_backend"] = nullptr;
+    nlohmann::json e =
+        policy::explain(engine, assessment, request, system, plugins.backend_names());
+    std::cout << (json ? e.dump(2) + "\n" : policy::render_explanation(e));
+    return 0;
   });
 }
 

@@ -1,0 +1,58 @@
+// native backend: `print(1)` through the sandbox against bare
+// /usr/bin/python3 -c 'print(1)', side by side, then 16 concurrent runs.
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <future>
+#include <vector>
+
+#include "bench_util.h"
+#include "plugin/loader.h"
+
+extern char** environ;
+
+int main() {
+  using namespace warden;
+  PluginCatalog catalog;
+  catalog.load_file(std::string(WARDEN_BINARY_DIR) + "/lib/warden/plugins/native.so");
+  auto backend = catalog.create_sandbox("native", {}, "backends.settings.native");
+  if (Availability a = backend->probe(); !a.available) {
+    std::printf("native backend unavailable: %s\n", a.reason.c_str());
+    return 1;
+  }
+  RunSpec spec;
+  spec.run_id = "bench";
+  auto sandboxed = [&] { backend->run(spec, "print(1)\n", "", {}); };
+  auto bare = [] {
+    const char* argv[] = {"/usr/bin/python3", "-c", "print(1)", nullptr};
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+    pid_t pid;
+    posix_spawn(&pid, argv[0], &actions, nullptr, const_cast<char**>(argv), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    waitpid(pid, nullptr, 0);
+  };
+  std::printf("native backend, print(1), 40 runs each (interleaved warm-up of 5)\n");
+  bench::Timing bare_t = bench::time_runs(40, 5, bare);
+  bench::Timing native_t = bench::time_runs(40, 5, sandboxed);
+  bench::print_timing("bare /usr/bin/python3 -c 'print(1)'", bare_t);
+  bench::print_timing("native backend (bwrap+seccomp+cgroup)", native_t);
+  bench::print_ratio("native / bare", native_t.median_us, bare_t.median_us, 1.3);
+
+  auto start = std::chrono::steady_clock::now();
+  std::vector<std::future<RunResult>> runs;
+  for (int i = 0; i < 16; ++i)
+    runs.push_back(std::async(std::launch::async, [&, i] {
+      RunSpec s = spec;
+      s.run_id = "bench-" + std::to_string(i);
+      return backend->run(s, "print(sum(range(100000)))\n", "", {});
+    }));
+  int ok = 0;
+  for (auto& r : runs) ok += r.get().stdout_data == "4999950000\n";
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("  16 concurrent runs: %d/16 correct in %.2f s (%.1f runs/s)\n", ok, seconds, 16 / seconds);
+  return 0;
+}
