@@ -39,15 +39,17 @@ if __name__ == "__main__":
   const Assessor* heuristics = plugins.assessor("heuristics");
   double mb = static_cast<double>(code.size()) / 1e6;
   bench::Timing tok = bench::time_runs(5, 1, [&] { python::tokenize(code); });
-  bench::Timing full = bench::time_runs(5, 1, [&] { heuristics->assess(code, "python", "x.py", std::chrono::seconds(60), {}); });
+  bench::Timing full = bench::time_runs(
+      5, 1, [&] { heuristics->assess(code, "python", "x.py", std::chrono::seconds(60), {}); });
   std::printf("assessment (%.1f MB of Python)\n", mb);
   std::printf("  %-44s %.1f MB/s\n", "tokenizer alone", mb / (tok.median_us / 1e6));
-  std::printf("  %-44s %.1f MB/s (target >= 50: %s)\n", "heuristics plugin", mb / (full.median_us / 1e6),
-              mb / (full.median_us / 1e6) >= 50 ? "met" : "NOT met");
+  std::printf("  %-44s %.1f MB/s (target >= 50: %s)\n", "heuristics plugin",
+              mb / (full.median_us / 1e6), mb / (full.median_us / 1e6) >= 50 ? "met" : "NOT met");
 
   AssessmentStage stage(plugins, config.assessors);
   stage.assess(unit, "python", "main.py");
-  bench::Timing cached = bench::time_runs(2000, 100, [&] { stage.assess(unit, "python", "main.py"); });
+  bench::Timing cached =
+      bench::time_runs(2000, 100, [&] { stage.assess(unit, "python", "main.py"); });
   bench::print_timing("cached assessment (heuristics)", cached);
   std::printf("  %-44s %.1f us (target < 1000 us: %s)\n", "cached median", cached.median_us,
               cached.median_us < 1000 ? "met" : "NOT met");

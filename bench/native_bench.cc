@@ -53,6 +53,7 @@ int main() {
   int ok = 0;
   for (auto& r : runs) ok += r.get().stdout_data == "4999950000\n";
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("  16 concurrent runs: %d/16 correct in %.2f s (%.1f runs/s)\n", ok, seconds, 16 / seconds);
+  std::printf("  16 concurrent runs: %d/16 correct in %.2f s (%.1f runs/s)\n", ok, seconds,
+              16 / seconds);
   return 0;
 }

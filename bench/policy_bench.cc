@@ -13,14 +13,26 @@ int main() {
   policy::PolicyEngine engine(config, Limits{});
   nlohmann::json findings = nlohmann::json::array();
   for (const char* s : {"high", "medium", "low"})
-    findings.push_back({{"assessor", "heuristics"}, {"rule_id", "heuristics.code-exec"}, {"severity", s},
-                        {"confidence", "high"}, {"category", "code-execution"}, {"line", 3}, {"column", 1},
-                        {"message", "runs code built at run time"}, {"cwe", 95}, {"source_line", "eval(x)"}});
+    findings.push_back({{"assessor", "heuristics"},
+                        {"rule_id", "heuristics.code-exec"},
+                        {"severity", s},
+                        {"confidence", "high"},
+                        {"category", "code-execution"},
+                        {"line", 3},
+                        {"column", 1},
+                        {"message", "runs code built at run time"},
+                        {"cwe", 95},
+                        {"source_line", "eval(x)"}});
   nlohmann::json assessment = {
-      {"file", "main.py"}, {"findings", findings},
+      {"file", "main.py"},
+      {"findings", findings},
       {"metrics", {{"lines", 40}, {"code_lines", 30}, {"complexity", 0.3}, {"imports", 3}}},
-      {"assessors", nlohmann::json::array({{{"name", "heuristics"}, {"status", "ok"}, {"reason", ""}}})}};
-  nlohmann::json request = {{"user", "mai"}, {"confirmed", false}, {"override", nullptr}, {"metadata", nlohmann::json::object()}};
+      {"assessors",
+       nlohmann::json::array({{{"name", "heuristics"}, {"status", "ok"}, {"reason", ""}}})}};
+  nlohmann::json request = {{"user", "mai"},
+                            {"confirmed", false},
+                            {"override", nullptr},
+                            {"metadata", nlohmann::json::object()}};
   nlohmann::json system = policy::system_snapshot();
   system["loaded_backends"] = {"native"};
   system["default_backend"] = "native";
@@ -34,6 +46,7 @@ int main() {
   std::printf("default policies, one request (classify + trust + limits + may_override)\n");
   bench::Timing t = bench::time_runs(20000, 500, one_request);
   bench::print_timing("policy evaluation", t);
-  std::printf("  %-44s %.1f us  (target <= 20 us: %s)\n", "median", t.median_us, t.median_us <= 20 ? "met" : "NOT met");
+  std::printf("  %-44s %.1f us  (target <= 20 us: %s)\n", "median", t.median_us,
+              t.median_us <= 20 ? "met" : "NOT met");
   return 0;
 }

@@ -181,7 +181,7 @@ void AuditLog::open_segment(std::uint64_t seq, bool create) {
   if (fd_ >= 0) ::close(fd_);
   fd_ = fd;
   segment_seq_ = seq;
-  segment_bytes_ = fs::file_size(path);
+  segment_bytes_ = file_bytes_ = fs::file_size(path);
 }
 
 nlohmann::json AuditLog::redacted(nlohmann::json data) const {
@@ -205,6 +205,19 @@ void AuditLog::fail(const std::string& why) {
 }
 
 AppendReceipt AuditLog::append(const std::string& kind, nlohmann::json data) {
+  AppendReceipt receipt = enqueue(kind, std::move(data));
+  wait_durable(receipt.index);
+  return receipt;
+}
+
+void AuditLog::wait_durable(std::uint64_t index) {
+  std::unique_lock lock(mutex_);
+  synced_cv_.wait(lock, [&] { return synced_index_ > index || !broken_.empty(); });
+  if (synced_index_ <= index)
+    throw Error(ErrorKind::kEnvironment, "audit log cannot be written: " + broken_);
+}
+
+AppendReceipt AuditLog::enqueue(const std::string& kind, nlohmann::json data) {
   nlohmann::json clean = redacted(std::move(data));
   std::unique_lock lock(mutex_);
   if (!broken_.empty())
@@ -223,10 +236,10 @@ AppendReceipt AuditLog::append(const std::string& kind, nlohmann::json data) {
     throw Error(ErrorKind::kInvalidInput,
                 "audit record of " + std::to_string(payload.size()) + " bytes is too large");
   if (segment_bytes_ + frame.size() > config_.segment_bytes && next_index_ > 0) {
-    if (::fdatasync(fd_) != 0) {
-      fail(errno_text("fdatasync before rotation"));
+    // Earlier records go to the old segment first, in order.
+    flushed_cv_.wait(lock, [&] { return !flushing_; });
+    if (!flush_pending_locked())
       throw Error(ErrorKind::kEnvironment, "audit log cannot be written: " + broken_);
-    }
     synced_index_ = next_index_;
     synced_tree_ = tree_;
     synced_cv_.notify_all();
@@ -237,24 +250,15 @@ AppendReceipt AuditLog::append(const std::string& kind, nlohmann::json data) {
       throw;
     }
   }
-  if (!write_all(fd_, frame)) {
-    std::string why = errno_text("write to " + segment_name(segment_seq_));
-    // Leave no partial frame behind: the segment stays a clean prefix.
-    if (::ftruncate(fd_, static_cast<off_t>(segment_bytes_)) != 0)
-      why += " (and the partial record could not be cut)";
-    fail(why);
-    throw Error(ErrorKind::kEnvironment, "audit log cannot be written: " + broken_);
-  }
+  pending_ += frame;
   segment_bytes_ += frame.size();
   Hash leaf = leaf_hash(payload);
   tree_.append(leaf);
   last_leaf_hex_ = to_hex(leaf);
   ++next_index_;
   if (config_.durability == "every-record") {
-    if (::fdatasync(fd_) != 0) {
-      fail(errno_text("fdatasync"));
+    if (!flush_pending_locked())
       throw Error(ErrorKind::kEnvironment, "audit log cannot be written: " + broken_);
-    }
     synced_index_ = next_index_;
     synced_tree_ = tree_;
     bool due = std::chrono::steady_clock::now() - last_checkpoint_ >=
@@ -269,10 +273,27 @@ AppendReceipt AuditLog::append(const std::string& kind, nlohmann::json data) {
     return receipt;
   }
   work_cv_.notify_one();
-  synced_cv_.wait(lock, [&] { return synced_index_ > receipt.index || !broken_.empty(); });
-  if (synced_index_ <= receipt.index)
-    throw Error(ErrorKind::kEnvironment, "audit log cannot be written: " + broken_);
   return receipt;
+}
+
+bool AuditLog::flush_pending_locked() {
+  if (!pending_.empty()) {
+    if (!write_all(fd_, pending_)) {
+      std::string why = errno_text("write to " + segment_name(segment_seq_));
+      // Leave no partial frame behind: the segment stays a clean prefix.
+      if (::ftruncate(fd_, static_cast<off_t>(file_bytes_)) != 0)
+        why += " (and the partial record could not be cut)";
+      fail(why);
+      return false;
+    }
+    file_bytes_ += pending_.size();
+    pending_.clear();
+  }
+  if (::fdatasync(fd_) != 0) {
+    fail(errno_text("fdatasync"));
+    return false;
+  }
+  return true;
 }
 
 void AuditLog::flusher_loop() {
@@ -284,15 +305,30 @@ void AuditLog::flusher_loop() {
       lock.unlock();
       std::this_thread::sleep_for(std::chrono::milliseconds(config_.group_commit_delay_ms));
       lock.lock();
+      // Write and sync the batch outside the lock, so appenders keep queueing.
       std::uint64_t target = next_index_;
       CompactTree target_tree = tree_;
+      std::string batch;
+      batch.swap(pending_);
+      std::uint64_t base = file_bytes_;
+      file_bytes_ += batch.size();
       int fd = ::dup(fd_);
+      flushing_ = true;
       lock.unlock();
-      int rc = fd < 0 ? -1 : ::fdatasync(fd);
-      std::string why = rc != 0 ? errno_text("fdatasync") : "";
+      std::string why;
+      if (fd < 0 || !write_all(fd, batch)) {
+        why = errno_text("write to the audit segment");
+        if (fd >= 0 && ::ftruncate(fd, static_cast<off_t>(base)) != 0)
+          why += " (and the partial batch could not be cut)";
+      } else if (::fdatasync(fd) != 0) {
+        why = errno_text("fdatasync");
+      }
       if (fd >= 0) ::close(fd);
       lock.lock();
-      if (rc != 0) {
+      flushing_ = false;
+      flushed_cv_.notify_all();
+      if (!why.empty()) {
+        file_bytes_ = base;
         fail(why);
         break;
       }
@@ -382,13 +418,9 @@ void AuditLog::close() {
   if (flusher_.joinable()) flusher_.join();
   {
     std::lock_guard lock(mutex_);
-    if (broken_.empty() && fd_ >= 0 && synced_index_ < next_index_) {
-      if (::fdatasync(fd_) == 0) {
-        synced_index_ = next_index_;
-        synced_tree_ = tree_;
-      } else {
-        fail(errno_text("fdatasync at close"));
-      }
+    if (broken_.empty() && fd_ >= 0 && synced_index_ < next_index_ && flush_pending_locked()) {
+      synced_index_ = next_index_;
+      synced_tree_ = tree_;
     }
   }
   checkpoint_now();

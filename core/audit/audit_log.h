@@ -44,6 +44,13 @@ class AuditLog {
   // Appends one record and returns once it is durable. Throws
   // Error(kEnvironment) when the log is not writable.
   AppendReceipt append(const std::string& kind, nlohmann::json data);
+  // Queues one record and returns at once (in "every-record" mode it is
+  // durable already); wait_durable() tells when it is on disk. For callers
+  // that produce many records without waiting for each.
+  AppendReceipt enqueue(const std::string& kind, nlohmann::json data);
+  // Blocks until the record with this index, and every one before it, is
+  // durable. Throws Error(kEnvironment) if the writer stopped first.
+  void wait_durable(std::uint64_t index);
 
   bool writable() const;
   std::string unwritable_reason() const;
@@ -59,6 +66,9 @@ class AuditLog {
   void recover();
   void open_segment(std::uint64_t seq, bool create);
   void flusher_loop();
+  // Writes the frames waiting in pending_ and syncs them; requires mutex_ and
+  // no flush in flight. Returns false (and stops the writer) on an error.
+  bool flush_pending_locked();
   void fail(const std::string& why);  // requires mutex_
   void write_checkpoint(std::uint64_t size, const Hash& root);
   nlohmann::json redacted(nlohmann::json data) const;
@@ -72,7 +82,11 @@ class AuditLog {
   std::condition_variable work_cv_;
   int fd_ = -1;
   std::uint64_t segment_seq_ = 0;
-  std::uint64_t segment_bytes_ = 0;
+  std::uint64_t segment_bytes_ = 0;  // the segment's size with pending_ counted
+  std::uint64_t file_bytes_ = 0;     // what is in the file (a failed write is cut back to it)
+  std::string pending_;              // group mode: frames waiting for the flusher
+  bool flushing_ = false;            // the flusher is writing a batch outside the lock
+  std::condition_variable flushed_cv_;
   std::uint64_t next_index_ = 0;
   std::uint64_t synced_index_ = 0;  // records [0, synced) are durable
   std::string last_leaf_hex_;

@@ -13,8 +13,9 @@ nlohmann::json notes_json(const Notes& notes) {
 
 }  // namespace
 
-nlohmann::json explain(PolicyEngine& engine, const nlohmann::json& assessment, const nlohmann::json& request,
-                       const nlohmann::json& system, const std::vector<std::string>& backends) {
+nlohmann::json explain(PolicyEngine& engine, const nlohmann::json& assessment,
+                       const nlohmann::json& request, const nlohmann::json& system,
+                       const std::vector<std::string>& backends) {
   nlohmann::json inputs = {{"findings", assessment.at("findings").size()},
                            {"assessors", assessment.at("assessors")},
                            {"metrics", assessment.at("metrics")},
@@ -22,23 +23,33 @@ nlohmann::json explain(PolicyEngine& engine, const nlohmann::json& assessment, c
   Classification c = engine.classify(assessment);
   nlohmann::json out = {{"policy", engine.directory().string()},
                         {"inputs", inputs},
-                        {"classify", {{"level", to_string(c.level)}, {"score", c.score}, {"reasons", c.reasons},
-                                      {"policy_failed", c.policy_failed}, {"notes", notes_json(c.notes)}}}};
+                        {"classify",
+                         {{"level", to_string(c.level)},
+                          {"score", c.score},
+                          {"reasons", c.reasons},
+                          {"policy_failed", c.policy_failed},
+                          {"notes", notes_json(c.notes)}}}};
   TrustDecision t = engine.trust(c, request);
-  out["trust"] = {{"trust", to_string(t.trust)}, {"failure", t.failure}, {"notes", notes_json(t.notes)}};
+  out["trust"] = {
+      {"trust", to_string(t.trust)}, {"failure", t.failure}, {"notes", notes_json(t.notes)}};
   try {
     LimitsDecision l = engine.limits(t.trust, assessment, system, backends);
-    out["limits"] = {{"backend", l.backend}, {"limits", l.limits}, {"network", to_string(l.network)},
-                     {"clamped", l.clamped}, {"notes", notes_json(l.notes)}};
+    out["limits"] = {{"backend", l.backend},
+                     {"limits", l.limits},
+                     {"network", to_string(l.network)},
+                     {"clamped", l.clamped},
+                     {"notes", notes_json(l.notes)}};
   } catch (const PolicyFailure& e) {
     out["limits"] = {{"failure", e.what()}};
   }
   if (c.level == RiskLevel::kBlocked) {
     nlohmann::json overridden = request;
     if (overridden.value("override", nlohmann::json()).is_null())
-      overridden["override"] = {{"explanation", "(asked by warden policy explain)"}, {"user", request.value("user", "")}};
+      overridden["override"] = {{"explanation", "(asked by warden policy explain)"},
+                                {"user", request.value("user", "")}};
     OverrideVerdict v = engine.may_override(c, overridden);
-    out["may_override"] = {{"allowed", v.allowed}, {"reason", v.reason}, {"notes", notes_json(v.notes)}};
+    out["may_override"] = {
+        {"allowed", v.allowed}, {"reason", v.reason}, {"notes", notes_json(v.notes)}};
   }
   return out;
 }
@@ -46,34 +57,43 @@ nlohmann::json explain(PolicyEngine& engine, const nlohmann::json& assessment, c
 std::string render_explanation(const nlohmann::json& e) {
   std::ostringstream s;
   auto notes = [&](const nlohmann::json& list) {
-    for (const auto& n : list) s << "    because (" << n["topic"].get<std::string>() << "): " << n["text"].get<std::string>() << "\n";
+    for (const auto& n : list)
+      s << "    because (" << n["topic"].get<std::string>() << "): " << n["text"].get<std::string>()
+        << "\n";
   };
   s << "policy: " << e["policy"].get<std::string>() << "\n";
-  s << "inputs: " << e["inputs"]["findings"] << " findings, complexity " << e["inputs"]["metrics"].value("complexity", 0.0)
-    << ", " << e["inputs"]["system"].value("cpus", 0) << " CPUs, "
-    << e["inputs"]["system"].value("free_memory_bytes", std::uint64_t{0}) / (1024 * 1024) << " MiB free\n";
+  s << "inputs: " << e["inputs"]["findings"] << " findings, complexity "
+    << e["inputs"]["metrics"].value("complexity", 0.0) << ", "
+    << e["inputs"]["system"].value("cpus", 0) << " CPUs, "
+    << e["inputs"]["system"].value("free_memory_bytes", std::uint64_t{0}) / (1024 * 1024)
+    << " MiB free\n";
   for (const auto& a : e["inputs"]["assessors"])
-    s << "  assessor " << a["name"].get<std::string>() << ": " << a["status"].get<std::string>() << "\n";
+    s << "  assessor " << a["name"].get<std::string>() << ": " << a["status"].get<std::string>()
+      << "\n";
   const auto& c = e["classify"];
   s << "level: " << c["level"].get<std::string>() << " (score " << c["score"] << ") by classify()"
     << (c["policy_failed"].get<bool>() ? " — the policy failed, failing closed" : "") << "\n";
   for (const auto& r : c["reasons"]) s << "    reason: " << r.get<std::string>() << "\n";
   notes(c["notes"]);
   s << "trust: " << e["trust"]["trust"].get<std::string>() << " by trust()\n";
-  if (!e["trust"]["failure"].get<std::string>().empty()) s << "    failed: " << e["trust"]["failure"].get<std::string>() << "\n";
+  if (!e["trust"]["failure"].get<std::string>().empty())
+    s << "    failed: " << e["trust"]["failure"].get<std::string>() << "\n";
   notes(e["trust"]["notes"]);
   const auto& l = e["limits"];
   if (l.contains("failure")) {
-    s << "limits: the policy failed, the run would be refused: " << l["failure"].get<std::string>() << "\n";
+    s << "limits: the policy failed, the run would be refused: " << l["failure"].get<std::string>()
+      << "\n";
   } else {
-    s << "limits by limits(): backend " << l["backend"].get<std::string>() << ", network " << l["network"].get<std::string>() << "\n";
-    for (const auto& [field, value] : l["limits"].items()) s << "    " << field << " = " << value << "\n";
+    s << "limits by limits(): backend " << l["backend"].get<std::string>() << ", network "
+      << l["network"].get<std::string>() << "\n";
+    for (const auto& [field, value] : l["limits"].items())
+      s << "    " << field << " = " << value << "\n";
     for (const auto& clamp : l["clamped"]) s << "    clamped: " << clamp.get<std::string>() << "\n";
     notes(l["notes"]);
   }
   if (e.contains("may_override")) {
-    s << "override: " << (e["may_override"]["allowed"].get<bool>() ? "allowed" : "not allowed") << " by may_override(): "
-      << e["may_override"]["reason"].get<std::string>() << "\n";
+    s << "override: " << (e["may_override"]["allowed"].get<bool>() ? "allowed" : "not allowed")
+      << " by may_override(): " << e["may_override"]["reason"].get<std::string>() << "\n";
     notes(e["may_override"]["notes"]);
   }
   return s.str();

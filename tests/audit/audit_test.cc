@@ -428,6 +428,22 @@ TEST_CASE("many threads appending at once lose nothing") {
   CHECK(verify(c).intact);
 }
 
+TEST_CASE("queued records become durable in order, and wait_durable says when") {
+  test::TempDir dir;
+  auto c = config_in(dir.path(), "group");
+  {
+    auto log = AuditLog::open(c);
+    std::uint64_t last = 0;
+    for (int i = 0; i < 5000; ++i) last = log->enqueue(kind::kDecision, {{"i", i}}).index;
+    CHECK(last == 4999);
+    log->wait_durable(last);
+    auto scan = scan_log(c.directory, c.origin);  // on disk already, before close
+    REQUIRE(scan.records.size() == 5000);
+    for (int i = 0; i < 5000; ++i) CHECK(scan.records[i].data["i"] == i);
+  }
+  CHECK(verify(c).intact);
+}
+
 TEST_CASE("a full disk is a clear error, leaves no corrupt segment, and stops the writer") {
   if (geteuid() != 0) {
     if (test::under_ci()) FAIL("the full-disk test mounts a tmpfs and needs root");
