@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWARDEN_BUILD_TESTS=OFF >/dev/null
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWARDEN_BUILD_TESTS=OFF \
+  -DWARDEN_BUILD_BENCHMARKS=OFF >/dev/null
 cmake --build build -j "$(nproc)"
 sample=${1:-docs/samples/primes.py}
 echo "==> warden run --backend native $sample"

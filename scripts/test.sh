@@ -14,7 +14,8 @@ step() { printf '\n==> %s\n' "$*"; }
 step "packages";          scripts/install-deps.sh
 
 step "build (RelWithDebInfo)"
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWARDEN_BUILD_TESTS=ON \
+  -DWARDEN_BUILD_BENCHMARKS=ON >/dev/null
 cmake --build build -j "$jobs"
 
 step "tests"
