@@ -1,25 +1,14 @@
 #include "assess/assessment.h"
 
-#include <openssl/sha.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <future>
 #include <thread>
 
-namespace warden {
+#include "common/text.h"
 
-std::string sha256_hex(std::string_view data) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
-  static const char* kDigits = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : digest) {
-    out.push_back(kDigits[c >> 4]);
-    out.push_back(kDigits[c & 15]);
-  }
-  return out;
-}
+namespace warden {
 
 nlohmann::json Assessment::to_json() const {
   nlohmann::json assessors_json = nlohmann::json::array();

@@ -79,6 +79,4 @@ class AssessmentStage {
 // on the same line from different assessors folded into the most severe one.
 std::vector<Finding> merge_findings(std::vector<Finding> findings);
 
-std::string sha256_hex(std::string_view data);
-
 }  // namespace warden

@@ -1,5 +1,7 @@
 #include "assess/sarif.h"
 
+#include "common/text.h"
+
 #include <warden/version.h>
 #include <map>
 

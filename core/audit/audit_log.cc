@@ -15,24 +15,11 @@
 
 #include "audit/audit_reader.h"
 #include "audit/log_format.h"
+#include "common/text.h"
 
 namespace warden::audit {
 namespace fs = std::filesystem;
 namespace {
-
-std::string utc_now() {
-  auto now = std::chrono::system_clock::now();
-  std::time_t t = std::chrono::system_clock::to_time_t(now);
-  auto ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buffer[40];
-  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%S", &tm);
-  char out[48];
-  std::snprintf(out, sizeof out, "%s.%03dZ", buffer, static_cast<int>(ms));
-  return out;
-}
 
 std::string random_id() {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -224,9 +211,9 @@ AppendReceipt AuditLog::enqueue(const std::string& kind, nlohmann::json data) {
     throw Error(ErrorKind::kEnvironment, "audit log cannot be written: " + broken_);
   if (closing_) throw Error(ErrorKind::kEnvironment, "audit log is closed");
   AppendReceipt receipt{next_index_, random_id()};
-  nlohmann::json record = {{"index", receipt.index}, {"id", receipt.id},
-                           {"time", utc_now()},      {"kind", kind},
-                           {"prev", last_leaf_hex_}, {"data", std::move(clean)}};
+  nlohmann::json record = {{"index", receipt.index},  {"id", receipt.id},
+                           {"time", utc_timestamp()}, {"kind", kind},
+                           {"prev", last_leaf_hex_},  {"data", std::move(clean)}};
   std::string payload = record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   std::string frame;
   put_u32(frame, static_cast<std::uint32_t>(payload.size()));

@@ -9,17 +9,11 @@
 
 #include "audit/log_format.h"
 #include "audit/note_signer.h"
+#include "common/text.h"
 
 namespace warden::audit {
 namespace fs = std::filesystem;
 namespace {
-
-std::string read_all(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 std::vector<std::pair<std::uint64_t, fs::path>> segments_in(const fs::path& dir) {
   std::vector<std::pair<std::uint64_t, fs::path>> out;
@@ -46,7 +40,7 @@ Scan scan_log(const fs::path& dir, const std::string& origin) {
   for (std::size_t s = 0; s < segments.size(); ++s) {
     const auto& [seq, path] = segments[s];
     std::string name = path.filename();
-    std::string bytes = read_all(path);
+    std::string bytes = read_whole_file(path).value_or("");
     scan.last_segment = name;
     scan.last_segment_seq = seq;
     auto problem = [&](std::uint64_t offset, const std::string& reason, bool torn = false) {
@@ -213,7 +207,7 @@ VerifyReport verify_log(const fs::path& dir, const std::string& origin,
   }
   Checkpoint checkpoint;
   try {
-    checkpoint = read_checkpoint(read_all(checkpoint_path), verifier_key);
+    checkpoint = read_checkpoint(read_whole_file(checkpoint_path).value_or(""), verifier_key);
   } catch (const Error& e) {
     report.reason = e.what();
     return report;

@@ -5,6 +5,8 @@
 
 #include <bit>
 
+#include "common/text.h"
+
 namespace warden::audit {
 namespace {
 
@@ -83,13 +85,7 @@ Hash node_hash(const Hash& left, const Hash& right) {
 }
 
 std::string to_hex(const Hash& h) {
-  static const char* kDigits = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : h) {
-    out.push_back(kDigits[c >> 4]);
-    out.push_back(kDigits[c & 15]);
-  }
-  return out;
+  return warden::to_hex(std::string_view(reinterpret_cast<const char*>(h.data()), h.size()));
 }
 
 std::string to_base64(std::string_view bytes) {

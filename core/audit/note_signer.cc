@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "audit/merkle.h"
+#include "common/text.h"
 
 namespace warden::audit {
 namespace fs = std::filesystem;
@@ -31,16 +32,6 @@ std::string raw_public_key(EVP_PKEY* key) {
 std::string key_id(const std::string& name, const std::string& pub) {
   Hash h = sha256(name + "\n" + std::string(1, '\x01') + pub);
   return std::string(reinterpret_cast<const char*>(h.data()), 4);
-}
-
-std::string hex(std::string_view bytes) {
-  static const char* kDigits = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : bytes) {
-    out.push_back(kDigits[c >> 4]);
-    out.push_back(kDigits[c & 15]);
-  }
-  return out;
 }
 
 }  // namespace
@@ -110,7 +101,8 @@ NoteSigner NoteSigner::load(const fs::path& private_key, const std::string& name
 
 std::string NoteSigner::verifier_key() const {
   std::string pub = raw_public_key(key_->pkey);
-  return name_ + "+" + hex(key_id(name_, pub)) + "+" + to_base64(std::string(1, '\x01') + pub);
+  return name_ + "+" + warden::to_hex(key_id(name_, pub)) + "+" +
+         to_base64(std::string(1, '\x01') + pub);
 }
 
 std::string NoteSigner::sign(const std::string& text) const {

@@ -1,24 +1,12 @@
 #include "audit/report.h"
 
-#include <chrono>
-#include <ctime>
-
 #include "audit/log_format.h"
+#include "common/text.h"
 
 namespace warden::audit {
 
-std::string utc_hours_ago(int hours) {
-  std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now() -
-                                                       std::chrono::hours(hours));
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buffer[40];
-  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
-  return buffer;
-}
-
 nlohmann::json summarize(const std::vector<StoredRecord>& records, int hours) {
-  std::string since = hours > 0 ? utc_hours_ago(hours) : "";
+  std::string since = hours > 0 ? utc_timestamp(hours) : "";
   nlohmann::json by_kind = nlohmann::json::object(), by_level = nlohmann::json::object();
   nlohmann::json overrides = nlohmann::json::array(), violations = nlohmann::json::array();
   int blocked = 0, needs_confirmation = 0, refused = 0, confirmations = 0, runs = 0, total = 0;

@@ -14,7 +14,4 @@ namespace warden::audit {
 // resource violations.
 nlohmann::json summarize(const std::vector<StoredRecord>& records, int hours);
 
-// The UTC time `hours` before now, in the records' format.
-std::string utc_hours_ago(int hours);
-
 }  // namespace warden::audit

@@ -11,16 +11,15 @@
 #include "audit/note_signer.h"
 #include "audit/report.h"
 #include "cli/cli.h"
+#include "common/text.h"
 
 namespace warden::cli {
 namespace {
 
 std::string slurp(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) throw Error(ErrorKind::kInvalidInput, p.string() + ": cannot be read");
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
+  auto text = read_whole_file(p);
+  if (!text) throw Error(ErrorKind::kInvalidInput, p.string() + ": cannot be read");
+  return *text;
 }
 
 struct AuditOptions {

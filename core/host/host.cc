@@ -15,6 +15,7 @@
 #include "audit/note_signer.h"
 #include "audit/report.h"
 #include "common/paths.h"
+#include "common/text.h"
 #include "common/units.h"
 #include "config/config.h"
 #include "pipeline/request_check.h"
@@ -32,10 +33,6 @@ std::string new_request_id() {
   char id[20];
   std::snprintf(id, sizeof id, "r-%016llx", static_cast<unsigned long long>(rng()));
   return id;
-}
-
-std::string utc_now() {
-  return audit::utc_hours_ago(0);
 }
 
 nlohmann::json findings_summary(const std::vector<Finding>& findings) {
@@ -91,7 +88,7 @@ class HostImpl final : public Host {
     require_writable_audit();
     ExecutionResult r;
     r.request_id = new_request_id();
-    r.timestamp = utc_now();
+    r.timestamp = utc_timestamp();
     auto record = [&](const char* record_kind, nlohmann::json data) {
       data["request_id"] = r.request_id;
       r.audit_ids.push_back(audit_->append(record_kind, std::move(data)).id);
@@ -257,7 +254,7 @@ class HostImpl final : public Host {
             {"can_execute", c.level != RiskLevel::kBlocked},
             {"needs_confirmation", c.level == RiskLevel::kHigh},
             {"policy_failed", c.policy_failed},
-            {"assessed_at", utc_now()},
+            {"assessed_at", utc_timestamp()},
             {"audit_id", id}};
   }
 
@@ -304,7 +301,7 @@ class HostImpl final : public Host {
             {"components", components},
             {"system_resources", policy::system_snapshot()},
             {"audit_integrity", integrity},
-            {"status_checked_at", utc_now()}};
+            {"status_checked_at", utc_timestamp()}};
   }
 
   nlohmann::json configure_policies(const PolicyUpdate& update) override {
@@ -327,7 +324,7 @@ class HostImpl final : public Host {
     return {{"updated_policies", {dir.string()}},
             {"failed_updates", nlohmann::json::array()},
             {"validation_errors", nlohmann::json::array()},
-            {"updated_at", utc_now()}};
+            {"updated_at", utc_timestamp()}};
   }
 
   nlohmann::json get_audit_report(int hours) override {
@@ -341,7 +338,7 @@ class HostImpl final : public Host {
     return {{"report_period_hours", hours},
             {"summary", report},
             {"integrity_check", integrity.to_json()},
-            {"report_generated_at", utc_now()}};
+            {"report_generated_at", utc_timestamp()}};
   }
 
  private:

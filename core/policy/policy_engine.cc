@@ -10,6 +10,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/text.h"
 #include "common/units.h"
 
 namespace warden::policy {
@@ -18,13 +19,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kRequiredFunctions[] = {"classify", "trust", "limits", "may_override"};
-
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 // A signature of the folder's policy files that changes when any of them
 // changes, appears or disappears.
@@ -80,7 +74,7 @@ std::vector<std::pair<std::string, std::string>> read_policy_files(const fs::pat
   if (paths.empty())
     throw Error(ErrorKind::kConfig, dir.string() + ": no policy files (*.lua) found");
   std::vector<std::pair<std::string, std::string>> files;
-  for (const auto& p : paths) files.emplace_back(p.string(), read_text(p));
+  for (const auto& p : paths) files.emplace_back(p.string(), read_whole_file(p).value_or(""));
   return files;
 }
 

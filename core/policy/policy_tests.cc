@@ -7,6 +7,7 @@
 #include <regex>
 #include <sstream>
 
+#include "common/text.h"
 #include "policy/policy_engine.h"
 
 namespace warden::policy {
@@ -67,13 +68,6 @@ function fake_system(fields)
 end
 )lua";
 
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 void run_folder(const fs::path& dir, const Budget& budget, std::vector<PolicyTestResult>& out) {
   std::vector<fs::path> tests;
   for (const auto& entry : fs::directory_iterator(dir))
@@ -87,7 +81,7 @@ void run_folder(const fs::path& dir, const Budget& budget, std::vector<PolicyTes
     try {
       sandbox.load(kTestPrelude, "warden-test-helpers");
       for (const auto& [path, text] : policies) sandbox.load(text, path);
-      sandbox.load(read_text(test_file), test_file.string());
+      sandbox.load(read_whole_file(test_file).value_or(""), test_file.string());
       sandbox.freeze();
     } catch (const PolicyFailure& e) {
       throw Error(ErrorKind::kConfig, e.what());

@@ -1,0 +1,25 @@
+// Small conversions the core needs in several places: hex, SHA-256, UTC
+// timestamps, whole-file reads.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace warden {
+
+// Lower-case hex of the bytes.
+std::string to_hex(std::string_view bytes);
+
+// Hex SHA-256 of the bytes.
+std::string sha256_hex(std::string_view data);
+
+// Now (minus `hours_ago`), UTC, "YYYY-MM-DDTHH:MM:SS.mmmZ": the audit log's
+// timestamps, which compare correctly as strings.
+std::string utc_timestamp(int hours_ago = 0);
+
+// The whole file, or nullopt when it cannot be read.
+std::optional<std::string> read_whole_file(const std::filesystem::path& path);
+
+}  // namespace warden
