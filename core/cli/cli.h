@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 
@@ -38,6 +39,9 @@ void set_handler(CLI::App* command, Handler handler);
 void add_plugin_commands(CLI::App& app, Context& context);
 void add_status_command(CLI::App& app, Context& context);
 void add_policy_commands(CLI::App& app, Context& context);
+// Assesses `file` and explains how the policy decides on it (policy/explain.h).
+nlohmann::json explain_program(const Config& config, const std::string& file,
+                               const nlohmann::json& request);
 void add_audit_commands(CLI::App& app, Context& context);
 void add_run_commands(CLI::App& app, Context& context);
 void add_assess_command(CLI::App& app, Context& context);

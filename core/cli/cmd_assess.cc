@@ -8,17 +8,22 @@
 
 #include "assess/sarif.h"
 #include "cli/cli.h"
+#include "policy/explain.h"
 
 namespace warden::cli {
 
 void add_assess_command(CLI::App& app, Context& context) {
   static std::vector<std::string> files;
-  static bool json = false, sarif = false;
+  static bool json = false, sarif = false, explain = false;
   auto* assess =
       app.add_subcommand("assess", "Find what is dangerous in programs and judge their risk");
   assess->add_option("FILE", files, "Python programs")->required();
   auto* json_flag = assess->add_flag("--json", json, "Print JSON");
-  assess->add_flag("--sarif", sarif, "Print SARIF 2.1.0")->excludes(json_flag);
+  auto* sarif_flag = assess->add_flag("--sarif", sarif, "Print SARIF 2.1.0")->excludes(json_flag);
+  assess
+      ->add_flag("--explain", explain,
+                 "Also show which policy rule decided the level, trust and limits")
+      ->excludes(sarif_flag);
   set_handler(assess, [&context] {
     context.config();
     std::vector<std::pair<std::string, std::string>> sources;
@@ -47,6 +52,15 @@ void add_assess_command(CLI::App& app, Context& context) {
                          {"metrics", r["metrics"]},
                          {"assessors", r["assessors"]}});
     }
+    if (explain) {
+      nlohmann::json request = {{"user", ""},
+                                {"confirmed", false},
+                                {"override", nullptr},
+                                {"metadata", nlohmann::json::object()},
+                                {"backend", nullptr}};
+      for (std::size_t i = 0; i < results.size(); ++i)
+        results[i]["explanation"] = explain_program(context.config(), files[i], request);
+    }
     if (sarif) {
       std::cout << to_sarif(assessments).dump(2) << "\n";
     } else if (json) {
@@ -69,6 +83,7 @@ void add_assess_command(CLI::App& app, Context& context) {
                             ? ""
                             : " — " + a["reason"].get<std::string>())
                     << "\n";
+        if (r.contains("explanation")) std::cout << policy::render_explanation(r["explanation"]);
       }
     }
     return dangerous ? 1 : 0;

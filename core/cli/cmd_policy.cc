@@ -12,6 +12,23 @@
 
 namespace warden::cli {
 
+nlohmann::json explain_program(const Config& config, const std::string& file,
+                               const nlohmann::json& request) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw Error(ErrorKind::kInvalidInput, file + ": cannot be read");
+  std::stringstream code;
+  code << in.rdbuf();
+  PluginSet plugins(config);
+  AssessmentStage stage(plugins, config.assessors);
+  policy::PolicyEngine engine(config.policies, config.ceilings);
+  nlohmann::json assessment = stage.assess(code.str(), "python", file).to_json();
+  nlohmann::json system = policy::system_snapshot();
+  system["loaded_backends"] = plugins.backend_names();
+  system["default_backend"] = config.backends.default_backend;
+  system["requested_backend"] = nullptr;
+  return policy::explain(engine, assessment, request, system, plugins.backend_names());
+}
+
 void add_policy_commands(CLI::App& app, Context& context) {
   auto* policy = app.add_subcommand("policy", "Tools for policy authors");
   policy->require_subcommand(1);
@@ -55,15 +72,6 @@ void add_policy_commands(CLI::App& app, Context& context) {
                       "As if the request carried this override explanation");
   explain->add_flag("--json", json, "Print JSON");
   set_handler(explain, [&context] {
-    const Config& config = context.config();
-    std::ifstream in(file, std::ios::binary);
-    if (!in) throw Error(ErrorKind::kInvalidInput, file + ": cannot be read");
-    std::stringstream code;
-    code << in.rdbuf();
-    PluginSet plugins(config);
-    AssessmentStage stage(plugins, config.assessors);
-    policy::PolicyEngine engine(config.policies, config.ceilings);
-    nlohmann::json assessment = stage.assess(code.str(), "python", file).to_json();
     nlohmann::json request = {{"user", user},
                               {"confirmed", confirm},
                               {"metadata", nlohmann::json::object()},
@@ -71,12 +79,7 @@ void add_policy_commands(CLI::App& app, Context& context) {
     request["override"] = override_reason.empty()
                               ? nlohmann::json(nullptr)
                               : nlohmann::json{{"explanation", override_reason}, {"user", user}};
-    nlohmann::json system = policy::system_snapshot();
-    system["loaded_backends"] = plugins.backend_names();
-    system["default_backend"] = config.backends.default_backend;
-    system["requested_backend"] = nullptr;
-    nlohmann::json e =
-        policy::explain(engine, assessment, request, system, plugins.backend_names());
+    nlohmann::json e = explain_program(context.config(), file, request);
     std::cout << (json ? e.dump(2) + "\n" : policy::render_explanation(e));
     return 0;
   });

@@ -30,7 +30,8 @@ std::string sha256_hex(std::string_view data) {
 std::string utc_timestamp(int hours_ago) {
   auto now = std::chrono::system_clock::now() - std::chrono::hours(hours_ago);
   std::time_t t = std::chrono::system_clock::to_time_t(now);
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
   std::tm tm{};
   gmtime_r(&t, &tm);
   char date[32];

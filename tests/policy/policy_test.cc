@@ -301,3 +301,33 @@ TEST_CASE("warden policy test passes on the shipped policies and fails with name
                                       ":4: test_bad: level: expected HIGH, got LOW"));
   CHECK_THAT(bad.out, Catch::Contains("PASS"));
 }
+
+TEST_CASE(
+    "warden policy explain and assess --explain say which rule decided what, from which inputs") {
+  test::TempDir dir;
+  auto config = dir.write(
+      "w.yaml", "log_level: warn\nplugins: {directories: [" + std::string(WARDEN_PLUGIN_DIR) +
+                    "]}\npolicies: {directory: " + std::string(WARDEN_SOURCE_DIR) +
+                    "/policies/default}\naudit: {directory: " + (dir.path() / "audit").string() +
+                    ", signing_key: " + (dir.path() / "k").string() + "}\n");
+  auto program = dir.write("p.py", "import os\nos.system('ls')\n");
+  auto e = test::run_process({test::warden_binary(), "--config", config.string(), "policy",
+                              "explain", "--json", program.string()});
+  REQUIRE(e.exit_code == 0);
+  auto j = nlohmann::json::parse(e.out);
+  CHECK(j["classify"]["level"] == "MEDIUM");
+  CHECK(j["inputs"]["findings"] == 1);
+  CHECK(j["trust"]["trust"] == "standard");
+  CHECK(j["limits"]["backend"] == "native");
+  bool level_note = false, memory_note = false;
+  for (const auto& n : j["classify"]["notes"]) level_note = level_note || n["topic"] == "level";
+  for (const auto& n : j["limits"]["notes"]) memory_note = memory_note || n["topic"] == "memory";
+  CHECK(level_note);
+  CHECK(memory_note);
+  auto a = test::run_process({test::warden_binary(), "--config", config.string(), "assess",
+                              "--explain", program.string()});
+  CHECK(a.exit_code == 0);
+  CHECK_THAT(a.out, Catch::Contains("level: MEDIUM (score 5.0) by classify()"));
+  CHECK_THAT(a.out, Catch::Contains("because (level): score 5 from 1 findings"));
+  CHECK_THAT(a.out, Catch::Contains("limits by limits(): backend native"));
+}
