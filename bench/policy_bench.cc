@@ -3,14 +3,15 @@
 #include <cstdio>
 
 #include "bench_util.h"
+#include "config/config.h"
 #include "policy/policy_engine.h"
 #include "policy/system_info.h"
 
 int main() {
   using namespace warden;
-  PolicyConfig config;
-  config.directory = std::string(WARDEN_SOURCE_DIR) + "/policies/default";
-  policy::PolicyEngine engine(config, Limits{});
+  // The shipped configuration: its budget and ceilings.
+  Config config = load_config(std::string(WARDEN_SOURCE_DIR) + "/config/warden.yaml");
+  policy::PolicyEngine engine(config.policies, config.ceilings);
   nlohmann::json findings = nlohmann::json::array();
   for (const char* s : {"high", "medium", "low"})
     findings.push_back({{"assessor", "heuristics"},

@@ -190,14 +190,16 @@ void push_json(lua_State* L, const nlohmann::json& j, int depth) {
       for (const auto& item : j) {
         push_json(L, item, depth + 1);
         lua_rawseti(L, -2, i++);
-      }
+      }  // raw sets: a fresh table has no metamethods to consult
       break;
     }
     case nlohmann::json::value_t::object: {
       lua_createtable(L, 0, static_cast<int>(j.size()));
-      for (const auto& [k, v] : j.items()) {
-        push_json(L, v, depth + 1);
-        lua_setfield(L, -2, k.c_str());
+      for (auto it = j.begin(); it != j.end(); ++it) {
+        const std::string& key = it.key();
+        lua_pushlstring(L, key.data(), key.size());
+        push_json(L, it.value(), depth + 1);
+        lua_rawset(L, -3);
       }
       break;
     }
