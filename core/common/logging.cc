@@ -6,9 +6,17 @@
 
 namespace warden {
 
+namespace {
+constexpr const char* kLoggerName = "warden";
+}
+
+void init_logging_once(const std::string& level) {
+  if (spdlog::get(kLoggerName) == nullptr) init_logging(level, 0);
+}
+
 void init_logging(const std::string& level, int verbosity) {
   static auto logger = [] {
-    auto l = spdlog::stderr_color_mt("warden");
+    auto l = spdlog::stderr_color_mt(kLoggerName);
     l->set_pattern("%^warden: %l:%$ %v");
     spdlog::set_default_logger(l);
     return l;

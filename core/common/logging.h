@@ -12,4 +12,8 @@ namespace warden {
 // `verbosity` from -v (positive) or -q (negative) shifts it.
 void init_logging(const std::string& level, int verbosity);
 
+// For embedders: sets up logging at `level` unless the program already did
+// (the CLI does, with -v/-q applied), so that nothing is ever logged to stdout.
+void init_logging_once(const std::string& level);
+
 }  // namespace warden

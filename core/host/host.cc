@@ -14,6 +14,7 @@
 #include "audit/log_format.h"
 #include "audit/note_signer.h"
 #include "audit/report.h"
+#include "common/logging.h"
 #include "common/paths.h"
 #include "common/text.h"
 #include "common/units.h"
@@ -53,6 +54,7 @@ class HostImpl final : public Host {
  public:
   explicit HostImpl(const std::string& config_path)
       : config_(load_config(resolve_config_path(config_path))) {
+    init_logging_once(config_.log_level);
     plugins_ = std::make_unique<PluginSet>(config_);
     stage_ = std::make_unique<AssessmentStage>(*plugins_, config_.assessors);
     policy_ = std::make_unique<policy::PolicyEngine>(config_.policies, config_.ceilings);

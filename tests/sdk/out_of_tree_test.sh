@@ -57,3 +57,19 @@ fi
 echo "$out" | grep -q "$work/warden.yaml:6:54: assessors.settings.forbidden_imports.severity" \
   || { echo "unexpected message: $out" >&2; exit 1; }
 echo "out-of-tree plugin: ok"
+
+# An embedder: the example program links libwarden and runs code through the
+# installed host, its plugins and the shipped default policy.
+embed_example=$(dirname "$example")/embed
+cmake -S "$embed_example" -B "$work/embed-build" -G Ninja -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
+cmake --build "$work/embed-build" >/dev/null
+cat >"$work/embed.yaml" <<YAML
+log_level: warn
+policies: {directory: $work/prefix/share/warden/policies/default}
+audit: {directory: $work/audit, signing_key: $work/keys/audit.key}
+YAML
+printf 'print(6 * 7)\n' >"$work/answer.py"
+out=$("$work/embed-build/embed_example" "$work/answer.py" --config "$work/embed.yaml")
+[[ "$out" == $'decision: ran, level LOW\n42' ]] || { echo "unexpected embed output: $out" >&2; exit 1; }
+"$work/prefix/bin/warden" --config "$work/embed.yaml" audit verify >/dev/null
+echo "embedding example: ok"
