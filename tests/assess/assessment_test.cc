@@ -1,0 +1,185 @@
+// The assessment stage with in-process assessors that are slow, failing,
+// unavailable or counting: parallelism, deadlines, statuses, the cache and its
+// bound, merging, and many threads at once.
+#define CATCH_CONFIG_MAIN
+#include <warden/plugin.h>
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <thread>
+
+#include "assess/assessment.h"
+
+using namespace warden;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+std::atomic<int> g_calls{0};
+
+// Sleeps settings.sleep_ms, then reports one finding on line 1.
+class Sleepy {
+ public:
+  explicit Sleepy(const nlohmann::json& s) : sleep_ms_(s.value("sleep_ms", 0)) {}
+  Availability probe() { return {true, "", "sleepy 1", "k"}; }
+  std::vector<Finding> assess(const AssessRequest& r) {
+    ++g_calls;
+    auto until = Clock::now() + std::chrono::milliseconds(sleep_ms_);
+    while (Clock::now() < until && !r.cancellation.cancelled())
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    Finding f;
+    f.rule_id = "sleepy";
+    f.severity = Severity::kLow;
+    f.category = "other";
+    f.line = 1;
+    return {f};
+  }
+
+ private:
+  int sleep_ms_;
+};
+class SleepyToo : public Sleepy {
+ public:
+  using Sleepy::Sleepy;
+};
+
+class Failing {
+ public:
+  explicit Failing(const nlohmann::json&) {}
+  Availability probe() { return {true, "", "", ""}; }
+  std::vector<Finding> assess(const AssessRequest&) { throw PluginError(WARDEN_ERR_FAILED, "tool crashed: signal 11"); }
+};
+
+class Absent {
+ public:
+  explicit Absent(const nlohmann::json&) {}
+  Availability probe() { return {false, "tool not found at /nowhere", "", ""}; }
+  std::vector<Finding> assess(const AssessRequest&) { return {}; }
+};
+
+constexpr warden_plugin_descriptor kSleepy = make_assessor_descriptor<Sleepy>("sleepy", "1.0", "");
+constexpr warden_plugin_descriptor kSleepyToo = make_assessor_descriptor<SleepyToo>("sleepy2", "1.0", "");
+constexpr warden_plugin_descriptor kFailing = make_assessor_descriptor<Failing>("failing", "1.0", "");
+constexpr warden_plugin_descriptor kAbsent = make_assessor_descriptor<Absent>("absent", "1.0", "");
+
+struct Stage {
+  Config config;
+  std::unique_ptr<PluginSet> plugins;
+  std::unique_ptr<AssessmentStage> stage;
+  explicit Stage(const std::string& yaml) : config(parse_config(yaml + "backends: {enabled: []}\n", "t.yaml", "/")) {
+    PluginCatalog catalog;
+    for (const auto* d : {&kSleepy, &kSleepyToo, &kFailing, &kAbsent}) catalog.add_descriptor(d);
+    plugins = std::make_unique<PluginSet>(config, std::move(catalog));
+    stage = std::make_unique<AssessmentStage>(*plugins, config.assessors);
+  }
+};
+
+const AssessorResult& result_of(const Assessment& a, const std::string& name) {
+  for (const auto& r : a.assessors)
+    if (r.name == name) return r;
+  FAIL("no result for " << name);
+  return a.assessors.front();
+}
+
+}  // namespace
+
+TEST_CASE("assessors run in parallel") {
+  Stage s("assessors:\n  enabled: [sleepy, sleepy2]\n  settings: {sleepy: {sleep_ms: 300}, sleepy2: {sleep_ms: 300}}\n");
+  auto start = Clock::now();
+  Assessment a = s.stage->assess("x = 1\n", "python", "m.py");
+  auto took = Clock::now() - start;
+  CHECK(took >= std::chrono::milliseconds(290));
+  CHECK(took < std::chrono::milliseconds(550));
+  CHECK(result_of(a, "sleepy").status == "ok");
+  CHECK(result_of(a, "sleepy2").status == "ok");
+  REQUIRE(a.findings.size() == 1);  // same line and category from two assessors: folded
+  CHECK(a.findings[0].also_reported_by.size() == 1);
+}
+
+TEST_CASE("an assessor past its deadline is a timeout, and the stage does not wait for it") {
+  Stage s("assessors:\n  enabled: [sleepy]\n  deadline: 200ms\n  settings: {sleepy: {sleep_ms: 3000}}\n");
+  auto start = Clock::now();
+  Assessment a = s.stage->assess("x = 2\n", "python", "m.py");
+  CHECK(Clock::now() - start < std::chrono::milliseconds(800));
+  CHECK(result_of(a, "sleepy").status == "timeout");
+  CHECK_THAT(result_of(a, "sleepy").reason, Catch::Contains("200 ms"));
+  CHECK(a.findings.empty());
+}
+
+TEST_CASE("failed, unavailable and missing assessors say so, never 'no findings'") {
+  Stage s("assessors:\n  enabled: [failing, absent, bandit, sleepy]\n");
+  Assessment a = s.stage->assess("x = 3\n", "python", "m.py");
+  CHECK(result_of(a, "failing").status == "failed");
+  CHECK_THAT(result_of(a, "failing").reason, Catch::Contains("tool crashed"));
+  CHECK(result_of(a, "absent").status == "unavailable");
+  CHECK_THAT(result_of(a, "absent").reason, Catch::Contains("/nowhere"));
+  CHECK(result_of(a, "bandit").status == "unavailable");
+  CHECK_THAT(result_of(a, "bandit").reason, Catch::Contains("not installed"));
+  CHECK(result_of(a, "sleepy").status == "ok");
+  CHECK(a.to_json()["assessors"].size() == 4);
+}
+
+TEST_CASE("the cache answers repeated code without calling the assessor, within its bound") {
+  Stage s("assessors:\n  enabled: [sleepy]\n  cache: {max_entries: 2}\n");
+  g_calls = 0;
+  auto first = s.stage->assess("a = 1\n", "python", "m.py");
+  CHECK_FALSE(result_of(first, "sleepy").cached);
+  auto again = s.stage->assess("a = 1\n", "python", "m.py");
+  CHECK(result_of(again, "sleepy").cached);
+  CHECK(g_calls == 1);
+  CHECK(again.findings == first.findings);
+  s.stage->assess("b = 1\n", "python", "m.py");
+  s.stage->assess("c = 1\n", "python", "m.py");  // evicts "a = 1"
+  CHECK(g_calls == 3);
+  CHECK_FALSE(result_of(s.stage->assess("a = 1\n", "python", "m.py"), "sleepy").cached);
+  CHECK(g_calls == 4);
+
+  Stage off("assessors:\n  enabled: [sleepy]\n  cache: {enabled: false}\n");
+  off.stage->assess("d = 1\n", "python", "m.py");
+  CHECK_FALSE(result_of(off.stage->assess("d = 1\n", "python", "m.py"), "sleepy").cached);
+}
+
+TEST_CASE("failures are not cached") {
+  Stage s("assessors:\n  enabled: [failing]\n");
+  s.stage->assess("e = 1\n", "python", "m.py");
+  CHECK(result_of(s.stage->assess("e = 1\n", "python", "m.py"), "failing").status == "failed");
+}
+
+TEST_CASE("merging drops exact duplicates and folds other assessors' reports of the same thing") {
+  auto finding = [](const char* assessor, const char* rule, Severity s, const char* category, int line) {
+    Finding f;
+    f.assessor = assessor;
+    f.rule_id = rule;
+    f.severity = s;
+    f.category = category;
+    f.line = line;
+    return f;
+  };
+  auto merged = merge_findings({finding("bandit", "B605", Severity::kLow, "command-execution", 3),
+                                finding("heuristics", "h.shell", Severity::kCritical, "command-execution", 3),
+                                finding("heuristics", "h.shell", Severity::kCritical, "command-execution", 3),
+                                finding("heuristics", "h.net", Severity::kMedium, "network", 3),
+                                finding("bandit", "B102", Severity::kMedium, "code-execution", 1)});
+  REQUIRE(merged.size() == 3);
+  CHECK(merged[0].line == 1);
+  CHECK(merged[1].rule_id == "h.shell");
+  CHECK(merged[1].severity == Severity::kCritical);
+  CHECK(merged[1].also_reported_by == std::vector<std::string>{"bandit B605"});
+  CHECK(merged[2].rule_id == "h.net");
+}
+
+TEST_CASE("many threads assess at once") {
+  Stage s("assessors:\n  enabled: [sleepy, sleepy2]\n  settings: {sleepy: {sleep_ms: 5}}\n");
+  std::vector<std::thread> threads;
+  std::atomic<int> bad{0};
+  for (int t = 0; t < 8; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 30; ++i) {
+        Assessment a = s.stage->assess("t" + std::to_string(t % 3) + " = " + std::to_string(i % 4) + "\n", "python", "m.py");
+        if (a.assessors.size() != 2 || a.assessors[0].status != "ok" || a.assessors[1].status != "ok") ++bad;
+      }
+    });
+  for (auto& t : threads) t.join();
+  CHECK(bad == 0);
+}
