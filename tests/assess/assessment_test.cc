@@ -48,7 +48,9 @@ class Failing {
  public:
   explicit Failing(const nlohmann::json&) {}
   Availability probe() { return {true, "", "", ""}; }
-  std::vector<Finding> assess(const AssessRequest&) { throw PluginError(WARDEN_ERR_FAILED, "tool crashed: signal 11"); }
+  std::vector<Finding> assess(const AssessRequest&) {
+    throw PluginError(WARDEN_ERR_FAILED, "tool crashed: signal 11");
+  }
 };
 
 class Absent {
@@ -59,15 +61,18 @@ class Absent {
 };
 
 constexpr warden_plugin_descriptor kSleepy = make_assessor_descriptor<Sleepy>("sleepy", "1.0", "");
-constexpr warden_plugin_descriptor kSleepyToo = make_assessor_descriptor<SleepyToo>("sleepy2", "1.0", "");
-constexpr warden_plugin_descriptor kFailing = make_assessor_descriptor<Failing>("failing", "1.0", "");
+constexpr warden_plugin_descriptor kSleepyToo =
+    make_assessor_descriptor<SleepyToo>("sleepy2", "1.0", "");
+constexpr warden_plugin_descriptor kFailing =
+    make_assessor_descriptor<Failing>("failing", "1.0", "");
 constexpr warden_plugin_descriptor kAbsent = make_assessor_descriptor<Absent>("absent", "1.0", "");
 
 struct Stage {
   Config config;
   std::unique_ptr<PluginSet> plugins;
   std::unique_ptr<AssessmentStage> stage;
-  explicit Stage(const std::string& yaml) : config(parse_config(yaml + "backends: {enabled: []}\n", "t.yaml", "/")) {
+  explicit Stage(const std::string& yaml)
+      : config(parse_config(yaml + "backends: {enabled: []}\n", "t.yaml", "/")) {
     PluginCatalog catalog;
     for (const auto* d : {&kSleepy, &kSleepyToo, &kFailing, &kAbsent}) catalog.add_descriptor(d);
     plugins = std::make_unique<PluginSet>(config, std::move(catalog));
@@ -85,7 +90,9 @@ const AssessorResult& result_of(const Assessment& a, const std::string& name) {
 }  // namespace
 
 TEST_CASE("assessors run in parallel") {
-  Stage s("assessors:\n  enabled: [sleepy, sleepy2]\n  settings: {sleepy: {sleep_ms: 300}, sleepy2: {sleep_ms: 300}}\n");
+  Stage s(
+      "assessors:\n  enabled: [sleepy, sleepy2]\n  settings: {sleepy: {sleep_ms: 300}, sleepy2: "
+      "{sleep_ms: 300}}\n");
   auto start = Clock::now();
   Assessment a = s.stage->assess("x = 1\n", "python", "m.py");
   auto took = Clock::now() - start;
@@ -98,7 +105,9 @@ TEST_CASE("assessors run in parallel") {
 }
 
 TEST_CASE("an assessor past its deadline is a timeout, and the stage does not wait for it") {
-  Stage s("assessors:\n  enabled: [sleepy]\n  deadline: 200ms\n  settings: {sleepy: {sleep_ms: 3000}}\n");
+  Stage s(
+      "assessors:\n  enabled: [sleepy]\n  deadline: 200ms\n  settings: {sleepy: {sleep_ms: "
+      "3000}}\n");
   auto start = Clock::now();
   Assessment a = s.stage->assess("x = 2\n", "python", "m.py");
   CHECK(Clock::now() - start < std::chrono::milliseconds(800));
@@ -147,7 +156,8 @@ TEST_CASE("failures are not cached") {
 }
 
 TEST_CASE("merging drops exact duplicates and folds other assessors' reports of the same thing") {
-  auto finding = [](const char* assessor, const char* rule, Severity s, const char* category, int line) {
+  auto finding = [](const char* assessor, const char* rule, Severity s, const char* category,
+                    int line) {
     Finding f;
     f.assessor = assessor;
     f.rule_id = rule;
@@ -156,11 +166,12 @@ TEST_CASE("merging drops exact duplicates and folds other assessors' reports of 
     f.line = line;
     return f;
   };
-  auto merged = merge_findings({finding("bandit", "B605", Severity::kLow, "command-execution", 3),
-                                finding("heuristics", "h.shell", Severity::kCritical, "command-execution", 3),
-                                finding("heuristics", "h.shell", Severity::kCritical, "command-execution", 3),
-                                finding("heuristics", "h.net", Severity::kMedium, "network", 3),
-                                finding("bandit", "B102", Severity::kMedium, "code-execution", 1)});
+  auto merged =
+      merge_findings({finding("bandit", "B605", Severity::kLow, "command-execution", 3),
+                      finding("heuristics", "h.shell", Severity::kCritical, "command-execution", 3),
+                      finding("heuristics", "h.shell", Severity::kCritical, "command-execution", 3),
+                      finding("heuristics", "h.net", Severity::kMedium, "network", 3),
+                      finding("bandit", "B102", Severity::kMedium, "code-execution", 1)});
   REQUIRE(merged.size() == 3);
   CHECK(merged[0].line == 1);
   CHECK(merged[1].rule_id == "h.shell");
@@ -176,8 +187,11 @@ TEST_CASE("many threads assess at once") {
   for (int t = 0; t < 8; ++t)
     threads.emplace_back([&, t] {
       for (int i = 0; i < 30; ++i) {
-        Assessment a = s.stage->assess("t" + std::to_string(t % 3) + " = " + std::to_string(i % 4) + "\n", "python", "m.py");
-        if (a.assessors.size() != 2 || a.assessors[0].status != "ok" || a.assessors[1].status != "ok") ++bad;
+        Assessment a = s.stage->assess(
+            "t" + std::to_string(t % 3) + " = " + std::to_string(i % 4) + "\n", "python", "m.py");
+        if (a.assessors.size() != 2 || a.assessors[0].status != "ok" ||
+            a.assessors[1].status != "ok")
+          ++bad;
       }
     });
   for (auto& t : threads) t.join();
