@@ -21,4 +21,6 @@ function(warden_add_plugin name)
   target_link_options(warden_plugin_${name} PRIVATE -Wl,--no-undefined)
   warden_target_defaults(warden_plugin_${name})
   install(TARGETS warden_plugin_${name} LIBRARY DESTINATION ${WARDEN_PLUGIN_INSTALL_DIR})
+  # Packagings that ship the plugins their own way (the Python wheel) find them here.
+  set_property(GLOBAL APPEND PROPERTY WARDEN_PLUGIN_TARGETS warden_plugin_${name})
 endfunction()

@@ -21,6 +21,9 @@ cmake --build build -j "$jobs"
 step "tests"
 ctest --test-dir build -j "$jobs" --output-on-failure --timeout 900
 
+step "Python module (pip install . into build/python-venv, pytest tests/python)"
+scripts/test-python.sh
+
 step "ASan+UBSan build of the core tests"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DWARDEN_SANITIZE=address,undefined \
   -DWARDEN_BUILD_BENCHMARKS=OFF >/dev/null

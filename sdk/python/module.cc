@@ -1,0 +1,182 @@
+// warden._warden: warden::Host (warden/host.h) for Python. The Python-facing
+// API Mai calls is warden.SafetyAPI (warden/api.py); this module is the thin,
+// typed layer under it.
+//
+// Every call into the Host runs with the GIL released, so Python threads run
+// while code runs in the sandbox, and several threads may call one Host at once
+// (Host is thread-safe). warden::Error becomes ValueError for bad input or
+// configuration (kInvalidInput, kConfig) and warden.WardenError, a
+// RuntimeError with a `kind` attribute, for everything else.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+#include <warden/host.h>
+#include <warden/version.h>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/paths.h"
+#include "json_value.h"
+
+namespace py = pybind11;
+
+namespace warden::python {
+namespace {
+
+// One open warden::Host. close() may race with calls on other threads: each
+// call holds its own reference, so the Host is destroyed (and its audit log
+// closed with a system_stop record) when the last call using it returns.
+class HostHandle {
+ public:
+  explicit HostHandle(const std::string& config_path) {
+    py::gil_scoped_release release;
+    host_ = Host::open(config_path);
+  }
+
+  py::object assess_and_execute(const std::string& code, const std::string& language,
+                                const std::string& file_name, const std::string& stdin_data,
+                                const std::string& user, bool confirmed, bool override_blocked,
+                                const std::string& override_explanation,
+                                std::optional<std::string> backend,
+                                std::map<std::string, std::string> limits, py::handle metadata) {
+    ExecutionRequest request;
+    request.code = code;
+    request.language = language;
+    request.file_name = file_name;
+    request.stdin_data = stdin_data;
+    request.user = user;
+    request.confirmed = confirmed;
+    request.override_blocked = override_blocked;
+    request.override_explanation = override_explanation;
+    request.backend = std::move(backend);
+    request.limits = std::move(limits);
+    if (!metadata.is_none()) {
+      if (!py::isinstance<py::dict>(metadata))
+        throw Error(ErrorKind::kInvalidInput, "Metadata must be a dictionary");
+      request.metadata = from_python(metadata, "metadata");
+    }
+    std::shared_ptr<Host> host = open_host();
+    nlohmann::json result;
+    {
+      py::gil_scoped_release release;
+      result = host->assess_and_execute(request).to_json();
+    }
+    return to_python(result);
+  }
+
+  py::object assess_code_only(const std::string& code, const std::string& language) {
+    return call([&](Host& h) { return h.assess_code_only(code, language); });
+  }
+
+  py::object get_execution_history(int limit) {
+    return call([&](Host& h) { return h.get_execution_history(limit); });
+  }
+
+  py::object get_security_status() {
+    return call([](Host& h) { return h.get_security_status(); });
+  }
+
+  py::object configure_policies(const std::string& directory,
+                                std::vector<std::pair<std::string, std::string>> files) {
+    PolicyUpdate update{directory, std::move(files)};
+    return call([&](Host& h) { return h.configure_policies(update); });
+  }
+
+  py::object get_audit_report(int hours) {
+    return call([&](Host& h) { return h.get_audit_report(hours); });
+  }
+
+  void close() {
+    std::shared_ptr<Host> host = std::move(host_);
+    py::gil_scoped_release release;
+    host.reset();
+  }
+
+  bool closed() const { return host_ == nullptr; }
+
+ private:
+  std::shared_ptr<Host> open_host() const {
+    if (!host_) throw Error(ErrorKind::kInvalidInput, "This warden host is closed");
+    return host_;
+  }
+
+  template <typename Call>
+  py::object call(Call&& method) {
+    std::shared_ptr<Host> host = open_host();
+    nlohmann::json result;
+    {
+      py::gil_scoped_release release;
+      result = method(*host);
+    }
+    return to_python(result);
+  }
+
+  std::shared_ptr<Host> host_;
+};
+
+const char* kind_name(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::kInvalidInput: return "invalid_input";
+    case ErrorKind::kConfig: return "config";
+    case ErrorKind::kRefused: return "refused";
+    case ErrorKind::kEnvironment: return "environment";
+    case ErrorKind::kInternal: return "internal";
+  }
+  return "internal";
+}
+
+}  // namespace
+}  // namespace warden::python
+
+PYBIND11_MODULE(_warden, m) {
+  using warden::python::HostHandle;
+  m.doc() = "warden::Host for Python; use warden.SafetyAPI";
+
+  static py::exception<warden::Error> warden_error(m, "WardenError", PyExc_RuntimeError);
+  py::register_exception_translator([](std::exception_ptr thrown) {
+    try {
+      if (thrown) std::rethrow_exception(thrown);
+    } catch (const warden::Error& e) {
+      if (e.kind() == warden::ErrorKind::kInvalidInput || e.kind() == warden::ErrorKind::kConfig) {
+        PyErr_SetString(PyExc_ValueError, e.what());
+        return;
+      }
+      py::object error = py::reinterpret_borrow<py::object>(warden_error.ptr())(e.what());
+      error.attr("kind") = warden::python::kind_name(e.kind());
+      PyErr_SetObject(warden_error.ptr(), error.ptr());
+    }
+  });
+
+  m.def(
+      "version", [] { return std::string(WARDEN_VERSION); }, "warden's version");
+  m.def(
+      "data_directory", [] { return warden::data_directory().string(); },
+      "The folder holding config/warden.yaml and policies/ of this installation");
+
+  py::class_<HostHandle>(m, "Host", "An open warden host (warden::Host); thread-safe")
+      .def(py::init<const std::string&>(), py::arg("config_path") = "",
+           "Opens a host from warden.yaml; an empty path means $WARDEN_CONFIG, then the "
+           "installed warden.yaml")
+      .def("assess_and_execute", &HostHandle::assess_and_execute, py::arg("code"), py::kw_only(),
+           py::arg("language") = "python", py::arg("file_name") = "main.py", py::arg("stdin") = "",
+           py::arg("user") = "", py::arg("confirmed") = false, py::arg("override_blocked") = false,
+           py::arg("override_explanation") = "", py::arg("backend") = py::none(),
+           py::arg("limits") = std::map<std::string, std::string>{},
+           py::arg("metadata") = py::none(),
+           "Assess, decide, run and audit; returns the `warden run --json` dict")
+      .def("assess_code_only", &HostHandle::assess_code_only, py::arg("code"),
+           py::arg("language") = "python")
+      .def("get_execution_history", &HostHandle::get_execution_history, py::arg("limit") = 10)
+      .def("get_security_status", &HostHandle::get_security_status)
+      .def("configure_policies", &HostHandle::configure_policies, py::kw_only(),
+           py::arg("directory") = "",
+           py::arg("files") = std::vector<std::pair<std::string, std::string>>{})
+      .def("get_audit_report", &HostHandle::get_audit_report, py::arg("hours") = 24)
+      .def("close", &HostHandle::close,
+           "Closes the audit log (system_stop); calls made later raise ValueError")
+      .def_property_readonly("closed", &HostHandle::closed);
+}

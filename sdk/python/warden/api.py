@@ -1,0 +1,217 @@
+"""SafetyAPI: what Mai calls, with the method and argument names of Mai's old
+``src.safety.api.SafetyAPI``, backed by the C++ ``warden::Host``.
+
+Every result is a plain dict with the keys of warden's JSON (``warden run
+--json`` for :meth:`SafetyAPI.assess_and_execute`, docs/cli.md; the other
+methods return what ``warden::Host`` returns, sdk/include/warden/host.h).
+
+Errors: ``ValueError`` for bad input or a bad configuration or policy (the
+messages come from the C++ core, which keeps Mai's texts, e.g. "Code cannot be
+empty"), ``TypeError`` for an argument of the wrong type, and
+``warden.WardenError`` (a ``RuntimeError``) when something outside warden is
+down, e.g. the audit log cannot be written: then no code runs.
+
+Threads: one SafetyAPI may be used from many threads at once. The GIL is
+released while warden works, so other Python threads run meanwhile.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Dict, List, Mapping, Optional, TypedDict, Union
+
+from warden._warden import Host
+
+__all__ = ["ExecutionResult", "ResourceUsage", "SafetyAPI"]
+
+
+class ResourceUsage(TypedDict):
+    peak_memory_bytes: int
+    cpu_time_ms: int
+    wall_time_ms: int
+
+
+class ExecutionResult(TypedDict):
+    """The result of :meth:`SafetyAPI.assess_and_execute` (docs/cli.md)."""
+
+    request_id: str
+    timestamp: str  # UTC, RFC 3339
+    decision: str  # "ran" | "needs_confirmation" | "blocked" | "refused"
+    reason: str
+    level: str  # "LOW" | "MEDIUM" | "HIGH" | "BLOCKED"
+    score: float
+    reasons: List[str]
+    warnings: List[str]
+    trust: str  # "trusted" | "standard" | "untrusted"
+    override_used: bool
+    findings: List[Dict[str, Any]]
+    assessment: Dict[str, Any]
+    backend: str  # empty when nothing ran
+    limits: Dict[str, Any]  # the limits enforced in the sandbox
+    network: str
+    exit_code: Optional[int]  # None when nothing ran or a signal ended it
+    signal: Optional[int]
+    stdout: str
+    stderr: str
+    timed_out: bool
+    cpu_time_exceeded: bool
+    oom_killed: bool
+    output_truncated: bool
+    limits_hit: List[str]
+    resource_usage: Optional[ResourceUsage]  # None when nothing ran
+    backend_run_id: str
+    audit_ids: List[str]  # the audit records this request wrote
+
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+_POLICY_KEYS = ("directory", "files")
+_C_INT_MAX = 2**31 - 1
+
+
+def _text(value: Any, name: str) -> str:
+    """None as "", a str as itself; anything else is a caller's bug."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, not {type(value).__name__}")
+    return value
+
+
+def _count(value: Any, message: str) -> int:
+    """A whole number (not a bool) that fits the C++ int; else ValueError(message)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(message)
+    return min(value, _C_INT_MAX)
+
+
+def _limit_texts(limits: Optional[Mapping[str, Any]]) -> Dict[str, str]:
+    """{"memory": "256MiB", "wall_time": "5s", "pids": 32} as the texts warden.yaml uses."""
+    if limits is None:
+        return {}
+    if not isinstance(limits, Mapping):
+        raise ValueError("Limits must be a dictionary")
+    texts = {}
+    for name, value in limits.items():
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise ValueError(
+                f"limit '{name}': give a text such as '256MiB' or '5s', or a number"
+            )
+        texts[str(name)] = str(value)
+    return texts
+
+
+class SafetyAPI:
+    """Mai's safety API on warden.
+
+    ``config_path`` names a warden.yaml; None means ``$WARDEN_CONFIG``, then the
+    warden.yaml installed with this package. Opening loads the plugins and
+    policies and opens the audit log; :meth:`close` (or ``with``) closes it.
+    """
+
+    def __init__(self, config_path: Optional[PathLike] = None) -> None:
+        self._host = Host(os.fspath(config_path) if config_path is not None else "")
+
+    def assess_and_execute(
+        self,
+        code: str,
+        user_override: bool = False,
+        user_explanation: Optional[str] = None,
+        metadata: Optional[Dict[str, Any]] = None,
+        confirm: bool = False,
+        stdin: Optional[Union[str, bytes]] = None,
+        backend: Optional[str] = None,
+        user: Optional[str] = None,
+        limits: Optional[Mapping[str, Any]] = None,
+    ) -> ExecutionResult:
+        """Assesses ``code``, decides, runs it in the sandbox when allowed, audits.
+
+        LOW runs; MEDIUM runs with ``warnings``; HIGH runs only with
+        ``confirm=True`` (else ``decision == "needs_confirmation"``); BLOCKED
+        runs only with ``user_override=True`` and a ``user_explanation`` the
+        policy accepts, always with untrusted limits (else ``"blocked"``).
+        ``limits`` asks for limits instead of the policy's, by the names of
+        warden.yaml's ``ceilings`` ({"memory": "256MiB", "wall_time": "5s"});
+        a value above its ceiling is a ValueError. Blocks until the run ends.
+        """
+        if stdin is not None and not isinstance(stdin, (str, bytes)):
+            raise TypeError(f"stdin must be a str or bytes, not {type(stdin).__name__}")
+        return self._host.assess_and_execute(
+            _text(code, "code"),  # empty: the core raises "Code cannot be empty"
+            stdin=stdin if stdin is not None else "",
+            user=_text(user, "user"),
+            confirmed=bool(confirm),
+            override_blocked=bool(user_override),
+            override_explanation=_text(user_explanation, "user_explanation"),
+            backend=_text(backend, "backend") if backend is not None else None,
+            limits=_limit_texts(limits),
+            metadata=metadata,
+        )
+
+    def assess_code_only(self, code: str) -> Dict[str, Any]:
+        """Assesses and classifies without running: {"level", "score", "reasons",
+        "findings", "metrics", "assessors", "assessment", "can_execute",
+        "needs_confirmation", "policy_failed", "assessed_at", "audit_id"}."""
+        return self._host.assess_code_only(_text(code, "code"))
+
+    def get_execution_history(self, limit: int = 10) -> Dict[str, Any]:
+        """The ``limit`` newest records of each kind from the audit log:
+        {"summary", "recent_executions", "recent_decisions",
+        "security_assessments", "resource_violations", "limit"}."""
+        return self._host.get_execution_history(
+            _count(limit, "Limit must be a positive integer")
+        )
+
+    def get_security_status(self) -> Dict[str, Any]:
+        """{"system_status": "operational" | "degraded", "components",
+        "system_resources", "audit_integrity": {"valid", ...},
+        "status_checked_at"}; the audit log is verified on every call."""
+        return self._host.get_security_status()
+
+    def configure_policies(self, policies: Dict[str, Any]) -> Dict[str, Any]:
+        """Replaces the Lua policies for every later request, atomically.
+
+        ``policies`` is ``{"directory": path}`` (a folder of policy files) or
+        ``{"files": {"risk.lua": source, ...}}``. A policy that does not load
+        raises ValueError naming file and line, and the old one stays in force.
+        Returns {"updated_policies", "failed_updates", "validation_errors",
+        "updated_at"}.
+        """
+        if not isinstance(policies, dict):
+            raise ValueError("Policies must be a dictionary")
+        unknown = sorted(str(k) for k in policies if k not in _POLICY_KEYS)
+        if unknown:
+            raise ValueError(
+                f"Unknown policy key(s) {unknown}: give {{'directory': path}} "
+                "or {'files': {name: lua_source}}"
+            )
+        if ("directory" in policies) == ("files" in policies):
+            raise ValueError("Policies must give either 'directory' or 'files'")
+        if "directory" in policies:
+            return self._host.configure_policies(directory=os.fspath(policies["directory"]))
+        files = policies["files"]
+        if not isinstance(files, dict) or not all(
+            isinstance(name, str) and isinstance(source, str) for name, source in files.items()
+        ):
+            raise ValueError("Policy files must map file names (str) to Lua source (str)")
+        return self._host.configure_policies(files=list(files.items()))
+
+    def get_audit_report(self, time_range_hours: Optional[int] = 24) -> Dict[str, Any]:
+        """Counts by kind and level, blocked attempts, overrides (with their
+        explanations) and resource violations over the last ``time_range_hours``
+        hours (all time when None or 0), with an integrity check of the log:
+        {"report_period_hours", "summary", "integrity_check", "report_generated_at"}."""
+        hours = 0 if time_range_hours is None else time_range_hours
+        return self._host.get_audit_report(
+            _count(hours, "time_range_hours must be a positive integer")
+        )
+
+    def close(self) -> None:
+        """Closes the audit log (a system_stop record). Later calls raise ValueError."""
+        self._host.close()
+
+    def __enter__(self) -> "SafetyAPI":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
