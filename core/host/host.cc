@@ -98,7 +98,8 @@ class HostImpl final : public Host {
 
     Assessment assessment = stage_->assess(request.code, request.language, request.file_name);
     r.assessment = assessment.to_json();
-    policy::Classification c = policy_->classify(r.assessment);
+    policy::PolicySession policy = policy_->session(r.assessment);
+    policy::Classification c = policy.classify();
     r.level = c.level;
     r.score = c.score;
     r.reasons = c.reasons;
@@ -145,7 +146,7 @@ class HostImpl final : public Host {
         return decide(Outcome::kBlocked,
                       "Code blocked by security assessment" +
                           std::string(c.reasons.empty() ? "" : ": " + c.reasons.front()));
-      policy::OverrideVerdict verdict = policy_->may_override(c, request_json);
+      policy::OverrideVerdict verdict = policy.may_override(c, request_json);
       record(kind::kOverride, {{"user", request.user},
                                {"explanation", request.override_explanation},
                                {"allowed", verdict.allowed},
@@ -156,7 +157,7 @@ class HostImpl final : public Host {
       r.override_used = true;
     }
 
-    r.trust = r.override_used ? TrustLevel::kUntrusted : policy_->trust(c, request_json).trust;
+    r.trust = r.override_used ? TrustLevel::kUntrusted : policy.trust(c, request_json).trust;
     nlohmann::json system = policy::system_snapshot();
     system["loaded_backends"] = plugins_->backend_names();
     system["default_backend"] = config_.backends.default_backend;
@@ -164,7 +165,7 @@ class HostImpl final : public Host {
         request.backend ? nlohmann::json(*request.backend) : nlohmann::json(nullptr);
     policy::LimitsDecision limits;
     try {
-      limits = policy_->limits(r.trust, r.assessment, system, plugins_->backend_names());
+      limits = policy.limits(r.trust, system, plugins_->backend_names());
     } catch (const policy::PolicyFailure& e) {
       return decide(Outcome::kRefused,
                     std::string("the policy could not decide limits, failing closed: ") + e.what());

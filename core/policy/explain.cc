@@ -20,7 +20,8 @@ nlohmann::json explain(PolicyEngine& engine, const nlohmann::json& assessment,
                            {"assessors", assessment.at("assessors")},
                            {"metrics", assessment.at("metrics")},
                            {"system", system}};
-  Classification c = engine.classify(assessment);
+  PolicySession policy = engine.session(assessment);
+  Classification c = policy.classify();
   nlohmann::json out = {{"policy", engine.directory().string()},
                         {"inputs", inputs},
                         {"classify",
@@ -29,11 +30,11 @@ nlohmann::json explain(PolicyEngine& engine, const nlohmann::json& assessment,
                           {"reasons", c.reasons},
                           {"policy_failed", c.policy_failed},
                           {"notes", notes_json(c.notes)}}}};
-  TrustDecision t = engine.trust(c, request);
+  TrustDecision t = policy.trust(c, request);
   out["trust"] = {
       {"trust", to_string(t.trust)}, {"failure", t.failure}, {"notes", notes_json(t.notes)}};
   try {
-    LimitsDecision l = engine.limits(t.trust, assessment, system, backends);
+    LimitsDecision l = policy.limits(t.trust, system, backends);
     out["limits"] = {{"backend", l.backend},
                      {"limits", l.limits},
                      {"network", to_string(l.network)},
@@ -47,7 +48,7 @@ nlohmann::json explain(PolicyEngine& engine, const nlohmann::json& assessment,
     if (overridden.value("override", nlohmann::json()).is_null())
       overridden["override"] = {{"explanation", "(asked by warden policy explain)"},
                                 {"user", request.value("user", "")}};
-    OverrideVerdict v = engine.may_override(c, overridden);
+    OverrideVerdict v = policy.may_override(c, overridden);
     out["may_override"] = {
         {"allowed", v.allowed}, {"reason", v.reason}, {"notes", notes_json(v.notes)}};
   }

@@ -482,8 +482,16 @@ std::vector<std::string> LuaSandbox::functions_with_prefix(const std::string& pr
   return names;
 }
 
-nlohmann::json LuaSandbox::call(const std::string& function,
-                                const std::vector<nlohmann::json>& args) {
+int LuaSandbox::pin(const nlohmann::json& value) {
+  push_json(L_, value, 0);
+  return luaL_ref(L_, LUA_REGISTRYINDEX);
+}
+
+void LuaSandbox::unpin(int ref) {
+  luaL_unref(L_, LUA_REGISTRYINDEX, ref);
+}
+
+nlohmann::json LuaSandbox::call(const std::string& function, Args args) {
   notes_.clear();
   int base = lua_gettop(L_);
   lua_pushcfunction(L_, message_handler);
@@ -492,7 +500,12 @@ nlohmann::json LuaSandbox::call(const std::string& function,
     lua_settop(L_, base);
     throw PolicyFailure("the policy does not define function '" + function + "'");
   }
-  for (const auto& a : args) push_json(L_, a, 0);
+  for (const Arg& a : args) {
+    if (a.json_ != nullptr)
+      push_json(L_, *a.json_, 0);
+    else
+      lua_rawgeti(L_, LUA_REGISTRYINDEX, a.ref_);
+  }
   state_.instructions = 0;
   state_.exhausted.clear();
   state_.deadline =

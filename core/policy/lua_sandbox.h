@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <initializer_list>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -43,13 +44,32 @@ class LuaSandbox {
   // read-only, so no call can keep state for the next one.
   void freeze();
   bool has_function(const std::string& name);
-  // Calls a global function with JSON arguments under the budget; returns its
+  // Converts a value to a Lua table once, for several calls (see Arg::pinned);
+  // unpin() lets it be collected.
+  int pin(const nlohmann::json& value);
+  void unpin(int ref);
+  // A call argument: JSON converted for this call (by reference: an
+  // assessment is large and never copied), or a value pinned earlier.
+  class Arg {
+   public:
+    Arg(const nlohmann::json& value) : json_(&value) {}  // NOLINT: implicit by design
+    static Arg pinned(int ref) { return Arg(ref); }
+
+   private:
+    explicit Arg(int ref) : ref_(ref) {}
+    friend class LuaSandbox;
+    const nlohmann::json* json_ = nullptr;
+    int ref_ = LUA_NOREF;
+  };
+  using Args = std::initializer_list<Arg>;
+  // Calls a global function with the arguments under the budget; returns its
   // first result as JSON. Throws PolicyFailure.
-  nlohmann::json call(const std::string& function, const std::vector<nlohmann::json>& args);
+  nlohmann::json call(const std::string& function, Args args);
   // Names of the global functions whose name starts with `prefix`, sorted.
   std::vector<std::string> functions_with_prefix(const std::string& prefix);
-  // Notes recorded by the policy with note(topic, text) during the last call.
-  const std::vector<std::pair<std::string, std::string>>& notes() const { return notes_; }
+  // Notes recorded by the policy with note(topic, text) during the last call;
+  // taking them leaves none.
+  std::vector<std::pair<std::string, std::string>> take_notes() { return std::move(notes_); }
 
   // Internal state shared with the C callbacks.
   struct State {

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <utility>
 
 #include "common/text.h"
 #include "common/units.h"
@@ -45,10 +46,10 @@ struct PolicyEngine::Sources {
   std::vector<std::pair<std::string, std::string>> files;  // (path, text)
 };
 
-struct PolicyEngine::Evaluator {
+struct PolicySession::Evaluator {
   std::uint64_t generation;
   LuaSandbox sandbox;
-  Evaluator(const Sources& sources, const Budget& budget)
+  Evaluator(const PolicyEngine::Sources& sources, const Budget& budget)
       : generation(sources.generation), sandbox(budget) {
     for (const auto& [path, text] : sources.files) sandbox.load(text, path);
     for (const char* fn : kRequiredFunctions)
@@ -203,15 +204,79 @@ void PolicyEngine::release(std::unique_ptr<Evaluator> evaluator) {
     idle_.push_back(std::move(evaluator));
 }
 
-nlohmann::json PolicyEngine::call(const std::string& function,
-                                  const std::vector<nlohmann::json>& args, Notes& notes) {
-  // A state whose call failed is dropped with the exception: it may hold
-  // half-built garbage, and a fresh one costs little.
-  auto evaluator = acquire();
-  nlohmann::json result = evaluator->sandbox.call(function, args);
-  notes = evaluator->sandbox.notes();
-  release(std::move(evaluator));
-  return result;
+void PolicyEngine::report_failure(const char* function, const std::string& error) {
+  spdlog::error("policy failure: {}", error);
+  std::lock_guard lock(mutex_);
+  emit("policy_failure", {{"function", function}, {"error", error}});
+}
+
+PolicySession PolicyEngine::session(const nlohmann::json& assessment) {
+  return PolicySession(*this, assessment);
+}
+
+Classification PolicyEngine::classify(const nlohmann::json& assessment) {
+  return session(assessment).classify();
+}
+
+TrustDecision PolicyEngine::trust(const Classification& decision, const nlohmann::json& request) {
+  static const nlohmann::json kNoAssessment;  // trust() does not see the assessment
+  return session(kNoAssessment).trust(decision, request);
+}
+
+LimitsDecision PolicyEngine::limits(TrustLevel trust, const nlohmann::json& assessment,
+                                    const nlohmann::json& system,
+                                    const std::vector<std::string>& backends) {
+  return session(assessment).limits(trust, system, backends);
+}
+
+OverrideVerdict PolicyEngine::may_override(const Classification& decision,
+                                           const nlohmann::json& request) {
+  static const nlohmann::json kNoAssessment;  // may_override() does not see the assessment
+  return session(kNoAssessment).may_override(decision, request);
+}
+
+PolicySession::PolicySession(PolicyEngine& engine, const nlohmann::json& assessment)
+    : engine_(&engine), assessment_(&assessment) {}
+
+PolicySession::PolicySession(PolicySession&& other) noexcept
+    : engine_(other.engine_),
+      assessment_(other.assessment_),
+      evaluator_(std::move(other.evaluator_)),
+      assessment_ref_(std::exchange(other.assessment_ref_, LUA_NOREF)) {}
+
+PolicySession::~PolicySession() {
+  if (!evaluator_) return;
+  if (assessment_ref_ != LUA_NOREF) evaluator_->sandbox.unpin(assessment_ref_);
+  engine_->release(std::move(evaluator_));
+}
+
+LuaSandbox& PolicySession::sandbox() {
+  if (!evaluator_) {
+    evaluator_ = engine_->acquire();
+    assessment_ref_ = LUA_NOREF;
+  }
+  return evaluator_->sandbox;
+}
+
+LuaSandbox::Arg PolicySession::assessment_arg() {
+  LuaSandbox& lua = sandbox();
+  if (assessment_ref_ == LUA_NOREF) assessment_ref_ = lua.pin(*assessment_);
+  return LuaSandbox::Arg::pinned(assessment_ref_);
+}
+
+nlohmann::json PolicySession::call(const std::string& function, LuaSandbox::Args args,
+                                   Notes& notes) {
+  LuaSandbox& lua = sandbox();
+  try {
+    nlohmann::json result = lua.call(function, args);
+    notes = lua.take_notes();
+    return result;
+  } catch (const PolicyFailure&) {
+    // A state whose call failed is dropped: it may hold half-built garbage,
+    // and a fresh one costs little.
+    evaluator_.reset();
+    throw;
+  }
 }
 
 nlohmann::json PolicyEngine::decision_json(const Classification& c) {
@@ -221,10 +286,10 @@ nlohmann::json PolicyEngine::decision_json(const Classification& c) {
           {"policy_failed", c.policy_failed}};
 }
 
-Classification PolicyEngine::classify(const nlohmann::json& assessment) {
+Classification PolicySession::classify() {
   Classification c;
   try {
-    nlohmann::json r = call("classify", {assessment}, c.notes);
+    nlohmann::json r = call("classify", {assessment_arg()}, c.notes);
     if (!r.is_object())
       throw PolicyFailure("in function 'classify': must return a table {level=, score=, reasons=}");
     if (!r.contains("level") || !r["level"].is_string())
@@ -251,20 +316,18 @@ Classification PolicyEngine::classify(const nlohmann::json& assessment) {
     }
   } catch (const PolicyFailure& e) {
     c = Classification{};
-    c.level = config_.on_error;
+    c.level = engine_->config_.on_error;
     c.policy_failed = true;
     c.reasons = {std::string("policy failed, failing closed: ") + e.what()};
-    spdlog::error("policy failure: {}", e.what());
-    std::lock_guard lock(mutex_);
-    emit("policy_failure", {{"function", "classify"}, {"error", e.what()}});
+    engine_->report_failure("classify", e.what());
   }
   return c;
 }
 
-TrustDecision PolicyEngine::trust(const Classification& decision, const nlohmann::json& request) {
+TrustDecision PolicySession::trust(const Classification& decision, const nlohmann::json& request) {
   TrustDecision t;
   try {
-    nlohmann::json r = call("trust", {decision_json(decision), request}, t.notes);
+    nlohmann::json r = call("trust", {PolicyEngine::decision_json(decision), request}, t.notes);
     if (!r.is_string())
       throw PolicyFailure(
           "in function 'trust': must return \"trusted\", \"standard\" or \"untrusted\"");
@@ -276,9 +339,7 @@ TrustDecision PolicyEngine::trust(const Classification& decision, const nlohmann
   } catch (const PolicyFailure& e) {
     t.trust = TrustLevel::kUntrusted;
     t.failure = e.what();
-    spdlog::error("policy failure: {}", e.what());
-    std::lock_guard lock(mutex_);
-    emit("policy_failure", {{"function", "trust"}, {"error", e.what()}});
+    engine_->report_failure("trust", e.what());
   }
   return t;
 }
@@ -318,11 +379,11 @@ std::uint64_t read_count(const nlohmann::json& r, const char* field, std::uint64
 
 }  // namespace
 
-LimitsDecision PolicyEngine::limits(TrustLevel trust, const nlohmann::json& assessment,
-                                    const nlohmann::json& system,
-                                    const std::vector<std::string>& backends) {
+LimitsDecision PolicySession::limits(TrustLevel trust, const nlohmann::json& system,
+                                     const std::vector<std::string>& backends) {
   LimitsDecision d;
-  nlohmann::json r = call("limits", {to_string(trust), assessment, system}, d.notes);
+  nlohmann::json r =
+      call("limits", {nlohmann::json(to_string(trust)), assessment_arg(), system}, d.notes);
   if (!r.is_object()) throw PolicyFailure("in function 'limits': must return a table of limits");
   static const std::set<std::string> kKnown = {"backend",  "memory", "cpus",      "wall_time",
                                                "cpu_time", "pids",   "file_size", "open_files",
@@ -340,6 +401,7 @@ LimitsDecision PolicyEngine::limits(TrustLevel trust, const nlohmann::json& asse
                         "' is not loaded (loaded: " + (names.empty() ? "none" : names) + ")");
   }
   Limits defaults;
+  const Limits& ceilings = engine_->ceilings_;
   Limits& l = d.limits;
   l.memory_bytes = read_amount(r, "memory", false, defaults.memory_bytes);
   l.wall_time_ms = read_amount(r, "wall_time", true, defaults.wall_time_ms);
@@ -377,23 +439,24 @@ LimitsDecision PolicyEngine::limits(TrustLevel trust, const nlohmann::json& asse
   auto bytes = [](std::uint64_t v) { return format_size(v); };
   auto ms = [](std::uint64_t v) { return std::to_string(v) + " ms"; };
   auto plain = [](auto v) { return std::to_string(v); };
-  clamp(l.memory_bytes, ceilings_.memory_bytes, "memory", bytes);
-  clamp(l.cpus, ceilings_.cpus, "cpus", plain);
-  clamp(l.wall_time_ms, ceilings_.wall_time_ms, "wall_time", ms);
-  clamp(l.cpu_time_ms, ceilings_.cpu_time_ms, "cpu_time", ms);
-  clamp(l.pids, ceilings_.pids, "pids", plain);
-  clamp(l.file_size_bytes, ceilings_.file_size_bytes, "file_size", bytes);
-  clamp(l.open_files, ceilings_.open_files, "open_files", plain);
-  clamp(l.tmpfs_bytes, ceilings_.tmpfs_bytes, "tmpfs", bytes);
-  clamp(l.output_bytes, ceilings_.output_bytes, "output", bytes);
+  clamp(l.memory_bytes, ceilings.memory_bytes, "memory", bytes);
+  clamp(l.cpus, ceilings.cpus, "cpus", plain);
+  clamp(l.wall_time_ms, ceilings.wall_time_ms, "wall_time", ms);
+  clamp(l.cpu_time_ms, ceilings.cpu_time_ms, "cpu_time", ms);
+  clamp(l.pids, ceilings.pids, "pids", plain);
+  clamp(l.file_size_bytes, ceilings.file_size_bytes, "file_size", bytes);
+  clamp(l.open_files, ceilings.open_files, "open_files", plain);
+  clamp(l.tmpfs_bytes, ceilings.tmpfs_bytes, "tmpfs", bytes);
+  clamp(l.output_bytes, ceilings.output_bytes, "output", bytes);
   return d;
 }
 
-OverrideVerdict PolicyEngine::may_override(const Classification& decision,
-                                           const nlohmann::json& request) {
+OverrideVerdict PolicySession::may_override(const Classification& decision,
+                                            const nlohmann::json& request) {
   OverrideVerdict v;
   try {
-    nlohmann::json r = call("may_override", {decision_json(decision), request}, v.notes);
+    nlohmann::json r =
+        call("may_override", {PolicyEngine::decision_json(decision), request}, v.notes);
     if (r.is_boolean()) {
       v.allowed = r.get<bool>();
     } else if (r.is_object() && r.contains("allowed") && r["allowed"].is_boolean()) {
@@ -409,9 +472,7 @@ OverrideVerdict PolicyEngine::may_override(const Classification& decision,
   } catch (const PolicyFailure& e) {
     v.allowed = false;
     v.reason = std::string("policy failed, failing closed: ") + e.what();
-    spdlog::error("policy failure: {}", e.what());
-    std::lock_guard lock(mutex_);
-    emit("policy_failure", {{"function", "may_override"}, {"error", e.what()}});
+    engine_->report_failure("may_override", e.what());
   }
   return v;
 }

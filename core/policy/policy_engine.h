@@ -59,6 +59,48 @@ struct OverrideVerdict {
 // Called with ("policy_load" | "policy_reload" | "policy_failure", details).
 using PolicyEventSink = std::function<void(const std::string&, const nlohmann::json&)>;
 
+class PolicyEngine;
+
+// One request's policy calls on one Lua state and one version of the policy
+// (a reload in the middle of a request does not mix versions). The assessment
+// becomes a Lua table once, on first use, and every call of the session gets
+// that same table: a policy that changes it changes what its later calls of
+// this request see, never another request's. The state returns to the
+// engine's pool when the session ends; after a failed call the session goes
+// on with a fresh one.
+//
+// Not thread-safe: one session per request on one thread. The assessment and
+// the engine must outlive the session.
+class PolicySession {
+ public:
+  PolicySession(PolicySession&&) noexcept;
+  PolicySession(const PolicySession&) = delete;
+  PolicySession& operator=(const PolicySession&) = delete;
+  PolicySession& operator=(PolicySession&&) = delete;
+  ~PolicySession();
+
+  Classification classify();
+  TrustDecision trust(const Classification& decision, const nlohmann::json& request);
+  // Throws PolicyFailure when the policy fails or answers nonsense: no run
+  // without limits that were decided.
+  LimitsDecision limits(TrustLevel trust, const nlohmann::json& system,
+                        const std::vector<std::string>& backends);
+  OverrideVerdict may_override(const Classification& decision, const nlohmann::json& request);
+
+ private:
+  friend class PolicyEngine;
+  struct Evaluator;
+  PolicySession(PolicyEngine& engine, const nlohmann::json& assessment);
+  LuaSandbox& sandbox();
+  LuaSandbox::Arg assessment_arg();
+  nlohmann::json call(const std::string& function, LuaSandbox::Args args, Notes& notes);
+
+  PolicyEngine* engine_;
+  const nlohmann::json* assessment_;
+  std::unique_ptr<Evaluator> evaluator_;
+  int assessment_ref_ = LUA_NOREF;
+};
+
 class PolicyEngine {
  public:
   // Loads the policy folder. Throws Error(kConfig) with file:line when it does
@@ -68,10 +110,11 @@ class PolicyEngine {
 
   void set_event_sink(PolicyEventSink sink);
 
+  // The policy calls of one request (the fast way: see PolicySession).
+  PolicySession session(const nlohmann::json& assessment);
+  // Single calls, each in a session of its own.
   Classification classify(const nlohmann::json& assessment);
   TrustDecision trust(const Classification& decision, const nlohmann::json& request);
-  // Throws PolicyFailure when the policy fails or answers nonsense: no run
-  // without limits that were decided.
   LimitsDecision limits(TrustLevel trust, const nlohmann::json& assessment,
                         const nlohmann::json& system, const std::vector<std::string>& backends);
   OverrideVerdict may_override(const Classification& decision, const nlohmann::json& request);
@@ -85,15 +128,15 @@ class PolicyEngine {
   static nlohmann::json decision_json(const Classification& c);
 
  private:
+  friend class PolicySession;
+  using Evaluator = PolicySession::Evaluator;
   struct Sources;
-  struct Evaluator;
   std::shared_ptr<const Sources> current();
   std::unique_ptr<Evaluator> acquire();
   void release(std::unique_ptr<Evaluator> evaluator);
   void maybe_reload();
-  nlohmann::json call(const std::string& function, const std::vector<nlohmann::json>& args,
-                      Notes& notes);
   void emit(const std::string& event, const nlohmann::json& details);
+  void report_failure(const char* function, const std::string& error);
 
   PolicyConfig config_;
   Limits ceilings_;

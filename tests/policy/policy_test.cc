@@ -331,3 +331,50 @@ TEST_CASE(
   CHECK_THAT(a.out, Catch::Contains("because (level): score 5 from 1 findings"));
   CHECK_THAT(a.out, Catch::Contains("limits by limits(): backend native"));
 }
+
+TEST_CASE("a session's calls share one assessment table; the next request gets a fresh one") {
+  test::TempDir dir;
+  // classify() scribbles on its input; limits() reports what it sees.
+  dir.write("policy.lua", R"lua(
+function classify(assessment)
+  assessment.metrics.lines = (assessment.metrics.lines or 0) + 1000
+  return { level = "LOW" }
+end
+function trust(decision, request) return "standard" end
+function limits(trust, assessment, system)
+  return { backend = "native", pids = assessment.metrics.lines }
+end
+function may_override(decision, request) return false end
+)lua");
+  Limits ceilings;
+  ceilings.pids = 100'000;
+  PolicyEngine engine(config_for(dir.path()), ceilings);
+  auto assessment = sample_assessment({});  // lines = 10
+  for (int request = 0; request < 3; ++request) {
+    PolicySession session = engine.session(assessment);
+    session.classify();
+    CHECK(session.limits(TrustLevel::kStandard, {}, {"native"}).limits.pids == 1010);
+  }
+  CHECK(assessment["metrics"]["lines"] == 10);  // the caller's JSON is never touched
+  CHECK(engine.limits(TrustLevel::kStandard, assessment, {}, {"native"}).limits.pids == 10);
+}
+
+TEST_CASE("a session goes on with a fresh state after a failed call") {
+  test::TempDir dir;
+  dir.write("policy.lua", R"lua(
+function classify(assessment) while true do end end
+function trust(decision, request) return "standard" end
+function limits(trust, assessment, system)
+  return { backend = "native", pids = assessment.metrics.lines }
+end
+function may_override(decision, request) return false end
+)lua");
+  PolicyEngine engine(config_for(dir.path()), Limits{});
+  auto assessment = sample_assessment({});
+  PolicySession session = engine.session(assessment);
+  Classification c = session.classify();
+  CHECK(c.policy_failed);
+  CHECK_THAT(c.reasons[0], Catch::Contains("instruction budget"));
+  CHECK(session.trust(c, {}).trust == TrustLevel::kStandard);
+  CHECK(session.limits(TrustLevel::kStandard, {}, {"native"}).limits.pids == 10);
+}
