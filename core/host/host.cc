@@ -86,7 +86,7 @@ class HostImpl final : public Host {
   }
 
   ExecutionResult assess_and_execute(const ExecutionRequest& request) override {
-    pipeline::check_request(request, config_.requests, plugins_->backend_names());
+    pipeline::check_request(request, config_.requests, config_.ceilings, plugins_->backend_names());
     require_writable_audit();
     ExecutionResult r;
     r.request_id = new_request_id();

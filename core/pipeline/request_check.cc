@@ -88,7 +88,7 @@ void check_code(const std::string& code, const RequestsConfig& limits) {
 }
 
 void check_request(const ExecutionRequest& request, const RequestsConfig& limits,
-                   const std::vector<std::string>& loaded_backends) {
+                   const Limits& ceilings, const std::vector<std::string>& loaded_backends) {
   check_code(request.code, limits);
   if (request.override_blocked && blank(request.override_explanation))
     throw Error(ErrorKind::kInvalidInput, "User override requires explanation");
@@ -103,6 +103,7 @@ void check_request(const ExecutionRequest& request, const RequestsConfig& limits
     throw Error(ErrorKind::kInvalidInput, "Unknown backend '" + *request.backend + "' (loaded: " +
                                               (names.empty() ? "none" : names) + ")");
   }
+  apply_requested_limits(Limits{}, request.limits, ceilings);  // throws on a bad one
   if (request.language != "python")
     throw Error(ErrorKind::kInvalidInput,
                 "Unsupported language '" + request.language + "' (supported: python)");

@@ -14,9 +14,10 @@ namespace warden::pipeline {
 
 // Throws Error(kInvalidInput) naming what is wrong: empty code, code over
 // requests.max_code_size, an override without an explanation or with one over
-// requests.max_explanation_chars, a backend that is not loaded.
+// requests.max_explanation_chars, a backend that is not loaded, a requested
+// limit that is unknown, malformed or above its ceiling.
 void check_request(const ExecutionRequest& request, const RequestsConfig& limits,
-                   const std::vector<std::string>& loaded_backends);
+                   const Limits& ceilings, const std::vector<std::string>& loaded_backends);
 
 // Replaces fields of `base` with the request's limits (names as in
 // warden.yaml's `ceilings`). Throws Error(kInvalidInput) for an unknown name,

@@ -198,6 +198,7 @@ TEST_CASE("a tampered audit log shows up in the security status") {
 TEST_CASE("bad input is refused with a clear message") {
   Fixture f;
   auto host = f.host();
+  const std::size_t records_before = f.log().records.size();
   auto expect_invalid = [&](ExecutionRequest r, const std::string& message) {
     try {
       host->assess_and_execute(r);
@@ -222,6 +223,12 @@ TEST_CASE("bad input is refused with a clear message") {
   auto limits = request(kLow);
   limits.limits["memory"] = "64GiB";
   expect_invalid(limits, "limit 'memory' = '64GiB': above the ceiling of 2 GiB");
+  limits.limits = {{"pids", "lots"}};
+  expect_invalid(limits, "limit 'pids' = 'lots': expected a positive whole number");
+  limits.limits = {{"swap", "1GiB"}};
+  expect_invalid(limits, "limit 'swap'");
+  // Refused before any work: nothing was assessed, so nothing was recorded.
+  CHECK(f.log().records.size() == records_before);
   CHECK_THROWS_AS(host->get_execution_history(0), Error);
   CHECK_THROWS_AS(host->get_audit_report(-1), Error);
 }
