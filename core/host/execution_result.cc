@@ -15,22 +15,25 @@ const char* to_string(Outcome outcome) {
 }
 
 nlohmann::json ExecutionResult::to_json() const {
-  nlohmann::json j = {{"request_id", request_id},
-                      {"timestamp", timestamp},
-                      {"decision", to_string(decision)},
-                      {"reason", reason},
-                      {"level", to_string(level)},
-                      {"score", score},
-                      {"reasons", reasons},
-                      {"warnings", warnings},
-                      {"trust", to_string(trust)},
-                      {"override_used", override_used},
-                      {"findings", findings},
-                      {"assessment", assessment},
-                      {"backend", backend},
-                      {"limits", limits},
-                      {"network", to_string(network)},
-                      {"audit_ids", audit_ids}};
+  nlohmann::json j = {
+      {"request_id", request_id},
+      {"timestamp", timestamp},
+      {"decision", to_string(decision)},
+      {"reason", reason},
+      {"level", to_string(level)},
+      {"score", score},
+      {"reasons", reasons},
+      {"warnings", warnings},
+      {"trust", to_string(trust)},
+      {"override_used", override_used},
+      {"findings", findings},
+      {"assessment", assessment},
+      {"backend", backend},
+      {"limits", limits},
+      {"network", to_string(network)},
+      {"audit_ids", audit_ids},
+      {"timings",
+       {{"total_ms", total_ms}, {"sandbox_ms", sandbox_ms}, {"host_ms", total_ms - sandbox_ms}}}};
   if (run) {
     j["exit_code"] = run->exit_code ? nlohmann::json(*run->exit_code) : nlohmann::json(nullptr);
     j["signal"] = run->signal ? nlohmann::json(*run->signal) : nlohmann::json(nullptr);

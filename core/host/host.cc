@@ -4,8 +4,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <random>
 
 #include "assess/assessment.h"
@@ -34,6 +36,11 @@ std::string new_request_id() {
   char id[20];
   std::snprintf(id, sizeof id, "r-%016llx", static_cast<unsigned long long>(rng()));
   return id;
+}
+
+double milliseconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+      .count();
 }
 
 nlohmann::json findings_summary(const std::vector<Finding>& findings) {
@@ -86,150 +93,12 @@ class HostImpl final : public Host {
   }
 
   ExecutionResult assess_and_execute(const ExecutionRequest& request) override {
-    pipeline::check_request(request, config_.requests, config_.ceilings, plugins_->backend_names());
-    require_writable_audit();
-    ExecutionResult r;
-    r.request_id = new_request_id();
-    r.timestamp = utc_timestamp();
-    auto record = [&](const char* record_kind, nlohmann::json data) {
-      data["request_id"] = r.request_id;
-      r.audit_ids.push_back(audit_->append(record_kind, std::move(data)).id);
-    };
-
-    Assessment assessment = stage_->assess(request.code, request.language, request.file_name);
-    r.assessment = assessment.to_json();
-    policy::PolicySession policy = policy_->session(r.assessment);
-    policy::Classification c = policy.classify();
-    r.level = c.level;
-    r.score = c.score;
-    r.reasons = c.reasons;
-    r.findings = assessment.findings;
-    nlohmann::json assessment_record = {
-        {"file", request.file_name},     {"code_sha256", assessment.code_sha256},
-        {"level", to_string(c.level)},   {"score", c.score},
-        {"reasons", c.reasons},          {"summary", findings_summary(assessment.findings)},
-        {"metrics", assessment.metrics}, {"assessors", r.assessment["assessors"]},
-        {"user", request.user},          {"metadata", request.metadata}};
-    if (config_.audit.include_code) assessment_record["code"] = request.code;
-    record(kind::kAssessment, assessment_record);
-
-    nlohmann::json request_json = {
-        {"user", request.user},
-        {"confirmed", request.confirmed},
-        {"metadata", request.metadata},
-        {"backend", request.backend ? nlohmann::json(*request.backend) : nlohmann::json(nullptr)}};
-    request_json["override"] =
-        request.override_blocked
-            ? nlohmann::json{{"explanation", request.override_explanation}, {"user", request.user}}
-            : nlohmann::json(nullptr);
-    auto decide = [&](Outcome outcome, const std::string& reason) {
-      r.decision = outcome;
-      r.reason = reason;
-      record(kind::kDecision, {{"outcome", to_string(outcome)},
-                               {"level", to_string(c.level)},
-                               {"score", c.score},
-                               {"reasons", c.reasons},
-                               {"reason", reason},
-                               {"user", request.user}});
-      return r;
-    };
-
-    if (c.level == RiskLevel::kHigh) {
-      if (!request.confirmed)
-        return decide(
-            Outcome::kNeedsConfirmation,
-            "judged HIGH risk: it runs only when the user confirms (--confirm, confirm=True)");
-      record(kind::kConfirmation, {{"user", request.user}, {"level", "HIGH"}, {"score", c.score}});
-    }
-    if (c.level == RiskLevel::kBlocked) {
-      if (!request.override_blocked)
-        return decide(Outcome::kBlocked,
-                      "Code blocked by security assessment" +
-                          std::string(c.reasons.empty() ? "" : ": " + c.reasons.front()));
-      policy::OverrideVerdict verdict = policy.may_override(c, request_json);
-      record(kind::kOverride, {{"user", request.user},
-                               {"explanation", request.override_explanation},
-                               {"allowed", verdict.allowed},
-                               {"reason", verdict.reason},
-                               {"score", c.score}});
-      if (!verdict.allowed)
-        return decide(Outcome::kBlocked, "override refused by the policy: " + verdict.reason);
-      r.override_used = true;
-    }
-
-    r.trust = r.override_used ? TrustLevel::kUntrusted : policy.trust(c, request_json).trust;
-    nlohmann::json system = policy::system_snapshot();
-    system["loaded_backends"] = plugins_->backend_names();
-    system["default_backend"] = config_.backends.default_backend;
-    system["requested_backend"] =
-        request.backend ? nlohmann::json(*request.backend) : nlohmann::json(nullptr);
-    policy::LimitsDecision limits;
-    try {
-      limits = policy.limits(r.trust, system, plugins_->backend_names());
-    } catch (const policy::PolicyFailure& e) {
-      return decide(Outcome::kRefused,
-                    std::string("the policy could not decide limits, failing closed: ") + e.what());
-    }
-    if (!r.override_used && !request.limits.empty())
-      limits.limits =
-          pipeline::apply_requested_limits(limits.limits, request.limits, config_.ceilings);
-    r.backend = limits.backend;
-    r.limits = limits.limits;
-    r.network = limits.network;
-    if (c.level != RiskLevel::kLow) r.warnings = c.reasons;
-    for (const auto& note : limits.clamped) r.warnings.push_back(note);
-    r.decision = Outcome::kRan;
-    record(kind::kDecision, {{"outcome", "run"},
-                             {"level", to_string(c.level)},
-                             {"score", c.score},
-                             {"trust", to_string(r.trust)},
-                             {"backend", r.backend},
-                             {"limits", r.limits},
-                             {"network", to_string(r.network)},
-                             {"reasons", c.reasons},
-                             {"clamped", limits.clamped},
-                             {"override_used", r.override_used},
-                             {"user", request.user}});
-
-    RunSpec spec;
-    spec.run_id = r.request_id;
-    spec.language = request.language;
-    spec.limits = r.limits;
-    spec.network = r.network;
-    for (const auto& name : config_.requests.env_allowlist)
-      if (const char* value = std::getenv(name.c_str())) spec.env[name] = value;
-    record(kind::kRunStart, {{"backend", r.backend},
-                             {"limits", r.limits},
-                             {"network", to_string(r.network)},
-                             {"trust", to_string(r.trust)}});
-    const SandboxBackend* backend = plugins_->backend(r.backend);
-    try {
-      r.run = backend->run(spec, request.code, request.stdin_data, {});
-    } catch (const PluginCallError& e) {
-      r.decision = Outcome::kRefused;
-      r.reason = "backend " + r.backend + " did not run it: " + e.what();
-      record(kind::kRunResult, {{"backend", r.backend}, {"refused", true}, {"reason", r.reason}});
-      return r;
-    }
-    const RunResult& run = *r.run;
-    nlohmann::json result_record = run;
-    result_record["backend"] = r.backend;
-    result_record["stdout_bytes"] = run.stdout_data.size();
-    result_record["stderr_bytes"] = run.stderr_data.size();
-    record(kind::kRunResult, result_record);
-    nlohmann::json violations = nlohmann::json::array();
-    if (run.timed_out) violations.push_back("wall_time");
-    if (run.cpu_time_exceeded) violations.push_back("cpu_time");
-    if (run.oom_killed) violations.push_back("memory");
-    if (run.output_truncated) violations.push_back("output");
-    for (const auto& hit : run.limits_hit) violations.push_back(hit);
-    if (!violations.empty())
-      record(kind::kResourceViolation, {{"violations", violations},
-                                        {"backend", r.backend},
-                                        {"limits", r.limits},
-                                        {"peak_memory_bytes", run.peak_memory_bytes},
-                                        {"cpu_time_ms", run.cpu_time_ms},
-                                        {"wall_time_ms", run.wall_time_ms}});
+    auto started = std::chrono::steady_clock::now();
+    std::optional<std::uint64_t> last_record;
+    ExecutionResult r = run_pipeline(request, last_record);
+    // The caller learns the outcome only once every record of it is durable.
+    if (last_record) audit_->wait_durable(*last_record);
+    r.total_ms = milliseconds_since(started);
     return r;
   }
 
@@ -345,6 +214,165 @@ class HostImpl final : public Host {
   }
 
  private:
+  // Records are queued as the request goes; they are made durable together
+  // before the code runs (no run without its record on disk) and, by the
+  // caller, before the result is returned: one group commit each, not one
+  // per record.
+  ExecutionResult run_pipeline(const ExecutionRequest& request,
+                               std::optional<std::uint64_t>& last_record) {
+    pipeline::check_request(request, config_.requests, config_.ceilings, plugins_->backend_names());
+    require_writable_audit();
+    ExecutionResult r;
+    r.request_id = new_request_id();
+    r.timestamp = utc_timestamp();
+    auto record = [&](const char* record_kind, nlohmann::json data) {
+      data["request_id"] = r.request_id;
+      audit::AppendReceipt receipt = audit_->enqueue(record_kind, std::move(data));
+      r.audit_ids.push_back(receipt.id);
+      last_record = receipt.index;
+    };
+
+    Assessment assessment = stage_->assess(request.code, request.language, request.file_name);
+    r.assessment = assessment.to_json();
+    policy::PolicySession policy = policy_->session(r.assessment);
+    policy::Classification c = policy.classify();
+    r.level = c.level;
+    r.score = c.score;
+    r.reasons = c.reasons;
+    r.findings = assessment.findings;
+    nlohmann::json assessment_record = {
+        {"file", request.file_name},     {"code_sha256", assessment.code_sha256},
+        {"level", to_string(c.level)},   {"score", c.score},
+        {"reasons", c.reasons},          {"summary", findings_summary(assessment.findings)},
+        {"metrics", assessment.metrics}, {"assessors", r.assessment["assessors"]},
+        {"user", request.user},          {"metadata", request.metadata}};
+    if (config_.audit.include_code) assessment_record["code"] = request.code;
+    record(kind::kAssessment, assessment_record);
+
+    nlohmann::json request_json = {
+        {"user", request.user},
+        {"confirmed", request.confirmed},
+        {"metadata", request.metadata},
+        {"backend", request.backend ? nlohmann::json(*request.backend) : nlohmann::json(nullptr)}};
+    request_json["override"] =
+        request.override_blocked
+            ? nlohmann::json{{"explanation", request.override_explanation}, {"user", request.user}}
+            : nlohmann::json(nullptr);
+    auto decide = [&](Outcome outcome, const std::string& reason) {
+      r.decision = outcome;
+      r.reason = reason;
+      record(kind::kDecision, {{"outcome", to_string(outcome)},
+                               {"level", to_string(c.level)},
+                               {"score", c.score},
+                               {"reasons", c.reasons},
+                               {"reason", reason},
+                               {"user", request.user}});
+      return r;
+    };
+
+    if (c.level == RiskLevel::kHigh) {
+      if (!request.confirmed)
+        return decide(
+            Outcome::kNeedsConfirmation,
+            "judged HIGH risk: it runs only when the user confirms (--confirm, confirm=True)");
+      record(kind::kConfirmation, {{"user", request.user}, {"level", "HIGH"}, {"score", c.score}});
+    }
+    if (c.level == RiskLevel::kBlocked) {
+      if (!request.override_blocked)
+        return decide(Outcome::kBlocked,
+                      "Code blocked by security assessment" +
+                          std::string(c.reasons.empty() ? "" : ": " + c.reasons.front()));
+      policy::OverrideVerdict verdict = policy.may_override(c, request_json);
+      record(kind::kOverride, {{"user", request.user},
+                               {"explanation", request.override_explanation},
+                               {"allowed", verdict.allowed},
+                               {"reason", verdict.reason},
+                               {"score", c.score}});
+      if (!verdict.allowed)
+        return decide(Outcome::kBlocked, "override refused by the policy: " + verdict.reason);
+      r.override_used = true;
+    }
+
+    r.trust = r.override_used ? TrustLevel::kUntrusted : policy.trust(c, request_json).trust;
+    nlohmann::json system = policy::system_snapshot();
+    system["loaded_backends"] = plugins_->backend_names();
+    system["default_backend"] = config_.backends.default_backend;
+    system["requested_backend"] =
+        request.backend ? nlohmann::json(*request.backend) : nlohmann::json(nullptr);
+    policy::LimitsDecision limits;
+    try {
+      limits = policy.limits(r.trust, system, plugins_->backend_names());
+    } catch (const policy::PolicyFailure& e) {
+      return decide(Outcome::kRefused,
+                    std::string("the policy could not decide limits, failing closed: ") + e.what());
+    }
+    if (!r.override_used && !request.limits.empty())
+      limits.limits =
+          pipeline::apply_requested_limits(limits.limits, request.limits, config_.ceilings);
+    r.backend = limits.backend;
+    r.limits = limits.limits;
+    r.network = limits.network;
+    if (c.level != RiskLevel::kLow) r.warnings = c.reasons;
+    for (const auto& note : limits.clamped) r.warnings.push_back(note);
+    r.decision = Outcome::kRan;
+    record(kind::kDecision, {{"outcome", "run"},
+                             {"level", to_string(c.level)},
+                             {"score", c.score},
+                             {"trust", to_string(r.trust)},
+                             {"backend", r.backend},
+                             {"limits", r.limits},
+                             {"network", to_string(r.network)},
+                             {"reasons", c.reasons},
+                             {"clamped", limits.clamped},
+                             {"override_used", r.override_used},
+                             {"user", request.user}});
+
+    RunSpec spec;
+    spec.run_id = r.request_id;
+    spec.language = request.language;
+    spec.limits = r.limits;
+    spec.network = r.network;
+    for (const auto& name : config_.requests.env_allowlist)
+      if (const char* value = std::getenv(name.c_str())) spec.env[name] = value;
+    record(kind::kRunStart, {{"backend", r.backend},
+                             {"limits", r.limits},
+                             {"network", to_string(r.network)},
+                             {"trust", to_string(r.trust)}});
+    const SandboxBackend* backend = plugins_->backend(r.backend);
+    audit_->wait_durable(*last_record);
+    auto sandbox_started = std::chrono::steady_clock::now();
+    try {
+      r.run = backend->run(spec, request.code, request.stdin_data, {});
+      r.sandbox_ms = milliseconds_since(sandbox_started);
+    } catch (const PluginCallError& e) {
+      r.sandbox_ms = milliseconds_since(sandbox_started);
+      r.decision = Outcome::kRefused;
+      r.reason = "backend " + r.backend + " did not run it: " + e.what();
+      record(kind::kRunResult, {{"backend", r.backend}, {"refused", true}, {"reason", r.reason}});
+      return r;
+    }
+    const RunResult& run = *r.run;
+    nlohmann::json result_record = run;
+    result_record["backend"] = r.backend;
+    result_record["stdout_bytes"] = run.stdout_data.size();
+    result_record["stderr_bytes"] = run.stderr_data.size();
+    record(kind::kRunResult, result_record);
+    nlohmann::json violations = nlohmann::json::array();
+    if (run.timed_out) violations.push_back("wall_time");
+    if (run.cpu_time_exceeded) violations.push_back("cpu_time");
+    if (run.oom_killed) violations.push_back("memory");
+    if (run.output_truncated) violations.push_back("output");
+    for (const auto& hit : run.limits_hit) violations.push_back(hit);
+    if (!violations.empty())
+      record(kind::kResourceViolation, {{"violations", violations},
+                                        {"backend", r.backend},
+                                        {"limits", r.limits},
+                                        {"peak_memory_bytes", run.peak_memory_bytes},
+                                        {"cpu_time_ms", run.cpu_time_ms},
+                                        {"wall_time_ms", run.wall_time_ms}});
+    return r;
+  }
+
   void require_writable_audit() {
     if (!audit_->writable())
       throw Error(ErrorKind::kEnvironment,

@@ -81,6 +81,10 @@ struct ExecutionResult {
   NetworkMode network = NetworkMode::kNone;
   std::optional<RunResult> run;        // set when decision == kRan
   std::vector<std::string> audit_ids;  // ids of the audit records this request wrote
+  // Wall-clock time of the whole call, and of that the backend's run; the
+  // difference is warden's own overhead (assess, policy, audit).
+  double total_ms = 0;
+  double sandbox_ms = 0;
 
   // The `warden run --json` shape (docs/cli.md).
   WARDEN_API nlohmann::json to_json() const;
