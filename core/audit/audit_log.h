@@ -69,6 +69,10 @@ class AuditLog {
   // Writes the frames waiting in pending_ and syncs them; requires mutex_ and
   // no flush in flight. Returns false (and stops the writer) on an error.
   bool flush_pending_locked();
+  // Group mode: writes and syncs every frame queued so far outside the lock
+  // (`lock` holds mutex_ on entry and on return; no flush may be in flight).
+  // Returns false (and stops the writer) on an error.
+  bool flush_batch(std::unique_lock<std::mutex>& lock);
   void fail(const std::string& why);  // requires mutex_
   void write_checkpoint(std::uint64_t size, const Hash& root);
   nlohmann::json redacted(nlohmann::json data) const;

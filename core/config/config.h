@@ -44,7 +44,7 @@ struct AuditConfig {
   bool create_key_if_missing = true;
   std::string origin = "warden.local/audit";
   std::string durability = "group";  // "group" or "every-record"
-  std::uint64_t group_commit_delay_ms = 2;
+  std::uint64_t group_commit_delay_ms = 0;
   std::uint64_t segment_bytes = 64ull << 20;
   std::uint64_t checkpoint_interval_ms = 1000;
   bool include_code = true;
