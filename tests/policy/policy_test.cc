@@ -8,9 +8,12 @@
 #include <fstream>
 #include <thread>
 
+#include <unistd.h>
+
 #include <warden/error.h>
 
 #include "policy/policy_engine.h"
+#include "policy/system_info.h"
 #include "support/process.h"
 
 using namespace warden;
@@ -377,4 +380,15 @@ function may_override(decision, request) return false end
   CHECK_THAT(c.reasons[0], Catch::Contains("instruction budget"));
   CHECK(session.trust(c, {}).trust == TrustLevel::kStandard);
   CHECK(session.limits(TrustLevel::kStandard, {}, {"native"}).limits.pids == 10);
+}
+
+TEST_CASE("the system snapshot reads the machine's real figures") {
+  nlohmann::json s = system_snapshot();
+  auto total = static_cast<std::uint64_t>(sysconf(_SC_PHYS_PAGES)) *
+               static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
+  CHECK(s["total_memory_bytes"].get<std::uint64_t>() == total);
+  CHECK(s["free_memory_bytes"].get<std::uint64_t>() > 0);
+  CHECK(s["free_memory_bytes"].get<std::uint64_t>() <= total);
+  CHECK(s["cpus"].get<int>() >= 1);
+  CHECK(s["load1"].get<double>() >= 0);
 }
