@@ -7,11 +7,28 @@
 namespace warden::python {
 namespace {
 
+// Byte classes by table: the <cctype> functions consult the locale per call.
+struct ByteClasses {
+  bool name_start[256] = {};
+  bool name_char[256] = {};
+  bool string_start[256] = {};  // a quote or a string prefix letter
+  constexpr ByteClasses() {
+    for (int c = 0; c < 256; ++c) {
+      bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+      name_start[c] = alpha || c == '_' || c >= 0x80;
+      name_char[c] = name_start[c] || (c >= '0' && c <= '9');
+    }
+    for (char c : std::string_view("'\"rRbBuUfF"))
+      string_start[static_cast<unsigned char>(c)] = true;
+  }
+};
+constexpr ByteClasses kBytes;
+
 bool name_start(unsigned char c) {
-  return std::isalpha(c) || c == '_' || c >= 0x80;
+  return kBytes.name_start[c];
 }
 bool name_char(unsigned char c) {
-  return std::isalnum(c) || c == '_' || c >= 0x80;
+  return kBytes.name_char[c];
 }
 
 // Longest operators first.
@@ -21,6 +38,20 @@ constexpr std::string_view kOperators[] = {
     "+",   "-",   "*",   "/",   "%",   "@",  "<",  ">",  "=",  ".",  ",",  ":",
     ";",   "(",   ")",   "[",   "]",   "{",  "}",  "&",  "|",  "^",  "~",  "!"};
 
+// The operators by first byte, longest first, so a token is matched against
+// the two or three that can start with it rather than all of them.
+struct OperatorIndex {
+  std::vector<std::string_view> by_first[256];
+  OperatorIndex() {
+    for (std::string_view op : kOperators)
+      by_first[static_cast<unsigned char>(op[0])].push_back(op);
+  }
+};
+const OperatorIndex& operator_index() {
+  static const OperatorIndex index;
+  return index;
+}
+
 class Lexer {
  public:
   explicit Lexer(std::string_view src, int line = 1, int column = 1, bool in_fstring = false)
@@ -28,6 +59,7 @@ class Lexer {
 
   std::vector<Token> run() {
     indents_.push_back(0);
+    tokens_.reserve(src_.size() / 4 + 8);  // about one token per four bytes of Python
     while (pos_ < src_.size()) {
       if (at_line_start_ && depth_ == 0 && !in_fstring_) {
         if (handle_indentation()) continue;
@@ -64,7 +96,7 @@ class Lexer {
         continue;
       }
       blank_line_ = false;
-      if (string_start()) continue;
+      if (kBytes.string_start[static_cast<unsigned char>(c)] && string_start()) continue;
       if (name_start(static_cast<unsigned char>(c))) {
         std::size_t end = pos_;
         while (end < src_.size() && name_char(static_cast<unsigned char>(src_[end]))) ++end;
@@ -89,7 +121,7 @@ class Lexer {
         continue;
       }
       bool matched = false;
-      for (std::string_view op : kOperators) {
+      for (std::string_view op : operator_index().by_first[static_cast<unsigned char>(c)]) {
         if (src_.substr(pos_, op.size()) == op) {
           if (op == "(" || op == "[" || op == "{") ++depth_;
           if ((op == ")" || op == "]" || op == "}") && depth_ > 0) --depth_;
