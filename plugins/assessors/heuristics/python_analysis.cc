@@ -35,6 +35,9 @@ enum RuleIndex {
   kRawSocket,
   kReverseShell,
   kForkBomb,
+  kNetworkLoop,
+  kExfiltration,
+  kCallableReference,
 };
 
 const std::vector<Rule> kRules = {
@@ -76,8 +79,14 @@ const std::vector<Rule> kRules = {
      "uses raw or link-level sockets"},
     {"heuristics.reverse-shell", Severity::kCritical, Confidence::kHigh, "network", 553,
      "wires a socket to the standard streams (reverse shell)"},
-    {"heuristics.fork-bomb", Severity::kHigh, Confidence::kMedium, "other", 400,
+    {"heuristics.fork-bomb", Severity::kCritical, Confidence::kMedium, "other", 400,
      "forks in an endless loop"},
+    {"heuristics.network-loop", Severity::kHigh, Confidence::kMedium, "network", 799,
+     "connects or sends in a loop (scanning, brute force, flooding)"},
+    {"heuristics.exfiltration", Severity::kCritical, Confidence::kMedium, "network", 200,
+     "sends data while reading secrets (credentials, keys, the environment)"},
+    {"heuristics.callable-reference", Severity::kHigh, Confidence::kMedium, "code-execution", 502,
+     "hands a command or code runner over as a value (a pickle gadget, an indirect call)"},
 };
 
 const std::set<std::string> kCodeExecCalls = {
@@ -118,6 +127,11 @@ const std::set<std::string> kDecoders = {"base64.b64decode",
                                          "bytes.fromhex",
                                          "marshal.loads",
                                          "bytearray.fromhex"};
+const std::set<std::string> kImportCalls = {"__import__", "builtins.__import__",
+                                            "importlib.import_module", "importlib.__import__"};
+const std::set<std::string> kPathWrites = {"write_text", "write_bytes", "unlink", "rmdir",
+                                           "chmod",      "touch",       "rename", "replace",
+                                           "symlink_to", "hardlink_to", "lchmod"};
 const std::set<std::string> kDeserializers = {
     "pickle.load",      "pickle.loads",         "pickle.Unpickler",   "cPickle.load",
     "cPickle.loads",    "_pickle.loads",        "dill.load",          "dill.loads",
@@ -206,11 +220,61 @@ class Analysis {
       lines_.emplace_back(code.substr(start, end - start));
       start = end + 1;
     }
-    // Only code tokens matter; comments and layout are dropped up front.
-    for (const auto& t : tokens_)
-      if (t.kind != TokenKind::kComment && t.kind != TokenKind::kNl &&
-          t.kind != TokenKind::kIndent && t.kind != TokenKind::kDedent)
-        code_tokens_.push_back(&t);
+    // Only code tokens matter; comments and layout are dropped up front,
+    // after noting which code runs in a loop (that needs the layout).
+    std::vector<bool> loop_blocks;  // per indented block: is it a loop's body?
+    int open_loops = 0;
+    bool line_start = true, header_is_loop = false, body_on_header_line = false;
+    bool next_block_is_loop = false;
+    std::vector<std::size_t> open_brackets;  // code-token indices
+    for (const auto& t : tokens_) {
+      if (t.kind == TokenKind::kIndent) {
+        loop_blocks.push_back(next_block_is_loop);
+        open_loops += next_block_is_loop;
+        next_block_is_loop = false;
+        continue;
+      }
+      if (t.kind == TokenKind::kDedent) {
+        if (!loop_blocks.empty()) {
+          open_loops -= loop_blocks.back();
+          loop_blocks.pop_back();
+        }
+        continue;
+      }
+      if (t.kind == TokenKind::kComment || t.kind == TokenKind::kNl) continue;
+      if (t.kind == TokenKind::kString && !sensitive_literal_ &&
+          contains_any(t.value, kSensitive, std::size(kSensitive)))
+        sensitive_literal_ = true;
+      std::size_t index = code_tokens_.size();
+      code_tokens_.push_back(&t);
+      in_loop_.push_back(open_loops > 0 || body_on_header_line);
+      if (t.kind == TokenKind::kNewline) {
+        next_block_is_loop = header_is_loop && index > 0 && is_op(index - 1, ":");
+        line_start = true;
+        header_is_loop = body_on_header_line = false;
+        open_brackets.clear();
+        continue;
+      }
+      if (line_start) {
+        header_is_loop = t.text == "for" || t.text == "while";
+        line_start = false;
+      } else if (t.text == "for" && index >= 1 && code_tokens_[index - 1]->text == "async" &&
+                 (index == 1 || code_tokens_[index - 2]->kind == TokenKind::kNewline ||
+                  code_tokens_[index - 2]->kind == TokenKind::kDedent)) {
+        header_is_loop = true;  // async for
+      }
+      if (t.kind != TokenKind::kOp && !(t.kind == TokenKind::kName && t.text == "for")) continue;
+      if (t.text == "(" || t.text == "[" || t.text == "{") open_brackets.push_back(index);
+      if ((t.text == ")" || t.text == "]" || t.text == "}") && !open_brackets.empty()) {
+        std::size_t open = open_brackets.back();
+        open_brackets.pop_back();
+        if (comprehensions_.count(open)) comprehension_ranges_.emplace_back(open, index);
+      }
+      if (t.text == "for" && !open_brackets.empty()) comprehensions_.insert(open_brackets.back());
+      if (t.text == ":" && header_is_loop && open_brackets.empty()) body_on_header_line = true;
+    }
+    for (const auto& [open, close] : comprehension_ranges_)
+      for (std::size_t i = open; i <= close; ++i) in_loop_[i] = true;
   }
 
   std::vector<Finding> run() {
@@ -219,10 +283,21 @@ class Analysis {
       const Token& t = *code_tokens_[i];
       if (t.kind != TokenKind::kName) continue;
       check_name(i);
-      if (i == 0 || !is_op(i - 1, ".")) check_call(i);
+      if (i == 0 || !is_op(i - 1, ".")) {
+        check_call(i);
+        check_reference(i);
+      }
     }
     if (uses_socket_ && dup2_line_) add(kReverseShell, *dup2_token_);
     if (has_while_true_ && fork_token_) add(kForkBomb, *fork_token_);
+    if (first_network_ && (sensitive_literal_ || environment_dump_))
+      add(kExfiltration, *first_network_,
+          sensitive_literal_ ? "with a credential or secret file named in the code"
+                             : "with the whole environment");
+    for (const Token* at : callable_references_) {
+      add(kCallableReference, *at);
+      if (defines_reduce_) findings_.back().severity = Severity::kCritical;
+    }
     return std::move(findings_);
   }
 
@@ -282,36 +357,122 @@ class Analysis {
   }
 
   // The string value of tokens [begin, end) if it is built only from string
-  // literals, known constant names, '+' and chr(N) calls.
+  // literals, known constant names, chr(N), '+', "sep".join([...]),
+  // "...".format(...) and "..." % (...): the ways a name is spelled in
+  // pieces to hide it.
   std::optional<std::string> constant(std::size_t begin, std::size_t end) const {
     std::string value;
+    std::size_t i = begin;
+    if (is_op(i, "+")) ++i;
     bool any = false;
-    for (std::size_t i = begin; i < end; ++i) {
-      const Token& t = *code_tokens_[i];
-      if (t.kind == TokenKind::kString && !t.from_fstring) {
-        value += t.value;
-        any = true;
-      } else if (t.kind == TokenKind::kName && constants_.count(std::string(t.text)) &&
-                 !is_op(i + 1, "(")) {
-        value += constants_.at(std::string(t.text));
-        any = true;
-      } else if (t.kind == TokenKind::kName && t.text == "chr" && is_op(i + 1, "(") &&
-                 i + 3 < end && code_tokens_[i + 2]->kind == TokenKind::kNumber &&
-                 is_op(i + 3, ")")) {
-        try {
-          value.push_back(
-              static_cast<char>(std::stoi(std::string(code_tokens_[i + 2]->text), nullptr, 0)));
-        } catch (const std::exception&) {
-          return std::nullopt;
-        }
-        i += 3;
-        any = true;
-      } else if (!(t.kind == TokenKind::kOp && t.text == "+")) {
-        return std::nullopt;
+    while (i < end) {
+      if (any) {
+        if (!is_op(i, "+")) return std::nullopt;
+        ++i;
       }
+      auto term = constant_term(i, end);
+      if (!term) return std::nullopt;
+      value += *term;
+      any = true;
     }
     if (!any) return std::nullopt;
     return value;
+  }
+
+  // One term of constant(): advances `i` past it.
+  std::optional<std::string> constant_term(std::size_t& i, std::size_t end) const {
+    if (i >= end) return std::nullopt;
+    const Token& t = *code_tokens_[i];
+    if (t.kind == TokenKind::kName && t.text == "chr" && is_op(i + 1, "(") && i + 3 < end &&
+        code_tokens_[i + 2]->kind == TokenKind::kNumber && is_op(i + 3, ")")) {
+      try {
+        char c = static_cast<char>(std::stoi(std::string(code_tokens_[i + 2]->text), nullptr, 0));
+        i += 4;
+        return std::string(1, c);
+      } catch (const std::exception&) {
+        return std::nullopt;
+      }
+    }
+    if (t.kind == TokenKind::kName && !is_op(i + 1, "(")) {
+      auto it = constants_.find(std::string(t.text));
+      if (it == constants_.end()) return std::nullopt;
+      ++i;
+      return it->second;
+    }
+    if (t.kind != TokenKind::kString || t.from_fstring) return std::nullopt;
+    std::string text;
+    while (i < end && code_tokens_[i]->kind == TokenKind::kString && !code_tokens_[i]->from_fstring)
+      text += code_tokens_[i++]->value;  // "a" "b" is one literal
+    if (is_op(i, ".") && i + 2 < end && is_op(i + 2, "(")) {
+      std::string_view method = code_tokens_[i + 1]->text;
+      std::size_t open = i + 2, close = matching_paren(open);
+      if (close >= end || (method != "join" && method != "format")) return std::nullopt;
+      std::vector<std::string> parts;
+      std::size_t list_begin = open, list_end = close;
+      if (method == "join") {  // the one argument is a literal list or tuple
+        if (!(is_op(open + 1, "[") || is_op(open + 1, "(")) ||
+            matching_paren(open + 1) != close - 1)
+          return std::nullopt;
+        list_begin = open + 1;
+        list_end = close - 1;
+      }
+      for (const auto& a : arguments(list_begin, list_end)) {
+        if (!a.keyword.empty()) return std::nullopt;
+        auto part = constant(a.begin, a.end);
+        if (!part) return std::nullopt;
+        parts.push_back(*part);
+      }
+      i = close + 1;
+      if (method == "join") {
+        std::string joined;
+        for (std::size_t k = 0; k < parts.size(); ++k) joined += (k ? text : "") + parts[k];
+        return joined;
+      }
+      return substitute(text, parts, "{", "}");
+    }
+    if (is_op(i, "%") && i + 1 < end) {
+      std::vector<std::string> parts;
+      if (is_op(i + 1, "(")) {
+        std::size_t close = matching_paren(i + 1);
+        if (close >= end) return std::nullopt;
+        for (const auto& a : arguments(i + 1, close)) {
+          auto part = constant(a.begin, a.end);
+          if (!part) return std::nullopt;
+          parts.push_back(*part);
+        }
+        i = close + 1;
+      } else {
+        ++i;
+        auto part = constant_term(i, end);
+        if (!part) return std::nullopt;
+        parts.push_back(*part);
+      }
+      return substitute(text, parts, "%", "");
+    }
+    return text;
+  }
+
+  // Replaces each placeholder ("{...}" or "%s"-like) with the next part.
+  static std::optional<std::string> substitute(const std::string& format,
+                                               const std::vector<std::string>& parts,
+                                               const char* open, const char* close) {
+    std::string out;
+    std::size_t next = 0;
+    for (std::size_t k = 0; k < format.size(); ++k) {
+      if (format.compare(k, 1, open) != 0) {
+        out.push_back(format[k]);
+        continue;
+      }
+      if (k + 1 < format.size() && format[k + 1] == open[0]) {  // "{{" or "%%"
+        out.push_back(format[++k]);
+        continue;
+      }
+      std::size_t stop = *close ? format.find(close, k) : std::min(k + 1, format.size() - 1);
+      if (stop == std::string::npos || next >= parts.size()) return std::nullopt;
+      out += parts[next++];
+      k = stop;
+    }
+    return out;
   }
 
   std::size_t matching_paren(std::size_t open) const {
@@ -356,6 +517,11 @@ class Analysis {
       bool statement_start = i == 0 || code_tokens_[i - 1]->kind == TokenKind::kNewline ||
                              is_op(i - 1, ";") || is_op(i - 1, ":");
       if (!statement_start) continue;
+      if (is_name(i, "import") || is_name(i, "from"))
+        for (std::size_t j = i; j < code_tokens_.size() &&
+                                code_tokens_[j]->kind != TokenKind::kNewline && !is_op(j, ";");
+             ++j)
+          import_tokens_.insert(j);
       if (is_name(i, "import")) {
         for (std::size_t j = i + 1;
              j < code_tokens_.size() && code_tokens_[j]->kind != TokenKind::kNewline;) {
@@ -402,12 +568,43 @@ class Analysis {
         } else if (end > i + 2 && code_tokens_[i + 2]->kind == TokenKind::kName) {
           std::size_t chain_end;
           std::string chain = dotted(i + 2, chain_end);
-          if (chain_end == end) aliases_[target] = resolve(chain);
-          if (is_op(chain_end, "(") && kDecoders.count(resolve(chain)))
-            decoded_names_.insert(target);
+          std::string callee = resolve(chain);
+          if (chain_end == end) aliases_[target] = callee;
+          if (is_op(chain_end, "(") && kDecoders.count(callee)) decoded_names_.insert(target);
+          if (is_op(chain_end, "(") && kNetworkCalls.count(callee)) network_objects_.insert(target);
+          // m = __import__("o" + "s") makes m the module.
+          if (is_op(chain_end, "(") && kImportCalls.count(callee)) {
+            std::size_t close = matching_paren(chain_end);
+            auto args = close < end ? arguments(chain_end, close) : std::vector<Argument>{};
+            if (!args.empty())
+              if (auto module = constant(args[0].begin, args[0].end)) aliases_[target] = *module;
+          }
         }
       }
     }
+  }
+
+  // Token i is `environ` of os (os.environ, or `from os import environ`).
+  bool is_environment(std::size_t i) const {
+    if (i >= 2 && is_op(i - 1, ".") && code_tokens_[i - 2]->kind == TokenKind::kName)
+      return resolve(std::string(code_tokens_[i - 2]->text)) == "os";
+    return (i == 0 || !is_op(i - 1, ".")) && resolve("environ") == "os.environ";
+  }
+
+  // A command or code runner named without being called (`os.system` handed
+  // to pickle's __reduce__, to map(), to a thread): the call happens where
+  // no call site shows it.
+  void check_reference(std::size_t i) {
+    if (import_tokens_.count(i) || (i > 0 && (is_name(i - 1, "def") || is_name(i - 1, "class"))))
+      return;
+    std::size_t chain_end;
+    std::string raw = dotted(i, chain_end);
+    if (is_op(chain_end, "(") || is_op(chain_end, "=") || is_op(chain_end, ".")) return;
+    std::string q = resolve(raw);
+    if (kShellCalls.count(q) || kCodeExecCalls.count(q) || q.rfind("os.exec", 0) == 0 ||
+        q.rfind("os.spawn", 0) == 0 || q == "subprocess.Popen" || q == "subprocess.call" ||
+        q == "subprocess.check_output" || q == "subprocess.run")
+      callable_references_.push_back(code_tokens_[i]);
   }
 
   void check_name(std::size_t i) {
@@ -421,6 +618,12 @@ class Analysis {
         add(kDunderWalk, t, std::string(w));
     }
     if (w == "SOCK_RAW" || w == "AF_PACKET" || w == "IPPROTO_RAW") add(kRawSocket, t);
+    if ((w == "__reduce__" || w == "__reduce_ex__") && i > 0 && is_name(i - 1, "def"))
+      defines_reduce_ = true;
+    if (w == "environ" && is_environment(i) && !is_op(i + 1, "[") &&
+        !(is_op(i + 1, ".") &&
+          (is_name(i + 2, "get") || is_name(i + 2, "setdefault") || is_name(i + 2, "pop"))))
+      environment_dump_ = true;  // the whole of os.environ, not one variable
     if (w == "while" && is_name(i + 1, "True")) has_while_true_ = true;
     if ((w == "import" || w == "from") && i + 1 < code_tokens_.size()) {
       std::string module(code_tokens_[i + 1]->text);
@@ -535,8 +738,7 @@ class Analysis {
               code_tokens_[j]->text.find("BaseLoader") != std::string::npos)
             safe = true;
       if (!safe) add(kDeserialization, at, q + " without SafeLoader");
-    } else if (q == "__import__" || q == "builtins.__import__" || q == "importlib.import_module" ||
-               q == "importlib.__import__") {
+    } else if (kImportCalls.count(q)) {
       if (args.empty() || !constant(args[0].begin, args[0].end)) {
         add(kDynamicImport, at, q);
       } else {
@@ -582,7 +784,22 @@ class Analysis {
             add(kPrivilege, at, "chmod 777");
     } else if (kNetworkCalls.count(q)) {
       add(kNetwork, at, q);
+      if (!first_network_) first_network_ = &at;
+      if (in_loop_[open]) add(kNetworkLoop, at, q);
       if (q.rfind("socket.", 0) == 0) uses_socket_ = true;
+    } else if (q.find('.') != std::string::npos &&
+               network_objects_.count(q.substr(0, q.find('.'))) && in_loop_[open]) {
+      add(kNetworkLoop, at, q);
+    } else if (q == "pathlib.Path" || q == "pathlib.PosixPath") {
+      // Path("/etc/passwd").write_text(...), (Path("/usr") / "bin").unlink()
+      auto path = args.empty() ? std::nullopt : constant(args[0].begin, args[0].end);
+      if (!path || !is_system_path(*path)) return;
+      for (std::size_t j = close + 1;
+           j + 1 < code_tokens_.size() && code_tokens_[j]->kind != TokenKind::kNewline; ++j)
+        if (is_op(j, ".") && kPathWrites.count(std::string(code_tokens_[j + 1]->text))) {
+          add(kSystemPathWrite, at, *path + " ." + std::string(code_tokens_[j + 1]->text) + "()");
+          break;
+        }
     } else if (q.rfind("ctypes.", 0) == 0 || q.rfind("cffi.", 0) == 0) {
       add(kNativeCode, at, q);
     } else if (q == "os.dup2" && !dup2_line_) {
@@ -602,6 +819,16 @@ class Analysis {
   std::set<std::string> star_imports_;
   std::set<std::string> decoded_names_;
   std::set<std::pair<std::string, int>> reported_;
+  std::vector<bool> in_loop_;             // per code token: inside a loop body or a comprehension
+  std::set<std::size_t> comprehensions_;  // open brackets that hold a `for`
+  std::vector<std::pair<std::size_t, std::size_t>> comprehension_ranges_;
+  std::set<std::size_t> import_tokens_;
+  std::set<std::string> network_objects_;  // names bound to connections and clients
+  std::vector<const Token*> callable_references_;
+  const Token* first_network_ = nullptr;
+  bool sensitive_literal_ = false;
+  bool environment_dump_ = false;
+  bool defines_reduce_ = false;
   std::vector<Finding> findings_;
   bool uses_socket_ = false;
   bool has_while_true_ = false;

