@@ -68,8 +68,7 @@ fs::path write_config(const fs::path& dir) {
                         << "audit:\n"
                         << "  directory: " << (dir / "audit").string() << "\n"
                         << "  signing_key: " << (dir / "keys/audit.key").string() << "\n"
-                        << "  durability: group\n"
-                        << "  group_commit_delay: 0ms\n";
+                        << "  durability: group\n";  // the shipped group_commit_delay
   return config;
 }
 
