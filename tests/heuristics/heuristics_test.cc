@@ -179,7 +179,7 @@ TEST_CASE("the tokenizer keeps comments and strings apart from code") {
   }
   CHECK(strings == 3);
   CHECK(comments == 1);
-  CHECK(tokens[2].value == "a # not a comment");
+  CHECK(python::string_value(tokens[2]) == "a # not a comment");
   auto nested = python::tokenize("if x:\n    if y:\n        z()\n");
   int indents = 0, dedents = 0;
   for (const auto& t : nested) {

@@ -31,25 +31,74 @@ bool name_char(unsigned char c) {
   return kBytes.name_char[c];
 }
 
-// Longest operators first.
-constexpr std::string_view kOperators[] = {
-    "**=", "//=", ">>=", "<<=", "...", "->", ":=", "**", "//", "<<", ">>", "<=",
-    ">=",  "==",  "!=",  "+=",  "-=",  "*=", "/=", "%=", "&=", "|=", "^=", "@=",
-    "+",   "-",   "*",   "/",   "%",   "@",  "<",  ">",  "=",  ".",  ",",  ":",
-    ";",   "(",   ")",   "[",   "]",   "{",  "}",  "&",  "|",  "^",  "~",  "!"};
-
-// The operators by first byte, longest first, so a token is matched against
-// the two or three that can start with it rather than all of them.
-struct OperatorIndex {
-  std::vector<std::string_view> by_first[256];
-  OperatorIndex() {
-    for (std::string_view op : kOperators)
-      by_first[static_cast<unsigned char>(op[0])].push_back(op);
+// The length of the operator or delimiter starting at `s` (the longest
+// match), or 0 when `s` starts with none.
+std::size_t operator_length(std::string_view s) {
+  char c = s[0], d = s.size() > 1 ? s[1] : '\0', e = s.size() > 2 ? s[2] : '\0';
+  switch (c) {
+    case '*':
+    case '/':
+    case '<':
+    case '>':  // ** **= // //= << <<= >> >>= and the one-byte forms with =
+      if (d == c) return e == '=' ? 3 : 2;
+      return d == '=' ? 2 : 1;
+    case '.': return d == '.' && e == '.' ? 3 : 1;
+    case '-': return d == '>' || d == '=' ? 2 : 1;
+    case ':':
+    case '=':
+    case '!':
+    case '+':
+    case '%':
+    case '&':
+    case '|':
+    case '^':
+    case '@': return d == '=' ? 2 : 1;
+    case ',':
+    case ';':
+    case '(':
+    case ')':
+    case '[':
+    case ']':
+    case '{':
+    case '}':
+    case '~': return 1;
+    default: return 0;
   }
-};
-const OperatorIndex& operator_index() {
-  static const OperatorIndex index;
-  return index;
+}
+
+// Python's backslash escapes in a non-raw string body.
+std::string decode_escapes(std::string_view body) {
+  std::string out;
+  for (std::size_t i = 0; i < body.size(); ++i) {
+    char c = body[i];
+    if (c != '\\' || i + 1 >= body.size()) {
+      out.push_back(c);
+      continue;
+    }
+    char e = body[++i];
+    switch (e) {
+      case 'n': out.push_back('\n'); break;
+      case 't': out.push_back('\t'); break;
+      case 'r': out.push_back('\r'); break;
+      case '0': out.push_back('\0'); break;
+      case '\\': out.push_back('\\'); break;
+      case '\'': out.push_back('\''); break;
+      case '"': out.push_back('"'); break;
+      case '\n': break;
+      case 'x':
+        if (i + 2 < body.size() + 0 && std::isxdigit(static_cast<unsigned char>(body[i + 1])) &&
+            std::isxdigit(static_cast<unsigned char>(body[i + 2]))) {
+          out.push_back(
+              static_cast<char>(std::stoi(std::string(body.substr(i + 1, 2)), nullptr, 16)));
+          i += 2;
+        } else {
+          out += "\\x";
+        }
+        break;
+      default: out.push_back('\\'); out.push_back(e);
+    }
+  }
+  return out;
 }
 
 class Lexer {
@@ -59,7 +108,10 @@ class Lexer {
 
   std::vector<Token> run() {
     indents_.push_back(0);
-    tokens_.reserve(src_.size() / 4 + 8);  // about one token per four bytes of Python
+    // Python has about one token per three bytes; reserving more costs only
+    // address space (untouched pages are never faulted in), while growing
+    // copies every token.
+    tokens_.reserve(src_.size() / 2 + 8);
     while (pos_ < src_.size()) {
       if (at_line_start_ && depth_ == 0 && !in_fstring_) {
         if (handle_indentation()) continue;
@@ -68,12 +120,8 @@ class Lexer {
       if (c == '\n' || c == '\r') {
         std::size_t len = (c == '\r' && peek(1) == '\n') ? 2 : 1;
         bool logical = depth_ == 0 && !blank_line_;
-        tokens_.push_back({logical ? TokenKind::kNewline : TokenKind::kNl,
-                           src_.substr(pos_, len),
-                           line_,
-                           column_,
-                           {},
-                           in_fstring_});
+        tokens_.push_back({logical ? TokenKind::kNewline : TokenKind::kNl, src_.substr(pos_, len),
+                           line_, column_, in_fstring_});
         pos_ += len;
         newline();
         continue;
@@ -120,26 +168,22 @@ class Lexer {
         emit(TokenKind::kNumber, end - pos_);
         continue;
       }
-      bool matched = false;
-      for (std::string_view op : operator_index().by_first[static_cast<unsigned char>(c)]) {
-        if (src_.substr(pos_, op.size()) == op) {
-          if (op == "(" || op == "[" || op == "{") ++depth_;
-          if ((op == ")" || op == "]" || op == "}") && depth_ > 0) --depth_;
-          emit(TokenKind::kOp, op.size());
-          matched = true;
-          break;
-        }
+      std::size_t length = operator_length(src_.substr(pos_));
+      if (length == 0) {
+        emit(TokenKind::kError, 1);
+        continue;
       }
-      if (!matched) emit(TokenKind::kError, 1);
+      if (length == 1 && (c == '(' || c == '[' || c == '{')) ++depth_;
+      if (length == 1 && (c == ')' || c == ']' || c == '}') && depth_ > 0) --depth_;
+      emit(TokenKind::kOp, length);
     }
     if (!in_fstring_) {
       if (!tokens_.empty() && tokens_.back().kind != TokenKind::kNewline &&
           tokens_.back().kind != TokenKind::kNl)
-        tokens_.push_back(
-            {TokenKind::kNewline, src_.substr(src_.size()), line_, column_, {}, false});
+        tokens_.push_back({TokenKind::kNewline, src_.substr(src_.size()), line_, column_, false});
       while (indents_.size() > 1) {
         indents_.pop_back();
-        tokens_.push_back({TokenKind::kDedent, {}, line_, column_, {}, false});
+        tokens_.push_back({TokenKind::kDedent, {}, line_, column_, false});
       }
     }
     return std::move(tokens_);
@@ -163,16 +207,20 @@ class Lexer {
   }
 
   Token& emit(TokenKind kind, std::size_t len) {
-    tokens_.push_back({kind, src_.substr(pos_, len), line_, column_, {}, in_fstring_});
+    tokens_.push_back({kind, src_.substr(pos_, len), line_, column_, in_fstring_});
     if (kind != TokenKind::kComment && kind != TokenKind::kNewline && kind != TokenKind::kNl)
       blank_line_ = false;
-    // Multi-line tokens (strings) move the line counter.
-    for (std::size_t i = pos_; i < pos_ + len; ++i) {
-      if (src_[i] == '\n') {
-        ++line_;
-        column_ = 0;
+    if (kind == TokenKind::kString || kind == TokenKind::kError) {
+      // Only strings span lines (triple quotes, escaped line ends).
+      for (std::size_t i = pos_; i < pos_ + len; ++i) {
+        if (src_[i] == '\n') {
+          ++line_;
+          column_ = 0;
+        }
+        ++column_;
       }
-      ++column_;
+    } else {
+      column_ += static_cast<int>(len);
     }
     pos_ += len;
     return tokens_.back();
@@ -191,12 +239,11 @@ class Lexer {
     if (p >= src_.size() || src_[p] == '\n' || src_[p] == '\r' || src_[p] == '#') return false;
     if (width > indents_.back()) {
       indents_.push_back(width);
-      tokens_.push_back(
-          {TokenKind::kIndent, src_.substr(pos_, p - pos_), line_, column_, {}, false});
+      tokens_.push_back({TokenKind::kIndent, src_.substr(pos_, p - pos_), line_, column_, false});
     } else {
       while (width < indents_.back() && indents_.size() > 1) {
         indents_.pop_back();
-        tokens_.push_back({TokenKind::kDedent, {}, line_, column_, {}, false});
+        tokens_.push_back({TokenKind::kDedent, {}, line_, column_, false});
       }
     }
     return false;
@@ -220,7 +267,6 @@ class Lexer {
     bool triple = p + 2 < src_.size() && src_[p + 1] == quote && src_[p + 2] == quote;
     std::size_t body_start = p + (triple ? 3 : 1);
     std::size_t q = body_start;
-    bool raw = prefix.find('r') != std::string::npos;
     bool closed = false;
     while (q < src_.size()) {
       char c = src_[q];
@@ -240,8 +286,7 @@ class Lexer {
     std::size_t end = closed ? body_end + (triple ? 3 : 1) : body_end;
     int start_line = line_, start_column = column_;
     std::string_view body = src_.substr(body_start, body_end - body_start);
-    Token& t = emit(closed ? TokenKind::kString : TokenKind::kError, end - pos_);
-    t.value = raw ? std::string(body) : decode(body);
+    emit(closed ? TokenKind::kString : TokenKind::kError, end - pos_);
     if (prefix.find('f') != std::string::npos) fstring_fields(body, start_line, start_column);
     return true;
   }
@@ -284,40 +329,6 @@ class Lexer {
     }
   }
 
-  static std::string decode(std::string_view body) {
-    std::string out;
-    for (std::size_t i = 0; i < body.size(); ++i) {
-      char c = body[i];
-      if (c != '\\' || i + 1 >= body.size()) {
-        out.push_back(c);
-        continue;
-      }
-      char e = body[++i];
-      switch (e) {
-        case 'n': out.push_back('\n'); break;
-        case 't': out.push_back('\t'); break;
-        case 'r': out.push_back('\r'); break;
-        case '0': out.push_back('\0'); break;
-        case '\\': out.push_back('\\'); break;
-        case '\'': out.push_back('\''); break;
-        case '"': out.push_back('"'); break;
-        case '\n': break;
-        case 'x':
-          if (i + 2 < body.size() + 0 && std::isxdigit(static_cast<unsigned char>(body[i + 1])) &&
-              std::isxdigit(static_cast<unsigned char>(body[i + 2]))) {
-            out.push_back(
-                static_cast<char>(std::stoi(std::string(body.substr(i + 1, 2)), nullptr, 16)));
-            i += 2;
-          } else {
-            out += "\\x";
-          }
-          break;
-        default: out.push_back('\\'); out.push_back(e);
-      }
-    }
-    return out;
-  }
-
   std::string_view src_;
   std::size_t pos_ = 0;
   int line_;
@@ -335,6 +346,19 @@ class Lexer {
 
 std::vector<Token> tokenize(std::string_view source) {
   return Lexer(source).run();
+}
+
+std::string string_value(const Token& token) {
+  std::string_view text = token.text;
+  std::size_t quote = text.find_first_of("'\"");
+  if (quote == std::string_view::npos) return "";
+  std::string_view prefix = text.substr(0, quote);
+  bool triple = text.size() >= quote + 6 && text.substr(quote, 3) == std::string(3, text[quote]);
+  std::size_t delimiter = triple ? 3 : 1;
+  if (text.size() < quote + 2 * delimiter) return "";
+  std::string_view body = text.substr(quote + delimiter, text.size() - quote - 2 * delimiter);
+  bool raw = prefix.find_first_of("rR") != std::string_view::npos;
+  return raw ? std::string(body) : decode_escapes(body);
 }
 
 }  // namespace warden::python

@@ -30,10 +30,14 @@ struct Token {
   std::string_view text;  // the source text of the token
   int line = 0;
   int column = 0;
-  std::string value;          // strings: the decoded value (raw strings verbatim)
   bool from_fstring = false;  // inside an f-string replacement field
 };
 
+// Tokens point into `source`, which must outlive them.
 std::vector<Token> tokenize(std::string_view source);
+
+// The value of a kString token: prefix and quotes removed, escapes decoded
+// unless the string is raw. Decoded on demand: most strings are never asked.
+std::string string_value(const Token& token);
 
 }  // namespace warden::python

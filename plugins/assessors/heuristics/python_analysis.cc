@@ -1,10 +1,13 @@
 #include "python_analysis.h"
 
 #include <algorithm>
+#include <array>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_set>
 
 #include "lang/python/tokenizer.h"
 
@@ -175,23 +178,67 @@ const std::set<std::string> kNetworkCalls = {"socket.socket",
 const std::set<std::string> kDangerousAttributes = {
     "system", "popen", "eval", "exec",      "compile", "__import__", "spawnl", "execv",
     "execl",  "loads", "load", "getoutput", "call",    "Popen",      "run",    "check_output"};
-const char* kSystemPaths[] = {"/etc",  "/usr", "/bin", "/sbin",  "/boot", "/root", "/var", "/sys",
-                              "/proc", "/dev", "/lib", "/lib64", "/opt",  "/srv",  "/home"};
-const char* kSensitive[] = {"/etc/shadow",     "/etc/passwd",      "/etc/sudoers",
-                            "/etc/gshadow",    "/root/",           ".ssh/",
-                            "id_rsa",          "id_ed25519",       "/proc/self/environ",
-                            "/proc/1/environ", ".aws/credentials", ".netrc",
-                            ".bash_history",   "/etc/ssh/"};
-const char* kDestructive[] = {"rm -rf", "rm -fr", "mkfs",      "dd if=",   ":(){",   "shutdown",
-                              "reboot", "halt",   "> /dev/sd", "of=/dev/", "wipefs", "shred "};
-const char* kPrivilegeWords[] = {
+constexpr std::string_view kSystemPaths[] = {"/etc",  "/usr",   "/bin", "/sbin", "/boot",
+                                             "/root", "/var",   "/sys", "/proc", "/dev",
+                                             "/lib",  "/lib64", "/opt", "/srv",  "/home"};
+constexpr std::string_view kSensitive[] = {
+    "/etc/shadow",     "/etc/passwd",      "/etc/sudoers",
+    "/etc/gshadow",    "/root/",           ".ssh/",
+    "id_rsa",          "id_ed25519",       "/proc/self/environ",
+    "/proc/1/environ", ".aws/credentials", ".netrc",
+    ".bash_history",   "/etc/ssh/"};
+constexpr std::string_view kDestructive[] = {
+    "rm -rf", "rm -fr", "mkfs",      "dd if=",   ":(){",   "shutdown",
+    "reboot", "halt",   "> /dev/sd", "of=/dev/", "wipefs", "shred "};
+constexpr std::string_view kPrivilegeWords[] = {
     "sudo ",       "sudo\t", "su -",   "chmod 777", "chmod +s", "chmod u+s",
     "chown root",  "mount ", "umount", "iptables",  "setuid",   "/etc/sudoers",
     "/etc/shadow", "visudo", "passwd", "useradd",   "usermod"};
 
-bool contains_any(const std::string& text, const char* const* words, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i)
-    if (text.find(words[i]) != std::string::npos) return true;
+// The last names of every call the rules look for ("system" of os.system),
+// built from the tables above so that none is missed.
+// Is `name` one of rule_names()? A table of (first byte, length) pairs that
+// occur among them answers "no" for nearly every name without hashing it.
+bool is_rule_name(std::string_view name);
+
+const std::unordered_set<std::string_view>& rule_names() {
+  static const std::unordered_set<std::string_view> names = [] {
+    std::unordered_set<std::string_view> n = {"getattr", "setattr",  "delattr", "open",
+                                              "load",    "load_all", "Path",    "PosixPath",
+                                              "dup2",    "fork",     "forkpty", "__import__",
+                                              "eval",    "exec",     "compile", "import_module"};
+    for (const auto* table :
+         {&kCodeExecCalls, &kShellCalls, &kSubprocessCalls, &kDecoders, &kDeserializers,
+          &kPrivilegeCalls, &kPathMutations, &kNetworkCalls, &kImportCalls}) {
+      for (const std::string& call : *table) {
+        std::size_t dot = call.rfind('.');
+        n.insert(dot == std::string::npos ? std::string_view(call)
+                                          : std::string_view(call).substr(dot + 1));
+      }
+    }
+    return n;
+  }();
+  return names;
+}
+
+bool is_rule_name(std::string_view name) {
+  static const auto seen = [] {
+    std::array<std::uint64_t, 256>
+        lengths{};  // bit k: a rule name of length k starts with this byte
+    for (std::string_view n : rule_names())
+      lengths[static_cast<unsigned char>(n[0])] |= std::uint64_t{1}
+                                                   << std::min<std::size_t>(n.size(), 63);
+    return lengths;
+  }();
+  if (name.empty()) return false;
+  std::uint64_t bit = std::uint64_t{1} << std::min<std::size_t>(name.size(), 63);
+  return (seen[static_cast<unsigned char>(name[0])] & bit) && rule_names().count(name);
+}
+
+template <std::size_t N>
+bool contains_any(std::string_view text, const std::string_view (&words)[N]) {
+  for (std::string_view word : words)
+    if (text.find(word) != std::string_view::npos) return true;
   return false;
 }
 
@@ -199,8 +246,8 @@ bool is_system_path(const std::string& path) {
   if (path == "/" || path == "/*") return true;
   if (path == "/dev/null" || path.rfind("/tmp", 0) == 0 || path.rfind("/dev/shm", 0) == 0)
     return false;
-  for (const char* prefix : kSystemPaths) {
-    std::string p = prefix;
+  for (std::string_view prefix : kSystemPaths) {
+    std::string p(prefix);
     if (path == p || path.rfind(p + "/", 0) == 0) return true;
   }
   return false;
@@ -214,12 +261,6 @@ struct Argument {
 class Analysis {
  public:
   explicit Analysis(std::string_view code) : code_(code), tokens_(python::tokenize(code)) {
-    for (std::size_t start = 0; start <= code.size();) {
-      std::size_t end = code.find('\n', start);
-      if (end == std::string_view::npos) end = code.size();
-      lines_.emplace_back(code.substr(start, end - start));
-      start = end + 1;
-    }
     // Only code tokens matter; comments and layout are dropped up front,
     // after noting which code runs in a loop (that needs the layout).
     std::vector<bool> loop_blocks;  // per indented block: is it a loop's body?
@@ -227,6 +268,9 @@ class Analysis {
     bool line_start = true, header_is_loop = false, body_on_header_line = false;
     bool next_block_is_loop = false;
     std::vector<std::size_t> open_brackets;  // code-token indices
+    code_tokens_.reserve(tokens_.size());
+    in_loop_.reserve(tokens_.size());
+    comprehension_opens_.assign(tokens_.size(), false);
     for (const auto& t : tokens_) {
       if (t.kind == TokenKind::kIndent) {
         loop_blocks.push_back(next_block_is_loop);
@@ -242,9 +286,6 @@ class Analysis {
         continue;
       }
       if (t.kind == TokenKind::kComment || t.kind == TokenKind::kNl) continue;
-      if (t.kind == TokenKind::kString && !sensitive_literal_ &&
-          contains_any(t.value, kSensitive, std::size(kSensitive)))
-        sensitive_literal_ = true;
       std::size_t index = code_tokens_.size();
       code_tokens_.push_back(&t);
       in_loop_.push_back(open_loops > 0 || body_on_header_line);
@@ -255,23 +296,34 @@ class Analysis {
         open_brackets.clear();
         continue;
       }
+      bool is_for = t.kind == TokenKind::kName && t.text == "for";
       if (line_start) {
-        header_is_loop = t.text == "for" || t.text == "while";
+        header_is_loop = is_for || (t.kind == TokenKind::kName && t.text == "while");
         line_start = false;
-      } else if (t.text == "for" && index >= 1 && code_tokens_[index - 1]->text == "async" &&
-                 (index == 1 || code_tokens_[index - 2]->kind == TokenKind::kNewline ||
-                  code_tokens_[index - 2]->kind == TokenKind::kDedent)) {
+      } else if (is_for && index >= 1 && code_tokens_[index - 1]->text == "async" &&
+                 (index == 1 || code_tokens_[index - 2]->kind == TokenKind::kNewline)) {
         header_is_loop = true;  // async for
       }
-      if (t.kind != TokenKind::kOp && !(t.kind == TokenKind::kName && t.text == "for")) continue;
-      if (t.text == "(" || t.text == "[" || t.text == "{") open_brackets.push_back(index);
-      if ((t.text == ")" || t.text == "]" || t.text == "}") && !open_brackets.empty()) {
-        std::size_t open = open_brackets.back();
-        open_brackets.pop_back();
-        if (comprehensions_.count(open)) comprehension_ranges_.emplace_back(open, index);
+      if (is_for && !open_brackets.empty()) comprehension_opens_[open_brackets.back()] = true;
+      if (t.kind != TokenKind::kOp || t.text.size() != 1) continue;
+      switch (t.text[0]) {
+        case '(':
+        case '[':
+        case '{': open_brackets.push_back(index); break;
+        case ')':
+        case ']':
+        case '}':
+          if (!open_brackets.empty()) {
+            std::size_t open = open_brackets.back();
+            open_brackets.pop_back();
+            if (comprehension_opens_[open]) comprehension_ranges_.emplace_back(open, index);
+          }
+          break;
+        case ':':
+          if (header_is_loop && open_brackets.empty()) body_on_header_line = true;
+          break;
+        default: break;
       }
-      if (t.text == "for" && !open_brackets.empty()) comprehensions_.insert(open_brackets.back());
-      if (t.text == ":" && header_is_loop && open_brackets.empty()) body_on_header_line = true;
     }
     for (const auto& [open, close] : comprehension_ranges_)
       for (std::size_t i = open; i <= close; ++i) in_loop_[i] = true;
@@ -284,16 +336,23 @@ class Analysis {
       if (t.kind != TokenKind::kName) continue;
       check_name(i);
       if (i == 0 || !is_op(i - 1, ".")) {
-        check_call(i);
-        check_reference(i);
+        std::size_t end = chain_end(i);
+        if (!worth_resolving(i, end)) continue;
+        if (is_op(end, "("))
+          check_call(i);
+        else
+          check_reference(i);
       }
     }
     if (uses_socket_ && dup2_line_) add(kReverseShell, *dup2_token_);
     if (has_while_true_ && fork_token_) add(kForkBomb, *fork_token_);
-    if (first_network_ && (sensitive_literal_ || environment_dump_))
-      add(kExfiltration, *first_network_,
-          sensitive_literal_ ? "with a credential or secret file named in the code"
-                             : "with the whole environment");
+    if (first_network_) {
+      bool secrets = names_secret_file();
+      if (secrets || environment_dump_)
+        add(kExfiltration, *first_network_,
+            secrets ? "with a credential or secret file named in the code"
+                    : "with the whole environment");
+    }
     for (const Token* at : callable_references_) {
       add(kCallableReference, *at);
       if (defines_reduce_) findings_.back().severity = Severity::kCritical;
@@ -302,11 +361,13 @@ class Analysis {
   }
 
  private:
-  bool is_op(std::size_t i, std::string_view op) const {
-    return i < code_tokens_.size() && code_tokens_[i]->kind == TokenKind::kOp &&
-           code_tokens_[i]->text == op;
+  [[gnu::always_inline]] bool is_op(std::size_t i, std::string_view op) const {
+    if (i >= code_tokens_.size()) return false;
+    const Token& t = *code_tokens_[i];  // first byte first: most tokens differ there
+    return t.kind == TokenKind::kOp && t.text.size() == op.size() && t.text[0] == op[0] &&
+           t.text == op;
   }
-  bool is_name(std::size_t i, std::string_view name) const {
+  [[gnu::always_inline]] bool is_name(std::size_t i, std::string_view name) const {
     return i < code_tokens_.size() && code_tokens_[i]->kind == TokenKind::kName &&
            code_tokens_[i]->text == name;
   }
@@ -323,10 +384,9 @@ class Analysis {
     f.line = at.line;
     f.column = at.column;
     f.message = detail.empty() ? r.message : std::string(r.message) + ": " + detail;
-    if (at.line >= 1 && static_cast<std::size_t>(at.line) <= lines_.size()) {
-      std::string_view line = lines_[at.line - 1];
-      std::size_t first = line.find_first_not_of(" \t");
-      f.source_line = first == std::string_view::npos ? "" : std::string(line.substr(first, 200));
+    if (std::optional<std::string_view> line = source_line(at.line)) {
+      std::size_t first = line->find_first_not_of(" \t");
+      f.source_line = first == std::string_view::npos ? "" : std::string(line->substr(first, 200));
     }
     findings_.push_back(std::move(f));
   }
@@ -334,13 +394,35 @@ class Analysis {
   // "a.b.c" from NAME (. NAME)* starting at i; `end` is set past it.
   std::string dotted(std::size_t i, std::size_t& end) const {
     std::string name(code_tokens_[i]->text);
-    end = i + 1;
-    while (is_op(end, ".") && end + 1 < code_tokens_.size() &&
-           code_tokens_[end + 1]->kind == TokenKind::kName) {
-      name += "." + std::string(code_tokens_[end + 1]->text);
-      end += 2;
+    end = chain_end(i);
+    for (std::size_t k = i + 2; k < end; k += 2) {
+      name += '.';
+      name += code_tokens_[k]->text;
     }
     return name;
+  }
+
+  // The index past NAME (. NAME)* starting at i.
+  std::size_t chain_end(std::size_t i) const {
+    std::size_t end = i + 1;
+    while (is_op(end, ".") && end + 1 < code_tokens_.size() &&
+           code_tokens_[end + 1]->kind == TokenKind::kName)
+      end += 2;
+    return end;
+  }
+
+  // Whether the chain [i, end) can resolve to anything a rule looks at: its
+  // head was bound by an import or assignment, or its last name is one the
+  // rules know. Most names (locals, print, len, self.x) are not, and are
+  // passed over without building strings.
+  bool worth_resolving(std::size_t i, std::size_t end) const {
+    std::string_view head = code_tokens_[i]->text;
+    return aliases_.find(head) != aliases_.end() ||
+           network_objects_.find(head) != network_objects_.end() || head == "__builtins__" ||
+           is_rule_name(code_tokens_[end - 1]->text) ||
+           code_tokens_[end - 1]->text.starts_with("exec") ||
+           code_tokens_[end - 1]->text.starts_with("spawn") ||
+           code_tokens_[end - 1]->text.starts_with("posix_spawn");
   }
 
   // Resolves the first component through import aliases and assignments.
@@ -394,7 +476,7 @@ class Analysis {
       }
     }
     if (t.kind == TokenKind::kName && !is_op(i + 1, "(")) {
-      auto it = constants_.find(std::string(t.text));
+      auto it = constants_.find(t.text);
       if (it == constants_.end()) return std::nullopt;
       ++i;
       return it->second;
@@ -402,7 +484,7 @@ class Analysis {
     if (t.kind != TokenKind::kString || t.from_fstring) return std::nullopt;
     std::string text;
     while (i < end && code_tokens_[i]->kind == TokenKind::kString && !code_tokens_[i]->from_fstring)
-      text += code_tokens_[i++]->value;  // "a" "b" is one literal
+      text += python::string_value(*code_tokens_[i++]);  // "a" "b" is one literal
     if (is_op(i, ".") && i + 2 < end && is_op(i + 2, "(")) {
       std::string_view method = code_tokens_[i + 1]->text;
       std::size_t open = i + 2, close = matching_paren(open);
@@ -513,6 +595,7 @@ class Analysis {
   }
 
   void collect_bindings() {
+    import_tokens_.assign(code_tokens_.size(), false);
     for (std::size_t i = 0; i < code_tokens_.size(); ++i) {
       bool statement_start = i == 0 || code_tokens_[i - 1]->kind == TokenKind::kNewline ||
                              is_op(i - 1, ";") || is_op(i - 1, ":");
@@ -521,7 +604,7 @@ class Analysis {
         for (std::size_t j = i; j < code_tokens_.size() &&
                                 code_tokens_[j]->kind != TokenKind::kNewline && !is_op(j, ";");
              ++j)
-          import_tokens_.insert(j);
+          import_tokens_[j] = true;
       if (is_name(i, "import")) {
         for (std::size_t j = i + 1;
              j < code_tokens_.size() && code_tokens_[j]->kind != TokenKind::kNewline;) {
@@ -584,6 +667,26 @@ class Analysis {
     }
   }
 
+  // Line `number` (1-based) of the code, without its line break.
+  std::optional<std::string_view> source_line(int number) const {
+    std::size_t start = 0;
+    for (int n = 1; n < number; ++n) {
+      start = code_.find('\n', start);
+      if (start == std::string_view::npos) return std::nullopt;
+      ++start;
+    }
+    if (number < 1 || start > code_.size()) return std::nullopt;
+    std::size_t end = code_.find('\n', start);
+    return code_.substr(start, end == std::string_view::npos ? end : end - start);
+  }
+
+  // A string literal names a credential or secret file (.ssh/, id_rsa, ...).
+  bool names_secret_file() const {
+    for (const Token* t : code_tokens_)
+      if (t->kind == TokenKind::kString && contains_any(t->text, kSensitive)) return true;
+    return false;
+  }
+
   // Token i is `environ` of os (os.environ, or `from os import environ`).
   bool is_environment(std::size_t i) const {
     if (i >= 2 && is_op(i - 1, ".") && code_tokens_[i - 2]->kind == TokenKind::kName)
@@ -595,8 +698,7 @@ class Analysis {
   // to pickle's __reduce__, to map(), to a thread): the call happens where
   // no call site shows it.
   void check_reference(std::size_t i) {
-    if (import_tokens_.count(i) || (i > 0 && (is_name(i - 1, "def") || is_name(i - 1, "class"))))
-      return;
+    if (import_tokens_[i] || (i > 0 && (is_name(i - 1, "def") || is_name(i - 1, "class")))) return;
     std::size_t chain_end;
     std::string raw = dotted(i, chain_end);
     if (is_op(chain_end, "(") || is_op(chain_end, "=") || is_op(chain_end, ".")) return;
@@ -607,29 +709,57 @@ class Analysis {
       callable_references_.push_back(code_tokens_[i]);
   }
 
+  // Names that matter wherever they appear; dispatched on the first byte,
+  // since nearly every name in a program is none of them.
   void check_name(std::size_t i) {
     const Token& t = *code_tokens_[i];
     std::string_view w = t.text;
-    if (w == "__builtins__") add(kBuiltinsAccess, t);
-    if (i > 0 && is_op(i - 1, ".")) {
-      if (w == "__subclasses__" || w == "__globals__" || w == "__code__" || w == "__closure__" ||
-          w == "__mro__" || w == "__bases__" || w == "__base__" || w == "f_globals" ||
-          w == "gi_frame")
-        add(kDunderWalk, t, std::string(w));
+    bool attribute = i > 0 && is_op(i - 1, ".");
+    switch (w[0]) {
+      case '_':
+        if (w == "__builtins__") add(kBuiltinsAccess, t);
+        if (attribute &&
+            (w == "__subclasses__" || w == "__globals__" || w == "__code__" || w == "__closure__" ||
+             w == "__mro__" || w == "__bases__" || w == "__base__"))
+          add(kDunderWalk, t, std::string(w));
+        if ((w == "__reduce__" || w == "__reduce_ex__") && i > 0 && is_name(i - 1, "def"))
+          defines_reduce_ = true;
+        break;
+      case 'f':
+        if (attribute && w == "f_globals") add(kDunderWalk, t, std::string(w));
+        if (w == "from") check_imported_module(i);
+        break;
+      case 'g':
+        if (attribute && w == "gi_frame") add(kDunderWalk, t, std::string(w));
+        break;
+      case 'S':
+      case 'A':
+      case 'I':
+        if (w == "SOCK_RAW" || w == "AF_PACKET" || w == "IPPROTO_RAW") add(kRawSocket, t);
+        break;
+      case 'e':
+        if (w == "environ" && is_environment(i) && !is_op(i + 1, "[") &&
+            !(is_op(i + 1, ".") &&
+              (is_name(i + 2, "get") || is_name(i + 2, "setdefault") || is_name(i + 2, "pop"))))
+          environment_dump_ = true;  // the whole of os.environ, not one variable
+        break;
+      case 'w':
+        if (w == "while" && is_name(i + 1, "True")) has_while_true_ = true;
+        break;
+      case 'i':
+        if (w == "import") check_imported_module(i);
+        break;
+      default: break;
     }
-    if (w == "SOCK_RAW" || w == "AF_PACKET" || w == "IPPROTO_RAW") add(kRawSocket, t);
-    if ((w == "__reduce__" || w == "__reduce_ex__") && i > 0 && is_name(i - 1, "def"))
-      defines_reduce_ = true;
-    if (w == "environ" && is_environment(i) && !is_op(i + 1, "[") &&
-        !(is_op(i + 1, ".") &&
-          (is_name(i + 2, "get") || is_name(i + 2, "setdefault") || is_name(i + 2, "pop"))))
-      environment_dump_ = true;  // the whole of os.environ, not one variable
-    if (w == "while" && is_name(i + 1, "True")) has_while_true_ = true;
-    if ((w == "import" || w == "from") && i + 1 < code_tokens_.size()) {
-      std::string module(code_tokens_[i + 1]->text);
-      if (module == "ctypes" || module == "cffi") add(kNativeCode, *code_tokens_[i + 1], module);
-      if (module == "socket") uses_socket_ = true;
-    }
+  }
+
+  // `import X` / `from X import ...` at token i.
+  void check_imported_module(std::size_t i) {
+    if (i + 1 >= code_tokens_.size()) return;
+    std::string_view module = code_tokens_[i + 1]->text;
+    if (module == "ctypes" || module == "cffi")
+      add(kNativeCode, *code_tokens_[i + 1], std::string(module));
+    if (module == "socket") uses_socket_ = true;
   }
 
   bool args_have_decoder(std::size_t begin, std::size_t end) const {
@@ -651,14 +781,12 @@ class Analysis {
       for (std::size_t j = a.begin; j < a.end; ++j) {
         const Token& t = *code_tokens_[j];
         std::string text;
-        if (t.kind == TokenKind::kString) text = t.value;
+        if (t.kind == TokenKind::kString) text = python::string_value(t);
         if (t.kind == TokenKind::kName && constants_.count(std::string(t.text)))
           text = constants_.at(std::string(t.text));
         if (text.empty()) continue;
-        if (contains_any(text, kDestructive, std::size(kDestructive)))
-          add(kDestructiveCommand, at, text.substr(0, 80));
-        if (contains_any(text, kPrivilegeWords, std::size(kPrivilegeWords)) ||
-            text.rfind("sudo", 0) == 0)
+        if (contains_any(text, kDestructive)) add(kDestructiveCommand, at, text.substr(0, 80));
+        if (contains_any(text, kPrivilegeWords) || text.rfind("sudo", 0) == 0)
           add(kPrivilege, at, text.substr(0, 80));
       }
     }
@@ -766,7 +894,7 @@ class Analysis {
       bool writes = mode.find_first_of("wax+") != std::string::npos;
       if (writes && is_system_path(*path))
         add(kSystemPathWrite, at, *path);
-      else if (contains_any(*path, kSensitive, std::size(kSensitive)))
+      else if (contains_any(*path, kSensitive))
         add(kSensitiveRead, at, *path);
     } else if (kPathMutations.count(q)) {
       for (const auto& a : args) {
@@ -813,20 +941,18 @@ class Analysis {
   std::string_view code_;
   std::vector<Token> tokens_;
   std::vector<const Token*> code_tokens_;
-  std::vector<std::string_view> lines_;
-  std::map<std::string, std::string> aliases_;
-  std::map<std::string, std::string> constants_;
+  std::map<std::string, std::string, std::less<>> aliases_;
+  std::map<std::string, std::string, std::less<>> constants_;
   std::set<std::string> star_imports_;
   std::set<std::string> decoded_names_;
   std::set<std::pair<std::string, int>> reported_;
-  std::vector<bool> in_loop_;             // per code token: inside a loop body or a comprehension
-  std::set<std::size_t> comprehensions_;  // open brackets that hold a `for`
+  std::vector<char> in_loop_;              // per code token: inside a loop body or a comprehension
+  std::vector<char> comprehension_opens_;  // per code token: an open bracket holding a `for`
   std::vector<std::pair<std::size_t, std::size_t>> comprehension_ranges_;
-  std::set<std::size_t> import_tokens_;
-  std::set<std::string> network_objects_;  // names bound to connections and clients
+  std::vector<char> import_tokens_;  // per code token: part of an import statement
+  std::set<std::string, std::less<>> network_objects_;  // names bound to connections and clients
   std::vector<const Token*> callable_references_;
   const Token* first_network_ = nullptr;
-  bool sensitive_literal_ = false;
   bool environment_dump_ = false;
   bool defines_reduce_ = false;
   std::vector<Finding> findings_;
