@@ -88,7 +88,9 @@ nlohmann::json to_sarif(const std::vector<nlohmann::json>& files) {
                          {{{"executionSuccessful", run.successful},
                            {"toolExecutionNotifications", run.notifications}}}}});
   }
-  return {{"$schema", "https://json.schemastore.org/sarif-2.1.0.json"},
+  return {{"$schema",
+           "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/"
+           "sarif-schema-2.1.0.json"},
           {"version", "2.1.0"},
           {"runs", out_runs}};
 }
