@@ -76,6 +76,10 @@ TEST_CASE("LOW code runs and its output comes back") {
   CHECK(r.run->exit_code == 0);
   CHECK(r.backend == "native");
   CHECK_FALSE(r.override_used);
+  // The sandbox run is timed inside the whole request, and python takes a while.
+  CHECK(r.sandbox_ms >= r.run->wall_time_ms);
+  CHECK(r.total_ms > r.sandbox_ms);
+  CHECK(r.to_json()["timings"]["host_ms"].get<double>() == r.total_ms - r.sandbox_ms);
 }
 
 TEST_CASE("MEDIUM code runs, standard trust, with warnings") {
@@ -111,6 +115,7 @@ TEST_CASE("BLOCKED code is refused without an override") {
   auto r = f.host()->assess_and_execute(request(kBlocked));
   CHECK(r.level == RiskLevel::kBlocked);
   CHECK(r.decision == Outcome::kBlocked);
+  CHECK(r.sandbox_ms == 0);
   CHECK_THAT(r.reason, Catch::Contains("blocked by security assessment"));
   CHECK_FALSE(r.run);
   CHECK_FALSE(r.override_used);

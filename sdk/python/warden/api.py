@@ -25,6 +25,12 @@ from warden._warden import Host
 __all__ = ["ExecutionResult", "ResourceUsage", "SafetyAPI"]
 
 
+class Timings(TypedDict):
+    total_ms: float
+    sandbox_ms: float
+    host_ms: float  # total_ms - sandbox_ms: assessment, policy, audit
+
+
 class ResourceUsage(TypedDict):
     peak_memory_bytes: int
     cpu_time_ms: int
@@ -61,6 +67,7 @@ class ExecutionResult(TypedDict):
     resource_usage: Optional[ResourceUsage]  # None when nothing ran
     backend_run_id: str
     audit_ids: List[str]  # the audit records this request wrote
+    timings: Timings  # how long warden took, and of that the sandbox
 
 
 PathLike = Union[str, "os.PathLike[str]"]
