@@ -93,7 +93,7 @@ std::size_t header_size(const AuditConfig& c) {
 }  // namespace
 
 TEST_CASE("RFC 6962 known answers") {
-  CHECK(to_hex(tree_root({}, 0)) ==
+  CHECK(to_hex(tree_root(std::vector<Hash>{}, 0)) ==
         "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   CHECK(to_hex(leaf_hash("")) ==
         "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d");
