@@ -1,11 +1,13 @@
 #include "audit/audit_reader.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <warden/error.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <fstream>
 #include <regex>
@@ -32,40 +34,56 @@ std::vector<std::pair<std::uint64_t, fs::path>> segments_in(const fs::path& dir)
   return out;
 }
 
-// One read() per segment into a buffer of the file's size.
-std::string read_segment(const fs::path& path) {
-  std::string bytes;
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return bytes;
-  struct stat st {};
-  if (::fstat(fd, &st) == 0) {
-    bytes.resize(static_cast<std::size_t>(st.st_size));
-    std::size_t done = 0;
-    while (done < bytes.size()) {
-      ssize_t n = ::read(fd, bytes.data() + done, bytes.size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      done += static_cast<std::size_t>(n);
+// A segment mapped read-only: no copy, and no page zeroing as a fresh buffer
+// of its size would need.
+class MappedSegment {
+ public:
+  explicit MappedSegment(const fs::path& path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    struct stat st {};
+    if (::fstat(fd, &st) == 0 && st.st_size > 0) {
+      void* p = ::mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ,
+                       MAP_PRIVATE | MAP_POPULATE, fd, 0);
+      if (p != MAP_FAILED) {
+        data_ = static_cast<const char*>(p);
+        size_ = static_cast<std::size_t>(st.st_size);
+        ::madvise(p, size_, MADV_SEQUENTIAL);
+      }
     }
-    bytes.resize(done);
+    ::close(fd);
   }
-  ::close(fd);
-  return bytes;
-}
+  ~MappedSegment() {
+    if (data_) ::munmap(const_cast<char*>(data_), size_);
+  }
+  MappedSegment(const MappedSegment&) = delete;
+  MappedSegment& operator=(const MappedSegment&) = delete;
+  std::string_view bytes() const { return {data_ ? data_ : "", size_}; }
 
+ private:
+  const char* data_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+constexpr std::array<signed char, 256> kHexDigit = [] {
+  std::array<signed char, 256> t{};
+  for (auto& v : t) v = -1;
+  for (int c = '0'; c <= '9'; ++c) t[c] = static_cast<signed char>(c - '0');
+  for (int c = 'a'; c <= 'f'; ++c) t[c] = static_cast<signed char>(c - 'a' + 10);
+  return t;
+}();
+
+// Lower-case hex only: the form the writer emits.
 bool hex_to_hash(std::string_view hex, Hash& out) {
   if (hex.size() != 64) return false;
+  int bad = 0;
   for (std::size_t i = 0; i < 32; ++i) {
-    int v = 0;
-    for (int k = 0; k < 2; ++k) {
-      char c = hex[2 * i + k];
-      int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-      if (d < 0) return false;
-      v = v << 4 | d;
-    }
-    out[i] = static_cast<unsigned char>(v);
+    int hi = kHexDigit[static_cast<unsigned char>(hex[2 * i])];
+    int lo = kHexDigit[static_cast<unsigned char>(hex[2 * i + 1])];
+    bad |= hi | lo;
+    out[i] = static_cast<unsigned char>(hi << 4 | lo);
   }
-  return true;
+  return bad >= 0;
 }
 
 // A string value the writer emits without escapes (no quote, backslash,
@@ -159,7 +177,8 @@ Scan scan_log(const fs::path& dir, const std::string& origin, const ScanOptions&
   for (std::size_t s = 0; s < segments.size(); ++s) {
     const auto& [seq, path] = segments[s];
     std::string name = path.filename();
-    std::string bytes = read_segment(path);
+    MappedSegment mapped(path);
+    std::string_view bytes = mapped.bytes();
     scan.last_segment = name;
     scan.last_segment_seq = seq;
     auto problem = [&](std::uint64_t offset, const std::string& reason, bool torn = false) {

@@ -113,29 +113,35 @@ std::vector<Hash> consistency_of(const LeafView& v, std::uint64_t old_size,
   return out;
 }
 
-}  // namespace
-
-Hash sha256(std::string_view data) {
-  Hash h;
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), h.data());
-  return h;
-}
-
-Hash leaf_hash(std::string_view data) {
-  // One context per thread, reused: allocating one per record was most of the
-  // cost of hashing small records.
+// SHA-256 of prefix || data. The digest is fetched once and each thread
+// reuses one context: SHA256() and EVP_sha256() look the algorithm up by name
+// under a lock and allocate a context per call, which was most of the cost
+// of hashing small records.
+Hash prefixed_sha256(const unsigned char* prefix, std::size_t prefix_size, std::string_view data) {
+  static EVP_MD* const kSha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
   struct Context {
     EVP_MD_CTX* ctx = EVP_MD_CTX_new();
     ~Context() { EVP_MD_CTX_free(ctx); }
   };
   static thread_local Context context;
   Hash h;
-  unsigned char prefix = 0x00;
-  EVP_DigestInit_ex(context.ctx, EVP_sha256(), nullptr);
-  EVP_DigestUpdate(context.ctx, &prefix, 1);
-  EVP_DigestUpdate(context.ctx, data.data(), data.size());
-  EVP_DigestFinal_ex(context.ctx, h.data(), nullptr);
+  bool ok = kSha256 && context.ctx && EVP_DigestInit_ex2(context.ctx, kSha256, nullptr) == 1 &&
+            (prefix_size == 0 || EVP_DigestUpdate(context.ctx, prefix, prefix_size) == 1) &&
+            EVP_DigestUpdate(context.ctx, data.data(), data.size()) == 1 &&
+            EVP_DigestFinal_ex(context.ctx, h.data(), nullptr) == 1;
+  if (!ok) throw Error(ErrorKind::kInternal, "OpenSSL SHA-256 failed");
   return h;
+}
+
+}  // namespace
+
+Hash sha256(std::string_view data) {
+  return prefixed_sha256(nullptr, 0, data);
+}
+
+Hash leaf_hash(std::string_view data) {
+  const unsigned char prefix = 0x00;
+  return prefixed_sha256(&prefix, 1, data);
 }
 
 Hash node_hash(const Hash& left, const Hash& right) {
@@ -143,9 +149,7 @@ Hash node_hash(const Hash& left, const Hash& right) {
   buffer[0] = 0x01;
   std::copy(left.begin(), left.end(), buffer + 1);
   std::copy(right.begin(), right.end(), buffer + 33);
-  Hash h;
-  SHA256(buffer, sizeof buffer, h.data());
-  return h;
+  return prefixed_sha256(buffer, sizeof buffer, {});
 }
 
 std::string to_hex(const Hash& h) {
