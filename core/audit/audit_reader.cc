@@ -81,7 +81,7 @@ bool hex_to_hash(std::string_view hex, Hash& out) {
     int hi = kHexDigit[static_cast<unsigned char>(hex[2 * i])];
     int lo = kHexDigit[static_cast<unsigned char>(hex[2 * i + 1])];
     bad |= hi | lo;
-    out[i] = static_cast<unsigned char>(hi << 4 | lo);
+    out[i] = static_cast<unsigned char>((hi & 0xF) << 4 | (lo & 0xF));
   }
   return bad >= 0;
 }
@@ -118,7 +118,7 @@ bool read_fields_fast(std::string_view p, RecordFields& f) {
   f.prev = p.substr(prev_at + kPrev.size(), 64);
   if (p[prev_at - 1] != '"') return false;
   std::size_t kind_at = p.rfind(kKind, prev_at - 1);
-  if (kind_at == std::string_view::npos) return false;
+  if (kind_at == std::string_view::npos || kind_at + kKind.size() > prev_at - 1) return false;
   f.kind = p.substr(kind_at + kKind.size(), prev_at - 1 - kind_at - kKind.size());
   std::size_t digits = kind_at;
   while (digits > 0 && p[digits - 1] >= '0' && p[digits - 1] <= '9') --digits;
@@ -131,7 +131,9 @@ bool read_fields_fast(std::string_view p, RecordFields& f) {
   std::size_t id_end = digits - kIndex.size();
   if (id_end == 0 || p[id_end - 1] != '"') return false;
   std::size_t id_at = p.rfind(kId, id_end - 1);
-  if (id_at == std::string_view::npos || id_at < kOpen.size() + 1) return false;
+  if (id_at == std::string_view::npos || id_at < kOpen.size() + 1 ||
+      id_at + kId.size() > id_end - 1)
+    return false;
   f.id = p.substr(id_at + kId.size(), id_end - 1 - id_at - kId.size());
   f.data = p.substr(kOpen.size(), id_at - kOpen.size());
   return plain(f.kind) && plain(f.id);

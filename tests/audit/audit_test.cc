@@ -410,3 +410,35 @@ TEST_CASE("a full disk is a clear error, leaves no corrupt segment, and stops th
   CHECK_FALSE(scan.problem.has_value());  // a clean prefix, no partial record
   CHECK(scan.records.size() == static_cast<std::size_t>(written));
 }
+
+TEST_CASE("the metadata read from a record's tail is what the full parser reads") {
+  test::TempDir dir;
+  auto c = config_in(dir.path());
+  {
+    auto log = AuditLog::open(c);
+    // Data that imitates the metadata keys, kinds that need escapes, non-ASCII.
+    log->append(kind::kDecision,
+                {{"x", {{"id", "0123456789abcdef"}, {"kind", "override"}}},
+                 {"s", ",\"id\":\"f\",\"index\":7,\"kind\":\"k\",\"prev\":\"0\""}});
+    log->append("we\"ird\\kind", {{"text", "caf\u00e9 \u2603"}});
+    log->append("k\u00e9", nlohmann::json::object());
+    log->append(kind::kRunResult, {{"n", 1}, {"list", {1, 2, 3}}});
+    log->close();
+  }
+  Scan full = scan_log(c.directory, c.origin, {.with_data = true, .canonical_from = 0});
+  Scan fast = scan_log(c.directory, c.origin, {.with_data = true, .canonical_from = 1000});
+  REQUIRE_FALSE(full.problem);
+  REQUIRE_FALSE(fast.problem);
+  REQUIRE(full.records.size() == 4);
+  REQUIRE(fast.records.size() == 4);
+  for (std::size_t i = 0; i < 4; ++i) {
+    CHECK(fast.records[i].index == full.records[i].index);
+    CHECK(fast.records[i].id == full.records[i].id);
+    CHECK(fast.records[i].time == full.records[i].time);
+    CHECK(fast.records[i].kind == full.records[i].kind);
+    CHECK(fast.records[i].data == full.records[i].data);
+  }
+  CHECK(full.records[1].kind == "we\"ird\\kind");
+  CHECK(fast.tree.leaves == full.tree.leaves);
+  CHECK(verify(c).intact);
+}

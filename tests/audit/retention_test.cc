@@ -354,3 +354,42 @@ TEST_CASE("warden audit retain deletes by segment, age or size, and refuses no r
   CHECK(cli.exit_code == 0);
   CHECK_THAT(cli.out, Catch::Contains("nothing to delete"));
 }
+
+TEST_CASE("automatic retention while many threads append loses no kept record") {
+  test::TempDir dir;
+  auto c = small_segments(dir.path());
+  c.durability = "group";
+  c.retention_max_bytes = 6000;
+  constexpr int kThreads = 6, kEach = 150;
+  {
+    auto log = AuditLog::open(c);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t)
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < kEach; ++i) log->append(kind::kDecision, {{"thread", t}, {"i", i}});
+      });
+    for (auto& t : threads) t.join();
+  }
+  auto v = verify(c);
+  INFO(v.reason);
+  REQUIRE(v.intact);
+  CHECK(v.deleted > 0);
+  CHECK(v.records >= kThreads * kEach);
+  // The kept records are a consecutive tail of the log: each thread's kept
+  // records are in order without gaps and run to its last one.
+  Scan scan = scan_log(c.directory, c.origin);
+  std::vector<int> next(kThreads, -1);
+  for (const auto& r : scan.records) {
+    if (r.kind != kind::kDecision) continue;
+    int t = r.data["thread"], i = r.data["i"];
+    if (next[t] >= 0) CHECK(i == next[t]);
+    next[t] = i + 1;
+  }
+  int seen = 0;
+  for (int t = 0; t < kThreads; ++t)
+    if (next[t] >= 0) {
+      CHECK(next[t] == kEach);
+      ++seen;
+    }
+  CHECK(seen > 0);
+}
