@@ -72,9 +72,14 @@ std::unique_ptr<AuditLog> AuditLog::open(const AuditConfig& config) {
   }
   std::unique_ptr<AuditLog> log(
       new AuditLog(config, NoteSigner::load(config.signing_key, config.origin)));
-  log->recover();
+  std::optional<nlohmann::json> recovered = log->recover();
   if (config.durability == "group")
     log->flusher_ = std::thread([raw = log.get()] { raw->flusher_loop(); });
+  // Appended once the flusher runs: in group mode nothing else would sync it.
+  if (recovered) log->append(kind::kRecovery, *recovered);
+  // Age and size limits apply from the first append, not only at the next
+  // new segment, so a log that is reopened often is still trimmed.
+  log->retention_due_ = config.retention_max_age_ms > 0 || config.retention_max_bytes > 0;
   return log;
 }
 
@@ -99,7 +104,7 @@ std::string AuditLog::verifier_key() const {
   return signer_.verifier_key();
 }
 
-void AuditLog::recover() {
+std::optional<nlohmann::json> AuditLog::recover() {
   fs::path checkpoint_path = config_.directory / kCheckpointFile;
   std::optional<Checkpoint> checkpoint;
   if (fs::exists(checkpoint_path))
@@ -184,7 +189,7 @@ void AuditLog::recover() {
     open_segment(scan.last_segment_seq, true);  // its header was torn: write it again
   else
     open_segment(scan.last_segment_seq, false);
-  if (recovered) append(kind::kRecovery, *recovered);
+  return recovered;
 }
 
 void AuditLog::open_segment(std::uint64_t seq, bool create) {

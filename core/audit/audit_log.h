@@ -77,7 +77,9 @@ class AuditLog {
 
  private:
   explicit AuditLog(const AuditConfig& config, NoteSigner signer);
-  void recover();
+  // Scans and repairs the folder; returns the recovery record to append when
+  // a torn tail was cut.
+  std::optional<nlohmann::json> recover();
   void write_atomically(const char* name, const std::string& content);
   void run_due_retention();
   RetentionResult retain_locked(const RetentionRule& rule);  // requires retention_mutex_

@@ -273,7 +273,7 @@ TEST_CASE("a rollback to an older copy is caught against a checkpoint kept elsew
 
 TEST_CASE("a torn tail is cut on open, with a recovery record") {
   test::TempDir dir;
-  auto c = config_in(dir.path());
+  auto c = config_in(dir.path(), GENERATE(as<std::string>{}, "every-record", "group"));
   write_log(c, 3);
   std::ofstream(segment(c), std::ios::binary | std::ios::app)
       << std::string("\x40\x00\x00\x00garb", 8);
