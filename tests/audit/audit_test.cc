@@ -150,6 +150,19 @@ TEST_CASE("tamper matrix: each damage is found, with the right record and reason
     CHECK(r.bad_index == 9u);
     CHECK_THAT(r.reason, Catch::Contains("signed checkpoint"));
   }
+  SECTION("a record re-encoded with the same content, checksum recomputed") {
+    auto respaced = payloads;
+    respaced[9].insert(1, " ");  // still the same JSON, no longer canonical
+    rewrite(with_frames(respaced));
+    auto covered = verify(c);  // covered by the checkpoint: its root no longer matches
+    CHECK_FALSE(covered.intact);
+    CHECK(covered.bad_index == 9u);
+    fs::remove(c.directory / kCheckpointFile);
+    auto uncovered = verify(c);  // beyond any checkpoint: the canonical check names it
+    CHECK_FALSE(uncovered.intact);
+    CHECK(uncovered.bad_index == 9u);
+    CHECK_THAT(uncovered.reason, Catch::Contains("canonical"));
+  }
   SECTION("a deleted record") {
     auto fewer = payloads;
     fewer.erase(fewer.begin() + 3);
