@@ -11,7 +11,9 @@
 #include "audit/note_signer.h"
 #include "bench_util.h"
 
-int main() {
+int main(int argc, char** argv) {
+  // --keep leaves the logs behind (for profiling `warden audit verify` on them).
+  bool keep = argc > 1 && std::string(argv[1]) == "--keep";
   using namespace warden;
   namespace fs = std::filesystem;
   fs::path dir = fs::temp_directory_path() / ("warden-audit-bench-" + std::to_string(::getpid()));
@@ -72,6 +74,9 @@ int main() {
   double mbps = static_cast<double>(bytes) / (t.median_us / 1e6) / 1e6;
   std::printf("  %-44s %.0f MB/s (%.1f MB; target >= 300: %s)\n", "verify", mbps, bytes / 1e6,
               mbps >= 300 ? "met" : "NOT met");
-  fs::remove_all(dir);
+  if (keep)
+    std::printf("  logs kept in %s\n", dir.c_str());
+  else
+    fs::remove_all(dir);
   return 0;
 }

@@ -15,6 +15,7 @@
 
 #include "audit/audit_reader.h"
 #include "audit/log_format.h"
+#include "audit/retention.h"
 #include "common/text.h"
 
 namespace warden::audit {
@@ -51,8 +52,6 @@ bool write_all(int fd, const std::string& bytes) {
   return true;
 }
 
-const std::string kZeroHash(64, '0');
-
 }  // namespace
 
 std::unique_ptr<AuditLog> AuditLog::open(const AuditConfig& config) {
@@ -73,9 +72,14 @@ std::unique_ptr<AuditLog> AuditLog::open(const AuditConfig& config) {
   }
   std::unique_ptr<AuditLog> log(
       new AuditLog(config, NoteSigner::load(config.signing_key, config.origin)));
-  log->recover();
+  std::optional<nlohmann::json> recovered = log->recover();
   if (config.durability == "group")
     log->flusher_ = std::thread([raw = log.get()] { raw->flusher_loop(); });
+  // Appended once the flusher runs: in group mode nothing else would sync it.
+  if (recovered) log->append(kind::kRecovery, *recovered);
+  // Age and size limits apply from the first append, not only at the next
+  // new segment, so a log that is reopened often is still trimmed.
+  log->retention_due_ = config.retention_max_age_ms > 0 || config.retention_max_bytes > 0;
   return log;
 }
 
@@ -100,8 +104,22 @@ std::string AuditLog::verifier_key() const {
   return signer_.verifier_key();
 }
 
-void AuditLog::recover() {
-  Scan scan = scan_log(config_.directory, config_.origin);
+std::optional<nlohmann::json> AuditLog::recover() {
+  fs::path checkpoint_path = config_.directory / kCheckpointFile;
+  std::optional<Checkpoint> checkpoint;
+  if (fs::exists(checkpoint_path))
+    checkpoint =
+        read_checkpoint(read_whole_file(checkpoint_path).value_or(""), signer_.verifier_key());
+  Scan scan = scan_log(config_.directory, config_.origin,
+                       {.with_data = false, .canonical_from = checkpoint ? checkpoint->size : 0});
+  if (!scan.anchor_note.empty()) {
+    try {
+      verify_note(scan.anchor_note, signer_.verifier_key());
+    } catch (const Error& e) {
+      throw Error(ErrorKind::kRefused, "audit log retention anchor: " + std::string(e.what()) +
+                                           "; run 'warden audit verify'");
+    }
+  }
   std::optional<nlohmann::json> recovered;
   if (scan.problem) {
     if (!scan.problem->torn_tail)
@@ -122,33 +140,56 @@ void AuditLog::recover() {
     spdlog::warn("audit log: cut a torn tail of {} bytes from {} (crash residue)",
                  size - scan.last_good_offset, scan.last_segment);
   }
-  fs::path checkpoint_path = config_.directory / kCheckpointFile;
-  if (fs::exists(checkpoint_path)) {
-    std::ifstream in(checkpoint_path, std::ios::binary);
-    std::stringstream note;
-    note << in.rdbuf();
-    Checkpoint c = read_checkpoint(note.str(), signer_.verifier_key());
-    if (scan.records.size() < c.size)
-      throw Error(ErrorKind::kRefused, "audit log holds " + std::to_string(scan.records.size()) +
+  // A checkpoint older than the retention anchor is what a crash during a
+  // retention leaves; the anchor, itself a signed checkpoint, stands for it.
+  if (checkpoint && !(scan.anchor && checkpoint->size < scan.anchor->size)) {
+    if (scan.size() < checkpoint->size)
+      throw Error(ErrorKind::kRefused, "audit log holds " + std::to_string(scan.size()) +
                                            " records but its signed checkpoint covers " +
-                                           std::to_string(c.size) +
+                                           std::to_string(checkpoint->size) +
                                            ": records were removed; run 'warden audit verify'");
-    if (tree_root(scan.leaves, c.size) != c.root)
+    if (tree_root(scan.tree, checkpoint->size) != checkpoint->root)
       throw Error(ErrorKind::kRefused,
                   "audit log does not match its signed checkpoint; run 'warden audit verify'");
-    checkpointed_size_ = c.size;
+    checkpointed_size_ = checkpoint->size;
   }
-  for (const auto& leaf : scan.leaves) tree_.append(leaf);
+  // Finish a retention that a crash interrupted after its anchor was signed.
+  for (const auto& stale : scan.stale_segments) {
+    std::error_code ec;
+    fs::remove(stale, ec);
+    if (ec)
+      throw Error(
+          ErrorKind::kEnvironment,
+          stale.string() + ": cannot remove a segment before the retention cut: " + ec.message());
+  }
+  if (!scan.stale_segments.empty()) sync_directory(config_.directory);
+
+  tree_ = CompactTree::from_frontier(scan.tree.base, scan.tree.frontier);
+  last_leaf_ = scan.anchor ? scan.anchor->last_leaf : Hash{};
+  std::size_t next_segment = 0;
+  for (std::size_t i = 0; i < scan.tree.leaves.size(); ++i) {
+    while (next_segment < scan.segments.size() &&
+           scan.segments[next_segment].first_index == tree_.size()) {
+      const auto& seg = scan.segments[next_segment++];
+      segments_.push_back({seg.seq, seg.first_index, tree_, last_leaf_, "", seg.bytes});
+    }
+    tree_.append(scan.tree.leaves[i]);
+    last_leaf_ = scan.tree.leaves[i];
+    segments_.back().newest_time = scan.records[i].time;
+  }
+  for (; next_segment < scan.segments.size(); ++next_segment) {
+    const auto& seg = scan.segments[next_segment];
+    segments_.push_back({seg.seq, seg.first_index, tree_, last_leaf_, "", seg.bytes});
+  }
   synced_tree_ = tree_;
-  next_index_ = synced_index_ = scan.records.size();
-  last_leaf_hex_ = scan.leaves.empty() ? kZeroHash : to_hex(scan.leaves.back());
+  next_index_ = synced_index_ = scan.size();
   if (scan.last_segment.empty())
-    open_segment(1, true);
+    open_segment(scan.anchor ? scan.anchor->first_segment : 1, true);
   else if (scan.last_good_offset == 0)
     open_segment(scan.last_segment_seq, true);  // its header was torn: write it again
   else
     open_segment(scan.last_segment_seq, false);
-  if (recovered) append(kind::kRecovery, *recovered);
+  return recovered;
 }
 
 void AuditLog::open_segment(std::uint64_t seq, bool create) {
@@ -169,6 +210,10 @@ void AuditLog::open_segment(std::uint64_t seq, bool create) {
   fd_ = fd;
   segment_seq_ = seq;
   segment_bytes_ = file_bytes_ = fs::file_size(path);
+  if (segments_.empty() || segments_.back().seq != seq)
+    segments_.push_back({seq, next_index_, tree_, last_leaf_, "", segment_bytes_});
+  else
+    segments_.back().bytes = segment_bytes_;
 }
 
 nlohmann::json AuditLog::redacted(nlohmann::json data) const {
@@ -219,9 +264,10 @@ AppendReceipt AuditLog::enqueue(const std::string& kind, nlohmann::json data) {
     throw Error(ErrorKind::kEnvironment, "audit log cannot be written: " + broken_);
   if (closing_) throw Error(ErrorKind::kEnvironment, "audit log is closed");
   AppendReceipt receipt{next_index_, random_id()};
-  nlohmann::json record = {{"index", receipt.index},  {"id", receipt.id},
-                           {"time", utc_timestamp()}, {"kind", kind},
-                           {"prev", last_leaf_hex_},  {"data", std::move(clean)}};
+  std::string time = utc_timestamp();
+  nlohmann::json record = {
+      {"index", receipt.index}, {"id", receipt.id},           {"time", time},
+      {"kind", kind},           {"prev", to_hex(last_leaf_)}, {"data", std::move(clean)}};
   std::string payload = record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   std::string frame;
   put_u32(frame, static_cast<std::uint32_t>(payload.size()));
@@ -244,12 +290,15 @@ AppendReceipt AuditLog::enqueue(const std::string& kind, nlohmann::json data) {
       fail(e.what());
       throw;
     }
+    retention_due_ = config_.retention_max_age_ms > 0 || config_.retention_max_bytes > 0;
   }
   pending_ += frame;
   segment_bytes_ += frame.size();
+  segments_.back().bytes = segment_bytes_;
+  segments_.back().newest_time = time;
   Hash leaf = leaf_hash(payload);
   tree_.append(leaf);
-  last_leaf_hex_ = to_hex(leaf);
+  last_leaf_ = leaf;
   ++next_index_;
   if (config_.durability == "every-record") {
     if (!flush_pending_locked())
@@ -265,9 +314,13 @@ AppendReceipt AuditLog::enqueue(const std::string& kind, nlohmann::json data) {
       lock.unlock();
       write_checkpoint(size, root);
     }
+    if (lock.owns_lock()) lock.unlock();
+    run_due_retention();
     return receipt;
   }
   work_cv_.notify_one();
+  lock.unlock();
+  run_due_retention();
   return receipt;
 }
 
@@ -352,6 +405,24 @@ void AuditLog::flusher_loop() {
   }
 }
 
+void AuditLog::write_atomically(const char* name, const std::string& content) {
+  fs::path tmp = config_.directory / (std::string(name) + ".tmp");
+  fs::path final_path = config_.directory / name;
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  bool ok = fd >= 0 && write_all(fd, content) && ::fsync(fd) == 0;
+  std::string why = ok ? "" : errno_text("cannot write " + tmp.string());
+  if (fd >= 0) ::close(fd);
+  if (ok && ::rename(tmp.c_str(), final_path.c_str()) != 0) {
+    ok = false;
+    why = errno_text("cannot rename " + tmp.string());
+  }
+  if (!ok) {
+    ::unlink(tmp.c_str());
+    throw Error(ErrorKind::kEnvironment, why);
+  }
+  sync_directory(config_.directory);
+}
+
 void AuditLog::write_checkpoint(std::uint64_t size, const Hash& root) {
   std::lock_guard guard(checkpoint_mutex_);
   {
@@ -361,31 +432,106 @@ void AuditLog::write_checkpoint(std::uint64_t size, const Hash& root) {
   std::string note = signer_.sign(checkpoint_text(
       config_.origin, size,
       to_base64(std::string(reinterpret_cast<const char*>(root.data()), root.size()))));
-  fs::path tmp = config_.directory / (std::string(kCheckpointFile) + ".tmp");
-  fs::path final_path = config_.directory / kCheckpointFile;
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  bool ok = fd >= 0 && write_all(fd, note) && ::fsync(fd) == 0;
-  std::string why = ok ? "" : errno_text("cannot write " + tmp.string());
-  if (fd >= 0) ::close(fd);
-  if (ok && ::rename(tmp.c_str(), final_path.c_str()) != 0) {
-    ok = false;
-    why = errno_text("cannot rename " + tmp.string());
-  }
-  if (ok) {
-    try {
-      sync_directory(config_.directory);
-    } catch (const Error& e) {
-      ok = false;
-      why = e.what();
-    }
+  std::string why;
+  try {
+    write_atomically(kCheckpointFile, note);
+  } catch (const Error& e) {
+    why = e.what();
   }
   std::lock_guard lock(mutex_);
-  if (!ok) {
-    ::unlink(tmp.c_str());
+  if (!why.empty()) {
     fail(why);
     return;
   }
   checkpointed_size_ = std::max(checkpointed_size_, size);
+}
+
+RetentionResult AuditLog::retain(const RetentionRule& rule) {
+  std::lock_guard serial(retention_mutex_);
+  return retain_locked(rule);
+}
+
+RetentionResult AuditLog::retain_locked(const RetentionRule& rule) {
+  RetentionResult result;
+  RetentionAnchor anchor;
+  std::vector<fs::path> doomed;
+  {
+    std::lock_guard lock(mutex_);
+    if (!broken_.empty())
+      throw Error(ErrorKind::kEnvironment, "audit log cannot be written: " + broken_);
+    std::vector<SegmentSummary> summaries;
+    for (const auto& s : segments_) summaries.push_back({s.seq, s.bytes, s.newest_time});
+    std::string cutoff;
+    if (rule.max_age_ms)
+      cutoff = utc_timestamp_at(std::chrono::system_clock::now() -
+                                std::chrono::milliseconds(*rule.max_age_ms));
+    std::uint64_t keep = first_kept_segment(summaries, rule, cutoff);
+    if (segments_.empty() || keep == segments_.front().seq) return result;
+    auto kept = std::find_if(segments_.begin(), segments_.end(),
+                             [&](const SegmentState& s) { return s.seq == keep; });
+    // Every record before the cut is durable: starting a segment synced them.
+    anchor.origin = config_.origin;
+    anchor.size = kept->first_index;
+    anchor.root = kept->tree_at_start.root();
+    anchor.first_segment = keep;
+    anchor.last_leaf = kept->last_leaf_before;
+    anchor.frontier = kept->tree_at_start.frontier();
+    for (auto it = segments_.begin(); it != kept; ++it) {
+      doomed.push_back(config_.directory / segment_name(it->seq));
+      result.removed.push_back(segment_name(it->seq));
+      result.bytes_removed += it->bytes;
+    }
+    result.cut_index = anchor.size;
+    result.first_kept_segment = keep;
+  }
+  // The anchor is durable before anything is deleted; a crash after it leaves
+  // old segments that the next open (or verify) treats as already cut.
+  write_atomically(kRetentionFile, signer_.sign(retention_anchor_text(anchor)));
+  append(kind::kRetention, {{"cut_index", result.cut_index},
+                            {"first_kept_segment", result.first_kept_segment},
+                            {"removed_segments", result.removed},
+                            {"bytes_removed", result.bytes_removed},
+                            {"root_at_cut", to_hex(anchor.root)}});
+  for (const auto& path : doomed) {
+    std::error_code ec;
+    fs::remove(path, ec);
+    if (ec)
+      throw Error(ErrorKind::kEnvironment,
+                  path.string() + ": cannot delete the old segment: " + ec.message());
+  }
+  sync_directory(config_.directory);
+  {
+    std::lock_guard lock(mutex_);
+    segments_.erase(segments_.begin(),
+                    std::find_if(segments_.begin(), segments_.end(), [&](const SegmentState& s) {
+                      return s.seq == result.first_kept_segment;
+                    }));
+  }
+  checkpoint_now();
+  spdlog::info("audit log: retention deleted {} segment(s), {} records, {} bytes",
+               result.removed.size(), result.cut_index, result.bytes_removed);
+  return result;
+}
+
+void AuditLog::run_due_retention() {
+  // A retention in progress (whose own record may start a segment) leaves the
+  // flag for the next append.
+  std::unique_lock serial(retention_mutex_, std::try_to_lock);
+  if (!serial) return;
+  {
+    std::lock_guard lock(mutex_);
+    if (!retention_due_) return;
+    retention_due_ = false;
+  }
+  RetentionRule rule;
+  if (config_.retention_max_age_ms) rule.max_age_ms = config_.retention_max_age_ms;
+  if (config_.retention_max_bytes) rule.max_bytes = config_.retention_max_bytes;
+  try {
+    retain_locked(rule);
+  } catch (const Error& e) {
+    // The records themselves are safe; only the deletion waits for next time.
+    spdlog::error("audit log: automatic retention failed: {}", e.what());
+  }
 }
 
 void AuditLog::checkpoint_now() {

@@ -22,6 +22,7 @@
 
 #include "audit/merkle.h"
 #include "audit/note_signer.h"
+#include "audit/retention.h"
 #include "config/config.h"
 
 namespace warden::audit {
@@ -29,6 +30,13 @@ namespace warden::audit {
 struct AppendReceipt {
   std::uint64_t index = 0;
   std::string id;
+};
+
+struct RetentionResult {
+  std::uint64_t cut_index = 0;  // records deleted: the first kept record's index
+  std::uint64_t first_kept_segment = 0;
+  std::vector<std::string> removed;  // segment file names, oldest first
+  std::uint64_t bytes_removed = 0;
 };
 
 class AuditLog {
@@ -56,6 +64,12 @@ class AuditLog {
   std::string unwritable_reason() const;
   // Signs a checkpoint of everything durable now.
   void checkpoint_now();
+  // Deletes the whole segments the rule selects (never the one being
+  // written): signs a retention anchor for the cut (file "retention"),
+  // appends a retention record, then removes the segments. Nothing selected:
+  // an empty `removed`. Throws Error(kEnvironment) when the anchor cannot be
+  // written (nothing is deleted then).
+  RetentionResult retain(const RetentionRule& rule);
   // Syncs, writes a final checkpoint and stops the writer. Idempotent.
   void close();
   std::string verifier_key() const;
@@ -63,7 +77,12 @@ class AuditLog {
 
  private:
   explicit AuditLog(const AuditConfig& config, NoteSigner signer);
-  void recover();
+  // Scans and repairs the folder; returns the recovery record to append when
+  // a torn tail was cut.
+  std::optional<nlohmann::json> recover();
+  void write_atomically(const char* name, const std::string& content);
+  void run_due_retention();
+  RetentionResult retain_locked(const RetentionRule& rule);  // requires retention_mutex_
   void open_segment(std::uint64_t seq, bool create);
   void flusher_loop();
   // Writes the frames waiting in pending_ and syncs them; requires mutex_ and
@@ -93,10 +112,22 @@ class AuditLog {
   std::condition_variable flushed_cv_;
   std::uint64_t next_index_ = 0;
   std::uint64_t synced_index_ = 0;  // records [0, synced) are durable
-  std::string last_leaf_hex_;
   CompactTree tree_;
   CompactTree synced_tree_;
   std::uint64_t checkpointed_size_ = 0;
+  // What a retention cut at the start of each segment needs, oldest first.
+  struct SegmentState {
+    std::uint64_t seq = 0;
+    std::uint64_t first_index = 0;
+    CompactTree tree_at_start;  // the tree of the records before it
+    Hash last_leaf_before{};    // leaf hash of record first_index - 1
+    std::string newest_time;
+    std::uint64_t bytes = 0;
+  };
+  std::vector<SegmentState> segments_;
+  Hash last_leaf_{};
+  bool retention_due_ = false;
+  std::mutex retention_mutex_;
   std::chrono::steady_clock::time_point last_checkpoint_;
   std::string broken_;  // why the writer stopped, empty while healthy
   bool closing_ = false;

@@ -1,8 +1,14 @@
 #include "audit/audit_reader.h"
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <warden/error.h>
 
 #include <algorithm>
+#include <array>
+#include <cerrno>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -28,120 +34,259 @@ std::vector<std::pair<std::uint64_t, fs::path>> segments_in(const fs::path& dir)
   return out;
 }
 
-const std::string kZeroHash(64, '0');
+// A segment mapped read-only: no copy, and no page zeroing as a fresh buffer
+// of its size would need.
+class MappedSegment {
+ public:
+  explicit MappedSegment(const fs::path& path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    struct stat st {};
+    if (::fstat(fd, &st) == 0 && st.st_size > 0) {
+      void* p = ::mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ,
+                       MAP_PRIVATE | MAP_POPULATE, fd, 0);
+      if (p != MAP_FAILED) {
+        data_ = static_cast<const char*>(p);
+        size_ = static_cast<std::size_t>(st.st_size);
+        ::madvise(p, size_, MADV_SEQUENTIAL);
+      }
+    }
+    ::close(fd);
+  }
+  ~MappedSegment() {
+    if (data_) ::munmap(const_cast<char*>(data_), size_);
+  }
+  MappedSegment(const MappedSegment&) = delete;
+  MappedSegment& operator=(const MappedSegment&) = delete;
+  std::string_view bytes() const { return {data_ ? data_ : "", size_}; }
+
+ private:
+  const char* data_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+constexpr std::array<signed char, 256> kHexDigit = [] {
+  std::array<signed char, 256> t{};
+  for (auto& v : t) v = -1;
+  for (int c = '0'; c <= '9'; ++c) t[c] = static_cast<signed char>(c - '0');
+  for (int c = 'a'; c <= 'f'; ++c) t[c] = static_cast<signed char>(c - 'a' + 10);
+  return t;
+}();
+
+// Lower-case hex only: the form the writer emits.
+bool hex_to_hash(std::string_view hex, Hash& out) {
+  if (hex.size() != 64) return false;
+  int bad = 0;
+  for (std::size_t i = 0; i < 32; ++i) {
+    int hi = kHexDigit[static_cast<unsigned char>(hex[2 * i])];
+    int lo = kHexDigit[static_cast<unsigned char>(hex[2 * i + 1])];
+    bad |= hi | lo;
+    out[i] = static_cast<unsigned char>((hi & 0xF) << 4 | (lo & 0xF));
+  }
+  return bad >= 0;
+}
+
+// A string value the writer emits without escapes (no quote, backslash,
+// control or non-ASCII byte), so it can be taken from the bytes as it is.
+bool plain(std::string_view s) {
+  for (unsigned char c : s)
+    if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80) return false;
+  return true;
+}
+
+struct RecordFields {
+  std::string_view data, id, kind, prev, time;
+  std::uint64_t index = 0;
+};
+
+// Reads the metadata from the fixed tail that the canonical form gives every
+// record — {"data":…,"id":"…","index":N,"kind":"…","prev":"<64 hex>","time":"<24>"}
+// — without parsing the data. Returns false for anything else (escaped
+// strings included), which then takes the full parser.
+bool read_fields_fast(std::string_view p, RecordFields& f) {
+  constexpr std::string_view kOpen = "{\"data\":", kId = ",\"id\":\"",
+                             kIndex = ",\"index\":", kKind = ",\"kind\":\"", kPrev = ",\"prev\":\"",
+                             kTime = ",\"time\":\"";
+  constexpr std::size_t kTimeLen = 24;
+  if (p.size() < kOpen.size() + 150 || !p.starts_with(kOpen) || !p.ends_with("\"}")) return false;
+  std::size_t time_at = p.size() - 2 - kTimeLen - kTime.size();
+  if (p.substr(time_at, kTime.size()) != kTime) return false;
+  f.time = p.substr(time_at + kTime.size(), kTimeLen);
+  if (f.time.find_first_not_of("0123456789-:.TZ") != std::string_view::npos) return false;
+  std::size_t prev_at = time_at - 1 - 64 - kPrev.size();
+  if (p[time_at - 1] != '"' || p.substr(prev_at, kPrev.size()) != kPrev) return false;
+  f.prev = p.substr(prev_at + kPrev.size(), 64);
+  if (p[prev_at - 1] != '"') return false;
+  std::size_t kind_at = p.rfind(kKind, prev_at - 1);
+  if (kind_at == std::string_view::npos || kind_at + kKind.size() > prev_at - 1) return false;
+  f.kind = p.substr(kind_at + kKind.size(), prev_at - 1 - kind_at - kKind.size());
+  std::size_t digits = kind_at;
+  while (digits > 0 && p[digits - 1] >= '0' && p[digits - 1] <= '9') --digits;
+  std::size_t n = kind_at - digits;
+  if (n == 0 || n > 19 || (n > 1 && p[digits] == '0') || digits < kIndex.size() ||
+      p.substr(digits - kIndex.size(), kIndex.size()) != kIndex)
+    return false;
+  f.index = 0;
+  for (std::size_t i = digits; i < kind_at; ++i) f.index = f.index * 10 + (p[i] - '0');
+  std::size_t id_end = digits - kIndex.size();
+  if (id_end == 0 || p[id_end - 1] != '"') return false;
+  std::size_t id_at = p.rfind(kId, id_end - 1);
+  if (id_at == std::string_view::npos || id_at < kOpen.size() + 1 ||
+      id_at + kId.size() > id_end - 1)
+    return false;
+  f.id = p.substr(id_at + kId.size(), id_end - 1 - id_at - kId.size());
+  f.data = p.substr(kOpen.size(), id_at - kOpen.size());
+  return plain(f.kind) && plain(f.id);
+}
+
+const Hash kZeroHash{};
 
 }  // namespace
 
-Scan scan_log(const fs::path& dir, const std::string& origin) {
+Scan scan_log(const fs::path& dir, const std::string& origin, const ScanOptions& options) {
   Scan scan;
   auto segments = segments_in(dir);
-  std::uint64_t expected_seq = segments.empty() ? 1 : segments.front().first;
-  std::string prev_hash = kZeroHash;
+  std::uint64_t expected_seq = 1;
+  Hash prev_leaf = kZeroHash;
+  std::optional<Hash> prev_prev_leaf;  // the leaf before prev_leaf, when known
+  auto position = [&] { return scan.tree.size(); };
+
+  if (auto note = read_whole_file(dir / kRetentionFile)) {
+    scan.anchor_note = *note;
+    try {
+      scan.anchor = parse_retention_anchor(note_text_unverified(*note));
+    } catch (const Error& e) {
+      scan.problem = ScanProblem{0, kRetentionFile, 0, e.what(), false};
+      return scan;
+    }
+    expected_seq = scan.anchor->first_segment;
+    prev_leaf = scan.anchor->last_leaf;
+    scan.tree.base = scan.anchor->size;
+    scan.tree.frontier = scan.anchor->frontier;
+    auto kept = std::find_if(segments.begin(), segments.end(),
+                             [&](const auto& s) { return s.first >= expected_seq; });
+    for (auto it = segments.begin(); it != kept; ++it) scan.stale_segments.push_back(it->second);
+    segments.erase(segments.begin(), kept);
+    if (segments.empty() || segments.front().first != expected_seq) {
+      scan.problem = ScanProblem{position(), segment_name(expected_seq), 0,
+                                 "segment " + std::to_string(expected_seq) +
+                                     ", the first kept after the retention cut, is missing",
+                                 false};
+      return scan;
+    }
+  }
+
   for (std::size_t s = 0; s < segments.size(); ++s) {
     const auto& [seq, path] = segments[s];
     std::string name = path.filename();
-    std::string bytes = read_whole_file(path).value_or("");
+    MappedSegment mapped(path);
+    std::string_view bytes = mapped.bytes();
     scan.last_segment = name;
     scan.last_segment_seq = seq;
     auto problem = [&](std::uint64_t offset, const std::string& reason, bool torn = false) {
-      scan.problem = ScanProblem{scan.records.size(), name, offset, reason, torn};
-    };
-    std::string header = encode_segment_header(seq, scan.records.size(), origin);
-    if (seq != expected_seq) {
-      problem(0, "segment " + std::to_string(seq) + " where " + std::to_string(expected_seq) +
-                     " was expected: a segment is missing or was swapped");
+      scan.problem = ScanProblem{position(), name, offset, reason, torn};
       return scan;
-    }
+    };
+    std::string header = encode_segment_header(seq, position(), origin);
+    if (seq != expected_seq)
+      return problem(0, "segment " + std::to_string(seq) + " where " +
+                            std::to_string(expected_seq) +
+                            " was expected: a segment is missing or was swapped");
     if (bytes.size() < header.size() || bytes.compare(0, header.size(), header) != 0) {
       std::string why = "segment header does not match";
-      if (bytes.size() >= 28 && get_u64(bytes.data() + 20) != scan.records.size())
+      if (bytes.size() >= 28 && get_u64(bytes.data() + 20) != position())
         why = "segment starts at record " + std::to_string(get_u64(bytes.data() + 20)) + " but " +
-              std::to_string(scan.records.size()) +
+              std::to_string(position()) +
               " records precede it: segments missing, swapped or reordered";
       else if (bytes.size() < header.size() && s + 1 == segments.size() &&
                header.compare(0, bytes.size(), bytes) == 0)
-        return problem(0, "incomplete segment header (crash residue)", true), scan;
-      problem(0, why);
-      return scan;
+        return problem(0, "incomplete segment header (crash residue)", true);
+      return problem(0, why);
     }
     ++expected_seq;
+    scan.segments.push_back({seq, name, position(), header.size()});
     std::uint64_t offset = header.size();
     scan.last_good_offset = offset;
+    bool last_segment = s + 1 == segments.size();
     while (offset < bytes.size()) {
-      bool last_segment = s + 1 == segments.size();
-      if (bytes.size() - offset < kFrameHeaderSize) {
-        problem(offset, "incomplete record header at the end of the segment", last_segment);
-        return scan;
-      }
+      if (bytes.size() - offset < kFrameHeaderSize)
+        return problem(offset, "incomplete record header at the end of the segment", last_segment);
       std::uint32_t length = get_u32(bytes.data() + offset);
       std::uint32_t crc = get_u32(bytes.data() + offset + 4);
-      if (length == 0 || length > kMaxRecordSize) {
-        problem(offset, "impossible record length " + std::to_string(length));
-        return scan;
-      }
-      if (bytes.size() - offset - kFrameHeaderSize < length) {
-        problem(offset, "incomplete record at the end of the segment (truncated)", last_segment);
-        return scan;
-      }
+      if (length == 0 || length > kMaxRecordSize)
+        return problem(offset, "impossible record length " + std::to_string(length));
+      if (bytes.size() - offset - kFrameHeaderSize < length)
+        return problem(offset, "incomplete record at the end of the segment (truncated)",
+                       last_segment);
       std::string_view payload(bytes.data() + offset + kFrameHeaderSize, length);
-      if (crc32c(payload) != crc) {
-        problem(offset, "record checksum mismatch (bytes changed)");
-        return scan;
-      }
+      if (crc32c(payload) != crc)
+        return problem(offset, "record checksum mismatch (bytes changed)");
       StoredRecord r;
       r.segment = name;
       r.offset = offset;
+      Hash prev{};
+      bool prev_ok = false;
       try {
-        auto j = nlohmann::json::parse(payload);
-        r.index = j.at("index").get<std::uint64_t>();
-        r.id = j.at("id").get<std::string>();
-        r.time = j.at("time").get<std::string>();
-        r.kind = j.at("kind").get<std::string>();
-        r.data = j.at("data");
-        std::string prev = j.at("prev").get<std::string>();
-        if (j.dump() != payload) {
-          problem(offset, "record is not in canonical form");
-          return scan;
-        }
-        std::uint64_t position = scan.records.size();
-        if (prev != prev_hash || r.index != position) {
-          // Tell an inserted record (this one links past its predecessor), a
-          // missing or reordered one (wrong index), and a changed one (the link
-          // to it no longer matches its hash) apart, and name that record.
-          bool links_past_previous = position >= 2 && prev == to_hex(scan.leaves[position - 2]);
-          if (links_past_previous && r.index == position - 1) {
-            scan.problem =
-                ScanProblem{position - 1, scan.records.back().segment, scan.records.back().offset,
-                            "record at position " + std::to_string(position - 1) +
-                                " was inserted: its successor links past it",
-                            false};
-          } else if (r.index != position) {
-            problem(offset, "record with index " + std::to_string(r.index) + " found at position " +
-                                std::to_string(position) +
-                                ": records deleted, inserted or reordered");
-          } else if (position == 0) {
-            problem(offset, "the first record does not start the hash chain");
-          } else {
-            scan.problem =
-                ScanProblem{position - 1, scan.records.back().segment, scan.records.back().offset,
-                            "record " + std::to_string(position - 1) +
-                                " was changed after it was written (its hash no longer matches the "
-                                "link stored in record " +
-                                std::to_string(position) + ")",
-                            false};
-          }
-          return scan;
+        RecordFields f;
+        bool fast = read_fields_fast(payload, f);
+        if (fast && f.index < options.canonical_from) {
+          r.index = f.index;
+          r.id = f.id;
+          r.time = f.time;
+          r.kind = f.kind;
+          if (options.with_data) r.data = nlohmann::json::parse(f.data);
+          prev_ok = hex_to_hash(f.prev, prev);
+        } else {
+          auto j = nlohmann::json::parse(payload);
+          r.index = j.at("index").get<std::uint64_t>();
+          r.id = j.at("id").get<std::string>();
+          r.time = j.at("time").get<std::string>();
+          r.kind = j.at("kind").get<std::string>();
+          r.data = j.at("data");
+          prev_ok = hex_to_hash(j.at("prev").get<std::string>(), prev);
+          if (j.dump() != payload) return problem(offset, "record is not in canonical form");
         }
       } catch (const std::exception& e) {
-        problem(offset, std::string("record is not a valid log record: ") + e.what());
+        return problem(offset, std::string("record is not a valid log record: ") + e.what());
+      }
+      std::uint64_t at = position();
+      if (!prev_ok || prev != prev_leaf || r.index != at) {
+        // Tell an inserted record (this one links past its predecessor), a
+        // missing or reordered one (wrong index), and a changed one (the link
+        // to it no longer matches its hash) apart, and name that record.
+        bool links_past_previous = prev_ok && prev_prev_leaf && prev == *prev_prev_leaf;
+        if (links_past_previous && r.index == at - 1 && !scan.records.empty()) {
+          scan.problem =
+              ScanProblem{at - 1, scan.records.back().segment, scan.records.back().offset,
+                          "record at position " + std::to_string(at - 1) +
+                              " was inserted: its successor links past it",
+                          false};
+          return scan;
+        }
+        if (r.index != at)
+          return problem(offset, "record with index " + std::to_string(r.index) +
+                                     " found at position " + std::to_string(at) +
+                                     ": records deleted, inserted or reordered");
+        if (scan.records.empty())
+          return problem(offset, scan.anchor ? "the first kept record does not link to the "
+                                               "retention anchor's last leaf"
+                                             : "the first record does not start the hash chain");
+        scan.problem = ScanProblem{at - 1, scan.records.back().segment, scan.records.back().offset,
+                                   "record " + std::to_string(at - 1) +
+                                       " was changed after it was written (its hash no longer "
+                                       "matches the link stored in record " +
+                                       std::to_string(at) + ")",
+                                   false};
         return scan;
       }
       Hash leaf = leaf_hash(payload);
-      prev_hash = to_hex(leaf);
-      scan.leaves.push_back(leaf);
+      prev_prev_leaf = prev_leaf;
+      prev_leaf = leaf;
+      scan.tree.leaves.push_back(leaf);
       scan.records.push_back(std::move(r));
       offset += kFrameHeaderSize + length;
       scan.last_good_offset = offset;
+      scan.segments.back().bytes = offset;
     }
   }
   return scan;
@@ -167,6 +312,7 @@ nlohmann::json VerifyReport::to_json() const {
   nlohmann::json j = {{"intact", intact},
                       {"reason", reason},
                       {"records", records},
+                      {"deleted_by_retention", deleted},
                       {"checkpoint_size", checkpoint_size},
                       {"uncovered_records", uncovered},
                       {"bytes", bytes}};
@@ -181,8 +327,6 @@ VerifyReport verify_log(const fs::path& dir, const std::string& origin,
                         const std::optional<std::string>& trusted_checkpoint) {
   VerifyReport report;
   for (const auto& [seq, path] : segments_in(dir)) report.bytes += fs::file_size(path);
-  Scan scan = scan_log(dir, origin);
-  report.records = scan.records.size();
   auto bad = [&](std::uint64_t index, const std::string& segment, std::uint64_t offset,
                  const std::string& why) {
     report.intact = false;
@@ -192,12 +336,60 @@ VerifyReport verify_log(const fs::path& dir, const std::string& origin,
     report.reason = why;
     return report;
   };
+
+  // The checkpoint's size, read before its signature is checked (below), only
+  // says which records need the full canonical-form check.
+  fs::path checkpoint_path = dir / kCheckpointFile;
+  std::optional<std::string> checkpoint_note = read_whole_file(checkpoint_path);
+  ScanOptions options{.with_data = false, .canonical_from = 0};
+  if (checkpoint_note) {
+    std::istringstream body(note_text_unverified(*checkpoint_note));
+    std::string line;
+    if (std::getline(body, line) && std::getline(body, line) && !line.empty() && line.size() < 20 &&
+        line.find_first_not_of("0123456789") == std::string::npos)
+      options.canonical_from = std::stoull(line);
+  }
+  Scan scan = scan_log(dir, origin, options);
+  report.records = scan.size();
+  report.deleted = scan.tree.base;
+
+  // The retention anchor is where the scan started: its signature first.
+  if (!scan.anchor_note.empty()) {
+    try {
+      verify_note(scan.anchor_note, verifier_key);
+    } catch (const Error& e) {
+      return bad(
+          scan.tree.base, kRetentionFile, 0,
+          std::string("retention anchor: ") + e.what() + "; the cut it describes is unproven");
+    }
+    if (scan.anchor && scan.anchor->origin != origin) {
+      report.reason =
+          "retention anchor belongs to log '" + scan.anchor->origin + "', not '" + origin + "'";
+      return report;
+    }
+  }
   if (scan.problem)
     return bad(scan.problem->position, scan.problem->segment, scan.problem->offset,
                scan.problem->reason);
 
-  fs::path checkpoint_path = dir / kCheckpointFile;
-  if (!fs::exists(checkpoint_path)) {
+  Checkpoint checkpoint;
+  if (checkpoint_note) {
+    try {
+      checkpoint = read_checkpoint(*checkpoint_note, verifier_key);
+    } catch (const Error& e) {
+      report.reason = e.what();
+      return report;
+    }
+    if (checkpoint.origin != origin) {
+      report.reason = "checkpoint belongs to log '" + checkpoint.origin + "', not '" + origin + "'";
+      return report;
+    }
+  }
+  // The anchor is a signed checkpoint of the cut too; a checkpoint file older
+  // than it is what a crash in the middle of a retention leaves.
+  if (scan.anchor && (!checkpoint_note || checkpoint.size < scan.anchor->size))
+    checkpoint = Checkpoint{scan.anchor->origin, scan.anchor->size, scan.anchor->root};
+  else if (!checkpoint_note) {
     if (scan.records.empty()) {
       report.intact = true;
       return report;
@@ -205,30 +397,24 @@ VerifyReport verify_log(const fs::path& dir, const std::string& origin,
     report.reason = "no signed checkpoint: nothing proves these records were not rewritten";
     return report;
   }
-  Checkpoint checkpoint;
-  try {
-    checkpoint = read_checkpoint(read_whole_file(checkpoint_path).value_or(""), verifier_key);
-  } catch (const Error& e) {
-    report.reason = e.what();
-    return report;
-  }
   report.checkpoint_size = checkpoint.size;
-  if (checkpoint.origin != origin) {
-    report.reason = "checkpoint belongs to log '" + checkpoint.origin + "', not '" + origin + "'";
-    return report;
-  }
-  if (scan.records.size() < checkpoint.size)
-    return bad(scan.records.size(), scan.last_segment, scan.last_good_offset,
+  auto record_at = [&](std::uint64_t index) -> const StoredRecord* {
+    if (index < scan.tree.base || index - scan.tree.base >= scan.records.size()) return nullptr;
+    return &scan.records[index - scan.tree.base];
+  };
+  if (scan.size() < checkpoint.size)
+    return bad(scan.size(), scan.last_segment, scan.last_good_offset,
                "log truncated: the signed checkpoint covers " + std::to_string(checkpoint.size) +
-                   " records but only " + std::to_string(scan.records.size()) + " remain");
-  if (tree_root(scan.leaves, checkpoint.size) != checkpoint.root) {
+                   " records but only " + std::to_string(scan.size()) + " remain");
+  if (tree_root(scan.tree, checkpoint.size) != checkpoint.root) {
     std::uint64_t last = checkpoint.size - 1;
+    const StoredRecord* r = record_at(last);
     return bad(
-        last, scan.records[last].segment, scan.records[last].offset,
+        last, r ? r->segment : "", r ? r->offset : 0,
         "the records do not match the signed checkpoint: the log was rewritten or its last covered "
         "record changed");
   }
-  report.uncovered = scan.records.size() - checkpoint.size;
+  report.uncovered = scan.size() - checkpoint.size;
   if (trusted_checkpoint) {
     Checkpoint trusted;
     try {
@@ -237,15 +423,25 @@ VerifyReport verify_log(const fs::path& dir, const std::string& origin,
       report.reason = std::string("trusted ") + e.what();
       return report;
     }
-    if (trusted.size > scan.records.size())
-      return bad(scan.records.size(), scan.last_segment, scan.last_good_offset,
+    if (trusted.size > scan.size())
+      return bad(scan.size(), scan.last_segment, scan.last_good_offset,
                  "rolled back: the trusted checkpoint covers " + std::to_string(trusted.size) +
-                     " records but the log has " + std::to_string(scan.records.size()));
-    if (tree_root(scan.leaves, trusted.size) != trusted.root) {
+                     " records but the log has " + std::to_string(scan.size()));
+    Hash root;
+    try {
+      root = tree_root(scan.tree, trusted.size);
+    } catch (const Error&) {
+      report.reason = "the trusted checkpoint covers " + std::to_string(trusted.size) +
+                      " records, fewer than the " + std::to_string(scan.tree.base) +
+                      " deleted under the retention anchor, so the log cannot be checked against "
+                      "it: keep a checkpoint exported after the retention";
+      return report;
+    }
+    if (root != trusted.root) {
       std::uint64_t last = trusted.size == 0 ? 0 : trusted.size - 1;
+      const StoredRecord* r = record_at(last);
       return bad(
-          last, scan.records.empty() ? "" : scan.records[last].segment,
-          scan.records.empty() ? 0 : scan.records[last].offset,
+          last, r ? r->segment : "", r ? r->offset : 0,
           "the log is not an extension of the trusted checkpoint (rewritten or forked history)");
     }
   }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "audit/merkle.h"
+#include "audit/retention.h"
 
 namespace warden::audit {
 
@@ -33,18 +34,48 @@ struct ScanProblem {
   bool torn_tail = false;  // an incomplete last frame, as a crash leaves it
 };
 
+// A segment that was read, in order.
+struct ScannedSegment {
+  std::uint64_t seq = 0;
+  std::string name;
+  std::uint64_t first_index = 0;
+  std::uint64_t bytes = 0;  // up to the end of its last whole record
+};
+
 struct Scan {
-  std::vector<StoredRecord> records;
-  std::vector<Hash> leaves;
+  std::vector<StoredRecord> records;  // the records present (after any retention cut)
+  PrunedLeaves tree;                  // their leaves, and the frontier of the deleted ones
+  // The retention anchor the scan started from, parsed but its signature NOT
+  // checked (verify_log and the writer check it), and the note it came from.
+  std::optional<RetentionAnchor> anchor;
+  std::string anchor_note;
+  // Segments older than the anchor's cut that an interrupted retention left.
+  std::vector<std::filesystem::path> stale_segments;
+  std::vector<ScannedSegment> segments;
   std::optional<ScanProblem> problem;
   std::string last_segment;  // file name of the newest segment
   std::uint64_t last_segment_seq = 0;
   std::uint64_t last_good_offset = 0;  // end of the last whole frame in it
+
+  // Records ever written up to the first problem, deleted ones included.
+  std::uint64_t size() const { return tree.size(); }
 };
 
-// Reads every segment of `dir` in order, checking headers, framing, CRCs,
-// record indexes and the hash chain; stops at the first problem.
-Scan scan_log(const std::filesystem::path& dir, const std::string& origin);
+struct ScanOptions {
+  // Parse each record's data (show, report); verification needs only the
+  // metadata.
+  bool with_data = true;
+  // Records from this index on are re-serialised to prove they are canonical.
+  // Records a signed checkpoint covers are exactly what the writer wrote, so
+  // verify_log starts this at the checkpoint's size.
+  std::uint64_t canonical_from = 0;
+};
+
+// Reads every segment of `dir` in order — from the retention anchor's cut when
+// there is one — checking headers, framing, CRCs, record indexes and the hash
+// chain; stops at the first problem.
+Scan scan_log(const std::filesystem::path& dir, const std::string& origin,
+              const ScanOptions& options = {});
 
 struct Checkpoint {
   std::string origin;
@@ -61,7 +92,8 @@ struct VerifyReport {
   std::optional<std::uint64_t> bad_index;  // the first bad record
   std::string segment;
   std::uint64_t offset = 0;
-  std::uint64_t records = 0;
+  std::uint64_t records = 0;  // ever written, deleted ones included
+  std::uint64_t deleted = 0;  // removed under the signed retention anchor
   std::uint64_t checkpoint_size = 0;
   std::uint64_t bytes = 0;
   std::uint64_t uncovered = 0;  // records after the latest checkpoint

@@ -2,6 +2,10 @@
 
 #include <array>
 #include <cstdio>
+#include <cstring>
+#if defined(__x86_64__)
+#include <nmmintrin.h>
+#endif
 
 namespace warden::audit {
 namespace {
@@ -16,13 +20,39 @@ std::array<std::uint32_t, 256> make_table() {
   return t;
 }
 
-}  // namespace
-
-std::uint32_t crc32c(std::string_view data) {
+std::uint32_t crc32c_portable(std::string_view data) {
   static const auto kTable = make_table();
   std::uint32_t c = 0xFFFFFFFFu;
   for (unsigned char b : data) c = kTable[(c ^ b) & 0xFF] ^ (c >> 8);
   return c ^ 0xFFFFFFFFu;
+}
+
+#if defined(__x86_64__)
+// SSE4.2 has a CRC-32C instruction: 8 bytes per step instead of one table
+// lookup per byte, which made the CRC most of verify's time.
+__attribute__((target("sse4.2"))) std::uint32_t crc32c_sse42(std::string_view data) {
+  const char* p = data.data();
+  std::size_t n = data.size();
+  std::uint64_t c = 0xFFFFFFFFu;
+  for (; n >= 8; p += 8, n -= 8) {
+    std::uint64_t word;
+    std::memcpy(&word, p, 8);
+    c = _mm_crc32_u64(c, word);
+  }
+  auto c32 = static_cast<std::uint32_t>(c);
+  for (; n > 0; ++p, --n) c32 = _mm_crc32_u8(c32, static_cast<unsigned char>(*p));
+  return c32 ^ 0xFFFFFFFFu;
+}
+#endif
+
+}  // namespace
+
+std::uint32_t crc32c(std::string_view data) {
+#if defined(__x86_64__)
+  static const bool kHardware = __builtin_cpu_supports("sse4.2");
+  if (kHardware) return crc32c_sse42(data);
+#endif
+  return crc32c_portable(data);
 }
 
 void put_u16(std::string& out, std::uint16_t v) {

@@ -30,6 +30,7 @@ constexpr const char* kSystemStart = "system_start";
 constexpr const char* kSystemStop = "system_stop";
 constexpr const char* kRecovery = "recovery";
 constexpr const char* kKeyRotation = "key_rotation";
+constexpr const char* kRetention = "retention";
 }  // namespace kind
 
 std::uint32_t crc32c(std::string_view data);

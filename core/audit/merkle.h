@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,11 +25,33 @@ bool from_base64(std::string_view text, std::string& out);
 // The root of the first `size` leaves (size <= leaves.size()).
 Hash tree_root(const std::vector<Hash>& leaves, std::size_t size);
 
+// The leaves of a tree whose first `base` leaves were deleted under a
+// retention anchor: the roots of the perfect subtrees that covered them
+// (`frontier`, largest first, one per set bit of base) stand in for them. Any
+// root, inclusion proof or consistency proof that needs no node inside those
+// subtrees can still be computed; one that does throws Error(kInvalidInput).
+struct PrunedLeaves {
+  std::uint64_t base = 0;
+  std::vector<Hash> frontier;
+  std::vector<Hash> leaves;  // leaves[i] is leaf base + i
+  std::uint64_t size() const { return base + leaves.size(); }
+};
+
+Hash tree_root(const PrunedLeaves& tree, std::uint64_t size);
+std::vector<Hash> inclusion_proof(const PrunedLeaves& tree, std::uint64_t index,
+                                  std::uint64_t size);
+std::vector<Hash> consistency_proof(const PrunedLeaves& tree, std::uint64_t old_size,
+                                    std::uint64_t new_size);
+
 // Appends leaves and gives the root at any time in O(log n) (the frontier of
 // perfect subtrees).
 class CompactTree {
  public:
+  // The tree of `size` leaves given by its frontier (largest subtree first).
+  // Throws Error(kInvalidInput) when the frontier does not fit the size.
+  static CompactTree from_frontier(std::uint64_t size, std::vector<Hash> frontier);
   void append(const Hash& leaf);
+  const std::vector<Hash>& frontier() const { return frontier_; }
   Hash root() const;
   std::uint64_t size() const { return size_; }
 

@@ -6,12 +6,14 @@
 #include <iostream>
 #include <sstream>
 
+#include "audit/audit_log.h"
 #include "audit/audit_reader.h"
 #include "audit/log_format.h"
 #include "audit/note_signer.h"
 #include "audit/report.h"
 #include "cli/cli.h"
 #include "common/text.h"
+#include "common/units.h"
 
 namespace warden::cli {
 namespace {
@@ -26,7 +28,8 @@ struct AuditOptions {
   std::string dir, public_key, trusted, out, kind, since, until, id, export_file;
   bool json = false;
   int hours = 24, limit = 0;
-  std::uint64_t index = 0, size = 0, old_size = 0, new_size = 0;
+  std::uint64_t index = 0, size = 0, old_size = 0, new_size = 0, before_segment = 0;
+  std::string older_than, max_bytes;
 };
 
 }  // namespace
@@ -74,6 +77,9 @@ void add_audit_commands(CLI::App& app, Context& context) {
     } else if (report.intact) {
       std::cout << "intact: " << report.records << " records, " << report.checkpoint_size
                 << " covered by the signed checkpoint";
+      if (report.deleted)
+        std::cout << "; records 0.." << (report.deleted - 1)
+                  << " were deleted under the signed retention anchor";
       if (report.uncovered)
         std::cout << " (" << report.uncovered << " newer, not yet checkpointed)";
       std::cout << "\n";
@@ -141,20 +147,29 @@ void add_audit_commands(CLI::App& app, Context& context) {
   inclusion->add_option("INDEX", o.index)->required();
   inclusion->add_option("--size", o.size, "Tree size (default: all records)");
   set_handler(inclusion, [&context, folder] {
-    auto scan = audit::scan_log(folder(), context.config().audit.origin);
-    std::size_t size = o.size ? o.size : scan.leaves.size();
-    if (o.index >= size || size > scan.leaves.size())
+    auto scan = audit::scan_log(folder(), context.config().audit.origin, {.with_data = false});
+    const auto& tree = scan.tree;
+    std::uint64_t size = o.size ? o.size : tree.size();
+    if (o.index >= size || size > tree.size())
       throw Error(ErrorKind::kInvalidInput, "index " + std::to_string(o.index) +
-                                                " is not below size " + std::to_string(size));
-    auto proof = audit::inclusion_proof(scan.leaves, o.index, size);
+                                                " is not below size " + std::to_string(size) +
+                                                " (the log has " + std::to_string(tree.size()) +
+                                                " records)");
+    if (o.index < tree.base)
+      throw Error(ErrorKind::kInvalidInput, "record " + std::to_string(o.index) +
+                                                " was deleted by retention (records below " +
+                                                std::to_string(tree.base) +
+                                                " are gone); prove a later record");
+    audit::Hash leaf = tree.leaves[o.index - tree.base];
+    audit::Hash root = audit::tree_root(tree, size);
+    auto proof = audit::inclusion_proof(tree, o.index, size);
     nlohmann::json j = {{"index", o.index},
                         {"size", size},
-                        {"leaf", audit::to_hex(scan.leaves[o.index])},
-                        {"root", audit::to_hex(audit::tree_root(scan.leaves, size))},
+                        {"leaf", audit::to_hex(leaf)},
+                        {"root", audit::to_hex(root)},
                         {"proof", nlohmann::json::array()}};
     for (const auto& h : proof) j["proof"].push_back(audit::to_hex(h));
-    j["verified"] = audit::verify_inclusion(o.index, size, scan.leaves[o.index], proof,
-                                            audit::tree_root(scan.leaves, size));
+    j["verified"] = audit::verify_inclusion(o.index, size, leaf, proof, root);
     std::cout << j.dump(2) << "\n";
     return j["verified"].get<bool>() ? 0 : 1;
   });
@@ -163,13 +178,14 @@ void add_audit_commands(CLI::App& app, Context& context) {
   consistency->add_option("OLD", o.old_size)->required();
   consistency->add_option("NEW", o.new_size)->required();
   set_handler(consistency, [&context, folder] {
-    auto scan = audit::scan_log(folder(), context.config().audit.origin);
-    if (o.old_size > o.new_size || o.new_size > scan.leaves.size())
-      throw Error(ErrorKind::kInvalidInput,
-                  "need OLD <= NEW <= " + std::to_string(scan.leaves.size()));
-    auto proof = audit::consistency_proof(scan.leaves, o.old_size, o.new_size);
-    auto old_root = audit::tree_root(scan.leaves, o.old_size),
-         new_root = audit::tree_root(scan.leaves, o.new_size);
+    auto scan = audit::scan_log(folder(), context.config().audit.origin, {.with_data = false});
+    const auto& tree = scan.tree;
+    if (o.old_size > o.new_size || o.new_size > tree.size())
+      throw Error(ErrorKind::kInvalidInput, "need OLD <= NEW <= " + std::to_string(tree.size()));
+    // Throws, naming the retention cut, when OLD's tree needs deleted records.
+    auto proof = audit::consistency_proof(tree, o.old_size, o.new_size);
+    auto old_root = audit::tree_root(tree, o.old_size),
+         new_root = audit::tree_root(tree, o.new_size);
     nlohmann::json j = {{"old_size", o.old_size},
                         {"new_size", o.new_size},
                         {"old_root", audit::to_hex(old_root)},
@@ -179,6 +195,49 @@ void add_audit_commands(CLI::App& app, Context& context) {
     j["verified"] = audit::verify_consistency(o.old_size, o.new_size, old_root, new_root, proof);
     std::cout << j.dump(2) << "\n";
     return j["verified"].get<bool>() ? 0 : 1;
+  });
+
+  auto* retain = audit->add_subcommand(
+      "retain", "Delete old segments under a signed retention anchor; the rest still verifies");
+  retain->add_option("--before-segment", o.before_segment,
+                     "Delete the segments numbered below N (seg-0000000N.wal)");
+  retain->add_option("--older-than", o.older_than,
+                     "Delete segments whose newest record is older (720h, 90m, ...)");
+  retain->add_option("--max-bytes", o.max_bytes,
+                     "Delete the oldest segments until the log fits (512MiB, 2GiB, ...)");
+  set_handler(retain, [&context, folder] {
+    audit::RetentionRule rule;
+    if (o.before_segment) rule.before_segment = o.before_segment;
+    if (!o.older_than.empty()) {
+      rule.max_age_ms = parse_duration_ms(o.older_than);
+      if (!rule.max_age_ms || *rule.max_age_ms == 0)
+        throw Error(ErrorKind::kInvalidInput,
+                    "--older-than '" + o.older_than + "' is not a duration such as 720h or 90m");
+    }
+    if (!o.max_bytes.empty()) {
+      rule.max_bytes = parse_size(o.max_bytes);
+      if (!rule.max_bytes)
+        throw Error(ErrorKind::kInvalidInput,
+                    "--max-bytes '" + o.max_bytes + "' is not a size such as 512MiB or 2GiB");
+    }
+    if (rule.empty())
+      throw Error(ErrorKind::kInvalidInput,
+                  "audit retain: give --before-segment N, --older-than DURATION or --max-bytes "
+                  "SIZE");
+    AuditConfig config = context.config().audit;
+    config.directory = folder();
+    auto log = audit::AuditLog::open(config);
+    audit::RetentionResult r = log->retain(rule);
+    log->close();
+    if (r.removed.empty()) {
+      std::cout << "nothing to delete: no whole segment before the one being written matches\n";
+      return 0;
+    }
+    std::cout << "deleted " << r.removed.size() << " segment(s) (" << r.bytes_removed
+              << " bytes): records 0.." << (r.cut_index - 1) << "; the log now starts at record "
+              << r.cut_index << " in " << audit::segment_name(r.first_kept_segment)
+              << " under a signed retention anchor\n";
+    return 0;
   });
 
   auto* checkpoint =

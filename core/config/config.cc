@@ -122,6 +122,10 @@ Config parse_config(const std::string& text, const std::string& file_name, const
         a.get_duration_ms("checkpoint_interval", audit.checkpoint_interval_ms);
     audit.include_code = a.get_bool("include_code", audit.include_code);
     audit.redact_patterns = a.get_string_list("redact", audit.redact_patterns);
+    YamlMap retention = a.get_map("retention");
+    audit.retention_max_age_ms = retention.get_duration_ms("max_age", audit.retention_max_age_ms);
+    audit.retention_max_bytes = retention.get_size("max_bytes", audit.retention_max_bytes);
+    retention.finish();
     a.finish();
   }
   config.ceilings = read_limits(top.get_map("ceilings"), Limits{.memory_bytes = 2ull << 30,

@@ -49,6 +49,11 @@ struct AuditConfig {
   std::uint64_t checkpoint_interval_ms = 1000;
   bool include_code = true;
   std::vector<std::string> redact_patterns;  // ECMAScript regexes
+  // Automatic retention (0: off): whole old segments are deleted under a
+  // signed retention anchor when the log passes these, checked at each new
+  // segment.
+  std::uint64_t retention_max_age_ms = 0;
+  std::uint64_t retention_max_bytes = 0;
 };
 
 struct RequestsConfig {

@@ -16,84 +16,18 @@
 
 #include "audit/audit_log.h"
 #include "audit/audit_reader.h"
+#include "audit/log_fixture.h"
 #include "audit/log_format.h"
 #include "audit/merkle.h"
 #include "support/process.h"
 
 using namespace warden;
 using namespace warden::audit;
+using namespace warden::audit::test_support;
 namespace fs = std::filesystem;
 
-namespace {
-
-std::string hex_to_bytes(const std::string& hex) {
-  std::string out;
-  for (std::size_t i = 0; i < hex.size(); i += 2)
-    out.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
-  return out;
-}
-
-AuditConfig config_in(const fs::path& dir, const std::string& durability = "every-record") {
-  AuditConfig c;
-  c.directory = dir / "audit";
-  c.signing_key = dir / "keys/audit.key";
-  c.public_key = dir / "keys/audit.key.pub";
-  c.durability = durability;
-  c.group_commit_delay_ms = 1;
-  c.checkpoint_interval_ms = 60'000;
-  return c;
-}
-
-// A closed log of `n` records (a final checkpoint covers all of them).
-void write_log(const AuditConfig& c, int n, int from = 0) {
-  auto log = AuditLog::open(c);
-  for (int i = from; i < from + n; ++i)
-    log->append(i % 2 ? kind::kDecision : kind::kAssessment,
-                {{"request_id", "r" + std::to_string(i)},
-                 {"level", "LOW"},
-                 {"metadata", {{"user", "mai"}}}});
-  log->close();
-}
-
-VerifyReport verify(const AuditConfig& c, std::optional<std::string> trusted = std::nullopt) {
-  return verify_log(c.directory, c.origin, read_verifier_key(c.public_key), trusted);
-}
-
-fs::path segment(const AuditConfig& c, int seq = 1) {
-  return c.directory / segment_name(seq);
-}
-
-struct Frame {
-  std::size_t offset;
-  std::string payload;
-};
-
-std::vector<Frame> frames_of(const std::string& bytes, std::size_t header_size) {
-  std::vector<Frame> frames;
-  std::size_t offset = header_size;
-  while (offset + 8 <= bytes.size()) {
-    std::uint32_t len = get_u32(bytes.data() + offset);
-    frames.push_back({offset, bytes.substr(offset + 8, len)});
-    offset += 8 + len;
-  }
-  return frames;
-}
-
-std::string frame(const std::string& payload) {
-  std::string f;
-  put_u32(f, static_cast<std::uint32_t>(payload.size()));
-  put_u32(f, crc32c(payload));
-  return f + payload;
-}
-
-std::size_t header_size(const AuditConfig& c) {
-  return encode_segment_header(1, 0, c.origin).size();
-}
-
-}  // namespace
-
 TEST_CASE("RFC 6962 known answers") {
-  CHECK(to_hex(tree_root({}, 0)) ==
+  CHECK(to_hex(tree_root(std::vector<Hash>{}, 0)) ==
         "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   CHECK(to_hex(leaf_hash("")) ==
         "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d");
@@ -215,6 +149,19 @@ TEST_CASE("tamper matrix: each damage is found, with the right record and reason
     CHECK_FALSE(r.intact);
     CHECK(r.bad_index == 9u);
     CHECK_THAT(r.reason, Catch::Contains("signed checkpoint"));
+  }
+  SECTION("a record re-encoded with the same content, checksum recomputed") {
+    auto respaced = payloads;
+    respaced[9].insert(1, " ");  // still the same JSON, no longer canonical
+    rewrite(with_frames(respaced));
+    auto covered = verify(c);  // covered by the checkpoint: its root no longer matches
+    CHECK_FALSE(covered.intact);
+    CHECK(covered.bad_index == 9u);
+    fs::remove(c.directory / kCheckpointFile);
+    auto uncovered = verify(c);  // beyond any checkpoint: the canonical check names it
+    CHECK_FALSE(uncovered.intact);
+    CHECK(uncovered.bad_index == 9u);
+    CHECK_THAT(uncovered.reason, Catch::Contains("canonical"));
   }
   SECTION("a deleted record") {
     auto fewer = payloads;
@@ -339,7 +286,7 @@ TEST_CASE("a rollback to an older copy is caught against a checkpoint kept elsew
 
 TEST_CASE("a torn tail is cut on open, with a recovery record") {
   test::TempDir dir;
-  auto c = config_in(dir.path());
+  auto c = config_in(dir.path(), GENERATE(as<std::string>{}, "every-record", "group"));
   write_log(c, 3);
   std::ofstream(segment(c), std::ios::binary | std::ios::app)
       << std::string("\x40\x00\x00\x00garb", 8);
@@ -475,4 +422,36 @@ TEST_CASE("a full disk is a clear error, leaves no corrupt segment, and stops th
   auto scan = scan_log(c.directory, c.origin);
   CHECK_FALSE(scan.problem.has_value());  // a clean prefix, no partial record
   CHECK(scan.records.size() == static_cast<std::size_t>(written));
+}
+
+TEST_CASE("the metadata read from a record's tail is what the full parser reads") {
+  test::TempDir dir;
+  auto c = config_in(dir.path());
+  {
+    auto log = AuditLog::open(c);
+    // Data that imitates the metadata keys, kinds that need escapes, non-ASCII.
+    log->append(kind::kDecision,
+                {{"x", {{"id", "0123456789abcdef"}, {"kind", "override"}}},
+                 {"s", ",\"id\":\"f\",\"index\":7,\"kind\":\"k\",\"prev\":\"0\""}});
+    log->append("we\"ird\\kind", {{"text", "caf\u00e9 \u2603"}});
+    log->append("k\u00e9", nlohmann::json::object());
+    log->append(kind::kRunResult, {{"n", 1}, {"list", {1, 2, 3}}});
+    log->close();
+  }
+  Scan full = scan_log(c.directory, c.origin, {.with_data = true, .canonical_from = 0});
+  Scan fast = scan_log(c.directory, c.origin, {.with_data = true, .canonical_from = 1000});
+  REQUIRE_FALSE(full.problem);
+  REQUIRE_FALSE(fast.problem);
+  REQUIRE(full.records.size() == 4);
+  REQUIRE(fast.records.size() == 4);
+  for (std::size_t i = 0; i < 4; ++i) {
+    CHECK(fast.records[i].index == full.records[i].index);
+    CHECK(fast.records[i].id == full.records[i].id);
+    CHECK(fast.records[i].time == full.records[i].time);
+    CHECK(fast.records[i].kind == full.records[i].kind);
+    CHECK(fast.records[i].data == full.records[i].data);
+  }
+  CHECK(full.records[1].kind == "we\"ird\\kind");
+  CHECK(fast.tree.leaves == full.tree.leaves);
+  CHECK(verify(c).intact);
 }

@@ -98,3 +98,15 @@ TEST_CASE("an unset variable in a path is an error naming it") {
   CHECK(config_error("audit:\n  directory: ${WARDEN_SURELY_UNSET}/x\n") ==
         "/etc/w.yaml:2:14: audit.directory: environment variable 'WARDEN_SURELY_UNSET' is not set");
 }
+
+TEST_CASE("audit retention limits are read, and off unless set") {
+  Config off = parse_config("audit:\n  origin: x\n", "/etc/w.yaml", "/etc");
+  CHECK(off.audit.retention_max_age_ms == 0);
+  CHECK(off.audit.retention_max_bytes == 0);
+  Config c = parse_config("audit:\n  retention:\n    max_age: 720h\n    max_bytes: 2GiB\n",
+                          "/etc/w.yaml", "/etc");
+  CHECK(c.audit.retention_max_age_ms == 720ull * 3600 * 1000);
+  CHECK(c.audit.retention_max_bytes == 2ull << 30);
+  CHECK_THAT(config_error("audit:\n  retention:\n    max_bytes: lots\n"),
+             Catch::StartsWith("/etc/w.yaml:3:16: audit.retention.max_bytes:"));
+}
