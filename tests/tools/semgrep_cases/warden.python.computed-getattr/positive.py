@@ -1,0 +1,3 @@
+import os
+getattr(os, input())("id")
+getattr(os, "system")("id")

@@ -1,0 +1,2 @@
+import base64
+print(base64.b64decode("aGk="))

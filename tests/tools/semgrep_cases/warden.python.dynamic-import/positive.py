@@ -1,0 +1,2 @@
+name = input()
+m = __import__(name)

@@ -1,0 +1,2 @@
+import tempfile
+f = tempfile.NamedTemporaryFile()

@@ -1,0 +1,1 @@
+print(type(object()).__name__)

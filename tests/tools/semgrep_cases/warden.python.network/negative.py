@@ -1,0 +1,1 @@
+print("socket.create_connection")

@@ -1,0 +1,1 @@
+open("notes.txt", "w").write("x")

@@ -1,0 +1,289 @@
+// The bandit and semgrep assessors against the real tools (the pinned
+// versions in the tools virtualenv, scripts/install-python-tools.sh):
+// - Bandit: the plugin reports exactly the (test id, line) pairs the bandit
+//   command reports on Bandit's own examples/ (from its source distribution,
+//   fetched at test time, never committed);
+// - Semgrep: each of warden's rules finds its positive example with the
+//   rule's severity and stays silent on its negative one;
+// - broken tools (stand-in scripts that crash, hang or print garbage) make
+//   the assessor fail or time out with the reason, never "no findings";
+// - many threads at once through the warm Bandit workers.
+#define CATCH_CONFIG_MAIN
+#include <signal.h>
+#include <sys/stat.h>
+#include <yaml-cpp/yaml.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include "config/config.h"
+#include "plugin/plugin_set.h"
+#include "support/process.h"
+
+using namespace warden;
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path tools_venv() {
+  const char* venv = std::getenv("WARDEN_TOOLS_VENV");
+  return venv && *venv ? fs::path(venv) : fs::path("/opt/warden/tools");
+}
+
+// Whether the real tools are installed; under CI their absence fails.
+bool tools_installed() {
+  if (fs::exists(tools_venv() / "bin/bandit") && fs::exists(tools_venv() / "bin/semgrep"))
+    return true;
+  if (test::under_ci())
+    FAIL("bandit/semgrep missing in " << tools_venv() << ": run scripts/install-python-tools.sh");
+  WARN("skipped: bandit/semgrep not installed in " << tools_venv()
+                                                  << " (run scripts/install-python-tools.sh)");
+  return false;
+}
+
+std::unique_ptr<PluginSet> plugins(const std::string& settings_yaml) {
+  Config config = parse_config("log_level: warn\nassessors:\n  enabled: [bandit, semgrep]\n"
+                               "  settings:\n" +
+                                   settings_yaml + "\nbackends: {enabled: []}\n",
+                               "tools-test.yaml", "/");
+  config.plugin_directories = {WARDEN_PLUGIN_DIR};
+  return std::make_unique<PluginSet>(config);
+}
+
+std::vector<Finding> assess(const Assessor& a, const std::string& code,
+                            const std::string& name = "main.py",
+                            std::chrono::milliseconds deadline = std::chrono::seconds(60)) {
+  return a.assess(code, "python", name, deadline, {});
+}
+
+// A stand-in for a broken tool: a shell script.
+fs::path stand_in(const test::TempDir& dir, const std::string& name, const std::string& body) {
+  fs::path p = dir.write(name, "#!/bin/sh\n" + body + "\n");
+  fs::permissions(p, fs::perms::owner_all);
+  return p;
+}
+
+// Bandit's examples/: downloaded once into the build tree's test cache.
+fs::path bandit_examples() {
+  fs::path cache = fs::path(WARDEN_BINARY_DIR) / "test-cache/bandit-sdist";
+  fs::path examples;
+  std::error_code no_cache_yet;
+  for (const auto& e : fs::directory_iterator(cache, no_cache_yet))
+    if (fs::exists(e.path() / "examples")) examples = e.path() / "examples";
+  if (!examples.empty()) return examples;
+  fs::create_directories(cache);
+  std::string version = test::run_process({(tools_venv() / "bin/bandit").string(), "--version"}).out;
+  version = version.substr(7, version.find('\n') - 7);  // "bandit 1.9.4\n..."
+  auto got = test::run_process({(tools_venv() / "bin/python").string(), "-m", "pip", "download",
+                                "--no-binary", ":all:", "--no-deps", "-q", "-d", cache.string(),
+                                "bandit==" + version});
+  INFO(got.err);
+  REQUIRE(got.exit_code == 0);
+  for (const auto& e : fs::directory_iterator(cache))
+    if (e.path().extension() == ".gz")
+      REQUIRE(test::run_process({"/usr/bin/tar", "-xzf", e.path().string(), "-C", cache.string()})
+                  .exit_code == 0);
+  for (const auto& e : fs::directory_iterator(cache))
+    if (fs::exists(e.path() / "examples")) examples = e.path() / "examples";
+  REQUIRE_FALSE(examples.empty());  // Bandit's sdist ships examples/
+  return examples;
+}
+
+}  // namespace
+
+TEST_CASE("the bandit plugin reports exactly what the bandit command reports on Bandit's examples") {
+  if (!tools_installed()) return;
+  fs::path examples = bandit_examples();
+  // The command, once over the folder.
+  auto cli = test::run_process({(tools_venv() / "bin/bandit").string(), "-r", examples.string(),
+                                "-f", "json", "-q"});
+  nlohmann::json report = nlohmann::json::parse(cli.out);
+  std::map<std::string, std::set<std::pair<std::string, int>>> expected;
+  for (const auto& r : report["results"])
+    expected[fs::path(r["filename"].get<std::string>()).filename()].insert(
+        {r["test_id"].get<std::string>(), r["line_number"].get<int>()});
+  std::set<std::string> unreadable;
+  for (const auto& e : report["errors"]) unreadable.insert(fs::path(e["filename"].get<std::string>()).filename());
+
+  auto set = plugins("    bandit: {skips: []}");  // the command skips nothing either
+  const Assessor* bandit = set->assessor("bandit");
+  REQUIRE(bandit);
+  int files = 0, compared_findings = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(examples)) {
+    if (entry.path().extension() != ".py") continue;
+    std::string name = entry.path().filename();
+    INFO(name);
+    ++files;
+    if (unreadable.count(name)) {
+      CHECK_THROWS_WITH(assess(*bandit, test::read_file(entry.path()), name),
+                        Catch::Contains("could not read the program"));
+      continue;
+    }
+    std::set<std::pair<std::string, int>> got;
+    for (const auto& f : assess(*bandit, test::read_file(entry.path()), name))
+      got.insert({f.rule_id, f.line});
+    CHECK(got == expected[name]);
+    compared_findings += static_cast<int>(got.size());
+  }
+  CHECK(files >= 80);
+  CHECK(compared_findings >= 200);
+}
+
+TEST_CASE("bandit findings carry severity, confidence, CWE, category and the source line") {
+  if (!tools_installed()) return;
+  auto set = plugins("    bandit: {}");
+  auto findings = assess(*set->assessor("bandit"),
+                         "import subprocess\nsubprocess.call('ls ' + x, shell=True)\n");
+  auto shell = std::find_if(findings.begin(), findings.end(),
+                            [](const Finding& f) { return f.rule_id == "B602"; });
+  REQUIRE(shell != findings.end());
+  CHECK(shell->severity == Severity::kHigh);
+  CHECK(shell->confidence == Confidence::kHigh);
+  CHECK(shell->cwe == 78);
+  CHECK(shell->category == "command-execution");
+  CHECK(shell->line == 2);
+  CHECK(shell->source_line == "subprocess.call('ls ' + x, shell=True)");
+  CHECK(shell->assessor == "bandit");
+  // B101 (assert) is skipped by default; it is reported when asked for.
+  CHECK(assess(*set->assessor("bandit"), "assert x\n").empty());
+  CHECK(assess(*plugins("    bandit: {skips: []}")->assessor("bandit"), "assert x\n").size() == 1);
+}
+
+TEST_CASE("each of warden's Semgrep rules finds its example, with the rule's severity") {
+  if (!tools_installed()) return;
+  fs::path rules_file = fs::path(WARDEN_SOURCE_DIR) / "plugins/assessors/semgrep/data/rules/python.yaml";
+  YAML::Node rules = YAML::LoadFile(rules_file.string())["rules"];
+  const std::map<std::string, Severity> kMapped = {
+      {"ERROR", Severity::kHigh}, {"WARNING", Severity::kMedium}, {"INFO", Severity::kLow}};
+  auto set = plugins("    semgrep: {}");
+  const Assessor* semgrep = set->assessor("semgrep");
+  REQUIRE(semgrep);
+  REQUIRE(rules.size() >= 15);
+  for (const auto& rule : rules) {
+    std::string id = rule["id"].as<std::string>();
+    INFO(id);
+    fs::path cases = fs::path(WARDEN_SOURCE_DIR) / "tests/tools/semgrep_cases" / id;
+    REQUIRE(fs::exists(cases / "positive.py"));
+    REQUIRE(fs::exists(cases / "negative.py"));
+    bool found = false;
+    for (const auto& f : assess(*semgrep, test::read_file(cases / "positive.py"))) {
+      if (f.rule_id != id) continue;
+      found = true;
+      CHECK(f.severity == kMapped.at(rule["severity"].as<std::string>()));
+      CHECK(f.category == rule["metadata"]["category"].as<std::string>());
+      CHECK(f.cwe == rule["metadata"]["cwe"].as<int>());
+      CHECK_FALSE(f.source_line.empty());  // read from the program, not Semgrep's "requires login"
+      CHECK(f.source_line != "requires login");
+    }
+    CHECK(found);
+    for (const auto& f : assess(*semgrep, test::read_file(cases / "negative.py")))
+      CHECK(f.rule_id != id);
+  }
+}
+
+TEST_CASE("a missing tool makes the assessor unavailable with the reason") {
+  auto set = plugins(
+      "    bandit: {python: /nonexistent/bin/python}\n    semgrep: {semgrep: /nonexistent/semgrep}");
+  Availability b = set->assessor("bandit")->probe();
+  CHECK_FALSE(b.available);
+  CHECK_THAT(b.reason, Catch::Contains("/nonexistent/bin/python") &&
+                           Catch::Contains("install-python-tools.sh"));
+  Availability s = set->assessor("semgrep")->probe();
+  CHECK_FALSE(s.available);
+  CHECK_THAT(s.reason, Catch::Contains("/nonexistent/semgrep"));
+}
+
+TEST_CASE("a broken Bandit worker fails or times out with the reason, and is replaced") {
+  test::TempDir dir;
+  const std::string ready = "echo '{\"ready\": true, \"bandit\": \"0-stand-in\"}'";
+  auto settings = [&](const fs::path& python) {
+    return "    bandit: {python: " + python.string() + ", workers: 1, startup_timeout_ms: 2000}";
+  };
+  SECTION("it cannot start") {
+    auto set = plugins(settings(stand_in(dir, "crash.sh", "echo boom >&2; exit 1")));
+    CHECK_THROWS_WITH(assess(*set->assessor("bandit"), "x = 1\n"),
+                      Catch::Contains("did not start") && Catch::Contains("exit code 1"));
+  }
+  SECTION("it dies on a request") {
+    auto set = plugins(settings(stand_in(dir, "die.sh", ready + "; read line; kill -SEGV $$")));
+    CHECK_THROWS_WITH(assess(*set->assessor("bandit"), "x = 1\n"),
+                      Catch::Contains("exited") && Catch::Contains("signal 11"));
+    // The next request gets a new worker, which dies the same way: never "no findings".
+    CHECK_THROWS_WITH(assess(*set->assessor("bandit"), "x = 1\n"), Catch::Contains("exited"));
+  }
+  SECTION("it prints garbage") {
+    auto set = plugins(settings(stand_in(dir, "garbage.sh", ready + "; read line; echo 'Traceback (most'; sleep 5")));
+    CHECK_THROWS_WITH(assess(*set->assessor("bandit"), "x = 1\n"), Catch::Contains("garbage"));
+  }
+  SECTION("it hangs past the deadline, and is gone afterwards") {
+    fs::path pid_file = dir.path() / "pid";
+    auto set = plugins(settings(
+        stand_in(dir, "hang.sh", ready + "; echo $$ > " + pid_file.string() + "; read line; sleep 600")));
+    auto start = std::chrono::steady_clock::now();
+    try {
+      assess(*set->assessor("bandit"), "x = 1\n", "main.py", std::chrono::milliseconds(500));
+      FAIL("a hung tool must not answer");
+    } catch (const PluginCallError& e) {
+      CHECK(e.status() == WARDEN_ERR_TIMEOUT);
+    }
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
+    pid_t pid = std::stoi(test::read_file(pid_file));
+    CHECK(::kill(pid, 0) != 0);  // killed and reaped
+  }
+}
+
+TEST_CASE("a broken semgrep fails or times out with the reason") {
+  test::TempDir dir;
+  auto semgrep_with = [&](const std::string& name, const std::string& body) {
+    // --version must work for the probe; the scan is what breaks.
+    return plugins("    semgrep: {semgrep: " +
+                   stand_in(dir, name,
+                            "if [ \"$1\" = --version ]; then echo 1.0.0; exit 0; fi\n" + body)
+                       .string() +
+                   "}");
+  };
+  SECTION("it crashes") {
+    auto set = semgrep_with("crash.sh", "echo 'fatal: out of luck' >&2; kill -SEGV $$");
+    CHECK_THROWS_WITH(assess(*set->assessor("semgrep"), "x = 1\n"),
+                      Catch::Contains("signal 11") && Catch::Contains("no JSON report"));
+  }
+  SECTION("it prints garbage") {
+    auto set = semgrep_with("garbage.sh", "echo '<html>rate limited</html>'");
+    CHECK_THROWS_WITH(assess(*set->assessor("semgrep"), "x = 1\n"), Catch::Contains("rate limited"));
+  }
+  SECTION("it reports an error about the program") {
+    auto set = semgrep_with("error.sh",
+                            "echo '{\"results\": [], \"errors\": [{\"message\": \"Syntax error at line 1\"}]}'");
+    CHECK_THROWS_WITH(assess(*set->assessor("semgrep"), "x = 1\n"), Catch::Contains("Syntax error"));
+  }
+  SECTION("it hangs past the deadline") {
+    auto set = semgrep_with("hang.sh", "sleep 600");
+    try {
+      assess(*set->assessor("semgrep"), "x = 1\n", "main.py", std::chrono::milliseconds(500));
+      FAIL("a hung tool must not answer");
+    } catch (const PluginCallError& e) {
+      CHECK(e.status() == WARDEN_ERR_TIMEOUT);
+    }
+  }
+}
+
+TEST_CASE("many threads assess at once through the warm Bandit workers") {
+  if (!tools_installed()) return;
+  auto set = plugins("    bandit: {workers: 3}");
+  const Assessor* bandit = set->assessor("bandit");
+  const std::string code = "import pickle\npickle.loads(data)\n";
+  auto reference = assess(*bandit, code);
+  REQUIRE_FALSE(reference.empty());
+  std::atomic<int> same{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t)
+    threads.emplace_back([&] {
+      for (int i = 0; i < 5; ++i)
+        if (assess(*bandit, code) == reference) ++same;
+    });
+  for (auto& t : threads) t.join();
+  CHECK(same == 40);
+}
