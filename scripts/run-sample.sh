@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+scripts/install-python-tools.sh  # Bandit and Semgrep, two of the three default assessors
 
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWARDEN_BUILD_TESTS=OFF \
   -DWARDEN_BUILD_BENCHMARKS=OFF >/dev/null

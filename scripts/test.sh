@@ -12,6 +12,7 @@ jobs=$(nproc)
 step() { printf '\n==> %s\n' "$*"; }
 
 step "packages";          scripts/install-deps.sh
+step "Bandit and Semgrep (pinned, from PyPI)"; scripts/install-python-tools.sh
 
 step "build (RelWithDebInfo)"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWARDEN_BUILD_TESTS=ON \

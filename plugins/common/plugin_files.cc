@@ -14,7 +14,8 @@ fs::path plugin_data_directory(const std::string& name) {
       info.dli_fname != nullptr)
     plugin = info.dli_fname;
   std::error_code ec;
-  fs::path root = fs::weakly_canonical(plugin, ec).parent_path().parent_path().parent_path().parent_path();
+  fs::path root =
+      fs::weakly_canonical(plugin, ec).parent_path().parent_path().parent_path().parent_path();
   return root / "share" / "warden" / "plugins" / name;
 }
 

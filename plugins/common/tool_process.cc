@@ -15,7 +15,9 @@ namespace {
 
 constexpr std::size_t kStderrTail = 4096;
 
-std::string errno_text(const std::string& what) { return what + ": " + std::strerror(errno); }
+std::string errno_text(const std::string& what) {
+  return what + ": " + std::strerror(errno);
+}
 
 int remaining_ms(Deadline deadline) {
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -147,7 +149,8 @@ std::string ToolProcess::read_line(Deadline deadline) {
     }
     if (fill(deadline) == 0) {
       kill();
-      throw ToolFailure(ToolFailure::Kind::kExited, "the tool exited (" + describe_status(status_) + ")");
+      throw ToolFailure(ToolFailure::Kind::kExited,
+                        "the tool exited (" + describe_status(status_) + ")");
     }
   }
 }
@@ -173,7 +176,9 @@ int ToolProcess::read_to_exit(Deadline deadline, std::string& out) {
   return status_;
 }
 
-std::string ToolProcess::stderr_tail() const { return stderr_tail_; }
+std::string ToolProcess::stderr_tail() const {
+  return stderr_tail_;
+}
 
 void ToolProcess::kill() {
   if (pid_ <= 0 || reaped_) return;

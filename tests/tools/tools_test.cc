@@ -40,15 +40,16 @@ bool tools_installed() {
   if (test::under_ci())
     FAIL("bandit/semgrep missing in " << tools_venv() << ": run scripts/install-python-tools.sh");
   WARN("skipped: bandit/semgrep not installed in " << tools_venv()
-                                                  << " (run scripts/install-python-tools.sh)");
+                                                   << " (run scripts/install-python-tools.sh)");
   return false;
 }
 
 std::unique_ptr<PluginSet> plugins(const std::string& settings_yaml) {
-  Config config = parse_config("log_level: warn\nassessors:\n  enabled: [bandit, semgrep]\n"
-                               "  settings:\n" +
-                                   settings_yaml + "\nbackends: {enabled: []}\n",
-                               "tools-test.yaml", "/");
+  Config config = parse_config(
+      "log_level: warn\nassessors:\n  enabled: [bandit, semgrep]\n"
+      "  settings:\n" +
+          settings_yaml + "\nbackends: {enabled: []}\n",
+      "tools-test.yaml", "/");
   config.plugin_directories = {WARDEN_PLUGIN_DIR};
   return std::make_unique<PluginSet>(config);
 }
@@ -75,7 +76,8 @@ fs::path bandit_examples() {
     if (fs::exists(e.path() / "examples")) examples = e.path() / "examples";
   if (!examples.empty()) return examples;
   fs::create_directories(cache);
-  std::string version = test::run_process({(tools_venv() / "bin/bandit").string(), "--version"}).out;
+  std::string version =
+      test::run_process({(tools_venv() / "bin/bandit").string(), "--version"}).out;
   version = version.substr(7, version.find('\n') - 7);  // "bandit 1.9.4\n..."
   auto got = test::run_process({(tools_venv() / "bin/python").string(), "-m", "pip", "download",
                                 "--no-binary", ":all:", "--no-deps", "-q", "-d", cache.string(),
@@ -94,19 +96,21 @@ fs::path bandit_examples() {
 
 }  // namespace
 
-TEST_CASE("the bandit plugin reports exactly what the bandit command reports on Bandit's examples") {
+TEST_CASE(
+    "the bandit plugin reports exactly what the bandit command reports on Bandit's examples") {
   if (!tools_installed()) return;
   fs::path examples = bandit_examples();
   // The command, once over the folder.
-  auto cli = test::run_process({(tools_venv() / "bin/bandit").string(), "-r", examples.string(),
-                                "-f", "json", "-q"});
+  auto cli = test::run_process(
+      {(tools_venv() / "bin/bandit").string(), "-r", examples.string(), "-f", "json", "-q"});
   nlohmann::json report = nlohmann::json::parse(cli.out);
   std::map<std::string, std::set<std::pair<std::string, int>>> expected;
   for (const auto& r : report["results"])
     expected[fs::path(r["filename"].get<std::string>()).filename()].insert(
         {r["test_id"].get<std::string>(), r["line_number"].get<int>()});
   std::set<std::string> unreadable;
-  for (const auto& e : report["errors"]) unreadable.insert(fs::path(e["filename"].get<std::string>()).filename());
+  for (const auto& e : report["errors"])
+    unreadable.insert(fs::path(e["filename"].get<std::string>()).filename());
 
   auto set = plugins("    bandit: {skips: []}");  // the command skips nothing either
   const Assessor* bandit = set->assessor("bandit");
@@ -154,7 +158,8 @@ TEST_CASE("bandit findings carry severity, confidence, CWE, category and the sou
 
 TEST_CASE("each of warden's Semgrep rules finds its example, with the rule's severity") {
   if (!tools_installed()) return;
-  fs::path rules_file = fs::path(WARDEN_SOURCE_DIR) / "plugins/assessors/semgrep/data/rules/python.yaml";
+  fs::path rules_file =
+      fs::path(WARDEN_SOURCE_DIR) / "plugins/assessors/semgrep/data/rules/python.yaml";
   YAML::Node rules = YAML::LoadFile(rules_file.string())["rules"];
   const std::map<std::string, Severity> kMapped = {
       {"ERROR", Severity::kHigh}, {"WARNING", Severity::kMedium}, {"INFO", Severity::kLow}};
@@ -186,7 +191,8 @@ TEST_CASE("each of warden's Semgrep rules finds its example, with the rule's sev
 
 TEST_CASE("a missing tool makes the assessor unavailable with the reason") {
   auto set = plugins(
-      "    bandit: {python: /nonexistent/bin/python}\n    semgrep: {semgrep: /nonexistent/semgrep}");
+      "    bandit: {python: /nonexistent/bin/python}\n    semgrep: {semgrep: "
+      "/nonexistent/semgrep}");
   Availability b = set->assessor("bandit")->probe();
   CHECK_FALSE(b.available);
   CHECK_THAT(b.reason, Catch::Contains("/nonexistent/bin/python") &&
@@ -215,13 +221,14 @@ TEST_CASE("a broken Bandit worker fails or times out with the reason, and is rep
     CHECK_THROWS_WITH(assess(*set->assessor("bandit"), "x = 1\n"), Catch::Contains("exited"));
   }
   SECTION("it prints garbage") {
-    auto set = plugins(settings(stand_in(dir, "garbage.sh", ready + "; read line; echo 'Traceback (most'; sleep 5")));
+    auto set = plugins(settings(
+        stand_in(dir, "garbage.sh", ready + "; read line; echo 'Traceback (most'; sleep 5")));
     CHECK_THROWS_WITH(assess(*set->assessor("bandit"), "x = 1\n"), Catch::Contains("garbage"));
   }
   SECTION("it hangs past the deadline, and is gone afterwards") {
     fs::path pid_file = dir.path() / "pid";
-    auto set = plugins(settings(
-        stand_in(dir, "hang.sh", ready + "; echo $$ > " + pid_file.string() + "; read line; sleep 600")));
+    auto set = plugins(settings(stand_in(
+        dir, "hang.sh", ready + "; echo $$ > " + pid_file.string() + "; read line; sleep 600")));
     auto start = std::chrono::steady_clock::now();
     try {
       assess(*set->assessor("bandit"), "x = 1\n", "main.py", std::chrono::milliseconds(500));
@@ -239,11 +246,11 @@ TEST_CASE("a broken semgrep fails or times out with the reason") {
   test::TempDir dir;
   auto semgrep_with = [&](const std::string& name, const std::string& body) {
     // --version must work for the probe; the scan is what breaks.
-    return plugins("    semgrep: {semgrep: " +
-                   stand_in(dir, name,
-                            "if [ \"$1\" = --version ]; then echo 1.0.0; exit 0; fi\n" + body)
-                       .string() +
-                   "}");
+    return plugins(
+        "    semgrep: {semgrep: " +
+        stand_in(dir, name, "if [ \"$1\" = --version ]; then echo 1.0.0; exit 0; fi\n" + body)
+            .string() +
+        "}");
   };
   SECTION("it crashes") {
     auto set = semgrep_with("crash.sh", "echo 'fatal: out of luck' >&2; kill -SEGV $$");
@@ -252,12 +259,15 @@ TEST_CASE("a broken semgrep fails or times out with the reason") {
   }
   SECTION("it prints garbage") {
     auto set = semgrep_with("garbage.sh", "echo '<html>rate limited</html>'");
-    CHECK_THROWS_WITH(assess(*set->assessor("semgrep"), "x = 1\n"), Catch::Contains("rate limited"));
+    CHECK_THROWS_WITH(assess(*set->assessor("semgrep"), "x = 1\n"),
+                      Catch::Contains("rate limited"));
   }
   SECTION("it reports an error about the program") {
-    auto set = semgrep_with("error.sh",
-                            "echo '{\"results\": [], \"errors\": [{\"message\": \"Syntax error at line 1\"}]}'");
-    CHECK_THROWS_WITH(assess(*set->assessor("semgrep"), "x = 1\n"), Catch::Contains("Syntax error"));
+    auto set = semgrep_with(
+        "error.sh",
+        "echo '{\"results\": [], \"errors\": [{\"message\": \"Syntax error at line 1\"}]}'");
+    CHECK_THROWS_WITH(assess(*set->assessor("semgrep"), "x = 1\n"),
+                      Catch::Contains("Syntax error"));
   }
   SECTION("it hangs past the deadline") {
     auto set = semgrep_with("hang.sh", "sleep 600");

@@ -30,21 +30,46 @@ namespace {
 // Bandit's test ids by warden category; an id not listed falls back by its
 // group (B5xx: network and TLS, B6xx: injection).
 const std::map<std::string, std::string>& categories() {
-  static const std::map<std::string, std::string> map = {
-      {"B102", "code-execution"},    {"B307", "code-execution"},   {"B201", "code-execution"},
-      {"B612", "code-execution"},    {"B103", "privilege"},        {"B104", "network"},
-      {"B108", "filesystem"},        {"B202", "filesystem"},       {"B306", "filesystem"},
-      {"B113", "network"},           {"B310", "network"},          {"B312", "network"},
-      {"B321", "network"},           {"B323", "network"},          {"B401", "network"},
-      {"B402", "network"},           {"B411", "network"},          {"B412", "network"},
-      {"B415", "network"},           {"B301", "deserialization"},  {"B302", "deserialization"},
-      {"B403", "deserialization"},   {"B506", "deserialization"},  {"B614", "deserialization"},
-      {"B303", "crypto"},            {"B304", "crypto"},           {"B305", "crypto"},
-      {"B311", "crypto"},            {"B324", "crypto"},           {"B413", "crypto"},
-      {"B404", "command-execution"}, {"B601", "command-execution"}, {"B602", "command-execution"},
-      {"B603", "command-execution"}, {"B604", "command-execution"}, {"B605", "command-execution"},
-      {"B606", "command-execution"}, {"B607", "command-execution"}, {"B609", "command-execution"},
-      {"B613", "obfuscation"}};
+  static const std::map<std::string, std::string> map = {{"B102", "code-execution"},
+                                                         {"B307", "code-execution"},
+                                                         {"B201", "code-execution"},
+                                                         {"B612", "code-execution"},
+                                                         {"B103", "privilege"},
+                                                         {"B104", "network"},
+                                                         {"B108", "filesystem"},
+                                                         {"B202", "filesystem"},
+                                                         {"B306", "filesystem"},
+                                                         {"B113", "network"},
+                                                         {"B310", "network"},
+                                                         {"B312", "network"},
+                                                         {"B321", "network"},
+                                                         {"B323", "network"},
+                                                         {"B401", "network"},
+                                                         {"B402", "network"},
+                                                         {"B411", "network"},
+                                                         {"B412", "network"},
+                                                         {"B415", "network"},
+                                                         {"B301", "deserialization"},
+                                                         {"B302", "deserialization"},
+                                                         {"B403", "deserialization"},
+                                                         {"B506", "deserialization"},
+                                                         {"B614", "deserialization"},
+                                                         {"B303", "crypto"},
+                                                         {"B304", "crypto"},
+                                                         {"B305", "crypto"},
+                                                         {"B311", "crypto"},
+                                                         {"B324", "crypto"},
+                                                         {"B413", "crypto"},
+                                                         {"B404", "command-execution"},
+                                                         {"B601", "command-execution"},
+                                                         {"B602", "command-execution"},
+                                                         {"B603", "command-execution"},
+                                                         {"B604", "command-execution"},
+                                                         {"B605", "command-execution"},
+                                                         {"B606", "command-execution"},
+                                                         {"B607", "command-execution"},
+                                                         {"B609", "command-execution"},
+                                                         {"B613", "obfuscation"}};
   return map;
 }
 
@@ -193,18 +218,17 @@ class BanditAssessor {
     std::unique_ptr<Worker> worker = acquire();
     nlohmann::json answer;
     try {
-      answer = worker->exchange({{"code", request.code},
-                                 {"file_name", request.file_name},
-                                 {"skips", settings_.skips}},
-                                request.deadline);
+      answer = worker->exchange(
+          {{"code", request.code}, {"file_name", request.file_name}, {"skips", settings_.skips}},
+          request.deadline);
     } catch (const ToolFailure& e) {
       // The worker is dropped: whatever state it is in goes with it.
       std::string tail = worker->stderr_tail();
       discard(std::move(worker));
-      throw PluginError(e.kind() == ToolFailure::Kind::kTimeout ? WARDEN_ERR_TIMEOUT
-                                                                : WARDEN_ERR_FAILED,
-                        std::string("bandit: ") + e.what() +
-                            (tail.empty() ? "" : "; its last words: " + last_line(tail)));
+      throw PluginError(
+          e.kind() == ToolFailure::Kind::kTimeout ? WARDEN_ERR_TIMEOUT : WARDEN_ERR_FAILED,
+          std::string("bandit: ") + e.what() +
+              (tail.empty() ? "" : "; its last words: " + last_line(tail)));
     }
     release(std::move(worker));
     if (answer.contains("error"))

@@ -107,8 +107,8 @@ class SemgrepAssessor {
     }
     std::string scratch = (fs::temp_directory_path() / "warden-semgrep-XXXXXX").string();
     if (::mkdtemp(scratch.data()) == nullptr)
-      throw PluginError(WARDEN_ERR_INTERNAL,
-                        std::string("semgrep: cannot make its home folder: ") + std::strerror(errno));
+      throw PluginError(WARDEN_ERR_INTERNAL, std::string("semgrep: cannot make its home folder: ") +
+                                                 std::strerror(errno));
     home_ = scratch;
   }
   ~SemgrepAssessor() {
@@ -123,19 +123,21 @@ class SemgrepAssessor {
     a.tool_version = "semgrep";
     std::error_code ec;
     if (!fs::exists(semgrep_, ec)) {
-      a.reason = "semgrep not found at " + semgrep_.string() +
-                 " (run scripts/install-python-tools.sh, or set assessors.settings.semgrep.semgrep)";
+      a.reason =
+          "semgrep not found at " + semgrep_.string() +
+          " (run scripts/install-python-tools.sh, or set assessors.settings.semgrep.semgrep)";
       return a;
     }
     std::string rules_text;
     std::vector<fs::path> files;
     for (const auto& e : fs::directory_iterator(rules_, ec))
-      if (e.path().extension() == ".yaml" || e.path().extension() == ".yml") files.push_back(e.path());
+      if (e.path().extension() == ".yaml" || e.path().extension() == ".yml")
+        files.push_back(e.path());
     std::sort(files.begin(), files.end());
     for (const auto& f : files) {
       std::ifstream in(f, std::ios::binary);
-      rules_text += f.filename().string() + "\n" +
-                    std::string(std::istreambuf_iterator<char>(in), {}) + "\n";
+      rules_text +=
+          f.filename().string() + "\n" + std::string(std::istreambuf_iterator<char>(in), {}) + "\n";
     }
     if (files.empty()) {
       a.reason = "no Semgrep rules (*.yaml) in " + rules_.string();
@@ -164,8 +166,8 @@ class SemgrepAssessor {
 
   std::vector<Finding> assess(const AssessRequest& request) {
     if (request.language != "python")
-      throw PluginError(WARDEN_ERR_UNSUPPORTED,
-                        "warden's Semgrep rules are for Python, not " + std::string(request.language));
+      throw PluginError(WARDEN_ERR_UNSUPPORTED, "warden's Semgrep rules are for Python, not " +
+                                                    std::string(request.language));
     ScratchDir scratch(home_);
     std::string name = fs::path(std::string(request.file_name)).filename().string();
     if (name.empty() || !name.ends_with(".py")) name = "main.py";
@@ -183,9 +185,9 @@ class SemgrepAssessor {
       status = run.read_to_exit(request.deadline, out);
       stderr_tail = run.stderr_tail();
     } catch (const ToolFailure& e) {
-      throw PluginError(e.kind() == ToolFailure::Kind::kTimeout ? WARDEN_ERR_TIMEOUT
-                                                                : WARDEN_ERR_FAILED,
-                        std::string("semgrep: ") + e.what());
+      throw PluginError(
+          e.kind() == ToolFailure::Kind::kTimeout ? WARDEN_ERR_TIMEOUT : WARDEN_ERR_FAILED,
+          std::string("semgrep: ") + e.what());
     }
     nlohmann::json report = nlohmann::json::parse(out, nullptr, false);
     if (report.is_discarded() || !report.is_object() || !report.contains("results"))
