@@ -2,6 +2,10 @@
 // a side-by-side comparison. Timing is never asserted; it is reported.
 #pragma once
 
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -45,6 +49,22 @@ inline void print_ratio(const std::string& label, double ours, double reference,
   double ratio = ours / reference;
   std::printf("  %-44s %.2fx  (target <= %.2fx: %s)\n", label.c_str(), ratio, target,
               ratio <= target ? "met" : "NOT met");
+}
+
+// Runs argv (argv[0] a path) with stdout and stderr thrown away and waits
+// for it: what a user's shell does with a command, without the shell.
+inline void run_quietly(const std::vector<std::string>& argv) {
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+  pid_t pid;
+  if (posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ) == 0)
+    waitpid(pid, nullptr, 0);
+  posix_spawn_file_actions_destroy(&actions);
 }
 
 }  // namespace warden::bench

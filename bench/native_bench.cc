@@ -1,8 +1,5 @@
 // native backend: `print(1)` through the sandbox against bare
 // /usr/bin/python3 -c 'print(1)', side by side, then 16 concurrent runs.
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
 
 #include <cstdio>
 #include <future>
@@ -25,16 +22,7 @@ int main() {
   RunSpec spec;
   spec.run_id = "bench";
   auto sandboxed = [&] { backend->run(spec, "print(1)\n", "", {}); };
-  auto bare = [] {
-    const char* argv[] = {"/usr/bin/python3", "-c", "print(1)", nullptr};
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-    pid_t pid;
-    posix_spawn(&pid, argv[0], &actions, nullptr, const_cast<char**>(argv), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    waitpid(pid, nullptr, 0);
-  };
+  auto bare = [] { bench::run_quietly({"/usr/bin/python3", "-c", "print(1)"}); };
   std::printf("native backend, print(1), 40 runs each (interleaved warm-up of 5)\n");
   bench::Timing bare_t = bench::time_runs(40, 5, bare);
   bench::Timing native_t = bench::time_runs(40, 5, sandboxed);
