@@ -8,8 +8,6 @@
 #include "bench_util.h"
 #include "plugin/loader.h"
 
-extern char** environ;
-
 int main() {
   using namespace warden;
   PluginCatalog catalog;
