@@ -318,25 +318,42 @@ AppendReceipt AuditLog::enqueue(const std::string& kind, nlohmann::json data) {
     run_due_retention();
     return receipt;
   }
-  work_cv_.notify_one();
+  // With a delay, the background writer gathers a batch. Without one, a
+  // caller that waits syncs the batch itself (wait_durable) rather than race
+  // the writer to it; records nobody waits for are synced by the background
+  // writer within checkpoint_interval.
+  if (config_.group_commit_delay_ms > 0) work_cv_.notify_one();
   lock.unlock();
   run_due_retention();
   return receipt;
 }
 
-bool AuditLog::flush_pending_locked() {
-  if (!pending_.empty()) {
-    if (!write_all(fd_, pending_)) {
-      std::string why = errno_text("write to " + segment_name(segment_seq_));
-      // Leave no partial frame behind: the segment stays a clean prefix.
-      if (::ftruncate(fd_, static_cast<off_t>(file_bytes_)) != 0)
-        why += " (and the partial record could not be cut)";
-      fail(why);
-      return false;
-    }
-    file_bytes_ += pending_.size();
-    pending_.clear();
+void AuditLog::write_queued() {
+  std::unique_lock lock(mutex_);
+  flushed_cv_.wait(lock, [&] { return !flushing_; });
+  if (!broken_.empty())
+    throw Error(ErrorKind::kEnvironment, "audit log cannot be written: " + broken_);
+  if (!write_pending_locked())
+    throw Error(ErrorKind::kEnvironment, "audit log cannot be written: " + broken_);
+}
+
+bool AuditLog::write_pending_locked() {
+  if (pending_.empty()) return true;
+  if (!write_all(fd_, pending_)) {
+    std::string why = errno_text("write to " + segment_name(segment_seq_));
+    // Leave no partial frame behind: the segment stays a clean prefix.
+    if (::ftruncate(fd_, static_cast<off_t>(file_bytes_)) != 0)
+      why += " (and the partial record could not be cut)";
+    fail(why);
+    return false;
   }
+  file_bytes_ += pending_.size();
+  pending_.clear();
+  return true;
+}
+
+bool AuditLog::flush_pending_locked() {
+  if (!write_pending_locked()) return false;
   if (::fdatasync(fd_) != 0) {
     fail(errno_text("fdatasync"));
     return false;

@@ -59,6 +59,10 @@ class AuditLog {
   // Blocks until the record with this index, and every one before it, is
   // durable. Throws Error(kEnvironment) if the writer stopped first.
   void wait_durable(std::uint64_t index);
+  // Writes every queued record to the segment file now, without syncing:
+  // they then survive a crash of this process, though not of the machine,
+  // until the next sync. Throws Error(kEnvironment) like append().
+  void write_queued();
 
   bool writable() const;
   std::string unwritable_reason() const;
@@ -88,6 +92,8 @@ class AuditLog {
   // Writes the frames waiting in pending_ and syncs them; requires mutex_ and
   // no flush in flight. Returns false (and stops the writer) on an error.
   bool flush_pending_locked();
+  // Writes pending_ to the segment without syncing; same contract.
+  bool write_pending_locked();
   // Group mode: writes and syncs every frame queued so far outside the lock
   // (`lock` holds mutex_ on entry and on return; no flush may be in flight).
   // Returns false (and stops the writer) on an error.

@@ -214,10 +214,11 @@ class HostImpl final : public Host {
   }
 
  private:
-  // Records are queued as the request goes; they are made durable together
-  // before the code runs (no run without its record on disk) and, by the
-  // caller, before the result is returned: one group commit each, not one
-  // per record.
+  // Records are queued as the request goes. Before the code runs they are
+  // written to the log file (so a crash of warden during the run loses none
+  // of them), and the caller makes them durable, with the run's result,
+  // before the result is returned: one sync per request, not one per record.
+  // With durability "every-record" each record is synced as it is queued.
   ExecutionResult run_pipeline(const ExecutionRequest& request,
                                std::optional<std::uint64_t>& last_record) {
     pipeline::check_request(request, config_.requests, config_.ceilings, plugins_->backend_names());
@@ -339,7 +340,7 @@ class HostImpl final : public Host {
                              {"network", to_string(r.network)},
                              {"trust", to_string(r.trust)}});
     const SandboxBackend* backend = plugins_->backend(r.backend);
-    audit_->wait_durable(*last_record);
+    audit_->write_queued();  // in the log file before the code runs
     auto sandbox_started = std::chrono::steady_clock::now();
     try {
       r.run = backend->run(spec, request.code, request.stdin_data, {});
