@@ -127,7 +127,10 @@ class Lexer {
         continue;
       }
       if (c == ' ' || c == '\t' || c == '\f') {
-        advance(1);
+        std::size_t end = pos_ + 1;
+        while (end < src_.size() && (src_[end] == ' ' || src_[end] == '\t' || src_[end] == '\f'))
+          ++end;
+        advance(end - pos_);
         continue;
       }
       if (c == '\\' && (peek(1) == '\n' || peek(1) == '\r')) {  // explicit line joining
