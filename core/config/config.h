@@ -15,7 +15,7 @@
 namespace warden {
 
 struct AssessorsConfig {
-  std::vector<std::string> enabled = {"heuristics"};
+  std::vector<std::string> enabled = {"heuristics", "bandit", "semgrep"};
   std::uint64_t deadline_ms = 20'000;  // per assessor, per request
   bool cache_enabled = true;
   std::uint64_t cache_max_entries = 4096;
