@@ -21,6 +21,9 @@
 #include "seccomp_policy.h"
 
 namespace warden::native {
+using sandboxing::Cgroup;
+using sandboxing::CgroupLimits;
+using sandboxing::CgroupUsage;
 namespace {
 
 constexpr const char* kCodePath = "/sandbox/main.py";

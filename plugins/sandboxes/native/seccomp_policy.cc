@@ -1,5 +1,7 @@
 #include "seccomp_policy.h"
 
+#include "denied_syscalls.h"
+
 #include <errno.h>
 #include <sched.h>
 #include <seccomp.h>
@@ -15,62 +17,6 @@
 namespace warden::native {
 namespace {
 
-// Each entry: a system call that has no business in a sandboxed program.
-const std::vector<std::string> kDenied = {
-    // debugging and reading other processes
-    "ptrace",
-    "process_vm_readv",
-    "process_vm_writev",
-    "kcmp",
-    "pidfd_getfd",
-    // kernel keyrings
-    "keyctl",
-    "add_key",
-    "request_key",
-    // io_uring bypasses the filter for the operations it performs
-    "io_uring_setup",
-    "io_uring_enter",
-    "io_uring_register",
-    // BPF, perf, userfaultfd
-    "bpf",
-    "perf_event_open",
-    "userfaultfd",
-    // mounts and namespaces
-    "mount",
-    "umount2",
-    "pivot_root",
-    "chroot",
-    "unshare",
-    "setns",
-    "fsopen",
-    "fsconfig",
-    "fsmount",
-    "fspick",
-    "move_mount",
-    "open_tree",
-    "mount_setattr",
-    "open_by_handle_at",
-    // the machine itself
-    "reboot",
-    "kexec_load",
-    "kexec_file_load",
-    "init_module",
-    "finit_module",
-    "delete_module",
-    "swapon",
-    "swapoff",
-    "acct",
-    "quotactl",
-    "settimeofday",
-    "clock_settime",
-    "adjtimex",
-    "syslog",
-    "vhangup",
-    "personality",
-    "lookup_dcookie",
-    "nfsservctl",
-};
-
 constexpr unsigned long kNamespaceFlags[] = {CLONE_NEWUSER,   CLONE_NEWNS,  CLONE_NEWPID,
                                              CLONE_NEWNET,    CLONE_NEWUTS, CLONE_NEWIPC,
                                              CLONE_NEWCGROUP, CLONE_NEWTIME};
@@ -81,15 +27,11 @@ void check(int rc, const char* what) {
 
 }  // namespace
 
-const std::vector<std::string>& denied_syscalls() {
-  return kDenied;
-}
-
 int compile_seccomp_filter() {
   std::unique_ptr<void, void (*)(scmp_filter_ctx)> ctx(seccomp_init(SCMP_ACT_ALLOW),
                                                        seccomp_release);
   if (!ctx) throw std::runtime_error("seccomp: seccomp_init failed");
-  for (const auto& name : kDenied) {
+  for (const auto& name : sandboxing::denied_syscalls()) {
     int nr = seccomp_syscall_resolve_name(name.c_str());
     if (nr == __NR_SCMP_ERROR) continue;  // not on this architecture
     check(seccomp_rule_add(ctx.get(), SCMP_ACT_ERRNO(EPERM), nr, 0), name.c_str());

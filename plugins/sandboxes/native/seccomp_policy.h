@@ -9,9 +9,6 @@
 
 namespace warden::native {
 
-// The names of the denied system calls, for the docs and the probe.
-const std::vector<std::string>& denied_syscalls();
-
 // Compiles the filter to BPF in a memfd and returns the file descriptor
 // (caller closes it). Throws std::runtime_error when libseccomp fails.
 int compile_seccomp_filter();

@@ -1,7 +1,9 @@
 #include "cgroup.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,12 +11,13 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
 
-namespace warden::native {
+namespace warden::sandboxing {
 namespace {
 
 constexpr const char* kRoot = "/sys/fs/cgroup";
@@ -73,11 +76,57 @@ void make_dir(const std::string& path, const std::string& limit) {
                              std::strerror(errno));
 }
 
-std::vector<pid_t> procs_in(const std::string& dir) {
-  std::vector<pid_t> pids;
+// Removes a cgroup and the cgroups below it, deepest first. The kernel may
+// need a moment after the last task leaves before rmdir succeeds.
+// Registers an eventfd for OOM notifications at <memory_dir>'s limit (v1's
+// cgroup.event_control); it becomes readable once the OOM killer ran there.
+int oom_eventfd(const std::string& memory_dir) {
+  int efd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (efd < 0) throw std::runtime_error(std::string("cgroup: eventfd: ") + std::strerror(errno));
+  int control = ::open((memory_dir + "/memory.oom_control").c_str(), O_RDONLY | O_CLOEXEC);
+  if (control < 0) {
+    ::close(efd);
+    throw std::runtime_error("cgroup: cannot open " + memory_dir +
+                             "/memory.oom_control: " + std::strerror(errno));
+  }
+  std::string registration = std::to_string(efd) + " " + std::to_string(control);
+  try {
+    write_control(memory_dir + "/cgroup.event_control", registration, "memory");
+  } catch (...) {
+    ::close(control);
+    ::close(efd);
+    throw;
+  }
+  ::close(control);  // the kernel holds its own reference
+  return efd;
+}
+
+bool signalled(int event_fd) {
+  pollfd p{event_fd, POLLIN, 0};
+  return ::poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
+}
+
+void remove_tree(const std::string& dir) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec))
+    if (entry.is_directory() && !entry.is_symlink()) remove_tree(entry.path().string());
+  for (int attempt = 0; attempt < 200 && ::rmdir(dir.c_str()) != 0 && errno == EBUSY; ++attempt)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+}
+
+// The processes in a cgroup and in those below it.
+void collect_procs(const std::string& dir, std::vector<pid_t>& pids) {
   std::istringstream in(read_text(dir + "/cgroup.procs"));
   pid_t pid = 0;
   while (in >> pid) pids.push_back(pid);
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec))
+    if (entry.is_directory() && !entry.is_symlink()) collect_procs(entry.path().string(), pids);
+}
+
+std::vector<pid_t> procs_in(const std::string& dir) {
+  std::vector<pid_t> pids;
+  collect_procs(dir, pids);
   return pids;
 }
 
@@ -102,7 +151,7 @@ std::string Cgroup::unusable_reason(const std::string& parent) {
 }
 
 Cgroup::Cgroup(const std::string& parent, const std::string& name, const CgroupLimits& limits)
-    : name_(name), v2_(v2_host()) {
+    : parent_(parent), name_(name), v2_(v2_host()) {
   auto quota = [&] {
     return std::to_string(static_cast<std::uint64_t>(std::ceil(limits.cpus * kCpuPeriodUs)));
   };
@@ -115,10 +164,14 @@ Cgroup::Cgroup(const std::string& parent, const std::string& name, const CgroupL
       std::string dir = base + "/" + name;
       make_dir(dir, "cgroup");
       dirs_.push_back(dir);
-      write_control(dir + "/memory.max", std::to_string(limits.memory_bytes), "memory");
-      if (exists(dir + "/memory.swap.max")) write_control(dir + "/memory.swap.max", "0", "memory");
-      write_control(dir + "/pids.max", std::to_string(limits.pids), "pids");
-      write_control(dir + "/cpu.max", quota() + " " + std::to_string(kCpuPeriodUs), "cpus");
+      if (limits.memory_bytes) {
+        write_control(dir + "/memory.max", std::to_string(limits.memory_bytes), "memory");
+        if (exists(dir + "/memory.swap.max"))
+          write_control(dir + "/memory.swap.max", "0", "memory");
+      }
+      if (limits.pids) write_control(dir + "/pids.max", std::to_string(limits.pids), "pids");
+      if (limits.cpus > 0)
+        write_control(dir + "/cpu.max", quota() + " " + std::to_string(kCpuPeriodUs), "cpus");
     } else {
       for (const char* controller : {"memory", "pids", "cpu", "cpuacct"}) {
         std::string base = std::string(kRoot) + "/" + controller + "/" + parent;
@@ -128,16 +181,21 @@ Cgroup::Cgroup(const std::string& parent, const std::string& name, const CgroupL
         dirs_.push_back(dir);
       }
       const std::string& memory = dirs_[0];
-      write_control(memory + "/memory.limit_in_bytes", std::to_string(limits.memory_bytes),
-                    "memory");
-      // Without swap accounting the limit would hold for RAM only and swap could absorb the rest;
-      // this host has no swap when memsw is absent, which the probe reports.
-      if (exists(memory + "/memory.memsw.limit_in_bytes"))
-        write_control(memory + "/memory.memsw.limit_in_bytes", std::to_string(limits.memory_bytes),
+      if (limits.memory_bytes) {
+        write_control(memory + "/memory.limit_in_bytes", std::to_string(limits.memory_bytes),
                       "memory");
-      write_control(dirs_[1] + "/pids.max", std::to_string(limits.pids), "pids");
-      write_control(dirs_[2] + "/cpu.cfs_period_us", std::to_string(kCpuPeriodUs), "cpus");
-      write_control(dirs_[2] + "/cpu.cfs_quota_us", quota(), "cpus");
+        // Without swap accounting the limit would hold for RAM only and swap could absorb the
+        // rest; this host has no swap when memsw is absent, which the probe reports.
+        if (exists(memory + "/memory.memsw.limit_in_bytes"))
+          write_control(memory + "/memory.memsw.limit_in_bytes",
+                        std::to_string(limits.memory_bytes), "memory");
+        oom_event_fd_ = oom_eventfd(memory);
+      }
+      if (limits.pids) write_control(dirs_[1] + "/pids.max", std::to_string(limits.pids), "pids");
+      if (limits.cpus > 0) {
+        write_control(dirs_[2] + "/cpu.cfs_period_us", std::to_string(kCpuPeriodUs), "cpus");
+        write_control(dirs_[2] + "/cpu.cfs_quota_us", quota(), "cpus");
+      }
     }
     for (const auto& dir : dirs_) {
       int fd = ::open((dir + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
@@ -148,6 +206,7 @@ Cgroup::Cgroup(const std::string& parent, const std::string& name, const CgroupL
     }
   } catch (...) {
     for (int fd : join_fds_) ::close(fd);
+    if (oom_event_fd_ >= 0) ::close(oom_event_fd_);
     for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) ::rmdir(it->c_str());
     throw;
   }
@@ -156,10 +215,18 @@ Cgroup::Cgroup(const std::string& parent, const std::string& name, const CgroupL
 Cgroup::~Cgroup() {
   kill_all();
   for (int fd : join_fds_) ::close(fd);
-  for (const auto& dir : dirs_) {
-    // The kernel may need a moment after the last task exits before rmdir succeeds.
-    for (int attempt = 0; attempt < 200 && ::rmdir(dir.c_str()) != 0 && errno == EBUSY; ++attempt)
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  if (oom_event_fd_ >= 0) ::close(oom_event_fd_);
+  if (v2_) {
+    for (const auto& dir : dirs_) remove_tree(dir);
+    return;
+  }
+  // Every v1 hierarchy: an engine that used this cgroup as its parent created
+  // <parent>/<name> in the controllers it uses, not only in ours.
+  std::error_code ec;
+  for (const auto& hierarchy : std::filesystem::directory_iterator(kRoot, ec)) {
+    if (hierarchy.is_symlink() || !hierarchy.is_directory()) continue;
+    std::string dir = hierarchy.path().string() + "/" + parent_ + "/" + name_;
+    if (exists(dir)) remove_tree(dir);
   }
 }
 
@@ -190,15 +257,17 @@ CgroupUsage Cgroup::usage() const {
     const std::string& dir = dirs_[0];
     u.peak_memory_bytes = number_in(dir + "/memory.peak");
     u.cpu_time_ms = keyed_value(read_text(dir + "/cpu.stat"), "usage_usec") / 1000;
-    u.oom_killed = keyed_value(read_text(dir + "/memory.events"), "oom_kill") > 0;
+    std::string events = read_text(dir + "/memory.events");
+    u.oom_killed = keyed_value(events, "oom_kill") > 0;
     u.pids_limit_hit = keyed_value(read_text(dir + "/pids.events"), "max") > 0;
   } else {
     u.peak_memory_bytes = number_in(dirs_[0] + "/memory.max_usage_in_bytes");
-    u.oom_killed = keyed_value(read_text(dirs_[0] + "/memory.oom_control"), "oom_kill") > 0;
+    u.oom_killed = keyed_value(read_text(dirs_[0] + "/memory.oom_control"), "oom_kill") > 0 ||
+                   (oom_event_fd_ >= 0 && signalled(oom_event_fd_));
     u.pids_limit_hit = keyed_value(read_text(dirs_[1] + "/pids.events"), "max") > 0;
     u.cpu_time_ms = number_in(dirs_[3] + "/cpuacct.usage") / 1'000'000;
   }
   return u;
 }
 
-}  // namespace warden::native
+}  // namespace warden::sandboxing

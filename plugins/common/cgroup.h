@@ -1,6 +1,8 @@
 // A cgroup for one run: memory (no swap), pids and CPU bandwidth, on cgroup v2
 // or on v1/hybrid hosts. It measures the run (peak memory, CPU time, OOM
-// kills, pids refusals), kills everything in it, and removes itself.
+// kills, pids refusals), kills everything in it, and removes itself together
+// with any cgroups created below it (a container engine given it as the
+// cgroup parent makes its own there, in every v1 hierarchy).
 #pragma once
 
 #include <sys/types.h>
@@ -9,8 +11,9 @@
 #include <string>
 #include <vector>
 
-namespace warden::native {
+namespace warden::sandboxing {
 
+// A zero field sets no limit of that kind.
 struct CgroupLimits {
   std::uint64_t memory_bytes = 0;
   double cpus = 0;
@@ -20,7 +23,7 @@ struct CgroupLimits {
 struct CgroupUsage {
   std::uint64_t peak_memory_bytes = 0;
   std::uint64_t cpu_time_ms = 0;
-  bool oom_killed = false;
+  bool oom_killed = false;  // the OOM killer ran at this cgroup's memory limit
   bool pids_limit_hit = false;
 };
 
@@ -32,7 +35,7 @@ class Cgroup {
   // Creates <parent>/<name> with the limits. Throws std::runtime_error naming
   // the limit that cannot be enforced and why.
   Cgroup(const std::string& parent, const std::string& name, const CgroupLimits& limits);
-  ~Cgroup();  // kills what is left and removes the cgroup
+  ~Cgroup();  // kills what is left and removes the cgroup and those below it
   Cgroup(const Cgroup&) = delete;
   Cgroup& operator=(const Cgroup&) = delete;
 
@@ -43,12 +46,19 @@ class Cgroup {
   void kill_all();
   CgroupUsage usage() const;
   std::string id() const { return name_; }
+  // The path to give a container engine as its cgroup parent: "/<parent>/<name>".
+  std::string path() const { return "/" + parent_ + "/" + name_; }
 
  private:
   std::vector<std::string> dirs_;  // one per hierarchy (v1) or one (v2)
   std::vector<int> join_fds_;
+  // v1 with a memory limit: an eventfd the kernel signals when this cgroup's
+  // limit invokes the OOM killer. v1 counts the kill ("oom_kill") only in the
+  // victim's own cgroup, which an engine's container cgroup below this one is.
+  int oom_event_fd_ = -1;
+  std::string parent_;
   std::string name_;
   bool v2_ = false;
 };
 
-}  // namespace warden::native
+}  // namespace warden::sandboxing

@@ -1,0 +1,64 @@
+#include "denied_syscalls.h"
+
+namespace warden::sandboxing {
+
+// Each entry: a system call that has no business in a sandboxed program.
+const std::vector<std::string>& denied_syscalls() {
+  static const std::vector<std::string> names = {
+      // debugging and reading other processes
+      "ptrace",
+      "process_vm_readv",
+      "process_vm_writev",
+      "kcmp",
+      "pidfd_getfd",
+      // kernel keyrings
+      "keyctl",
+      "add_key",
+      "request_key",
+      // io_uring bypasses the filter for the operations it performs
+      "io_uring_setup",
+      "io_uring_enter",
+      "io_uring_register",
+      // BPF, perf, userfaultfd
+      "bpf",
+      "perf_event_open",
+      "userfaultfd",
+      // mounts and namespaces
+      "mount",
+      "umount2",
+      "pivot_root",
+      "chroot",
+      "unshare",
+      "setns",
+      "fsopen",
+      "fsconfig",
+      "fsmount",
+      "fspick",
+      "move_mount",
+      "open_tree",
+      "mount_setattr",
+      "open_by_handle_at",
+      // the machine itself
+      "reboot",
+      "kexec_load",
+      "kexec_file_load",
+      "init_module",
+      "finit_module",
+      "delete_module",
+      "swapon",
+      "swapoff",
+      "acct",
+      "quotactl",
+      "settimeofday",
+      "clock_settime",
+      "adjtimex",
+      "syslog",
+      "vhangup",
+      "personality",
+      "lookup_dcookie",
+      "nfsservctl",
+  };
+  return names;
+}
+
+}  // namespace warden::sandboxing
