@@ -1,0 +1,729 @@
+#include "container_backend.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <future>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "cgroup.h"
+#include "denied_syscalls.h"
+
+namespace warden::containers {
+namespace {
+
+using engine::EngineClient;
+using engine::EngineError;
+using Clock = std::chrono::steady_clock;
+
+constexpr const char* kOwnerLabel = "io.warden.owner";
+constexpr const char* kRunLabel = "io.warden.run";
+constexpr const char* kCompatVersion = "/v1.41";  // Podman's Docker-compatible API
+constexpr const char* kLibpodVersion = "/v4.0.0";
+constexpr int kMinDockerApiMinor = 30;  // wait?condition=next-exit, Init, NanoCpus
+constexpr int kMaxDockerApiMinor = 45;
+constexpr std::uint64_t kCpuPeriodUs = 100'000;
+// RLIMIT_NPROC for Podman's containers: below the hard limits services get on
+// common hosts, above what the concurrent runs of one sandbox user need.
+constexpr std::uint64_t kPodmanNproc = 4096;
+// After a kill, how long the output may take to drain before we stop reading.
+constexpr auto kDrainAfterKill = std::chrono::seconds(5);
+
+std::string sanitized(const std::string& id) {
+  std::string out;
+  for (char c : id)
+    out.push_back(std::isalnum(static_cast<unsigned char>(c)) || c == '-' ? c : '_');
+  return out.substr(0, 64);
+}
+
+// "<pid>.<start time in clock ticks>": names a process for as long as it lives.
+std::string process_identity(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto close = stat.rfind(')');
+  if (close == std::string::npos) return "";
+  std::istringstream fields(stat.substr(close + 2));
+  std::string field;
+  // Field 22 (starttime); fields(3..) start after the command name.
+  for (int i = 3; i <= 22 && fields >> field; ++i) {
+  }
+  return std::to_string(pid) + "." + field;
+}
+
+bool owner_alive(const std::string& owner) {
+  auto dot = owner.find('.');
+  if (dot == std::string::npos) return false;
+  pid_t pid = 0;
+  try {
+    pid = static_cast<pid_t>(std::stol(owner.substr(0, dot)));
+  } catch (const std::exception&) {
+    return false;
+  }
+  return pid > 0 && process_identity(pid) == owner;
+}
+
+std::string url_encode(const std::string& s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(hex[c >> 4]);
+      out.push_back(hex[c & 15]);
+    }
+  }
+  return out;
+}
+
+// The folder holding the program for one run, bind-mounted read-only at
+// /sandbox; removed with the run.
+class StagedCode {
+ public:
+  StagedCode(const std::filesystem::path& root, const std::string& name, std::string_view code) {
+    std::error_code ec;
+    std::filesystem::create_directories(root, ec);
+    dir_ = root / name;
+    if (::mkdir(dir_.c_str(), 0755) != 0)
+      throw PluginError(WARDEN_ERR_INTERNAL, "cannot create the staging folder " + dir_.string() +
+                                                 ": " + std::strerror(errno));
+    ::chmod(dir_.c_str(), 0755);  // whatever the umask: the sandbox user reads it
+    std::filesystem::path file = dir_ / "main.py";
+    std::ofstream out(file, std::ios::binary);
+    out.write(code.data(), static_cast<std::streamsize>(code.size()));
+    out.close();
+    if (!out)
+      throw PluginError(WARDEN_ERR_INTERNAL, "cannot write the program to " + file.string());
+    ::chmod(file.c_str(), 0444);
+  }
+  ~StagedCode() {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  StagedCode(const StagedCode&) = delete;
+  StagedCode& operator=(const StagedCode&) = delete;
+  const std::filesystem::path& dir() const { return dir_; }
+
+ private:
+  std::filesystem::path dir_;
+};
+
+// Force-removes the container when the run ends, however it ends.
+class ContainerGuard {
+ public:
+  ContainerGuard(const EngineClient& client, std::string target)
+      : client_(client), target_(std::move(target)) {}
+  ~ContainerGuard() {
+    try {
+      client_.request("DELETE", target_ + "?force=true&v=true");
+    } catch (const std::exception&) {
+      // The engine is gone; the owner label lets the next host reap it.
+    }
+  }
+  ContainerGuard(const ContainerGuard&) = delete;
+  ContainerGuard& operator=(const ContainerGuard&) = delete;
+
+ private:
+  const EngineClient& client_;
+  std::string target_;
+};
+
+// Splits the attach stream's frames (8-byte header: stream, 0, 0, 0, size
+// big-endian) into stdout and stderr, keeping at most `cap` bytes in all.
+class Demultiplexer {
+ public:
+  explicit Demultiplexer(std::uint64_t cap) : cap_(cap) {}
+
+  void feed(const char* data, std::size_t size) {
+    pending_.append(data, size);
+    std::size_t pos = 0;
+    while (true) {
+      if (frame_left_ == 0) {
+        if (pending_.size() - pos < 8) break;
+        stream_ = static_cast<unsigned char>(pending_[pos]);
+        frame_left_ = (std::uint32_t{static_cast<unsigned char>(pending_[pos + 4])} << 24) |
+                      (std::uint32_t{static_cast<unsigned char>(pending_[pos + 5])} << 16) |
+                      (std::uint32_t{static_cast<unsigned char>(pending_[pos + 6])} << 8) |
+                      std::uint32_t{static_cast<unsigned char>(pending_[pos + 7])};
+        pos += 8;
+        continue;
+      }
+      std::size_t take = std::min<std::size_t>(frame_left_, pending_.size() - pos);
+      if (take == 0) break;
+      keep(std::string_view(pending_).substr(pos, take));
+      pos += take;
+      frame_left_ -= static_cast<std::uint32_t>(take);
+    }
+    pending_.erase(0, pos);
+  }
+
+  bool truncated() const { return truncated_; }
+  std::string out, err;
+
+ private:
+  void keep(std::string_view bytes) {
+    std::uint64_t used = out.size() + err.size();
+    std::size_t room = static_cast<std::size_t>(cap_ - std::min(cap_, used));
+    if (bytes.size() > room) truncated_ = true;
+    (stream_ == 2 ? err : out).append(bytes.substr(0, room));
+  }
+
+  std::uint64_t cap_;
+  std::string pending_;
+  unsigned char stream_ = 1;
+  std::uint32_t frame_left_ = 0;
+  bool truncated_ = false;
+};
+
+struct Pumped {
+  bool timed_out = false;
+  bool cancelled = false;
+  std::uint64_t wall_time_ms = 0;
+};
+
+// Moves stdin in and output out until the stream ends; calls `kill` once when
+// the wall time runs out, the output cap is hit or the host cancels.
+Pumped pump(engine::AttachStream& stream, std::string_view stdin_data, Demultiplexer& output,
+            Clock::time_point start, std::uint64_t wall_time_ms, const Cancellation& cancellation,
+            const std::function<void()>& kill) {
+  Pumped result;
+  std::string early = stream.take_already_read();
+  output.feed(early.data(), early.size());
+  std::size_t written = 0;
+  bool stdin_open = true;
+  auto finish_stdin = [&] {
+    if (stdin_open) stream.close_stdin();
+    stdin_open = false;
+  };
+  if (stdin_data.empty()) finish_stdin();
+  const auto deadline = start + std::chrono::milliseconds(wall_time_ms);
+  std::optional<Clock::time_point> killed_at;
+  auto kill_once = [&] {
+    if (killed_at) return;
+    killed_at = Clock::now();
+    kill();
+  };
+  char buffer[65536];
+  while (true) {
+    auto now = Clock::now();
+    if (!killed_at && now >= deadline) {
+      result.timed_out = true;
+      kill_once();
+    }
+    if (!killed_at && cancellation.cancelled()) {
+      result.cancelled = true;
+      kill_once();
+    }
+    if (!killed_at && output.truncated()) kill_once();
+    if (killed_at && now - *killed_at > kDrainAfterKill) break;
+    pollfd fd{stream.fd(), static_cast<short>(POLLIN | (stdin_open ? POLLOUT : 0)), 0};
+    int wait_ms = 20;
+    if (!killed_at)
+      wait_ms = static_cast<int>(std::clamp<long long>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count(), 0, 20));
+    if (::poll(&fd, 1, wait_ms) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (fd.revents & (POLLIN | POLLHUP | POLLERR)) {
+      ssize_t n = ::recv(stream.fd(), buffer, sizeof buffer, MSG_DONTWAIT);
+      if (n == 0) break;
+      if (n < 0 && errno != EAGAIN && errno != EINTR) break;
+      if (n > 0) output.feed(buffer, static_cast<std::size_t>(n));
+    }
+    if (stdin_open && (fd.revents & POLLOUT)) {
+      ssize_t n = ::send(stream.fd(), stdin_data.data() + written, stdin_data.size() - written,
+                         MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (n > 0) written += static_cast<std::size_t>(n);
+      if ((n < 0 && errno != EAGAIN && errno != EINTR) || written == stdin_data.size())
+        finish_stdin();
+    }
+  }
+  result.wall_time_ms = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count());
+  return result;
+}
+
+void refuse_unenforceable(const Limits& l) {
+  auto refuse = [](const std::string& what) { throw PluginError(WARDEN_ERR_UNSUPPORTED, what); };
+  if (l.memory_bytes < (8ull << 20)) refuse("memory: below 8 MiB the interpreter cannot start");
+  if (l.pids < 2) refuse("pids: at least 2 are needed (the container's init and the program)");
+  if (l.open_files < 16) refuse("open_files: at least 16 are needed to start the interpreter");
+  if (l.cpus <= 0) refuse("cpus: must be positive");
+  if (l.wall_time_ms == 0 || l.cpu_time_ms == 0) refuse("time limits must be positive");
+  if (l.tmpfs_bytes == 0) refuse("tmpfs: must be positive");
+}
+
+std::map<std::string, std::string> program_environment(const RunSpec& spec) {
+  std::map<std::string, std::string> env = {
+      {"HOME", "/tmp"}, {"PATH", "/usr/bin:/bin"}, {"PWD", "/tmp"}, {"TMPDIR", "/tmp"}};
+  for (const auto& [k, v] : spec.env) env[k] = v;
+  return env;
+}
+
+std::string tmpfs_options(const Limits& l) {
+  return "rw,nosuid,nodev,size=" + std::to_string(l.tmpfs_bytes) + ",mode=1777";
+}
+
+std::uint64_t cpu_seconds(const Limits& l) {
+  return (l.cpu_time_ms + 999) / 1000;
+}
+
+// The engine's default seccomp profile (an allow list) with warden's denied
+// system calls taken out of every rule that allows them.
+std::string derive_seccomp_profile(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot read the seccomp profile " + path.string());
+  nlohmann::json profile = nlohmann::json::parse(in, nullptr, false);
+  if (profile.is_discarded() || !profile.contains("syscalls") || !profile["syscalls"].is_array())
+    throw std::runtime_error("the seccomp profile " + path.string() + " is not a profile");
+  if (profile.value("defaultAction", "") == "SCMP_ACT_ALLOW")
+    throw std::runtime_error("the seccomp profile " + path.string() +
+                             " allows by default; warden needs an allow list");
+  const auto& denied = sandboxing::denied_syscalls();
+  nlohmann::json rules = nlohmann::json::array();
+  for (auto rule : profile["syscalls"]) {
+    if (rule.value("action", "") == "SCMP_ACT_ALLOW" && rule.contains("names")) {
+      nlohmann::json names = nlohmann::json::array();
+      for (const auto& name : rule["names"])
+        if (std::find(denied.begin(), denied.end(), name.get<std::string>()) == denied.end())
+          names.push_back(name);
+      if (names.empty()) continue;
+      rule["names"] = names;
+    }
+    rules.push_back(rule);
+  }
+  profile["syscalls"] = rules;
+  return profile.dump();
+}
+
+}  // namespace
+
+ContainerBackend::ContainerBackend(Engine engine, const nlohmann::json& settings)
+    : engine_(engine), owner_(process_identity(::getpid())) {
+  static const std::set<std::string> kKnown = {"socket",         "image",          "rootfs",
+                                               "staging_dir",    "cgroup_parent",  "interpreters",
+                                               "api_timeout_ms", "seccomp_profile"};
+  for (const auto& [key, value] : settings.items())
+    if (!kKnown.count(key)) throw settings_error("/" + key, "unknown setting");
+  auto text = [&](const char* key, const std::string& fallback) {
+    if (!settings.contains(key)) return fallback;
+    if (!settings[key].is_string() || settings[key].get<std::string>().empty())
+      throw settings_error(std::string("/") + key, "expected a non-empty string");
+    return settings[key].get<std::string>();
+  };
+  bool docker = engine_ == Engine::kDocker;
+  std::string socket = text("socket", docker ? "/var/run/docker.sock" : "/run/podman/podman.sock");
+  image_ = text("image", docker ? "warden-python:latest" : "");
+  if (docker && settings.contains("rootfs"))
+    throw settings_error("/rootfs", "docker runs images only: name one with 'image'");
+  rootfs_ = text("rootfs", image_.empty() ? "/var/lib/warden/rootfs/python" : "");
+  staging_dir_ = text("staging_dir", "/var/lib/warden/staging");
+  seccomp_source_ = text("seccomp_profile", "/usr/share/containers/seccomp.json");
+  cgroup_parent_ = text("cgroup_parent", "warden");
+  if (cgroup_parent_.find('/') != std::string::npos ||
+      cgroup_parent_.find("..") != std::string::npos)
+    throw settings_error("/cgroup_parent", "expected a plain folder name");
+  if (settings.contains("api_timeout_ms") && !settings["api_timeout_ms"].is_number_unsigned())
+    throw settings_error("/api_timeout_ms", "expected a positive number of milliseconds");
+  api_timeout_ = std::chrono::milliseconds(settings.value("api_timeout_ms", 30000u));
+  interpreters_["python"] = {"/usr/bin/python3", "-I", "-B"};
+  if (settings.contains("interpreters")) {
+    const auto& map = settings["interpreters"];
+    if (!map.is_object())
+      throw settings_error("/interpreters", "expected a mapping of language to argv");
+    for (const auto& [language, argv] : map.items()) {
+      if (!argv.is_array() || argv.empty() || !argv[0].is_string() ||
+          argv[0].get<std::string>().empty() || argv[0].get<std::string>()[0] != '/')
+        throw settings_error("/interpreters/" + language,
+                             "expected a list of strings starting with an absolute path");
+      interpreters_[language] = argv.get<std::vector<std::string>>();
+    }
+  }
+  client_ = std::make_unique<EngineClient>(socket, api_timeout_);
+}
+
+ContainerBackend::~ContainerBackend() {
+  std::error_code ec;
+  if (!seccomp_profile_path_.empty()) std::filesystem::remove(seccomp_profile_path_, ec);
+}
+
+Availability ContainerBackend::probe() {
+  std::lock_guard<std::mutex> lock(probe_mutex_);
+  Availability a = check_engine();
+  available_ = a.available;
+  if (a.available && !reaped_) {
+    reap_leftovers();
+    reaped_ = true;
+  }
+  return a;
+}
+
+Availability ContainerBackend::check_engine() {
+  Availability a;
+  try {
+    auto version = client_->checked("GET", "/version").json();
+    a.tool_version = engine_name() + " " + version.value("Version", "?");
+    if (engine_ == Engine::kDocker) {
+      std::string api = version.value("ApiVersion", "");
+      int major = 0, minor = 0;
+      if (std::sscanf(api.c_str(), "%d.%d", &major, &minor) != 2 || major != 1 ||
+          minor < kMinDockerApiMinor) {
+        a.reason = "Docker Engine API " + api + " is older than 1." +
+                   std::to_string(kMinDockerApiMinor) + ", which warden needs";
+        return a;
+      }
+      api_prefix_ = "/v1." + std::to_string(std::min(minor, kMaxDockerApiMinor));
+      auto image = client_->request("GET", api_prefix_ + "/images/" + url_encode(image_) + "/json");
+      if (image.status == 404) {
+        a.reason = "image '" + image_ + "' is not in Docker: run `warden image build`";
+        return a;
+      }
+      if (image.status != 200) {
+        a.reason = "docker: cannot inspect image '" + image_ + "': " + engine::error_message(image);
+        return a;
+      }
+    } else {
+      int major = 0;
+      std::string podman_version = version.value("Version", "");
+      if (std::sscanf(podman_version.c_str(), "%d", &major) != 1 || major < 4) {
+        a.reason = "Podman " + podman_version + " is older than 4.0, whose libpod API warden needs";
+        return a;
+      }
+      api_prefix_ = kCompatVersion;
+      if (!image_.empty()) {
+        auto image = client_->request("GET", std::string(kLibpodVersion) + "/libpod/images/" +
+                                                 url_encode(image_) + "/exists");
+        if (image.status != 204) {
+          a.reason = "image '" + image_ + "' is not in Podman: run `warden image build`";
+          return a;
+        }
+      } else {
+        for (const auto& [language, argv] : interpreters_)
+          if (::access((rootfs_.string() + argv[0]).c_str(), X_OK) != 0) {
+            a.reason = "root filesystem " + rootfs_.string() + " has no " + argv[0] + " for " +
+                       language + ": run `warden image build`";
+            return a;
+          }
+      }
+    }
+  } catch (const EngineError& e) {
+    a.reason = e.what();
+    return a;
+  }
+  try {
+    // Once: runs in progress read it.
+    if (seccomp_profile_.empty()) {
+      std::string profile = derive_seccomp_profile(seccomp_source_);
+      std::error_code ec;
+      std::filesystem::create_directories(staging_dir_, ec);
+      seccomp_profile_path_ = staging_dir_ / (owner_ + "-seccomp.json");
+      std::ofstream(seccomp_profile_path_) << profile;
+      seccomp_profile_ = std::move(profile);
+    }
+  } catch (const std::exception& e) {
+    a.reason = std::string(e.what()) +
+               " (install containers-common, or name one with the seccomp_profile setting)";
+    return a;
+  }
+  if (::geteuid() != 0) {
+    a.reason = "the " + engine_name() +
+               " backend needs root to give each container a cgroup of warden's own";
+    return a;
+  }
+  if (std::string why = sandboxing::Cgroup::unusable_reason(cgroup_parent_); !why.empty()) {
+    a.reason = why;
+    return a;
+  }
+  a.available = true;
+  a.cache_key = client_->socket_path().string() + "|" + image_ + "|" + rootfs_.string();
+  return a;
+}
+
+void ContainerBackend::reap_leftovers() {
+  nlohmann::json filters = {{"label", {kOwnerLabel}}};
+  try {
+    auto list = client_
+                    ->checked("GET", api_prefix_ + "/containers/json?all=true&filters=" +
+                                         url_encode(filters.dump()))
+                    .json();
+    for (const auto& container : list) {
+      std::string owner =
+          container.value("Labels", nlohmann::json::object()).value(kOwnerLabel, "");
+      if (owner_alive(owner)) continue;
+      client_->request("DELETE", api_prefix_ + "/containers/" + container.value("Id", "") +
+                                     "?force=true&v=true");
+    }
+  } catch (const EngineError&) {
+    // Reaping is best effort; the engine's own error shows at the next run.
+  }
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(staging_dir_, ec)) {
+    // Staging folders are named "<owner pid>.<start>-...".
+    std::string name = entry.path().filename().string();
+    if (!owner_alive(name.substr(0, name.find('-')))) std::filesystem::remove_all(entry.path(), ec);
+  }
+}
+
+std::string ContainerBackend::create_target(const std::string& name) const {
+  if (engine_ == Engine::kPodman) return std::string(kLibpodVersion) + "/libpod/containers/create";
+  return api_prefix_ + "/containers/create?name=" + url_encode(name);
+}
+
+nlohmann::json ContainerBackend::container_spec(const RunSpec& spec,
+                                                const std::vector<std::string>& command,
+                                                const std::string& name,
+                                                const std::string& cgroup_parent,
+                                                const std::string& staged_code) const {
+  return engine_ == Engine::kDocker ? docker_spec(spec, command, cgroup_parent, staged_code)
+                                    : podman_spec(spec, command, name, cgroup_parent, staged_code);
+}
+
+nlohmann::json ContainerBackend::docker_spec(const RunSpec& spec,
+                                             const std::vector<std::string>& command,
+                                             const std::string& cgroup_parent,
+                                             const std::string& staged_code) const {
+  const Limits& l = spec.limits;
+  std::vector<std::string> env;
+  for (const auto& [k, v] : program_environment(spec)) env.push_back(k + "=" + v);
+  auto ulimit = [](const char* name, std::uint64_t soft, std::uint64_t hard) {
+    return nlohmann::json{{"Name", name}, {"Soft", soft}, {"Hard", hard}};
+  };
+  nlohmann::json host = {
+      {"NetworkMode", spec.network == NetworkMode::kNone ? "none" : "bridge"},
+      {"CapDrop", {"ALL"}},
+      {"SecurityOpt", {"no-new-privileges", "seccomp=" + seccomp_profile_}},
+      {"ReadonlyRootfs", spec.read_only_root},
+      {"Tmpfs", {{"/tmp", tmpfs_options(l)}}},
+      {"Binds", {staged_code + ":/sandbox:ro"}},
+      {"Memory", l.memory_bytes},
+      {"MemorySwap", l.memory_bytes},
+      {"NanoCpus", static_cast<std::int64_t>(std::llround(l.cpus * 1e9))},
+      {"PidsLimit", l.pids},
+      {"Ulimits",
+       {ulimit("fsize", l.file_size_bytes, l.file_size_bytes),
+        ulimit("nofile", l.open_files, l.open_files), ulimit("core", 0, 0),
+        ulimit("cpu", cpu_seconds(l), cpu_seconds(l) + 1)}},
+      {"Init", true},
+      {"LogConfig", {{"Type", "none"}, {"Config", nlohmann::json::object()}}},
+      {"CgroupParent", cgroup_parent},
+      {"IpcMode", "private"},
+      {"AutoRemove", false},
+  };
+  return {{"Image", image_},
+          {"Cmd", command},
+          {"Env", env},
+          {"User", std::to_string(spec.uid) + ":" + std::to_string(spec.gid)},
+          {"WorkingDir", "/tmp"},
+          {"Hostname", "sandbox"},
+          {"AttachStdin", true},
+          {"AttachStdout", true},
+          {"AttachStderr", true},
+          {"OpenStdin", true},
+          {"StdinOnce", true},
+          {"Tty", false},
+          {"Labels", {{kOwnerLabel, owner_}, {kRunLabel, spec.run_id}}},
+          {"HostConfig", host}};
+}
+
+nlohmann::json ContainerBackend::podman_spec(const RunSpec& spec,
+                                             const std::vector<std::string>& command,
+                                             const std::string& name,
+                                             const std::string& cgroup_parent,
+                                             const std::string& staged_code) const {
+  const Limits& l = spec.limits;
+  auto limit_entry = [](const char* type, std::uint64_t soft, std::uint64_t hard) {
+    return nlohmann::json{{"type", type}, {"soft", soft}, {"hard", hard}};
+  };
+  nlohmann::json s = {
+      {"name", name},
+      {"command", command},
+      {"env", program_environment(spec)},
+      {"unsetenvall", true},
+      {"user", std::to_string(spec.uid) + ":" + std::to_string(spec.gid)},
+      {"work_dir", "/tmp"},
+      {"hostname", "sandbox"},
+      {"stdin", true},
+      {"terminal", false},
+      {"labels", {{kOwnerLabel, owner_}, {kRunLabel, spec.run_id}}},
+      {"netns", {{"nsmode", spec.network == NetworkMode::kNone ? "none" : "bridge"}}},
+      {"read_only_filesystem", spec.read_only_root},
+      {"read_only_tmpfs", false},
+      {"mounts",
+       {{{"destination", "/tmp"},
+         {"type", "tmpfs"},
+         {"source", "tmpfs"},
+         {"options",
+          {"rw", "nosuid", "nodev", "size=" + std::to_string(l.tmpfs_bytes), "mode=1777"}}},
+        {{"destination", "/sandbox"},
+         {"type", "bind"},
+         {"source", staged_code},
+         {"options", {"ro", "rbind"}}}}},
+      {"resource_limits",
+       {{"pids", {{"limit", l.pids}}},
+        {"cpu",
+         {{"quota", static_cast<std::int64_t>(std::ceil(l.cpus * kCpuPeriodUs))},
+          {"period", kCpuPeriodUs}}}}},
+      {"r_limits",
+       {limit_entry("fsize", l.file_size_bytes, l.file_size_bytes),
+        limit_entry("nofile", l.open_files, l.open_files), limit_entry("core", 0, 0),
+        limit_entry("cpu", cpu_seconds(l), cpu_seconds(l) + 1),
+        // Podman would otherwise raise nproc past what its runtime may set. The
+        // pids cgroup limit is what holds; nproc counts the user across the host.
+        limit_entry("nproc", kPodmanNproc, kPodmanNproc)}},
+      {"cap_drop", {"all"}},
+      {"no_new_privileges", true},
+      {"seccomp_profile_path", seccomp_profile_path_.string()},
+      {"init", true},
+      {"ipcns", {{"nsmode", "private"}}},
+      {"log_configuration", {{"driver", "none"}}},
+      {"cgroup_parent", cgroup_parent},
+      {"cgroups_mode", "no-conmon"},
+  };
+  if (image_.empty())
+    s["rootfs"] = rootfs_.string();
+  else
+    s["image"] = image_;
+  return s;
+}
+
+RunResult ContainerBackend::run(const RunRequest& request) {
+  const RunSpec& spec = request.spec;
+  const Limits& limits = spec.limits;
+  auto interpreter = interpreters_.find(spec.language);
+  if (interpreter == interpreters_.end())
+    throw PluginError(WARDEN_ERR_UNSUPPORTED,
+                      "language '" + spec.language + "': no interpreter configured for it");
+  {
+    std::unique_lock<std::mutex> lock(probe_mutex_);
+    if (!available_) {
+      lock.unlock();
+      if (Availability a = probe(); !a.available)
+        throw PluginError(WARDEN_ERR_UNAVAILABLE, engine_name() + ": " + a.reason);
+    }
+  }
+  refuse_unenforceable(limits);
+
+  std::string name = "warden-" + sanitized(spec.run_id) + "-" + std::to_string(++sequence_);
+  std::unique_ptr<sandboxing::Cgroup> cgroup;
+  try {
+    // Podman (4.x with runc on cgroup v1) does not report OOM kills in its
+    // container's cgroup, so for Podman the memory limit sits on warden's
+    // cgroup, which records them; Docker reports them and holds it itself.
+    sandboxing::CgroupLimits own;
+    if (engine_ == Engine::kPodman) own.memory_bytes = limits.memory_bytes;
+    cgroup = std::make_unique<sandboxing::Cgroup>(cgroup_parent_, name, own);
+  } catch (const std::exception& e) {
+    throw PluginError(WARDEN_ERR_UNSUPPORTED, e.what());
+  }
+  StagedCode staged(staging_dir_, owner_ + "-" + name, request.code);
+  std::vector<std::string> command = interpreter->second;
+  command.push_back("/sandbox/main.py");
+
+  try {
+    auto created = client_->request(
+        "POST", create_target(name),
+        container_spec(spec, command, name, cgroup->path(), staged.dir().string()));
+    if (created.status < 200 || created.status > 299)
+      throw PluginError(
+          created.status == 400 || created.status == 500 ? WARDEN_ERR_UNSUPPORTED
+                                                         : WARDEN_ERR_INTERNAL,
+          engine_name() + " refused to create the container: " + engine::error_message(created));
+    auto body = created.json();
+    std::string id = body.value("Id", "");
+    if (id.empty())
+      throw PluginError(WARDEN_ERR_INTERNAL, engine_name() + " created a container without an Id");
+    std::string target = api_prefix_ + "/containers/" + id;
+    ContainerGuard remove_at_end(*client_, target);
+    auto warnings = body.value("Warnings", nlohmann::json::array());
+    if (warnings.is_array() && !warnings.empty())
+      throw PluginError(
+          WARDEN_ERR_UNSUPPORTED,
+          engine_name() +
+              " would drop a limit on this host, so the run is refused: " + warnings.dump());
+
+    // Podman's compatible API refuses to attach to a container not yet started; libpod's does.
+    std::string attach_target = engine_ == Engine::kDocker
+                                    ? target
+                                    : std::string(kLibpodVersion) + "/libpod/containers/" + id;
+    auto stream =
+        client_->attach(attach_target + "/attach?stream=true&stdin=true&stdout=true&stderr=true");
+    auto wait = client_->send(
+        "POST", target + "/wait?condition=next-exit",
+        std::chrono::milliseconds(limits.wall_time_ms) + kDrainAfterKill + api_timeout_);
+    auto start = Clock::now();
+    client_->checked("POST", target + "/start");
+
+    Demultiplexer output(limits.output_bytes);
+    // The kill goes out beside the pump: the engine may not finish it while
+    // the container's output is not being read.
+    std::future<void> kill;
+    Pumped pumped = pump(*stream, request.stdin_data, output, start, limits.wall_time_ms,
+                         request.cancellation, [&] {
+                           kill = std::async(std::launch::async, [&] {
+                             try {
+                               client_->request("POST", target + "/kill?signal=KILL");
+                             } catch (const EngineError&) {
+                               // Removal at the end force-kills it anyway.
+                             }
+                           });
+                         });
+    if (pumped.cancelled) throw PluginError(WARDEN_ERR_CANCELLED, "the host cancelled the run");
+
+    std::optional<int> status;
+    try {
+      auto waited = wait->finish().json();
+      if (waited.contains("StatusCode")) status = waited["StatusCode"].get<int>();
+    } catch (const EngineError&) {
+      // The wait could not tell; the inspection below does.
+    }
+    auto state = client_->checked("GET", target + "/json").json().value("State", nlohmann::json{});
+    if (!status && state.value("Status", "") == "exited") status = state.value("ExitCode", -1);
+    if (!status)
+      throw PluginError(WARDEN_ERR_INTERNAL,
+                        engine_name() + ": the container's exit status could not be read");
+    sandboxing::CgroupUsage usage = cgroup->usage();
+
+    RunResult result;
+    result.backend_run_id = id;
+    result.stdout_data = std::move(output.out);
+    result.stderr_data = std::move(output.err);
+    result.output_truncated = output.truncated();
+    result.timed_out = pumped.timed_out;
+    result.wall_time_ms = pumped.wall_time_ms;
+    result.cpu_time_ms = usage.cpu_time_ms;
+    result.peak_memory_bytes = usage.peak_memory_bytes;
+    result.oom_killed = state.value("OOMKilled", false) || usage.oom_killed;
+    // The container's init exits with the program's status, or 128 + the
+    // signal that killed it.
+    if (*status > 128 && *status < 128 + 65)
+      result.signal = *status - 128;
+    else
+      result.exit_code = *status;
+    if (result.signal == SIGXCPU ||
+        (result.signal == SIGKILL && !result.timed_out && usage.cpu_time_ms >= limits.cpu_time_ms))
+      result.cpu_time_exceeded = true;
+    if (result.signal == SIGXFSZ) result.limits_hit.push_back("file_size");
+    return result;
+  } catch (const EngineError& e) {
+    std::lock_guard<std::mutex> lock(probe_mutex_);
+    if (e.kind() == EngineError::Kind::kUnreachable) available_ = false;
+    throw PluginError(
+        e.kind() == EngineError::Kind::kUnreachable ? WARDEN_ERR_UNAVAILABLE : WARDEN_ERR_INTERNAL,
+        engine_name() + ": " + e.what());
+  }
+}
+
+}  // namespace warden::containers

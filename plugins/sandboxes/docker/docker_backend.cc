@@ -1,0 +1,16 @@
+// docker: each run in a fresh container of the Docker daemon, through the
+// Engine API on its unix socket. See container_backend.h and docs/sandboxes.md.
+#include "container_backend.h"
+
+namespace warden::containers {
+
+class DockerBackend : public ContainerBackend {
+ public:
+  explicit DockerBackend(const nlohmann::json& settings)
+      : ContainerBackend(Engine::kDocker, settings) {}
+};
+
+}  // namespace warden::containers
+
+WARDEN_SANDBOX_PLUGIN(warden::containers::DockerBackend, "docker", "0.1.0",
+                      "Docker Engine API: a fresh locked-down container per run")
