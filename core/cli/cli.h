@@ -45,5 +45,6 @@ nlohmann::json explain_program(const Config& config, const std::string& file,
 void add_audit_commands(CLI::App& app, Context& context);
 void add_run_commands(CLI::App& app, Context& context);
 void add_assess_command(CLI::App& app, Context& context);
+void add_image_commands(CLI::App& app, Context& context);
 
 }  // namespace warden::cli
