@@ -3,10 +3,12 @@
 // host responsive. Limits are short so the suite stays quick.
 #define CATCH_CONFIG_MAIN
 #include <unistd.h>
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -55,7 +57,8 @@ TEST_CASE("a fork bomb is held by the pids limit and cleaned up") {
     RunResult r = run(b, spec,
                       "import os, time\nn = 0\nfor _ in range(10000):\n"
                       "    try:\n        if os.fork() == 0:\n"
-                      "            os.execv('/usr/bin/sleep', ['sleep', '" +
+                      "            os.execv('/usr/bin/python3', ['python3', '-c', 'import time; "
+                      "time.sleep(60)', '" +
                           marker +
                           "'])\n"
                           "        n += 1\n    except OSError:\n        break\n"
@@ -130,12 +133,13 @@ TEST_CASE("a double-forked setsid survivor dies with the run") {
     std::string marker = unique_marker();
     RunSpec spec = short_spec();
     spec.limits.wall_time_ms = 1500;
-    RunResult r = run(b, spec,
-                      "import os\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
-                      "        os.execv('/usr/bin/sleep', ['sleep', '" +
-                          marker +
-                          "'])\n"
-                          "    os._exit(0)\nprint('parent done', flush=True)\n");
+    RunResult r = run(
+        b, spec,
+        "import os\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
+        "        os.execv('/usr/bin/python3', ['python3', '-c', 'import time; time.sleep(60)', '" +
+            marker +
+            "'])\n"
+            "    os._exit(0)\nprint('parent done', flush=True)\n");
     CHECK(r.stdout_data == "parent done\n");
     CHECK(abuse::processes_with(marker) == 0);
   });
@@ -332,18 +336,20 @@ TEST_CASE("file descriptor exhaustion stops at the open files limit") {
 }
 
 TEST_CASE("a planted symlink leads nowhere on the host") {
-  for_each_backend([](const SandboxBackend& b) {
-    RunResult r = run(b, short_spec(), R"(
-import os
-os.symlink('/etc/passwd', '/tmp/link')
-try:
-    data = open('/tmp/link').read()
-    print('root:x:0:0' in data)
-except OSError:
-    print('unreadable')
-)");
+  // A host file the program knows the path of; it must not be able to read it
+  // through a link it plants.
+  std::string marker = unique_marker();
+  std::string canary = "/var/tmp/warden-abuse-canary-" + marker;
+  { std::ofstream(canary) << marker; }
+  for_each_backend([&](const SandboxBackend& b) {
+    RunResult r =
+        run(b, short_spec(),
+            "import os\nos.symlink('" + canary + "', '/tmp/link')\ntry:\n    print('" + marker +
+                "' in open('/tmp/link').read())\nexcept OSError:\n"
+                "    print('unreadable')\n");
     CHECK((r.stdout_data == "unreadable\n" || r.stdout_data == "False\n"));
   });
+  std::filesystem::remove(canary);
 }
 
 TEST_CASE("the probe sees the limits that were asked for") {
@@ -366,7 +372,10 @@ TEST_CASE("the probe sees the limits that were asked for") {
     CHECK(report["rlimit_core"] == 0);
     CHECK(report["interfaces"] == nlohmann::json::array({"lo"}));
     CHECK(report["visible_pids"].size() < 5);
-    CHECK(report["env"] == nlohmann::json::array({"HOME", "LANG", "PATH", "PWD", "TMPDIR"}));
+    // Exactly what was asked for, and the container engines' HOSTNAME.
+    auto env = report["env"];
+    env.erase(std::remove(env.begin(), env.end(), "HOSTNAME"), env.end());
+    CHECK(env == nlohmann::json::array({"HOME", "LANG", "PATH", "PWD", "TMPDIR"}));
     CHECK(r.peak_memory_bytes > 0);
     CHECK(r.peak_memory_bytes <= spec.limits.memory_bytes);
   });
