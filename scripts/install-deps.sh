@@ -12,7 +12,7 @@ packages=(
   # the Python module and the tools' virtualenv
   pybind11-dev python3-dev python3-venv python3-pip
   # sandbox backends
-  bubblewrap docker.io podman runc iptables uidmap slirp4netns fuse-overlayfs
+  bubblewrap docker.io podman runc catatonit iptables uidmap slirp4netns fuse-overlayfs
 )
 
 missing=()

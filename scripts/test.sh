@@ -13,11 +13,18 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "packages";          scripts/install-deps.sh
 step "Bandit and Semgrep (pinned, from PyPI)"; scripts/install-python-tools.sh
+step "dockerd and the Podman service"; scripts/start-services.sh
 
 step "build (RelWithDebInfo)"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWARDEN_BUILD_TESTS=ON \
   -DWARDEN_BUILD_BENCHMARKS=ON >/dev/null
 cmake --build build -j "$jobs"
+
+step "the container backends' Python image (warden image build)"
+if ! build/bin/warden image build; then
+  [[ ${CI:-} == true ]] && exit 1
+  echo "warden image build failed: the docker and podman tests will be skipped" >&2
+fi
 
 step "tests"
 ctest --test-dir build -j "$jobs" --output-on-failure --timeout 900
