@@ -216,6 +216,10 @@ void add_image_commands(CLI::App& app, Context& context) {
   build->add_option("--import", into, "Engines to import the image into (none: only the folder)")
       ->capture_default_str();
   set_handler(build, [&context] {
+    for (const auto& engine : into)
+      if (engine != "docker" && engine != "podman" && engine != "none")
+        throw Error(ErrorKind::kInvalidInput,
+                    "--import: unknown engine '" + engine + "' (docker, podman, none)");
     if (rootfs.empty()) rootfs = backend_setting(context, "podman", "rootfs", kDefaultRootfs);
     if (tag.empty()) tag = backend_setting(context, "docker", "image", kDefaultTag);
     BuiltRootfs built;
@@ -230,9 +234,6 @@ void add_image_commands(CLI::App& app, Context& context) {
     int failures = 0;
     for (const auto& engine : into) {
       if (engine == "none") continue;
-      if (engine != "docker" && engine != "podman")
-        throw Error(ErrorKind::kInvalidInput,
-                    "--import: unknown engine '" + engine + "' (docker, podman, none)");
       std::string socket =
           backend_setting(context, engine, "socket",
                           engine == "docker" ? "/var/run/docker.sock" : "/run/podman/podman.sock");
