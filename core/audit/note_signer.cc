@@ -1,11 +1,13 @@
 #include "audit/note_signer.h"
 
+#include <fcntl.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <warden/error.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -63,16 +65,48 @@ void NoteSigner::generate(const fs::path& private_key, const fs::path& public_ke
   NoteSigner signer;
   signer.key_->pkey = pkey;
   signer.name_ = name;
-  mode_t old = ::umask(077);
-  FILE* f = std::fopen(private_key.c_str(), "wx");
-  ::umask(old);
-  if (!f)
-    throw Error(ErrorKind::kEnvironment, private_key.string() + ": cannot create the key file");
-  bool ok = PEM_write_PrivateKey(f, pkey, nullptr, nullptr, 0, nullptr, nullptr) == 1;
-  ok = std::fflush(f) == 0 && ::fsync(fileno(f)) == 0 && ok;
-  std::fclose(f);
-  if (!ok) throw Error(ErrorKind::kEnvironment, private_key.string() + ": cannot write the key");
-  std::ofstream(public_key) << signer.verifier_key() << "\n";
+  // Crash-safe: both files are written to temporaries, the public key is put
+  // in place first and the private key last, so a private key on disk always
+  // has its public key beside it. link() refuses to replace a key another
+  // process made meanwhile.
+  std::string suffix = ".tmp-" + std::to_string(::getpid());
+  fs::path private_tmp = private_key.string() + suffix;
+  fs::path public_tmp = public_key.string() + suffix;
+  auto write_new = [](const fs::path& path, mode_t mode, const auto& write) {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    FILE* f = fd >= 0 ? ::fdopen(fd, "w") : nullptr;
+    if (!f) {
+      if (fd >= 0) ::close(fd);
+      throw Error(ErrorKind::kEnvironment, path.string() + ": cannot create the key file");
+    }
+    bool ok = write(f) && std::fflush(f) == 0 && ::fsync(fileno(f)) == 0;
+    std::fclose(f);
+    if (!ok) throw Error(ErrorKind::kEnvironment, path.string() + ": cannot write the key");
+  };
+  try {
+    write_new(private_tmp, 0600, [&](FILE* f) {
+      return PEM_write_PrivateKey(f, pkey, nullptr, nullptr, 0, nullptr, nullptr) == 1;
+    });
+    write_new(public_tmp, 0644,
+              [&](FILE* f) { return std::fprintf(f, "%s\n", signer.verifier_key().c_str()) > 0; });
+    if (::rename(public_tmp.c_str(), public_key.c_str()) != 0)
+      throw Error(ErrorKind::kEnvironment, public_key.string() + ": cannot put the key in place");
+    if (::link(private_tmp.c_str(), private_key.c_str()) != 0)
+      throw Error(ErrorKind::kEnvironment,
+                  private_key.string() + (errno == EEXIST
+                                              ? ": a key exists already; refusing to overwrite it"
+                                              : ": cannot put the key in place"));
+  } catch (...) {
+    ::unlink(private_tmp.c_str());
+    ::unlink(public_tmp.c_str());
+    throw;
+  }
+  ::unlink(private_tmp.c_str());
+  if (int dir = ::open(private_key.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
+  }
 }
 
 NoteSigner NoteSigner::load(const fs::path& private_key, const std::string& name) {
