@@ -14,6 +14,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <stdexcept>
 
 #include "plugin_files.h"
 #include "tool_process.h"
@@ -144,24 +146,39 @@ class SemgrepAssessor {
       return a;
     }
     try {
-      ToolProcess version({semgrep_.string(), "--version"}, environment(), home_.string());
-      std::string out;
-      int status =
-          version.read_to_exit(std::chrono::steady_clock::now() + std::chrono::seconds(60), out);
-      while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
-      if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || out.empty()) {
-        a.reason = "semgrep --version failed (" + tools::describe_status(status) +
-                   "): " + version.stderr_tail();
-        return a;
-      }
-      a.tool_version = "semgrep " + out;
-    } catch (const ToolFailure& e) {
-      a.reason = std::string("semgrep does not start: ") + e.what();
+      a.tool_version = "semgrep " + semgrep_version();
+    } catch (const std::runtime_error& e) {
+      a.reason = e.what();
       return a;
     }
     a.available = true;
     a.cache_key = a.tool_version + " rules=" + sha256_hex(rules_text);
     return a;
+  }
+
+  // `semgrep --version`, asked again only when the program file changes: it
+  // costs a second of CPU, and the host probes every few seconds. Throws
+  // std::runtime_error with the reason when semgrep does not answer.
+  std::string semgrep_version() {
+    std::error_code ec;
+    auto stamp = fs::last_write_time(semgrep_, ec);
+    std::lock_guard lock(version_mutex_);
+    if (!ec && !version_.empty() && stamp == version_stamp_) return version_;
+    try {
+      ToolProcess process({semgrep_.string(), "--version"}, environment(), home_.string());
+      std::string out;
+      int status =
+          process.read_to_exit(std::chrono::steady_clock::now() + std::chrono::seconds(60), out);
+      while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+      if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || out.empty())
+        throw std::runtime_error("semgrep --version failed (" + tools::describe_status(status) +
+                                 "): " + process.stderr_tail());
+      version_ = out;
+      version_stamp_ = stamp;
+      return out;
+    } catch (const ToolFailure& e) {
+      throw std::runtime_error(std::string("semgrep does not start: ") + e.what());
+    }
   }
 
   std::vector<Finding> assess(const AssessRequest& request) {
@@ -237,6 +254,9 @@ class SemgrepAssessor {
   fs::path semgrep_;
   fs::path rules_;
   fs::path home_;
+  std::mutex version_mutex_;
+  std::string version_;  // cached answer of `semgrep --version`
+  fs::file_time_type version_stamp_;
 };
 
 }  // namespace warden::semgrep
