@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -132,6 +133,26 @@ std::vector<pid_t> procs_in(const std::string& dir) {
 
 }  // namespace
 
+void Cgroup::remove_stale(const std::string& parent,
+                          const std::function<bool(const std::string&)>& stale) {
+  std::vector<std::string> bases;
+  std::error_code ec;
+  if (v2_host()) {
+    bases.push_back(std::string(kRoot) + "/" + parent);
+  } else {
+    for (const auto& hierarchy : std::filesystem::directory_iterator(kRoot, ec))
+      if (hierarchy.is_directory() && !hierarchy.is_symlink())
+        bases.push_back(hierarchy.path().string() + "/" + parent);
+  }
+  for (const auto& base : bases)
+    for (const auto& entry : std::filesystem::directory_iterator(base, ec)) {
+      if (!entry.is_directory() || entry.is_symlink() || !stale(entry.path().filename().string()))
+        continue;
+      for (pid_t pid : procs_in(entry.path().string())) ::kill(pid, SIGKILL);
+      remove_tree(entry.path().string());
+    }
+}
+
 std::string Cgroup::unusable_reason(const std::string& parent) {
   if (v2_host()) {
     if (::access(kRoot, W_OK) != 0)
@@ -152,9 +173,6 @@ std::string Cgroup::unusable_reason(const std::string& parent) {
 
 Cgroup::Cgroup(const std::string& parent, const std::string& name, const CgroupLimits& limits)
     : parent_(parent), name_(name), v2_(v2_host()) {
-  auto quota = [&] {
-    return std::to_string(static_cast<std::uint64_t>(std::ceil(limits.cpus * kCpuPeriodUs)));
-  };
   try {
     if (v2_) {
       std::string base = std::string(kRoot) + "/" + parent;
@@ -164,14 +182,6 @@ Cgroup::Cgroup(const std::string& parent, const std::string& name, const CgroupL
       std::string dir = base + "/" + name;
       make_dir(dir, "cgroup");
       dirs_.push_back(dir);
-      if (limits.memory_bytes) {
-        write_control(dir + "/memory.max", std::to_string(limits.memory_bytes), "memory");
-        if (exists(dir + "/memory.swap.max"))
-          write_control(dir + "/memory.swap.max", "0", "memory");
-      }
-      if (limits.pids) write_control(dir + "/pids.max", std::to_string(limits.pids), "pids");
-      if (limits.cpus > 0)
-        write_control(dir + "/cpu.max", quota() + " " + std::to_string(kCpuPeriodUs), "cpus");
     } else {
       for (const char* controller : {"memory", "pids", "cpu", "cpuacct"}) {
         std::string base = std::string(kRoot) + "/" + controller + "/" + parent;
@@ -180,23 +190,8 @@ Cgroup::Cgroup(const std::string& parent, const std::string& name, const CgroupL
         make_dir(dir, controller);
         dirs_.push_back(dir);
       }
-      const std::string& memory = dirs_[0];
-      if (limits.memory_bytes) {
-        write_control(memory + "/memory.limit_in_bytes", std::to_string(limits.memory_bytes),
-                      "memory");
-        // Without swap accounting the limit would hold for RAM only and swap could absorb the
-        // rest; this host has no swap when memsw is absent, which the probe reports.
-        if (exists(memory + "/memory.memsw.limit_in_bytes"))
-          write_control(memory + "/memory.memsw.limit_in_bytes",
-                        std::to_string(limits.memory_bytes), "memory");
-        oom_event_fd_ = oom_eventfd(memory);
-      }
-      if (limits.pids) write_control(dirs_[1] + "/pids.max", std::to_string(limits.pids), "pids");
-      if (limits.cpus > 0) {
-        write_control(dirs_[2] + "/cpu.cfs_period_us", std::to_string(kCpuPeriodUs), "cpus");
-        write_control(dirs_[2] + "/cpu.cfs_quota_us", quota(), "cpus");
-      }
     }
+    set_limits(limits);
     for (const auto& dir : dirs_) {
       int fd = ::open((dir + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
       if (fd < 0)
@@ -209,6 +204,50 @@ Cgroup::Cgroup(const std::string& parent, const std::string& name, const CgroupL
     if (oom_event_fd_ >= 0) ::close(oom_event_fd_);
     for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) ::rmdir(it->c_str());
     throw;
+  }
+}
+
+void Cgroup::set_limits(const CgroupLimits& limits) {
+  std::string quota =
+      std::to_string(static_cast<std::uint64_t>(std::ceil(limits.cpus * kCpuPeriodUs)));
+  if (v2_) {
+    const std::string& dir = dirs_[0];
+    if (limits.memory_bytes) {
+      write_control(dir + "/memory.max", std::to_string(limits.memory_bytes), "memory");
+      if (exists(dir + "/memory.swap.max")) write_control(dir + "/memory.swap.max", "0", "memory");
+    }
+    if (limits.pids) write_control(dir + "/pids.max", std::to_string(limits.pids), "pids");
+    if (limits.cpus > 0)
+      write_control(dir + "/cpu.max", quota + " " + std::to_string(kCpuPeriodUs), "cpus");
+    return;
+  }
+  const std::string& memory = dirs_[0];
+  if (limits.memory_bytes) {
+    // memory.limit_in_bytes first: memsw may never be below it.
+    write_control(memory + "/memory.limit_in_bytes", std::to_string(limits.memory_bytes), "memory");
+    // Without swap accounting the limit would hold for RAM only and swap could absorb the
+    // rest; this host has no swap when memsw is absent, which the probe reports.
+    if (exists(memory + "/memory.memsw.limit_in_bytes"))
+      write_control(memory + "/memory.memsw.limit_in_bytes", std::to_string(limits.memory_bytes),
+                    "memory");
+    if (oom_event_fd_ < 0) oom_event_fd_ = oom_eventfd(memory);
+  }
+  if (limits.pids) write_control(dirs_[1] + "/pids.max", std::to_string(limits.pids), "pids");
+  if (limits.cpus > 0) {
+    write_control(dirs_[2] + "/cpu.cfs_period_us", std::to_string(kCpuPeriodUs), "cpus");
+    write_control(dirs_[2] + "/cpu.cfs_quota_us", quota, "cpus");
+  }
+}
+
+void Cgroup::begin_measuring() {
+  cpu_baseline_ms_ = 0;
+  cpu_baseline_ms_ = usage().cpu_time_ms;
+  if (!v2_) {
+    int fd = ::open((dirs_[0] + "/memory.max_usage_in_bytes").c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      [[maybe_unused]] auto n = ::write(fd, "0", 1);
+      ::close(fd);
+    }
   }
 }
 
@@ -267,6 +306,7 @@ CgroupUsage Cgroup::usage() const {
     u.pids_limit_hit = keyed_value(read_text(dirs_[1] + "/pids.events"), "max") > 0;
     u.cpu_time_ms = number_in(dirs_[3] + "/cpuacct.usage") / 1'000'000;
   }
+  u.cpu_time_ms -= std::min(u.cpu_time_ms, cpu_baseline_ms_);
   return u;
 }
 

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,10 @@ struct CgroupUsage {
 
 class Cgroup {
  public:
+  // Kills what runs in, and removes, every cgroup <parent>/<name> (in every
+  // hierarchy) whose name `stale` accepts: those of a host that died.
+  static void remove_stale(const std::string& parent,
+                           const std::function<bool(const std::string&)>& stale);
   // Which hierarchy this host offers, or why none is usable; empty when fine.
   static std::string unusable_reason(const std::string& parent);
 
@@ -42,6 +47,12 @@ class Cgroup {
   // Open "cgroup.procs" files: a child writes "0" to each before exec, which
   // moves it (and so everything it starts) into the cgroup.
   const std::vector<int>& join_fds() const { return join_fds_; }
+  // Sets the limits now (a zero field leaves that kind as it is). Throws
+  // std::runtime_error naming the limit that cannot be set.
+  void set_limits(const CgroupLimits& limits);
+  // Starts the measurement over: usage() counts CPU time from here, and on v1
+  // the peak memory too (v2 cannot reset it).
+  void begin_measuring();
   // Kills every process in the cgroup and waits until it is empty.
   void kill_all();
   CgroupUsage usage() const;
@@ -56,6 +67,7 @@ class Cgroup {
   // limit invokes the OOM killer. v1 counts the kill ("oom_kill") only in the
   // victim's own cgroup, which an engine's container cgroup below this one is.
   int oom_event_fd_ = -1;
+  std::uint64_t cpu_baseline_ms_ = 0;
   std::string parent_;
   std::string name_;
   bool v2_ = false;

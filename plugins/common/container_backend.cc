@@ -1,5 +1,6 @@
 #include "container_backend.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -28,7 +29,6 @@ using engine::EngineError;
 using Clock = std::chrono::steady_clock;
 
 constexpr const char* kOwnerLabel = "io.warden.owner";
-constexpr const char* kRunLabel = "io.warden.run";
 constexpr const char* kCompatVersion = "/v1.41";  // Podman's Docker-compatible API
 constexpr const char* kLibpodVersion = "/v4.0.0";
 constexpr int kMinDockerApiMinor = 30;  // wait?condition=next-exit, Init, NanoCpus
@@ -39,6 +39,41 @@ constexpr std::uint64_t kCpuPeriodUs = 100'000;
 constexpr std::uint64_t kPodmanNproc = 4096;
 // After a kill, how long the output may take to drain before we stop reading.
 constexpr auto kDrainAfterKill = std::chrono::seconds(5);
+// How often the exit of a container is looked for once its output ended.
+constexpr auto kExitPollInterval = std::chrono::milliseconds(2);
+// Shapes of run the warm pool keeps containers for; the least recent goes.
+constexpr std::size_t kMaxWarmShapes = 4;
+
+// In /sandbox (the staging folder): the FIFO the launcher waits on, the
+// message it then reads, and the program.
+constexpr const char* kGoFifo = ".go";
+constexpr const char* kLaunchMessage = ".launch.json";
+constexpr const char* kProgram = "main.py";
+// The status and stderr prefix of a launcher that could not start the program.
+constexpr int kLauncherFailed = 125;
+constexpr const char* kLauncherPrefix = "warden-launch: ";
+
+// Every container's first program, run by the image's Python with nothing
+// but the standard library: it waits until the host opens and closes the
+// FIFO, then lowers its rlimits as the message says and execs the program
+// with exactly the given environment. Everything slow (interpreter start,
+// imports) happens before the wait.
+constexpr const char* kLauncher = R"(import json, os, resource
+try:
+    open('/sandbox/.go', 'rb').read()
+    with open('/sandbox/.launch.json', 'rb') as f:
+        m = json.load(f)
+except OSError:
+    os._exit(0)
+try:
+    for name, soft, hard in m['rlimits']:
+        resource.setrlimit(getattr(resource, 'RLIMIT_' + name), (soft, hard))
+    os.chdir(m['cwd'])
+    os.execve(m['argv'][0], m['argv'], m['env'])
+except (OSError, ValueError) as e:
+    os.write(2, ('warden-launch: %s: %s\n' % (m['argv'][0], e)).encode())
+    os._exit(125)
+)";
 
 std::string sanitized(const std::string& id) {
   std::string out;
@@ -88,33 +123,40 @@ std::string url_encode(const std::string& s) {
   return out;
 }
 
-// The folder holding the program for one run, bind-mounted read-only at
-// /sandbox; removed with the run.
-class StagedCode {
+// The folder bind-mounted read-only at /sandbox: the FIFO the launcher
+// waits on, then the program and its launch message. Removed with the run.
+class StagingFolder {
  public:
-  StagedCode(const std::filesystem::path& root, const std::string& name, std::string_view code) {
+  explicit StagingFolder(std::filesystem::path dir) : dir_(std::move(dir)) {
     std::error_code ec;
-    std::filesystem::create_directories(root, ec);
-    dir_ = root / name;
+    std::filesystem::create_directories(dir_.parent_path(), ec);
     if (::mkdir(dir_.c_str(), 0755) != 0)
       throw PluginError(WARDEN_ERR_INTERNAL, "cannot create the staging folder " + dir_.string() +
                                                  ": " + std::strerror(errno));
     ::chmod(dir_.c_str(), 0755);  // whatever the umask: the sandbox user reads it
-    std::filesystem::path file = dir_ / "main.py";
-    std::ofstream out(file, std::ios::binary);
-    out.write(code.data(), static_cast<std::streamsize>(code.size()));
-    out.close();
-    if (!out)
-      throw PluginError(WARDEN_ERR_INTERNAL, "cannot write the program to " + file.string());
-    ::chmod(file.c_str(), 0444);
+    if (::mkfifo(fifo().c_str(), 0644) != 0)
+      throw PluginError(WARDEN_ERR_INTERNAL,
+                        "cannot create " + fifo().string() + ": " + std::strerror(errno));
+    ::chmod(fifo().c_str(), 0644);
   }
-  ~StagedCode() {
+  ~StagingFolder() {
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
   }
-  StagedCode(const StagedCode&) = delete;
-  StagedCode& operator=(const StagedCode&) = delete;
+  StagingFolder(const StagingFolder&) = delete;
+  StagingFolder& operator=(const StagingFolder&) = delete;
+
   const std::filesystem::path& dir() const { return dir_; }
+  std::filesystem::path fifo() const { return dir_ / kGoFifo; }
+  // Writes a file the sandbox user may read and nobody may change.
+  void write(const char* name, std::string_view content) const {
+    std::filesystem::path file = dir_ / name;
+    std::ofstream out(file, std::ios::binary);
+    out.write(content.data(), static_cast<std::streamsize>(content.size()));
+    out.close();
+    if (!out) throw PluginError(WARDEN_ERR_INTERNAL, "cannot write " + file.string());
+    ::chmod(file.c_str(), 0444);
+  }
 
  private:
   std::filesystem::path dir_;
@@ -309,13 +351,63 @@ std::string derive_seccomp_profile(const std::filesystem::path& path) {
   return profile.dump();
 }
 
+// What a container fixes at creation; runs of the same shape can share a pool.
+std::string shape_of(const RunSpec& spec) {
+  const Limits& l = spec.limits;
+  return std::to_string(l.tmpfs_bytes) + "|" + std::to_string(l.open_files) + "|" +
+         (spec.network == NetworkMode::kNone ? "none" : "bridge") + "|" +
+         (spec.read_only_root ? "ro" : "rw") + "|" + std::to_string(spec.uid) + ":" +
+         std::to_string(spec.gid);
+}
+
+// What the launcher needs to start the program: argv, environment, working
+// folder and the rlimits the container did not fix at creation.
+std::string launch_message(const RunSpec& spec, const std::vector<std::string>& argv) {
+  const Limits& l = spec.limits;
+  nlohmann::json env = nlohmann::json::object();
+  for (const auto& [k, v] : program_environment(spec)) env[k] = v;
+  return nlohmann::json{{"argv", argv},
+                        {"env", env},
+                        {"cwd", "/tmp"},
+                        {"rlimits",
+                         {{"FSIZE", l.file_size_bytes, l.file_size_bytes},
+                          {"CPU", cpu_seconds(l), cpu_seconds(l) + 1},
+                          {"CORE", 0, 0}}}}
+      .dump();
+}
+
 }  // namespace
+
+// A started container whose launcher waits for its program. Destroying it
+// force-removes the container, then the staging folder, then the cgroup
+// (members go in reverse order).
+class Prepared {
+ public:
+  std::string id;
+  std::unique_ptr<sandboxing::Cgroup> cgroup;
+  std::unique_ptr<StagingFolder> staging;
+  std::unique_ptr<ContainerGuard> guard;
+  std::unique_ptr<engine::AttachStream> stream;
+  int go_fd = -1;  // the FIFO's write end, held open: the launcher waits until it closes
+
+  Prepared() = default;
+  Prepared(const Prepared&) = delete;
+  Prepared& operator=(const Prepared&) = delete;
+  ~Prepared() {
+    if (go_fd >= 0) ::close(go_fd);
+  }
+  // A waiting launcher prints nothing: output or an end means the container is gone.
+  bool alive() const {
+    pollfd p{stream->fd(), POLLIN, 0};
+    return ::poll(&p, 1, 0) == 0;
+  }
+};
 
 ContainerBackend::ContainerBackend(Engine engine, const nlohmann::json& settings)
     : engine_(engine), owner_(process_identity(::getpid())) {
-  static const std::set<std::string> kKnown = {"socket",         "image",          "rootfs",
-                                               "staging_dir",    "cgroup_parent",  "interpreters",
-                                               "api_timeout_ms", "seccomp_profile"};
+  static const std::set<std::string> kKnown = {"socket",         "image",           "rootfs",
+                                               "staging_dir",    "cgroup_parent",   "interpreters",
+                                               "api_timeout_ms", "seccomp_profile", "warm_pool"};
   for (const auto& [key, value] : settings.items())
     if (!kKnown.count(key)) throw settings_error("/" + key, "unknown setting");
   auto text = [&](const char* key, const std::string& fallback) {
@@ -339,6 +431,10 @@ ContainerBackend::ContainerBackend(Engine engine, const nlohmann::json& settings
   if (settings.contains("api_timeout_ms") && !settings["api_timeout_ms"].is_number_unsigned())
     throw settings_error("/api_timeout_ms", "expected a positive number of milliseconds");
   api_timeout_ = std::chrono::milliseconds(settings.value("api_timeout_ms", 30000u));
+  if (settings.contains("warm_pool") && (!settings["warm_pool"].is_number_unsigned() ||
+                                         settings["warm_pool"].get<std::size_t>() > 16))
+    throw settings_error("/warm_pool", "expected a number of containers from 0 to 16");
+  warm_pool_ = settings.value("warm_pool", std::size_t{2});
   interpreters_["python"] = {"/usr/bin/python3", "-I", "-B"};
   if (settings.contains("interpreters")) {
     const auto& map = settings["interpreters"];
@@ -352,10 +448,21 @@ ContainerBackend::ContainerBackend(Engine engine, const nlohmann::json& settings
       interpreters_[language] = argv.get<std::vector<std::string>>();
     }
   }
+  launcher_ = interpreters_.at("python").front();
   client_ = std::make_unique<EngineClient>(socket, api_timeout_);
+  if (warm_pool_ > 0) refiller_ = std::thread([this] { refill_loop(); });
 }
 
 ContainerBackend::~ContainerBackend() {
+  if (refiller_.joinable()) {
+    {
+      std::lock_guard<std::mutex> lock(pool_mutex_);
+      stopping_ = true;
+    }
+    pool_wakeup_.notify_all();
+    refiller_.join();
+  }
+  pool_.clear();  // removes the warm containers while the client is alive
   std::error_code ec;
   if (!seccomp_profile_path_.empty()) std::filesystem::remove(seccomp_profile_path_, ec);
 }
@@ -475,29 +582,23 @@ void ContainerBackend::reap_leftovers() {
     std::string name = entry.path().filename().string();
     if (!owner_alive(name.substr(0, name.find('-')))) std::filesystem::remove_all(entry.path(), ec);
   }
+  // Cgroups are named "warden-<engine>-<owner pid>_<start>-<n>".
+  std::string prefix = "warden-" + engine_name() + "-";
+  sandboxing::Cgroup::remove_stale(cgroup_parent_, [&](const std::string& name) {
+    if (name.rfind(prefix, 0) != 0) return false;
+    std::string owner = name.substr(prefix.size(), name.rfind('-') - prefix.size());
+    std::replace(owner.begin(), owner.end(), '_', '.');
+    return !owner_alive(owner);
+  });
 }
 
-std::string ContainerBackend::create_target(const std::string& name) const {
-  if (engine_ == Engine::kPodman) return std::string(kLibpodVersion) + "/libpod/containers/create";
-  return api_prefix_ + "/containers/create?name=" + url_encode(name);
+std::string ContainerBackend::container_target(const std::string& id) const {
+  return api_prefix_ + "/containers/" + id;
 }
 
-nlohmann::json ContainerBackend::container_spec(const RunSpec& spec,
-                                                const std::vector<std::string>& command,
-                                                const std::string& name,
-                                                const std::string& cgroup_parent,
-                                                const std::string& staged_code) const {
-  return engine_ == Engine::kDocker ? docker_spec(spec, command, cgroup_parent, staged_code)
-                                    : podman_spec(spec, command, name, cgroup_parent, staged_code);
-}
-
-nlohmann::json ContainerBackend::docker_spec(const RunSpec& spec,
-                                             const std::vector<std::string>& command,
-                                             const std::string& cgroup_parent,
-                                             const std::string& staged_code) const {
+nlohmann::json ContainerBackend::docker_spec(const RunSpec& spec, const std::string& cgroup_parent,
+                                             const std::string& staging) const {
   const Limits& l = spec.limits;
-  std::vector<std::string> env;
-  for (const auto& [k, v] : program_environment(spec)) env.push_back(k + "=" + v);
   auto ulimit = [](const char* name, std::uint64_t soft, std::uint64_t hard) {
     return nlohmann::json{{"Name", name}, {"Soft", soft}, {"Hard", hard}};
   };
@@ -507,15 +608,8 @@ nlohmann::json ContainerBackend::docker_spec(const RunSpec& spec,
       {"SecurityOpt", {"no-new-privileges", "seccomp=" + seccomp_profile_}},
       {"ReadonlyRootfs", spec.read_only_root},
       {"Tmpfs", {{"/tmp", tmpfs_options(l)}}},
-      {"Binds", {staged_code + ":/sandbox:ro"}},
-      {"Memory", l.memory_bytes},
-      {"MemorySwap", l.memory_bytes},
-      {"NanoCpus", static_cast<std::int64_t>(std::llround(l.cpus * 1e9))},
-      {"PidsLimit", l.pids},
-      {"Ulimits",
-       {ulimit("fsize", l.file_size_bytes, l.file_size_bytes),
-        ulimit("nofile", l.open_files, l.open_files), ulimit("core", 0, 0),
-        ulimit("cpu", cpu_seconds(l), cpu_seconds(l) + 1)}},
+      {"Binds", {staging + ":/sandbox:ro"}},
+      {"Ulimits", {ulimit("nofile", l.open_files, l.open_files), ulimit("core", 0, 0)}},
       {"Init", true},
       {"LogConfig", {{"Type", "none"}, {"Config", nlohmann::json::object()}}},
       {"CgroupParent", cgroup_parent},
@@ -523,8 +617,8 @@ nlohmann::json ContainerBackend::docker_spec(const RunSpec& spec,
       {"AutoRemove", false},
   };
   return {{"Image", image_},
-          {"Cmd", command},
-          {"Env", env},
+          {"Cmd", {launcher_, "-I", "-S", "-c", kLauncher}},
+          {"Env", nlohmann::json::array()},
           {"User", std::to_string(spec.uid) + ":" + std::to_string(spec.gid)},
           {"WorkingDir", "/tmp"},
           {"Hostname", "sandbox"},
@@ -534,30 +628,28 @@ nlohmann::json ContainerBackend::docker_spec(const RunSpec& spec,
           {"OpenStdin", true},
           {"StdinOnce", true},
           {"Tty", false},
-          {"Labels", {{kOwnerLabel, owner_}, {kRunLabel, spec.run_id}}},
+          {"Labels", {{kOwnerLabel, owner_}}},
           {"HostConfig", host}};
 }
 
-nlohmann::json ContainerBackend::podman_spec(const RunSpec& spec,
-                                             const std::vector<std::string>& command,
-                                             const std::string& name,
+nlohmann::json ContainerBackend::podman_spec(const RunSpec& spec, const std::string& name,
                                              const std::string& cgroup_parent,
-                                             const std::string& staged_code) const {
+                                             const std::string& staging) const {
   const Limits& l = spec.limits;
   auto limit_entry = [](const char* type, std::uint64_t soft, std::uint64_t hard) {
     return nlohmann::json{{"type", type}, {"soft", soft}, {"hard", hard}};
   };
   nlohmann::json s = {
       {"name", name},
-      {"command", command},
-      {"env", program_environment(spec)},
+      {"command", {launcher_, "-I", "-S", "-c", kLauncher}},
+      {"env", nlohmann::json::object()},
       {"unsetenvall", true},
       {"user", std::to_string(spec.uid) + ":" + std::to_string(spec.gid)},
       {"work_dir", "/tmp"},
       {"hostname", "sandbox"},
       {"stdin", true},
       {"terminal", false},
-      {"labels", {{kOwnerLabel, owner_}, {kRunLabel, spec.run_id}}},
+      {"labels", {{kOwnerLabel, owner_}}},
       {"netns", {{"nsmode", spec.network == NetworkMode::kNone ? "none" : "bridge"}}},
       {"read_only_filesystem", spec.read_only_root},
       {"read_only_tmpfs", false},
@@ -569,17 +661,10 @@ nlohmann::json ContainerBackend::podman_spec(const RunSpec& spec,
           {"rw", "nosuid", "nodev", "size=" + std::to_string(l.tmpfs_bytes), "mode=1777"}}},
         {{"destination", "/sandbox"},
          {"type", "bind"},
-         {"source", staged_code},
+         {"source", staging},
          {"options", {"ro", "rbind"}}}}},
-      {"resource_limits",
-       {{"pids", {{"limit", l.pids}}},
-        {"cpu",
-         {{"quota", static_cast<std::int64_t>(std::ceil(l.cpus * kCpuPeriodUs))},
-          {"period", kCpuPeriodUs}}}}},
       {"r_limits",
-       {limit_entry("fsize", l.file_size_bytes, l.file_size_bytes),
-        limit_entry("nofile", l.open_files, l.open_files), limit_entry("core", 0, 0),
-        limit_entry("cpu", cpu_seconds(l), cpu_seconds(l) + 1),
+       {limit_entry("nofile", l.open_files, l.open_files), limit_entry("core", 0, 0),
         // Podman would otherwise raise nproc past what its runtime may set. The
         // pids cgroup limit is what holds; nproc counts the user across the host.
         limit_entry("nproc", kPodmanNproc, kPodmanNproc)}},
@@ -599,11 +684,94 @@ nlohmann::json ContainerBackend::podman_spec(const RunSpec& spec,
   return s;
 }
 
+std::unique_ptr<Prepared> ContainerBackend::prepare(const RunSpec& spec) {
+  auto c = std::make_unique<Prepared>();
+  // Unique across the backends of this process, which share the owner (each
+  // engine's plugin has its own copy of this counter).
+  static std::atomic<std::uint64_t> sequence{0};
+  std::string name =
+      "warden-" + engine_name() + "-" + sanitized(owner_) + "-" + std::to_string(++sequence);
+  try {
+    c->cgroup =
+        std::make_unique<sandboxing::Cgroup>(cgroup_parent_, name, sandboxing::CgroupLimits{});
+  } catch (const std::exception& e) {
+    throw PluginError(WARDEN_ERR_UNSUPPORTED, e.what());
+  }
+  c->staging = std::make_unique<StagingFolder>(staging_dir_ / (owner_ + "-" + name));
+  std::string staging = c->staging->dir().string();
+  auto created =
+      engine_ == Engine::kDocker
+          ? client_->request("POST", api_prefix_ + "/containers/create?name=" + url_encode(name),
+                             docker_spec(spec, c->cgroup->path(), staging))
+          : client_->request("POST", std::string(kLibpodVersion) + "/libpod/containers/create",
+                             podman_spec(spec, name, c->cgroup->path(), staging));
+  if (created.status < 200 || created.status > 299)
+    throw PluginError(
+        created.status == 400 || created.status == 500 ? WARDEN_ERR_UNSUPPORTED
+                                                       : WARDEN_ERR_INTERNAL,
+        engine_name() + " refused to create the container: " + engine::error_message(created));
+  auto body = created.json();
+  c->id = body.value("Id", "");
+  if (c->id.empty())
+    throw PluginError(WARDEN_ERR_INTERNAL, engine_name() + " created a container without an Id");
+  c->guard = std::make_unique<ContainerGuard>(*client_, container_target(c->id));
+  auto warnings = body.value("Warnings", nlohmann::json::array());
+  if (warnings.is_array() && !warnings.empty())
+    throw PluginError(WARDEN_ERR_UNSUPPORTED,
+                      engine_name() + " would drop a limit on this host, so the run is refused: " +
+                          warnings.dump());
+  // Podman's compatible API refuses to attach to a container not yet started; libpod's does.
+  std::string attach_target = engine_ == Engine::kDocker
+                                  ? container_target(c->id)
+                                  : std::string(kLibpodVersion) + "/libpod/containers/" + c->id;
+  c->stream =
+      client_->attach(attach_target + "/attach?stream=true&stdin=true&stdout=true&stderr=true");
+  client_->checked("POST", container_target(c->id) + "/start");
+
+  // The launcher is ready once it has the FIFO open for reading.
+  auto deadline = Clock::now() + api_timeout_;
+  std::string fifo = c->staging->fifo().string();
+  while ((c->go_fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC)) < 0) {
+    if (errno != ENXIO)
+      throw PluginError(WARDEN_ERR_INTERNAL, "cannot open " + fifo + ": " + std::strerror(errno));
+    if (!c->alive() || Clock::now() > deadline) {
+      Demultiplexer said(4096);
+      std::string early = c->stream->take_already_read();
+      said.feed(early.data(), early.size());
+      char buffer[4096];
+      ssize_t n = ::recv(c->stream->fd(), buffer, sizeof buffer, MSG_DONTWAIT);
+      if (n > 0) said.feed(buffer, static_cast<std::size_t>(n));
+      throw PluginError(WARDEN_ERR_INTERNAL,
+                        engine_name() + ": the container's launcher (" + launcher_ +
+                            ") did not start: " + (said.err + said.out).substr(0, 1000));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return c;
+}
+
+int ContainerBackend::exit_status(const std::string& id) {
+  // Podman's wait answers a quarter of a second late; its inspection and
+  // Docker's know at once.
+  std::string target = engine_ == Engine::kDocker
+                           ? container_target(id) + "/json"
+                           : std::string(kLibpodVersion) + "/libpod/containers/" + id + "/json";
+  auto deadline = Clock::now() + api_timeout_;
+  while (true) {
+    auto state = client_->checked("GET", target).json().value("State", nlohmann::json::object());
+    std::string status = state.value("Status", "");
+    if (status == "exited" || status == "stopped" || status == "dead")
+      return state.value("ExitCode", -1);
+    if (Clock::now() > deadline)
+      throw PluginError(WARDEN_ERR_INTERNAL, engine_name() + ": the container is still '" + status +
+                                                 "' after its output ended");
+    std::this_thread::sleep_for(kExitPollInterval);
+  }
+}
+
 RunResult ContainerBackend::run(const RunRequest& request) {
   const RunSpec& spec = request.spec;
-  const Limits& limits = spec.limits;
-  auto interpreter = interpreters_.find(spec.language);
-  if (interpreter == interpreters_.end())
+  if (!interpreters_.count(spec.language))
     throw PluginError(WARDEN_ERR_UNSUPPORTED,
                       "language '" + spec.language + "': no interpreter configured for it");
   {
@@ -614,115 +782,149 @@ RunResult ContainerBackend::run(const RunRequest& request) {
         throw PluginError(WARDEN_ERR_UNAVAILABLE, engine_name() + ": " + a.reason);
     }
   }
-  refuse_unenforceable(limits);
-
-  std::string name = "warden-" + sanitized(spec.run_id) + "-" + std::to_string(++sequence_);
-  std::unique_ptr<sandboxing::Cgroup> cgroup;
+  refuse_unenforceable(spec.limits);
   try {
-    // Podman (4.x with runc on cgroup v1) does not report OOM kills in its
-    // container's cgroup, so for Podman the memory limit sits on warden's
-    // cgroup, which records them; Docker reports them and holds it itself.
-    sandboxing::CgroupLimits own;
-    if (engine_ == Engine::kPodman) own.memory_bytes = limits.memory_bytes;
-    cgroup = std::make_unique<sandboxing::Cgroup>(cgroup_parent_, name, own);
-  } catch (const std::exception& e) {
-    throw PluginError(WARDEN_ERR_UNSUPPORTED, e.what());
-  }
-  StagedCode staged(staging_dir_, owner_ + "-" + name, request.code);
-  std::vector<std::string> command = interpreter->second;
-  command.push_back("/sandbox/main.py");
-
-  try {
-    auto created = client_->request(
-        "POST", create_target(name),
-        container_spec(spec, command, name, cgroup->path(), staged.dir().string()));
-    if (created.status < 200 || created.status > 299)
-      throw PluginError(
-          created.status == 400 || created.status == 500 ? WARDEN_ERR_UNSUPPORTED
-                                                         : WARDEN_ERR_INTERNAL,
-          engine_name() + " refused to create the container: " + engine::error_message(created));
-    auto body = created.json();
-    std::string id = body.value("Id", "");
-    if (id.empty())
-      throw PluginError(WARDEN_ERR_INTERNAL, engine_name() + " created a container without an Id");
-    std::string target = api_prefix_ + "/containers/" + id;
-    ContainerGuard remove_at_end(*client_, target);
-    auto warnings = body.value("Warnings", nlohmann::json::array());
-    if (warnings.is_array() && !warnings.empty())
-      throw PluginError(
-          WARDEN_ERR_UNSUPPORTED,
-          engine_name() +
-              " would drop a limit on this host, so the run is refused: " + warnings.dump());
-
-    // Podman's compatible API refuses to attach to a container not yet started; libpod's does.
-    std::string attach_target = engine_ == Engine::kDocker
-                                    ? target
-                                    : std::string(kLibpodVersion) + "/libpod/containers/" + id;
-    auto stream =
-        client_->attach(attach_target + "/attach?stream=true&stdin=true&stdout=true&stderr=true");
-    auto wait = client_->send(
-        "POST", target + "/wait?condition=next-exit",
-        std::chrono::milliseconds(limits.wall_time_ms) + kDrainAfterKill + api_timeout_);
-    auto start = Clock::now();
-    client_->checked("POST", target + "/start");
-
-    Demultiplexer output(limits.output_bytes);
-    // The kill goes out beside the pump: the engine may not finish it while
-    // the container's output is not being read.
-    std::future<void> kill;
-    Pumped pumped = pump(*stream, request.stdin_data, output, start, limits.wall_time_ms,
-                         request.cancellation, [&] {
-                           kill = std::async(std::launch::async, [&] {
-                             try {
-                               client_->request("POST", target + "/kill?signal=KILL");
-                             } catch (const EngineError&) {
-                               // Removal at the end force-kills it anyway.
-                             }
-                           });
-                         });
-    if (pumped.cancelled) throw PluginError(WARDEN_ERR_CANCELLED, "the host cancelled the run");
-
-    std::optional<int> status;
-    try {
-      auto waited = wait->finish().json();
-      if (waited.contains("StatusCode")) status = waited["StatusCode"].get<int>();
-    } catch (const EngineError&) {
-      // The wait could not tell; the inspection below does.
-    }
-    auto state = client_->checked("GET", target + "/json").json().value("State", nlohmann::json{});
-    if (!status && state.value("Status", "") == "exited") status = state.value("ExitCode", -1);
-    if (!status)
-      throw PluginError(WARDEN_ERR_INTERNAL,
-                        engine_name() + ": the container's exit status could not be read");
-    sandboxing::CgroupUsage usage = cgroup->usage();
-
-    RunResult result;
-    result.backend_run_id = id;
-    result.stdout_data = std::move(output.out);
-    result.stderr_data = std::move(output.err);
-    result.output_truncated = output.truncated();
-    result.timed_out = pumped.timed_out;
-    result.wall_time_ms = pumped.wall_time_ms;
-    result.cpu_time_ms = usage.cpu_time_ms;
-    result.peak_memory_bytes = usage.peak_memory_bytes;
-    result.oom_killed = state.value("OOMKilled", false) || usage.oom_killed;
-    // The container's init exits with the program's status, or 128 + the
-    // signal that killed it.
-    if (*status > 128 && *status < 128 + 65)
-      result.signal = *status - 128;
-    else
-      result.exit_code = *status;
-    if (result.signal == SIGXCPU ||
-        (result.signal == SIGKILL && !result.timed_out && usage.cpu_time_ms >= limits.cpu_time_ms))
-      result.cpu_time_exceeded = true;
-    if (result.signal == SIGXFSZ) result.limits_hit.push_back("file_size");
-    return result;
+    std::string shape = shape_of(spec);
+    std::unique_ptr<Prepared> container = take_warm(shape);
+    if (!container) container = prepare(spec);
+    refill_later(shape, spec);
+    return run_in(*container, request);
   } catch (const EngineError& e) {
     std::lock_guard<std::mutex> lock(probe_mutex_);
     if (e.kind() == EngineError::Kind::kUnreachable) available_ = false;
     throw PluginError(
         e.kind() == EngineError::Kind::kUnreachable ? WARDEN_ERR_UNAVAILABLE : WARDEN_ERR_INTERNAL,
         engine_name() + ": " + e.what());
+  }
+}
+
+RunResult ContainerBackend::run_in(Prepared& c, const RunRequest& request) {
+  const RunSpec& spec = request.spec;
+  const Limits& limits = spec.limits;
+  try {
+    c.cgroup->set_limits({.memory_bytes = limits.memory_bytes,
+                          .cpus = limits.cpus,
+                          .pids = static_cast<std::uint32_t>(limits.pids)});
+  } catch (const std::exception& e) {
+    throw PluginError(WARDEN_ERR_UNSUPPORTED, e.what());
+  }
+  c.cgroup->begin_measuring();
+  std::vector<std::string> argv = interpreters_.at(spec.language);
+  argv.push_back(std::string("/sandbox/") + kProgram);
+  c.staging->write(kProgram, request.code);
+  c.staging->write(kLaunchMessage, launch_message(spec, argv));
+  std::string target = container_target(c.id);
+
+  auto start = Clock::now();
+  ::close(c.go_fd);  // go
+  c.go_fd = -1;
+  Demultiplexer output(limits.output_bytes);
+  // The kill goes out beside the pump: the engine may not finish it while
+  // the container's output is not being read.
+  std::future<void> kill;
+  Pumped pumped = pump(*c.stream, request.stdin_data, output, start, limits.wall_time_ms,
+                       request.cancellation, [&] {
+                         kill = std::async(std::launch::async, [&] {
+                           try {
+                             client_->request("POST", target + "/kill?signal=KILL");
+                           } catch (const EngineError&) {
+                             // Removal at the end force-kills it anyway.
+                           }
+                         });
+                       });
+  if (pumped.cancelled) throw PluginError(WARDEN_ERR_CANCELLED, "the host cancelled the run");
+  int status = exit_status(c.id);
+  sandboxing::CgroupUsage usage = c.cgroup->usage();
+  if (status == kLauncherFailed && output.err.rfind(kLauncherPrefix, 0) == 0)
+    throw PluginError(WARDEN_ERR_UNSUPPORTED,
+                      engine_name() + ": " + output.err.substr(0, output.err.find('\n')));
+
+  RunResult result;
+  result.backend_run_id = c.id;
+  result.stdout_data = std::move(output.out);
+  result.stderr_data = std::move(output.err);
+  result.output_truncated = output.truncated();
+  result.timed_out = pumped.timed_out;
+  result.wall_time_ms = pumped.wall_time_ms;
+  result.cpu_time_ms = usage.cpu_time_ms;
+  result.peak_memory_bytes = usage.peak_memory_bytes;
+  result.oom_killed = usage.oom_killed;
+  // The container's init exits with the program's status, or 128 + the
+  // signal that killed it.
+  if (status > 128 && status < 128 + 65)
+    result.signal = status - 128;
+  else
+    result.exit_code = status;
+  if (result.signal == SIGXCPU ||
+      (result.signal == SIGKILL && !result.timed_out && usage.cpu_time_ms >= limits.cpu_time_ms))
+    result.cpu_time_exceeded = true;
+  if (result.signal == SIGXFSZ) result.limits_hit.push_back("file_size");
+  return result;
+}
+
+std::unique_ptr<Prepared> ContainerBackend::take_warm(const std::string& shape) {
+  std::vector<std::unique_ptr<Prepared>> dead;  // removed outside the lock
+  std::lock_guard<std::mutex> lock(pool_mutex_);
+  auto it = pool_.find(shape);
+  while (it != pool_.end() && !it->second.empty()) {
+    std::unique_ptr<Prepared> c = std::move(it->second.front());
+    it->second.pop_front();
+    if (c->alive()) return c;
+    dead.push_back(std::move(c));
+  }
+  return nullptr;
+}
+
+void ContainerBackend::refill_later(const std::string& shape, const RunSpec& spec) {
+  if (warm_pool_ == 0) return;
+  std::vector<std::unique_ptr<Prepared>> evicted;  // removed outside the lock
+  {
+    std::lock_guard<std::mutex> lock(pool_mutex_);
+    pool_shapes_[shape] = spec;
+    std::erase(recent_shapes_, shape);
+    recent_shapes_.push_back(shape);
+    while (recent_shapes_.size() > kMaxWarmShapes) {
+      std::string oldest = recent_shapes_.front();
+      recent_shapes_.pop_front();
+      for (auto& c : pool_[oldest]) evicted.push_back(std::move(c));
+      pool_.erase(oldest);
+      pool_shapes_.erase(oldest);
+      std::erase(refills_, oldest);
+    }
+    refills_.push_back(shape);
+  }
+  pool_wakeup_.notify_one();
+}
+
+void ContainerBackend::refill_loop() {
+  std::unique_lock<std::mutex> lock(pool_mutex_);
+  while (true) {
+    pool_wakeup_.wait(lock, [&] { return stopping_ || !refills_.empty(); });
+    if (stopping_) return;
+    std::string shape = refills_.front();
+    refills_.pop_front();
+    auto spec = pool_shapes_.find(shape);
+    if (spec == pool_shapes_.end() || pool_[shape].size() + filling_[shape] >= warm_pool_) continue;
+    ++filling_[shape];
+    RunSpec copy = spec->second;
+    lock.unlock();
+    std::unique_ptr<Prepared> c;
+    try {
+      c = prepare(copy);
+    } catch (const std::exception&) {
+      // The engine is down or refuses: runs prepare their own and say why.
+    }
+    lock.lock();
+    --filling_[shape];
+    if (!c || !pool_shapes_.count(shape) || stopping_) {
+      lock.unlock();
+      c.reset();
+      lock.lock();
+      if (stopping_) return;
+      continue;
+    }
+    pool_[shape].push_back(std::move(c));
+    if (pool_[shape].size() + filling_[shape] < warm_pool_) refills_.push_back(shape);
   }
 }
 

@@ -3,14 +3,22 @@
 // (Engine API) or Podman (libpod API for creation, which can run straight from
 // a root filesystem directory; the Docker-compatible API for the rest).
 //
-// One run: stage the code in a read-only folder, create the container with
-// every limit, attach, wait, start (the Docker CLI's order, so no output is
-// lost), stream stdin in and the demultiplexed output out under the output
-// cap, kill on the wall time, then measure and force-remove. The container's
-// cgroup parent is a cgroup of warden's own, which outlives the container and
-// so gives peak memory and CPU time; it is removed last. Containers carry the
-// label io.warden.owner; those of a host process that is gone are removed at
-// the first probe.
+// Each run gets a fresh container, used once. A container is prepared
+// (created with the limits fixed at creation, attached, started) with a small
+// launcher as its program, which waits on a FIFO in its read-only /sandbox
+// folder. The run then sets memory, CPU and pids limits on the container's
+// cgroup parent (a cgroup of warden's own, which outlives the container and so
+// gives peak memory, CPU time and OOM kills), writes the program and its
+// argv, environment and rlimits beside the FIFO and closes it: the launcher
+// lowers the rlimits and execs the program. Stdin streams in and the
+// demultiplexed output out under the output cap; the wall time kills the
+// container; then it is measured and force-removed.
+//
+// A warm pool keeps up to `warm_pool` prepared containers for each recent
+// shape of run (tmpfs size, network, read-only root, uid/gid, open files), so
+// a run finds its container started; a background thread refills it. Without
+// one the run prepares its own. Containers carry the label io.warden.owner;
+// those of a host process that is gone are removed at the first probe.
 //
 // Thread-safe: runs may proceed in parallel. See docs/sandboxes.md.
 #pragma once
@@ -18,11 +26,14 @@
 #include <warden/plugin.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <deque>
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "engine_client.h"
@@ -31,12 +42,15 @@ namespace warden::containers {
 
 enum class Engine { kDocker, kPodman };
 
+class Prepared;
+
 class ContainerBackend {
  public:
   // Settings: socket, image, rootfs (podman only), staging_dir, cgroup_parent,
-  // interpreters, api_timeout_ms, seccomp_profile. Throws warden::PluginError naming the field.
+  // interpreters, api_timeout_ms, seccomp_profile, warm_pool. Throws
+  // warden::PluginError naming the field.
   ContainerBackend(Engine engine, const nlohmann::json& settings);
-  ~ContainerBackend();
+  ~ContainerBackend();  // removes the warm containers
   ContainerBackend(const ContainerBackend&) = delete;
   ContainerBackend& operator=(const ContainerBackend&) = delete;
 
@@ -46,16 +60,21 @@ class ContainerBackend {
  private:
   Availability check_engine();
   void reap_leftovers();
-  nlohmann::json container_spec(const RunSpec& spec, const std::vector<std::string>& command,
-                                const std::string& name, const std::string& cgroup_parent,
-                                const std::string& staged_code) const;
-  nlohmann::json docker_spec(const RunSpec& spec, const std::vector<std::string>& command,
-                             const std::string& cgroup_parent,
-                             const std::string& staged_code) const;
-  nlohmann::json podman_spec(const RunSpec& spec, const std::vector<std::string>& command,
-                             const std::string& name, const std::string& cgroup_parent,
-                             const std::string& staged_code) const;
-  std::string create_target(const std::string& name) const;
+  // Creates, attaches and starts a container for runs shaped like `spec`, and
+  // waits until its launcher is ready. Throws PluginError.
+  std::unique_ptr<Prepared> prepare(const RunSpec& spec);
+  RunResult run_in(Prepared& container, const RunRequest& request);
+  int exit_status(const std::string& id);
+  nlohmann::json docker_spec(const RunSpec& spec, const std::string& cgroup_parent,
+                             const std::string& staging) const;
+  nlohmann::json podman_spec(const RunSpec& spec, const std::string& name,
+                             const std::string& cgroup_parent, const std::string& staging) const;
+  std::string container_target(const std::string& id) const;
+
+  // The warm pool.
+  std::unique_ptr<Prepared> take_warm(const std::string& key);
+  void refill_later(const std::string& key, const RunSpec& spec);
+  void refill_loop();
   std::string engine_name() const { return engine_ == Engine::kDocker ? "docker" : "podman"; }
 
   Engine engine_;
@@ -68,6 +87,7 @@ class ContainerBackend {
   std::filesystem::path seccomp_profile_path_;  // the same, written for Podman
   std::string cgroup_parent_;
   std::map<std::string, std::vector<std::string>> interpreters_;
+  std::string launcher_;  // the image's Python, which runs the launcher
   std::chrono::milliseconds api_timeout_;
   std::string owner_;  // this process: "<pid>.<start time>"
 
@@ -75,7 +95,17 @@ class ContainerBackend {
   bool available_ = false;  // cached while the engine keeps answering
   bool reaped_ = false;
   std::string api_prefix_;  // "/v1.41", negotiated from /version
-  std::atomic<std::uint64_t> sequence_{0};
+
+  std::size_t warm_pool_;  // prepared containers kept per shape; 0: none
+  std::mutex pool_mutex_;
+  std::condition_variable pool_wakeup_;
+  std::map<std::string, std::deque<std::unique_ptr<Prepared>>> pool_;  // by shape
+  std::map<std::string, RunSpec> pool_shapes_;  // a spec of each shape, to prepare from
+  std::map<std::string, std::size_t> filling_;  // preparations under way, by shape
+  std::deque<std::string> refills_;             // shapes to top up, oldest first
+  std::deque<std::string> recent_shapes_;       // most recent last
+  bool stopping_ = false;
+  std::thread refiller_;
 };
 
 }  // namespace warden::containers

@@ -20,8 +20,9 @@ struct Loaded {
 };
 
 Loaded& loaded() {
-  static Loaded* l = [] {
-    auto* out = new Loaded;
+  // Destroyed at exit, so the backends remove what they keep (warm containers).
+  static std::unique_ptr<Loaded> l = [] {
+    auto out = std::make_unique<Loaded>();
     out->catalog.load_directory(WARDEN_PLUGIN_DIR);
     std::vector<std::string> names;
     if (const char* env = std::getenv("WARDEN_ABUSE_BACKENDS"); env && *env) {

@@ -6,10 +6,13 @@
 #define CATCH_CONFIG_MAIN
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "engine_client.h"
 #include "plugin/loader.h"
@@ -94,13 +97,13 @@ TEST_CASE("the container backends name the setting they reject") {
       }
       return "accepted";
     };
-    CHECK_THAT(message({{"colour", "red"}}),
-               Catch::Contains("backends.settings." + engine) &&
-                   Catch::Contains("/colour: unknown setting"));
+    CHECK_THAT(message({{"colour", "red"}}), Catch::Contains("backends.settings." + engine) &&
+                                                 Catch::Contains("/colour: unknown setting"));
     CHECK_THAT(message({{"interpreters", {{"python", {"python3"}}}}}),
                Catch::Contains("/interpreters/python") && Catch::Contains("absolute path"));
     CHECK_THAT(message({{"cgroup_parent", "../escape"}}), Catch::Contains("/cgroup_parent"));
     CHECK_THAT(message({{"api_timeout_ms", -5}}), Catch::Contains("/api_timeout_ms"));
+    CHECK_THAT(message({{"warm_pool", 100}}), Catch::Contains("/warm_pool"));
   }
   CHECK_THROWS_WITH(backend("docker", {{"rootfs", "/srv/rootfs"}}),
                     Catch::Contains("/rootfs") && Catch::Contains("images only"));
@@ -147,7 +150,7 @@ TEST_CASE("a run leaves no container and no staged code, and reports the contain
     if (!engine_ready(engine)) continue;
     CAPTURE(engine);
     test::TempDir staging;
-    auto b = backend(engine, {{"staging_dir", staging.path().string()}});
+    auto b = backend(engine, {{"staging_dir", staging.path().string()}, {"warm_pool", 0}});
     REQUIRE(b->probe().available);
     RunResult r = b->run(small_spec("clean-" + engine), "print(6 * 7)\n", "", {});
     CHECK(r.stdout_data == "42\n");
@@ -157,6 +160,88 @@ TEST_CASE("a run leaves no container and no staged code, and reports the contain
     // Only the derived seccomp profile stays, for the next runs of this backend.
     for (const auto& entry : std::filesystem::directory_iterator(staging.path()))
       CHECK(entry.path().filename().string().find("-seccomp.json") != std::string::npos);
+  }
+}
+
+// The ids of the containers this process owns.
+std::vector<std::string> own_containers(const std::string& engine) {
+  EngineClient client(socket_of(engine), std::chrono::seconds(10));
+  nlohmann::json filters = {{"label", {"io.warden.owner"}}};
+  auto list =
+      client.checked("GET", api(engine) + "/containers/json?all=true&filters=" + filters.dump())
+          .json();
+  std::string me = std::to_string(::getpid()) + ".";
+  std::vector<std::string> ids;
+  for (const auto& c : list)
+    if (c["Labels"].value("io.warden.owner", "").rfind(me, 0) == 0) ids.push_back(c["Id"]);
+  return ids;
+}
+
+// Whether the launcher of a container this process made for `engine` has
+// been told to wait (the host holds its FIFO open) and sleeps in read().
+bool launcher_waiting(const std::string& engine) {
+  std::string own_cgroup = "/warden-" + engine + "-" + std::to_string(::getpid()) + "_";
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    std::string cmdline = test::read_file(entry.path() / "cmdline");
+    if (cmdline.find("/sandbox/.go") == std::string::npos ||
+        test::read_file(entry.path() / "cgroup").find(own_cgroup) == std::string::npos)
+      continue;
+    if (test::read_file(entry.path() / "wchan") == "pipe_read") return true;
+  }
+  return false;
+}
+
+TEST_CASE("a warm container serves one run, and the pool goes with the backend") {
+  for (const std::string engine : {"docker", "podman"}) {
+    if (!engine_ready(engine)) continue;
+    CAPTURE(engine);
+    REQUIRE(own_containers(engine).empty());
+    test::TempDir staging;
+    {
+      auto b = backend(engine, {{"staging_dir", staging.path().string()}, {"warm_pool", 1}});
+      RunResult first = b->run(small_spec("warm-1"), "print('first')\n", "", {});
+      CHECK(first.stdout_data == "first\n");
+      CHECK_FALSE(container_exists(engine, first.backend_run_id));
+      // The pool prepares one container for the next run of this shape: it is
+      // ready once its launcher waits in read() on the FIFO.
+      for (int i = 0; i < 300 && !launcher_waiting(engine); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      std::vector<std::string> warm = own_containers(engine);
+      REQUIRE(warm.size() == 1);
+      RunResult second =
+          b->run(small_spec("warm-2"), "import os\nprint(sorted(os.environ))\n", "", {});
+      CHECK(second.backend_run_id == warm[0]);
+      CHECK(second.stdout_data == "['HOME', 'PATH', 'PWD', 'TMPDIR']\n");
+      CHECK_FALSE(container_exists(engine, second.backend_run_id));
+      // A different shape (the tmpfs size is fixed at creation) is not served from it.
+      RunSpec other = small_spec("warm-3");
+      other.limits.tmpfs_bytes = 4 << 20;
+      RunResult third = b->run(other, "print(3)\n", "", {});
+      CHECK(third.stdout_data == "3\n");
+      CHECK(std::find(warm.begin(), warm.end(), third.backend_run_id) == warm.end());
+    }
+    CHECK(own_containers(engine).empty());
+    CHECK(std::filesystem::is_empty(staging.path()));
+  }
+}
+
+TEST_CASE("an interpreter missing from the image is named, and the run refused") {
+  for (const std::string engine : {"docker", "podman"}) {
+    if (!engine_ready(engine)) continue;
+    CAPTURE(engine);
+    auto b = backend(engine, {{"interpreters", {{"ruby", {"/usr/bin/ruby"}}}}, {"warm_pool", 0}});
+    RunSpec spec = small_spec("ruby");
+    spec.language = "ruby";
+    try {
+      b->run(spec, "puts 1\n", "", {});
+      FAIL("ran without an interpreter");
+    } catch (const PluginCallError& e) {
+      INFO(e.what());
+      // Podman checks the root filesystem for every interpreter at its probe;
+      // Docker learns it from the launcher in the container.
+      CHECK(e.status() == (engine == "docker" ? WARDEN_ERR_UNSUPPORTED : WARDEN_ERR_UNAVAILABLE));
+      CHECK_THAT(e.what(), Catch::Contains("/usr/bin/ruby"));
+    }
   }
 }
 
@@ -203,8 +288,8 @@ TEST_CASE("warden image build makes a root filesystem and an image the backends 
   std::string rootfs = (dir.path() / "rootfs").string();
   const std::string tag = "warden-test-image:" + std::to_string(::getpid());
   std::string into = docker ? "docker" : "none";
-  auto built = test::run_process(
-      {test::warden_binary(), "image", "build", "--rootfs", rootfs, "--tag", tag, "--import", into});
+  auto built = test::run_process({test::warden_binary(), "image", "build", "--rootfs", rootfs,
+                                  "--tag", tag, "--import", into});
   INFO(built.out << built.err);
   REQUIRE(built.exit_code == 0);
   CHECK(std::filesystem::exists(rootfs + "/usr/bin/python3"));
@@ -213,15 +298,14 @@ TEST_CASE("warden image build makes a root filesystem and an image the backends 
 
   const std::string program = "import json, sqlite3, ssl\nprint(json.dumps([1]))\n";
   if (podman) {
-    RunResult r = backend("podman", {{"rootfs", rootfs}})->run(small_spec("rootfs"), program, "",
-                                                              {});
+    RunResult r =
+        backend("podman", {{"rootfs", rootfs}})->run(small_spec("rootfs"), program, "", {});
     INFO(r.stderr_data);
     CHECK(r.stdout_data == "[1]\n");
   }
   if (docker) {
     CHECK_THAT(built.out, Catch::Contains("imported into docker as " + tag));
-    RunResult r =
-        backend("docker", {{"image", tag}})->run(small_spec("image"), program, "", {});
+    RunResult r = backend("docker", {{"image", tag}})->run(small_spec("image"), program, "", {});
     INFO(r.stderr_data);
     CHECK(r.stdout_data == "[1]\n");
     EngineClient(socket_of("docker"), std::chrono::seconds(30))
@@ -232,8 +316,8 @@ TEST_CASE("warden image build makes a root filesystem and an image the backends 
 TEST_CASE("warden image build names what it cannot use") {
   test::TempDir dir;
   auto r = test::run_process({test::warden_binary(), "image", "build", "--python",
-                              "/nonexistent/python3", "--rootfs",
-                              (dir.path() / "rootfs").string(), "--import", "none"});
+                              "/nonexistent/python3", "--rootfs", (dir.path() / "rootfs").string(),
+                              "--import", "none"});
   CHECK(r.exit_code != 0);
   CHECK_THAT(r.err, Catch::Contains("--python") && Catch::Contains("/nonexistent/python3"));
   r = test::run_process({test::warden_binary(), "image", "build", "--rootfs",
