@@ -23,20 +23,27 @@ struct Timing {
   int runs = 0;
 };
 
-// Runs `body` `runs` times (after `warmup` untimed runs) and summarises.
-inline Timing time_runs(int runs, int warmup, const std::function<void()>& body) {
+// Runs `body` `runs` times (after `warmup` untimed runs) and summarises the
+// durations it reports: a body times itself to leave out a pause it takes.
+inline Timing time_self_timed_runs(
+    int runs, int warmup, const std::function<std::chrono::steady_clock::duration()>& body) {
   for (int i = 0; i < warmup; ++i) body();
   std::vector<double> us;
   us.reserve(runs);
-  for (int i = 0; i < runs; ++i) {
-    auto start = std::chrono::steady_clock::now();
-    body();
-    us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
-                     .count());
-  }
+  for (int i = 0; i < runs; ++i)
+    us.push_back(std::chrono::duration<double, std::micro>(body()).count());
   std::sort(us.begin(), us.end());
   auto at = [&](double q) { return us[static_cast<std::size_t>(q * (us.size() - 1))]; };
   return {at(0.5), at(0.1), at(0.9), runs};
+}
+
+// Runs `body` `runs` times (after `warmup` untimed runs) and summarises.
+inline Timing time_runs(int runs, int warmup, const std::function<void()>& body) {
+  return time_self_timed_runs(runs, warmup, [&] {
+    auto start = std::chrono::steady_clock::now();
+    body();
+    return std::chrono::steady_clock::now() - start;
+  });
 }
 
 // Prints "label: median (p10..p90) over N runs".
