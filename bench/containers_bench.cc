@@ -50,8 +50,8 @@ void compare(const PluginCatalog& catalog, const Engine& engine) {
   };
   std::printf("%s backend, print(1), 20 runs each (warm-up of 3)\n", engine.name);
   bench::Timing cli = bench::time_runs(20, 3, [&] { bench::run_quietly(engine.cli); });
-  bench::Timing warm = bench::time_self_timed_runs(
-      20, 3, spaced([&] { backend->run(spec, "print(1)\n", "", {}); }));
+  bench::Timing warm =
+      bench::time_self_timed_runs(20, 3, spaced([&] { backend->run(spec, "print(1)\n", "", {}); }));
   bench::Timing cold_t = bench::time_runs(20, 3, [&] { cold->run(spec, "print(1)\n", "", {}); });
   bench::print_timing(std::string(engine.name) + " run --rm (CLI)", cli);
   bench::print_timing(std::string(engine.name) + " backend, warm pool", warm);
