@@ -192,6 +192,10 @@ std::string backend_setting(Context& context, const std::string& backend, const 
   const auto& settings = context.config().backends.settings;
   auto it = settings.find(backend);
   if (it == settings.end() || !it->second.value.contains(key)) return fallback;
+  if (!it->second.value[key].is_string())
+    throw Error(ErrorKind::kConfig,
+                it->second.locate(std::string("/") + key + ": expected a string",
+                                  "backends.settings." + backend));
   return it->second.value[key].get<std::string>();
 }
 

@@ -324,6 +324,14 @@ TEST_CASE("warden image build names what it cannot use") {
                          (dir.path() / "rootfs").string(), "--import", "lxc"});
   CHECK(r.exit_code != 0);
   CHECK_THAT(r.err, Catch::Contains("--import") && Catch::Contains("lxc"));
+  auto config = dir.write("warden.yaml",
+                          "backends:\n  enabled: [native]\n  settings:\n    podman:\n"
+                          "      rootfs: 5\n");
+  r = test::run_process(
+      {test::warden_binary(), "--config", config.string(), "image", "build", "--import", "none"});
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains(config.string() + ":5:") &&
+                        Catch::Contains("backends.settings.podman.rootfs: expected a string"));
 }
 
 }  // namespace
