@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <functional>
@@ -31,9 +30,8 @@ using Clock = std::chrono::steady_clock;
 constexpr const char* kOwnerLabel = "io.warden.owner";
 constexpr const char* kCompatVersion = "/v1.41";  // Podman's Docker-compatible API
 constexpr const char* kLibpodVersion = "/v4.0.0";
-constexpr int kMinDockerApiMinor = 30;  // wait?condition=next-exit, Init, NanoCpus
+constexpr int kMinDockerApiMinor = 30;  // every field the spec uses (Init, Tmpfs) is older
 constexpr int kMaxDockerApiMinor = 45;
-constexpr std::uint64_t kCpuPeriodUs = 100'000;
 // RLIMIT_NPROC for Podman's containers: below the hard limits services get on
 // common hosts, above what the concurrent runs of one sandbox user need.
 constexpr std::uint64_t kPodmanNproc = 4096;

@@ -21,7 +21,7 @@ using error_code = boost::system::error_code;
 
 constexpr std::uint64_t kBodyLimit = 64ull << 20;
 
-namespace detail {
+namespace {
 
 // One connection to the engine. Each operation runs the io_context until it
 // completes or the stream's deadline fires.
@@ -127,12 +127,6 @@ class Connection {
   beast::flat_buffer buffer_;
 };
 
-}  // namespace detail
-
-namespace {
-
-using detail::Connection;
-
 http::verb verb_of(std::string_view method) {
   return http::string_to_verb(beast::string_view(method.data(), method.size()));
 }
@@ -216,26 +210,6 @@ Response EngineClient::upload(const std::string& target, const std::filesystem::
   request.prepare_payload();
   connection.send(request, /*bounded=*/false);
   return connection.receive(/*bounded=*/false);
-}
-
-PendingResponse::PendingResponse(std::unique_ptr<detail::Connection> connection)
-    : connection_(std::move(connection)) {}
-
-PendingResponse::~PendingResponse() = default;
-
-Response PendingResponse::finish() {
-  return connection_->receive();
-}
-
-std::unique_ptr<PendingResponse> EngineClient::send(
-    std::string_view method, const std::string& target,
-    std::chrono::milliseconds answer_timeout) const {
-  auto connection = std::make_unique<Connection>(socket_path_, answer_timeout);
-  http::request<http::empty_body> request(verb_of(method), target, 11);
-  set_common_fields(request);
-  request.prepare_payload();
-  connection->send(request);
-  return std::make_unique<PendingResponse>(std::move(connection));
 }
 
 std::unique_ptr<AttachStream> EngineClient::attach(const std::string& target) const {

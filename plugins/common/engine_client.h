@@ -61,24 +61,6 @@ class AttachStream {
   std::string already_read_;
 };
 
-namespace detail {
-class Connection;
-}
-
-// A request that has been sent and whose answer is read later (a wait).
-class PendingResponse {
- public:
-  explicit PendingResponse(std::unique_ptr<detail::Connection> connection);
-  ~PendingResponse();
-  PendingResponse(const PendingResponse&) = delete;
-  PendingResponse& operator=(const PendingResponse&) = delete;
-  // Reads the answer, waiting at most the timeout given to send().
-  Response finish();
-
- private:
-  std::unique_ptr<detail::Connection> connection_;
-};
-
 class EngineClient {
  public:
   // `socket_path` is a unix socket such as /var/run/docker.sock.
@@ -99,10 +81,6 @@ class EngineClient {
   // timeout: imports take as long as they take.
   Response upload(const std::string& target, const std::filesystem::path& path,
                   std::string_view content_type) const;
-  // Sends a request without reading its answer; the answer may take up to
-  // `answer_timeout`.
-  std::unique_ptr<PendingResponse> send(std::string_view method, const std::string& target,
-                                        std::chrono::milliseconds answer_timeout) const;
   // POSTs an attach request and returns the hijacked connection.
   std::unique_ptr<AttachStream> attach(const std::string& target) const;
 
