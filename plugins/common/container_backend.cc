@@ -19,6 +19,7 @@
 
 #include "cgroup.h"
 #include "denied_syscalls.h"
+#include "sandbox_limits.h"
 
 namespace warden::containers {
 namespace {
@@ -296,16 +297,6 @@ Pumped pump(engine::AttachStream& stream, std::string_view stdin_data, Demultipl
   return result;
 }
 
-void refuse_unenforceable(const Limits& l) {
-  auto refuse = [](const std::string& what) { throw PluginError(WARDEN_ERR_UNSUPPORTED, what); };
-  if (l.memory_bytes < (8ull << 20)) refuse("memory: below 8 MiB the interpreter cannot start");
-  if (l.pids < 2) refuse("pids: at least 2 are needed (the container's init and the program)");
-  if (l.open_files < 16) refuse("open_files: at least 16 are needed to start the interpreter");
-  if (l.cpus <= 0) refuse("cpus: must be positive");
-  if (l.wall_time_ms == 0 || l.cpu_time_ms == 0) refuse("time limits must be positive");
-  if (l.tmpfs_bytes == 0) refuse("tmpfs: must be positive");
-}
-
 std::map<std::string, std::string> program_environment(const RunSpec& spec) {
   std::map<std::string, std::string> env = {
       {"HOME", "/tmp"}, {"PATH", "/usr/bin:/bin"}, {"PWD", "/tmp"}, {"TMPDIR", "/tmp"}};
@@ -315,10 +306,6 @@ std::map<std::string, std::string> program_environment(const RunSpec& spec) {
 
 std::string tmpfs_options(const Limits& l) {
   return "rw,nosuid,nodev,size=" + std::to_string(l.tmpfs_bytes) + ",mode=1777";
-}
-
-std::uint64_t cpu_seconds(const Limits& l) {
-  return (l.cpu_time_ms + 999) / 1000;
 }
 
 // The engine's default seccomp profile (an allow list) with warden's denied
@@ -364,13 +351,14 @@ std::string launch_message(const RunSpec& spec, const std::vector<std::string>& 
   const Limits& l = spec.limits;
   nlohmann::json env = nlohmann::json::object();
   for (const auto& [k, v] : program_environment(spec)) env[k] = v;
-  return nlohmann::json{{"argv", argv},
-                        {"env", env},
-                        {"cwd", "/tmp"},
-                        {"rlimits",
-                         {{"FSIZE", l.file_size_bytes, l.file_size_bytes},
-                          {"CPU", cpu_seconds(l), cpu_seconds(l) + 1},
-                          {"CORE", 0, 0}}}}
+  return nlohmann::json{
+      {"argv", argv},
+      {"env", env},
+      {"cwd", "/tmp"},
+      {"rlimits",
+       {{"FSIZE", l.file_size_bytes, l.file_size_bytes},
+        {"CPU", sandboxing::cpu_limit_seconds(l), sandboxing::cpu_limit_seconds(l) + 1},
+        {"CORE", 0, 0}}}}
       .dump();
 }
 
@@ -780,7 +768,7 @@ RunResult ContainerBackend::run(const RunRequest& request) {
         throw PluginError(WARDEN_ERR_UNAVAILABLE, engine_name() + ": " + a.reason);
     }
   }
-  refuse_unenforceable(spec.limits);
+  sandboxing::refuse_unenforceable(spec.limits, "the container's init");
   try {
     std::string shape = shape_of(spec);
     std::unique_ptr<Prepared> container = take_warm(shape);

@@ -17,6 +17,7 @@
 #include <set>
 
 #include "cgroup.h"
+#include "sandbox_limits.h"
 #include "sandbox_process.h"
 #include "seccomp_policy.h"
 
@@ -109,7 +110,7 @@ class NativeBackend {
       throw PluginError(WARDEN_ERR_UNSUPPORTED,
                         "language '" + spec.language + "': no interpreter configured for it");
     if (Availability a = probe(); !a.available) throw PluginError(WARDEN_ERR_UNAVAILABLE, a.reason);
-    refuse_unenforceable(limits);
+    sandboxing::refuse_unenforceable(limits, "bwrap's init");
 
     std::string id = "warden-" + sanitized(spec.run_id) + "-" + std::to_string(++sequence_);
     std::unique_ptr<Cgroup> cgroup;
@@ -201,20 +202,8 @@ class NativeBackend {
     return a;
   }
 
-  // Limits this backend enforces only approximately are refused when they
-  // could not hold at all.
-  static void refuse_unenforceable(const Limits& l) {
-    auto refuse = [](const std::string& what) { throw PluginError(WARDEN_ERR_UNSUPPORTED, what); };
-    if (l.memory_bytes < (8ull << 20)) refuse("memory: below 8 MiB the interpreter cannot start");
-    if (l.pids < 2) refuse("pids: at least 2 are needed (bwrap's init and the program)");
-    if (l.open_files < 16) refuse("open_files: at least 16 are needed to start the interpreter");
-    if (l.cpus <= 0) refuse("cpus: must be positive");
-    if (l.wall_time_ms == 0 || l.cpu_time_ms == 0) refuse("time limits must be positive");
-    if (l.tmpfs_bytes == 0) refuse("tmpfs: must be positive");
-  }
-
   static std::vector<std::pair<int, rlimit>> rlimits_for(const Limits& l) {
-    rlim_t cpu_s = (l.cpu_time_ms + 999) / 1000;
+    rlim_t cpu_s = sandboxing::cpu_limit_seconds(l);
     // The address space is larger than the memory limit: thread stacks and
     // malloc arenas reserve far more than they use. The cgroup holds memory.
     rlim_t address_space = std::max<rlim_t>(2 * l.memory_bytes, l.memory_bytes + (512ull << 20));
