@@ -108,4 +108,12 @@ class ContainerBackend {
   std::thread refiller_;
 };
 
+// The plugin class of one engine: WARDEN_SANDBOX_PLUGIN makes it from the
+// settings alone.
+template <Engine kEngine>
+class EngineBackend : public ContainerBackend {
+ public:
+  explicit EngineBackend(const nlohmann::json& settings) : ContainerBackend(kEngine, settings) {}
+};
+
 }  // namespace warden::containers

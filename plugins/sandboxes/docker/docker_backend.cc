@@ -3,14 +3,8 @@
 #include "container_backend.h"
 
 namespace warden::containers {
-
-class DockerBackend : public ContainerBackend {
- public:
-  explicit DockerBackend(const nlohmann::json& settings)
-      : ContainerBackend(Engine::kDocker, settings) {}
-};
-
-}  // namespace warden::containers
+using DockerBackend = EngineBackend<Engine::kDocker>;
+}
 
 WARDEN_SANDBOX_PLUGIN(warden::containers::DockerBackend, "docker", "0.1.0",
                       "Docker Engine API: a fresh locked-down container per run")

@@ -4,14 +4,8 @@
 #include "container_backend.h"
 
 namespace warden::containers {
-
-class PodmanBackend : public ContainerBackend {
- public:
-  explicit PodmanBackend(const nlohmann::json& settings)
-      : ContainerBackend(Engine::kPodman, settings) {}
-};
-
-}  // namespace warden::containers
+using PodmanBackend = EngineBackend<Engine::kPodman>;
+}
 
 WARDEN_SANDBOX_PLUGIN(warden::containers::PodmanBackend, "podman", "0.1.0",
                       "Podman libpod API: a fresh locked-down container per run")
