@@ -7,11 +7,11 @@
 // Needs root, dockerd, the Podman service and `warden image build`.
 
 #include <cstdio>
-#include <future>
 #include <thread>
 #include <vector>
 
 #include "bench_util.h"
+#include "concurrent_runs.h"
 #include "plugin/loader.h"
 
 namespace {
@@ -61,19 +61,8 @@ void compare(const PluginCatalog& catalog, const Engine& engine) {
   bench::print_ratio(std::string(engine.name) + " backend (cold) / CLI", cold_t.median_us,
                      cli.median_us, engine.target);
 
-  auto start = std::chrono::steady_clock::now();
-  std::vector<std::future<RunResult>> runs;
-  for (int i = 0; i < 16; ++i)
-    runs.push_back(std::async(std::launch::async, [&, i] {
-      RunSpec s = spec;
-      s.run_id = "bench-" + std::to_string(i);
-      return backend->run(s, "print(sum(range(100000)))\n", "", {});
-    }));
-  int ok = 0;
-  for (auto& r : runs) ok += r.get().stdout_data == "4999950000\n";
-  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("  16 concurrent runs: %d/16 correct in %.2f s (%.1f runs/s)\n\n", ok, seconds,
-              16 / seconds);
+  bench::report_concurrent_runs(*backend, spec);
+  std::printf("\n");
 }
 
 }  // namespace

@@ -2,10 +2,9 @@
 // /usr/bin/python3 -c 'print(1)', side by side, then 16 concurrent runs.
 
 #include <cstdio>
-#include <future>
-#include <vector>
 
 #include "bench_util.h"
+#include "concurrent_runs.h"
 #include "plugin/loader.h"
 
 int main() {
@@ -28,18 +27,6 @@ int main() {
   bench::print_timing("native backend (bwrap+seccomp+cgroup)", native_t);
   bench::print_ratio("native / bare", native_t.median_us, bare_t.median_us, 1.3);
 
-  auto start = std::chrono::steady_clock::now();
-  std::vector<std::future<RunResult>> runs;
-  for (int i = 0; i < 16; ++i)
-    runs.push_back(std::async(std::launch::async, [&, i] {
-      RunSpec s = spec;
-      s.run_id = "bench-" + std::to_string(i);
-      return backend->run(s, "print(sum(range(100000)))\n", "", {});
-    }));
-  int ok = 0;
-  for (auto& r : runs) ok += r.get().stdout_data == "4999950000\n";
-  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("  16 concurrent runs: %d/16 correct in %.2f s (%.1f runs/s)\n", ok, seconds,
-              16 / seconds);
+  bench::report_concurrent_runs(*backend, spec);
   return 0;
 }
