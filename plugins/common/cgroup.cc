@@ -77,8 +77,6 @@ void make_dir(const std::string& path, const std::string& limit) {
                              std::strerror(errno));
 }
 
-// Removes a cgroup and the cgroups below it, deepest first. The kernel may
-// need a moment after the last task leaves before rmdir succeeds.
 // Registers an eventfd for OOM notifications at <memory_dir>'s limit (v1's
 // cgroup.event_control); it becomes readable once the OOM killer ran there.
 int oom_eventfd(const std::string& memory_dir) {
@@ -107,6 +105,8 @@ bool signalled(int event_fd) {
   return ::poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
 }
 
+// Removes a cgroup and the cgroups below it, deepest first. The kernel may
+// need a moment after the last task leaves before rmdir succeeds.
 void remove_tree(const std::string& dir) {
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec))
@@ -131,20 +131,25 @@ std::vector<pid_t> procs_in(const std::string& dir) {
   return pids;
 }
 
+// "<root>/<parent>" on v2; on v1 the same in every hierarchy, since an engine
+// given a cgroup parent makes its cgroups in the controllers it uses, not
+// only in warden's.
+std::vector<std::string> parent_dirs(const std::string& parent) {
+  if (v2_host()) return {std::string(kRoot) + "/" + parent};
+  std::vector<std::string> dirs;
+  std::error_code ec;
+  for (const auto& hierarchy : std::filesystem::directory_iterator(kRoot, ec))
+    if (hierarchy.is_directory() && !hierarchy.is_symlink())
+      dirs.push_back(hierarchy.path().string() + "/" + parent);
+  return dirs;
+}
+
 }  // namespace
 
 void Cgroup::remove_stale(const std::string& parent,
                           const std::function<bool(const std::string&)>& stale) {
-  std::vector<std::string> bases;
   std::error_code ec;
-  if (v2_host()) {
-    bases.push_back(std::string(kRoot) + "/" + parent);
-  } else {
-    for (const auto& hierarchy : std::filesystem::directory_iterator(kRoot, ec))
-      if (hierarchy.is_directory() && !hierarchy.is_symlink())
-        bases.push_back(hierarchy.path().string() + "/" + parent);
-  }
-  for (const auto& base : bases)
+  for (const auto& base : parent_dirs(parent))
     for (const auto& entry : std::filesystem::directory_iterator(base, ec)) {
       if (!entry.is_directory() || entry.is_symlink() || !stale(entry.path().filename().string()))
         continue;
@@ -255,18 +260,8 @@ Cgroup::~Cgroup() {
   kill_all();
   for (int fd : join_fds_) ::close(fd);
   if (oom_event_fd_ >= 0) ::close(oom_event_fd_);
-  if (v2_) {
-    for (const auto& dir : dirs_) remove_tree(dir);
-    return;
-  }
-  // Every v1 hierarchy: an engine that used this cgroup as its parent created
-  // <parent>/<name> in the controllers it uses, not only in ours.
-  std::error_code ec;
-  for (const auto& hierarchy : std::filesystem::directory_iterator(kRoot, ec)) {
-    if (hierarchy.is_symlink() || !hierarchy.is_directory()) continue;
-    std::string dir = hierarchy.path().string() + "/" + parent_ + "/" + name_;
-    if (exists(dir)) remove_tree(dir);
-  }
+  for (const auto& base : parent_dirs(parent_))
+    if (std::string dir = base + "/" + name_; exists(dir)) remove_tree(dir);
 }
 
 void Cgroup::kill_all() {
