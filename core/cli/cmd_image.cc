@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "cli/cli.h"
+#include "container_backend.h"
 #include "engine_client.h"
 #include "tool_process.h"
 
@@ -23,8 +24,6 @@ namespace fs = std::filesystem;
 using engine::EngineClient;
 using engine::EngineError;
 
-constexpr const char* kDefaultRootfs = "/var/lib/warden/rootfs/python";
-constexpr const char* kDefaultTag = "warden-python:latest";
 // Parts of the standard library no sandboxed program needs.
 const std::set<std::string> kSkippedStdlib = {
     "test",    "idlelib",    "tkinter", "turtledemo",    "ensurepip",
@@ -213,10 +212,10 @@ void add_image_commands(CLI::App& app, Context& context) {
   build->add_option(
       "--rootfs", rootfs,
       std::string("Folder to build (default: backends.settings.podman.rootfs, else ") +
-          kDefaultRootfs + ")");
+          containers::kDefaultRootfs + ")");
   build->add_option("--tag", tag,
                     std::string("Image name (default: backends.settings.docker.image, else ") +
-                        kDefaultTag + ")");
+                        containers::kDefaultImage + ")");
   build->add_option("--import", into, "Engines to import the image into (none: only the folder)")
       ->capture_default_str();
   set_handler(build, [&context] {
@@ -224,8 +223,9 @@ void add_image_commands(CLI::App& app, Context& context) {
       if (engine != "docker" && engine != "podman" && engine != "none")
         throw Error(ErrorKind::kInvalidInput,
                     "--import: unknown engine '" + engine + "' (docker, podman, none)");
-    if (rootfs.empty()) rootfs = backend_setting(context, "podman", "rootfs", kDefaultRootfs);
-    if (tag.empty()) tag = backend_setting(context, "docker", "image", kDefaultTag);
+    if (rootfs.empty())
+      rootfs = backend_setting(context, "podman", "rootfs", containers::kDefaultRootfs);
+    if (tag.empty()) tag = backend_setting(context, "docker", "image", containers::kDefaultImage);
     BuiltRootfs built;
     try {
       built = build_rootfs(python, rootfs);
@@ -238,9 +238,9 @@ void add_image_commands(CLI::App& app, Context& context) {
     int failures = 0;
     for (const auto& engine : into) {
       if (engine == "none") continue;
-      std::string socket =
-          backend_setting(context, engine, "socket",
-                          engine == "docker" ? "/var/run/docker.sock" : "/run/podman/podman.sock");
+      std::string socket = backend_setting(
+          context, engine, "socket",
+          engine == "docker" ? containers::kDockerSocket : containers::kPodmanSocket);
       try {
         std::string id = import_image(engine, socket, rootfs, tag);
         std::cout << "imported into " << engine << " as " << tag << " (" << id << ")\n";

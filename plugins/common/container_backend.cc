@@ -403,11 +403,11 @@ ContainerBackend::ContainerBackend(Engine engine, const nlohmann::json& settings
     return settings[key].get<std::string>();
   };
   bool docker = engine_ == Engine::kDocker;
-  std::string socket = text("socket", docker ? "/var/run/docker.sock" : "/run/podman/podman.sock");
-  image_ = text("image", docker ? "warden-python:latest" : "");
+  std::string socket = text("socket", docker ? kDockerSocket : kPodmanSocket);
+  image_ = text("image", docker ? kDefaultImage : "");
   if (docker && settings.contains("rootfs"))
     throw settings_error("/rootfs", "docker runs images only: name one with 'image'");
-  rootfs_ = text("rootfs", image_.empty() ? "/var/lib/warden/rootfs/python" : "");
+  rootfs_ = text("rootfs", image_.empty() ? kDefaultRootfs : "");
   staging_dir_ = text("staging_dir", "/var/lib/warden/staging");
   seccomp_source_ = text("seccomp_profile", "/usr/share/containers/seccomp.json");
   cgroup_parent_ = text("cgroup_parent", "warden");

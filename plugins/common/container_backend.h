@@ -42,6 +42,12 @@ namespace warden::containers {
 
 enum class Engine { kDocker, kPodman };
 
+// Defaults of the settings, which `warden image build` follows too.
+inline constexpr const char* kDockerSocket = "/var/run/docker.sock";
+inline constexpr const char* kPodmanSocket = "/run/podman/podman.sock";
+inline constexpr const char* kDefaultImage = "warden-python:latest";            // docker's image
+inline constexpr const char* kDefaultRootfs = "/var/lib/warden/rootfs/python";  // podman's
+
 class Prepared;
 
 class ContainerBackend {
