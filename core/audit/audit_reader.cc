@@ -326,7 +326,22 @@ VerifyReport verify_log(const fs::path& dir, const std::string& origin,
                         const std::string& verifier_key,
                         const std::optional<std::string>& trusted_checkpoint) {
   VerifyReport report;
-  for (const auto& [seq, path] : segments_in(dir)) report.bytes += fs::file_size(path);
+  // A folder that does not exist or holds no segment is never "intact": a typo
+  // in --dir or a wiped log must not pass as a log with nothing to hide.
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    report.reason = "no audit log at " + dir.string() +
+                    ": the folder does not exist (check --dir or audit.directory)";
+    return report;
+  }
+  auto segments = segments_in(dir);
+  if (segments.empty()) {
+    report.reason = "no audit log in " + dir.string() +
+                    ": the folder has no segment (seg-NNNNNNNN.wal); a log that was ever opened "
+                    "has one, so it was wiped or this is the wrong folder";
+    return report;
+  }
+  for (const auto& [seq, path] : segments) report.bytes += fs::file_size(path);
   auto bad = [&](std::uint64_t index, const std::string& segment, std::uint64_t offset,
                  const std::string& why) {
     report.intact = false;
@@ -390,12 +405,13 @@ VerifyReport verify_log(const fs::path& dir, const std::string& origin,
   if (scan.anchor && (!checkpoint_note || checkpoint.size < scan.anchor->size))
     checkpoint = Checkpoint{scan.anchor->origin, scan.anchor->size, scan.anchor->root};
   else if (!checkpoint_note) {
-    if (scan.records.empty()) {
-      report.intact = true;
+    // A log opened but never written to (a crash before its first record) has
+    // nothing to sign yet; it is checked against a trusted checkpoint below.
+    if (!scan.records.empty()) {
+      report.reason = "no signed checkpoint: nothing proves these records were not rewritten";
       return report;
     }
-    report.reason = "no signed checkpoint: nothing proves these records were not rewritten";
-    return report;
+    checkpoint = Checkpoint{origin, 0, tree_root(scan.tree, 0)};
   }
   report.checkpoint_size = checkpoint.size;
   auto record_at = [&](std::uint64_t index) -> const StoredRecord* {

@@ -284,6 +284,60 @@ TEST_CASE("a rollback to an older copy is caught against a checkpoint kept elsew
   CHECK_THAT(cli.out, Catch::Contains("NOT INTACT: rolled back"));
 }
 
+TEST_CASE("a missing folder, a folder with no segment and a shortened log are not intact") {
+  test::TempDir dir;
+  auto c = config_in(dir.path());
+  write_log(c, 6);
+  std::string kept = test::read_file(c.directory / kCheckpointFile);
+  std::ofstream(dir.path() / "kept") << kept;
+  std::ofstream(dir.path() / "none.yaml") << "log_level: warn\n";
+  auto cli_verify = [&](const fs::path& folder, bool with_trusted) {
+    std::vector<std::string> argv{test::warden_binary(),
+                                  "--config",
+                                  (dir.path() / "none.yaml").string(),
+                                  "audit",
+                                  "--dir",
+                                  folder.string(),
+                                  "--public-key",
+                                  c.public_key.string(),
+                                  "verify"};
+    if (with_trusted) {
+      argv.push_back("--trusted-checkpoint");
+      argv.push_back((dir.path() / "kept").string());
+    }
+    return test::run_process(argv);
+  };
+
+  SECTION("a typo in the folder") {
+    auto r = verify_log(dir.path() / "audti", c.origin, read_verifier_key(c.public_key), {});
+    CHECK_FALSE(r.intact);
+    CHECK_THAT(r.reason, Catch::Contains("does not exist"));
+    auto cli = cli_verify(dir.path() / "audti", false);
+    CHECK(cli.exit_code == 1);
+    CHECK_THAT(cli.out, Catch::Contains("does not exist"));
+  }
+  SECTION("a wiped folder") {
+    for (const auto& entry : fs::directory_iterator(c.directory)) fs::remove(entry.path());
+    auto r = verify(c);
+    CHECK_FALSE(r.intact);
+    CHECK_THAT(r.reason, Catch::Contains("no segment"));
+    CHECK(cli_verify(c.directory, false).exit_code == 1);
+  }
+  SECTION("only the segments wiped, the checkpoint left") {
+    fs::remove(segment(c));
+    CHECK_FALSE(verify(c).intact);
+    CHECK(cli_verify(c.directory, true).exit_code == 1);
+  }
+  SECTION("a fresh log that never got a record, against a trusted checkpoint of 6") {
+    fs::remove_all(c.directory);
+    AuditLog::open(c)->close();
+    auto r = verify(c, kept);
+    CHECK_FALSE(r.intact);
+    CHECK_THAT(r.reason, Catch::Contains("rolled back"));
+    CHECK(cli_verify(c.directory, true).exit_code == 1);
+  }
+}
+
 TEST_CASE("a torn tail is cut on open, with a recovery record") {
   test::TempDir dir;
   auto c = config_in(dir.path(), GENERATE(as<std::string>{}, "every-record", "group"));
