@@ -7,6 +7,7 @@
 #include <warden/error.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <fstream>
@@ -423,10 +424,14 @@ void AuditLog::flusher_loop() {
 }
 
 void AuditLog::write_atomically(const char* name, const std::string& content) {
-  fs::path tmp = config_.directory / (std::string(name) + ".tmp");
+  // A temporary name of this writer's own: another process or AuditLog on the
+  // same folder writing its checkpoint at the same moment must not rename ours
+  // away, nor we theirs.
+  std::string tmp_name = (config_.directory / (std::string(name) + ".tmp-XXXXXX")).string();
+  int fd = ::mkostemp(tmp_name.data(), O_CLOEXEC);
+  fs::path tmp = tmp_name;
   fs::path final_path = config_.directory / name;
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  bool ok = fd >= 0 && write_all(fd, content) && ::fsync(fd) == 0;
+  bool ok = fd >= 0 && ::fchmod(fd, 0644) == 0 && write_all(fd, content) && ::fsync(fd) == 0;
   std::string why = ok ? "" : errno_text("cannot write " + tmp.string());
   if (fd >= 0) ::close(fd);
   if (ok && ::rename(tmp.c_str(), final_path.c_str()) != 0) {
