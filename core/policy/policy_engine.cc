@@ -46,6 +46,19 @@ struct PolicyEngine::Sources {
   std::vector<std::pair<std::string, std::string>> files;  // (path, text)
 };
 
+namespace {
+// What a policy record says of the policy in force: its folder, generation and
+// the SHA-256 of each file's text, so the record names exactly the code that
+// decided, not only a folder whose files may have changed since.
+nlohmann::json describe(const fs::path& directory, std::uint64_t generation,
+                        const std::vector<std::pair<std::string, std::string>>& sources) {
+  nlohmann::json files = nlohmann::json::array();
+  for (const auto& [path, text] : sources)
+    files.push_back({{"path", path}, {"sha256", sha256_hex(text)}});
+  return {{"directory", directory.string()}, {"generation", generation}, {"files", files}};
+}
+}  // namespace
+
 struct PolicySession::Evaluator {
   std::uint64_t generation;
   LuaSandbox sandbox;
@@ -101,8 +114,7 @@ PolicyEngine::~PolicyEngine() = default;
 void PolicyEngine::set_event_sink(PolicyEventSink sink) {
   std::lock_guard lock(mutex_);
   sink_ = std::move(sink);
-  emit("policy_load",
-       {{"directory", sources_->directory.string()}, {"generation", sources_->generation}});
+  emit("policy_load", describe(sources_->directory, sources_->generation, sources_->files));
 }
 
 void PolicyEngine::emit(const std::string& event, const nlohmann::json& details) {
@@ -144,8 +156,7 @@ void PolicyEngine::maybe_reload() {
     idle_.push_back(std::move(evaluator));
     spdlog::info("policy reloaded from {} (generation {})", next->directory.string(),
                  next->generation);
-    emit("policy_reload",
-         {{"directory", next->directory.string()}, {"generation", next->generation}});
+    emit("policy_reload", describe(next->directory, next->generation, next->files));
   } catch (const std::exception& e) {
     std::lock_guard lock(mutex_);
     // Remember the broken signature so the same broken files are not retried every call.
@@ -179,8 +190,7 @@ void PolicyEngine::replace(const fs::path& directory) {
   sources_ = next;
   idle_.clear();
   idle_.push_back(std::move(evaluator));
-  emit("policy_reload",
-       {{"directory", next->directory.string()}, {"generation", next->generation}});
+  emit("policy_reload", describe(next->directory, next->generation, next->files));
 }
 
 std::unique_ptr<PolicyEngine::Evaluator> PolicyEngine::acquire() {

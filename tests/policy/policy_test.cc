@@ -12,6 +12,7 @@
 
 #include <warden/error.h>
 
+#include "common/text.h"
 #include "policy/policy_engine.h"
 #include "policy/system_info.h"
 #include "support/process.h"
@@ -267,6 +268,31 @@ TEST_CASE("a broken new version leaves the last good policy in force and says so
   std::this_thread::sleep_for(std::chrono::milliseconds(600));
   CHECK(engine.classify(sample_assessment({})).level == RiskLevel::kHigh);
   CHECK(std::find(events.begin(), events.end(), "policy_reload") != events.end());
+}
+
+TEST_CASE("policy records name each file by the SHA-256 of its text") {
+  test::TempDir dir;
+  std::string first = "function classify(a) return { level = 'MEDIUM' } end\n" + std::string(kRest);
+  dir.write("policy.lua", first);
+  PolicyEngine engine(config_for(dir.path()), Limits{});
+  std::vector<std::pair<std::string, nlohmann::json>> events;
+  engine.set_event_sink([&](const std::string& kind, const nlohmann::json& details) {
+    events.emplace_back(kind, details);
+  });
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].first == "policy_load");
+  const auto& files = events[0].second.at("files");
+  REQUIRE(files.size() == 1);
+  CHECK(files[0].at("path") == (dir.path() / "policy.lua").string());
+  CHECK(files[0].at("sha256") == sha256_hex(first));
+
+  std::string second = "function classify(a) return { level = 'HIGH' } end\n" + std::string(kRest);
+  dir.write("policy.lua", second);
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  CHECK(engine.classify(sample_assessment({})).level == RiskLevel::kHigh);
+  REQUIRE(events.back().first == "policy_reload");
+  CHECK(events.back().second.at("files")[0].at("sha256") == sha256_hex(second));
+  CHECK(events.back().second.at("generation") == 2);
 }
 
 TEST_CASE("many threads evaluate at once") {
