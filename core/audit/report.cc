@@ -45,4 +45,32 @@ nlohmann::json summarize(const std::vector<StoredRecord>& records, int hours) {
           {"overrides", overrides},      {"resource_violations", violations}};
 }
 
+nlohmann::json history(const std::vector<StoredRecord>& records, int limit) {
+  auto newest = [&](const char* record_kind) {
+    nlohmann::json out = nlohmann::json::array();
+    for (auto it = records.rbegin();
+         it != records.rend() && out.size() < static_cast<std::size_t>(limit); ++it)
+      if (it->kind == record_kind)
+        out.push_back(
+            {{"index", it->index}, {"id", it->id}, {"time", it->time}, {"data", it->data}});
+    return out;
+  };
+  return {{"summary", summarize(records, 0)},
+          {"recent_executions", newest(kind::kRunResult)},
+          {"recent_decisions", newest(kind::kDecision)},
+          {"security_assessments", newest(kind::kAssessment)},
+          {"resource_violations", newest(kind::kResourceViolation)},
+          {"limit", limit}};
+}
+
+nlohmann::json report(const std::filesystem::path& dir, const std::string& origin,
+                      const std::string& verifier_key, int hours) {
+  auto scan = scan_log(dir, origin);
+  VerifyReport integrity = verify_log(dir, origin, verifier_key, std::nullopt);
+  return {{"report_period_hours", hours},
+          {"summary", summarize(scan.records, hours)},
+          {"integrity_check", integrity.to_json()},
+          {"report_generated_at", utc_timestamp()}};
+}
+
 }  // namespace warden::audit

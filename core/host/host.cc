@@ -132,22 +132,8 @@ class HostImpl final : public Host {
 
   nlohmann::json get_execution_history(int limit) override {
     if (limit < 1) throw Error(ErrorKind::kInvalidInput, "Limit must be a positive integer");
-    auto scan = audit::scan_log(config_.audit.directory, config_.audit.origin);
-    auto newest = [&](const char* record_kind) {
-      nlohmann::json out = nlohmann::json::array();
-      for (auto it = scan.records.rbegin();
-           it != scan.records.rend() && out.size() < static_cast<std::size_t>(limit); ++it)
-        if (it->kind == record_kind)
-          out.push_back(
-              {{"index", it->index}, {"id", it->id}, {"time", it->time}, {"data", it->data}});
-      return out;
-    };
-    return {{"summary", audit::summarize(scan.records, 0)},
-            {"recent_executions", newest(kind::kRunResult)},
-            {"recent_decisions", newest(kind::kDecision)},
-            {"security_assessments", newest(kind::kAssessment)},
-            {"resource_violations", newest(kind::kResourceViolation)},
-            {"limit", limit}};
+    return audit::history(audit::scan_log(config_.audit.directory, config_.audit.origin).records,
+                          limit);
   }
 
   nlohmann::json get_security_status() override {
@@ -202,15 +188,9 @@ class HostImpl final : public Host {
   nlohmann::json get_audit_report(int hours) override {
     if (hours < 0)
       throw Error(ErrorKind::kInvalidInput, "time_range_hours must be a positive integer");
-    auto scan = audit::scan_log(config_.audit.directory, config_.audit.origin);
-    nlohmann::json report = audit::summarize(scan.records, hours);
-    audit_->checkpoint_now();
-    audit::VerifyReport integrity = audit::verify_log(config_.audit.directory, config_.audit.origin,
-                                                      audit_->verifier_key(), std::nullopt);
-    return {{"report_period_hours", hours},
-            {"summary", report},
-            {"integrity_check", integrity.to_json()},
-            {"report_generated_at", utc_timestamp()}};
+    audit_->checkpoint_now();  // cover everything written so far
+    return audit::report(config_.audit.directory, config_.audit.origin, audit_->verifier_key(),
+                         hours);
   }
 
  private:

@@ -339,4 +339,19 @@ TEST_CASE("warden run: the program's exit code, or 1 for a negative verdict") {
   auto sarif = nlohmann::json::parse(assess.out);
   CHECK(sarif["version"] == "2.1.0");
   CHECK(sarif["runs"][0]["results"].size() >= 2);
+
+  // The reading commands read the files alone: they append no record.
+  std::uint64_t before = f.log().size();
+  auto history = test::run_process(
+      {test::warden_binary(), "--config", f.config.string(), "history", "--limit", "2"});
+  CHECK(history.exit_code == 0);
+  auto h = nlohmann::json::parse(history.out);
+  CHECK(h["recent_executions"].size() == 2);
+  CHECK(h["recent_decisions"][0]["data"]["outcome"].is_string());
+  auto report = test::run_process({test::warden_binary(), "--config", f.config.string(), "report"});
+  CHECK(report.exit_code == 0);
+  auto summary = nlohmann::json::parse(report.out);
+  CHECK(summary["integrity_check"]["intact"] == true);
+  CHECK(summary["summary"]["by_kind"]["run_result"].get<int>() >= 2);
+  CHECK(f.log().size() == before);
 }
