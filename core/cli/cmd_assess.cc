@@ -28,11 +28,8 @@ void add_assess_command(CLI::App& app, Context& context) {
     context.config();
     std::vector<std::pair<std::string, std::string>> sources;
     for (const auto& file : files) {
-      std::ifstream in(file, std::ios::binary);
-      if (!in) throw Error(ErrorKind::kInvalidInput, file + ": cannot be read");
-      std::stringstream s;
-      s << in.rdbuf();
-      sources.emplace_back(file, s.str());
+      sources.emplace_back(
+          file, read_input_file(file, "program", context.config().requests.max_code_bytes));
     }
     auto host = Host::open(context.config_path());
     nlohmann::json results = nlohmann::json::array();
@@ -62,9 +59,13 @@ void add_assess_command(CLI::App& app, Context& context) {
         results[i]["explanation"] = explain_program(context.config(), files[i], request);
     }
     if (sarif) {
-      std::cout << to_sarif(assessments).dump(2) << "\n";
+      std::cout
+          << to_sarif(assessments).dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
+          << "\n";
     } else if (json) {
-      std::cout << nlohmann::json{{"files", results}}.dump(2) << "\n";
+      std::cout << nlohmann::json{{"files", results}}.dump(2, ' ', false,
+                                                           nlohmann::json::error_handler_t::replace)
+                << "\n";
     } else {
       for (const auto& r : results) {
         std::cout << r["file"].get<std::string>() << ": " << r["level"].get<std::string>()

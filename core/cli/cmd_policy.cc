@@ -14,14 +14,11 @@ namespace warden::cli {
 
 nlohmann::json explain_program(const Config& config, const std::string& file,
                                const nlohmann::json& request) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw Error(ErrorKind::kInvalidInput, file + ": cannot be read");
-  std::stringstream code;
-  code << in.rdbuf();
+  std::string code = read_input_file(file, "program", config.requests.max_code_bytes);
   PluginSet plugins(config);
   AssessmentStage stage(plugins, config.assessors);
   policy::PolicyEngine engine(config.policies, config.ceilings);
-  nlohmann::json assessment = stage.assess(code.str(), "python", file).to_json();
+  nlohmann::json assessment = stage.assess(code, "python", file).to_json();
   nlohmann::json system = policy::system_snapshot();
   system["loaded_backends"] = plugins.backend_names();
   system["default_backend"] = config.backends.default_backend;

@@ -15,15 +15,26 @@
 #include "common/units.h"
 
 namespace warden::cli {
-namespace {
 
-std::string read_input_file(const std::string& path, const std::string& what) {
+std::string read_input_file(const std::string& path, const std::string& what,
+                            std::uint64_t max_bytes) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(ErrorKind::kInvalidInput, what + " " + path + ": cannot be read");
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
+  std::string data;
+  char buffer[64 * 1024];
+  while (in) {
+    in.read(buffer, sizeof buffer);
+    data.append(buffer, static_cast<std::size_t>(in.gcount()));
+    if (data.size() > max_bytes)
+      throw Error(ErrorKind::kInvalidInput, what + " " + path + ": larger than the limit of " +
+                                                std::to_string(max_bytes) +
+                                                " bytes (requests.max_code_size)");
+  }
+  if (in.bad()) throw Error(ErrorKind::kInvalidInput, what + " " + path + ": cannot be read");
+  return data;
 }
+
+namespace {
 
 // The exit code of `warden run`: the program's own when it ran, otherwise 1
 // for a negative verdict (docs/cli.md).
@@ -96,11 +107,12 @@ void add_run_commands(CLI::App& app, Context& context) {
                   "A limit for this run instead of the policy's, e.g. memory=512MiB")
       ->delimiter(',');
   set_handler(run, [&context] {
-    context.config();  // reads and checks the configuration, sets up logging
+    const auto max_bytes = context.config().requests.max_code_bytes;  // also sets up logging
     ExecutionRequest request;
-    request.code = read_input_file(o.file, "program");
+    request.code = read_input_file(o.file, "program", max_bytes);
     request.file_name = o.file;
-    if (!o.stdin_file.empty()) request.stdin_data = read_input_file(o.stdin_file, "--stdin file");
+    if (!o.stdin_file.empty())
+      request.stdin_data = read_input_file(o.stdin_file, "--stdin file", max_bytes);
     request.confirmed = o.confirm;
     request.override_blocked = !o.override_reason.empty();
     request.override_explanation = o.override_reason;
@@ -116,7 +128,8 @@ void add_run_commands(CLI::App& app, Context& context) {
     auto host = Host::open(context.config_path());
     ExecutionResult result = host->assess_and_execute(request);
     if (o.json)
-      std::cout << result.to_json().dump(2) << "\n";
+      std::cout << result.to_json().dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
+                << "\n";
     else
       print_human(result);
     return exit_code_of(result);
@@ -130,9 +143,9 @@ void add_run_commands(CLI::App& app, Context& context) {
   // a host would append system_start, policy_load and system_stop records.
   set_handler(history, [&context] {
     const auto& audit = context.config().audit;
-    std::cout
-        << audit::history(audit::scan_log(audit.directory, audit.origin).records, limit).dump(2)
-        << "\n";
+    std::cout << audit::history(audit::scan_log(audit.directory, audit.origin).records, limit)
+                     .dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
+              << "\n";
     return 0;
   });
 
@@ -143,7 +156,7 @@ void add_run_commands(CLI::App& app, Context& context) {
     const auto& audit = context.config().audit;
     std::cout << audit::report(audit.directory, audit.origin,
                                audit::read_verifier_key(audit.public_key), hours)
-                     .dump(2)
+                     .dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
               << "\n";
     return 0;
   });

@@ -340,6 +340,16 @@ TEST_CASE("warden run: the program's exit code, or 1 for a negative verdict") {
   CHECK(sarif["version"] == "2.1.0");
   CHECK(sarif["runs"][0]["results"].size() >= 2);
 
+  // Bytes that are not UTF-8 come back replaced, with the whole result.
+  auto binary =
+      f.dir.write("binary.py", "import sys\nsys.stdout.buffer.write(b'ok\\xff\\xfe\\x80')\n");
+  auto raw = test::run_process(
+      {test::warden_binary(), "--config", f.config.string(), "run", "--json", binary.string()});
+  CHECK(raw.exit_code == 0);
+  auto rj = nlohmann::json::parse(raw.out);
+  CHECK(rj["decision"] == "ran");
+  CHECK(rj["stdout"] == "ok\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+
   // The reading commands read the files alone: they append no record.
   std::uint64_t before = f.log().size();
   auto history = test::run_process(

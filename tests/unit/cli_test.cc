@@ -81,3 +81,9 @@ TEST_CASE("bad command lines exit 2") {
   CHECK(run_process({warden_binary()}).exit_code == 2);
   CHECK(run_process({warden_binary(), "no-such-command"}).exit_code == 2);
 }
+
+TEST_CASE("warden assess refuses /dev/zero promptly, naming the limit") {
+  auto r = run_process({warden_binary(), "assess", "/dev/zero"});
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains("/dev/zero: larger than the limit of"));
+}
