@@ -39,12 +39,14 @@ void set_handler(CLI::App* command, Handler handler);
 void add_plugin_commands(CLI::App& app, Context& context);
 void add_status_command(CLI::App& app, Context& context);
 void add_policy_commands(CLI::App& app, Context& context);
-// Assesses `file` and explains how the policy decides on it (policy/explain.h).
 // Reads at most max_bytes of path; a file (or FIFO, device) with more is
 // refused with an error naming it and the limit, before it can exhaust memory.
 std::string read_input_file(const std::string& path, const std::string& what,
                             std::uint64_t max_bytes);
-
+// Prints `j` indented, and a line break, to stdout. Strings that are not UTF-8
+// (a program's output) are printed with U+FFFD in place of their bad bytes.
+void print_json(const nlohmann::json& j);
+// Assesses `file` and explains how the policy decides on it (policy/explain.h).
 nlohmann::json explain_program(const Config& config, const std::string& file,
                                const nlohmann::json& request);
 void add_audit_commands(CLI::App& app, Context& context);

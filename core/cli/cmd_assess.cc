@@ -1,10 +1,8 @@
 // warden assess FILE... [--json | --sarif]
 #include <warden/host.h>
 
-#include <fstream>
 #include <iomanip>
 #include <iostream>
-#include <sstream>
 
 #include "assess/sarif.h"
 #include "cli/cli.h"
@@ -59,13 +57,9 @@ void add_assess_command(CLI::App& app, Context& context) {
         results[i]["explanation"] = explain_program(context.config(), files[i], request);
     }
     if (sarif) {
-      std::cout
-          << to_sarif(assessments).dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
-          << "\n";
+      print_json(to_sarif(assessments));
     } else if (json) {
-      std::cout << nlohmann::json{{"files", results}}.dump(2, ' ', false,
-                                                           nlohmann::json::error_handler_t::replace)
-                << "\n";
+      print_json({{"files", results}});
     } else {
       for (const auto& r : results) {
         std::cout << r["file"].get<std::string>() << ": " << r["level"].get<std::string>()

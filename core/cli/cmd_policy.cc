@@ -1,7 +1,5 @@
 // warden policy test [DIR], warden policy explain FILE
-#include <fstream>
 #include <iostream>
-#include <sstream>
 
 #include "assess/assessment.h"
 #include "cli/cli.h"

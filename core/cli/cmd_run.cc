@@ -6,7 +6,6 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
-#include <sstream>
 
 #include "audit/audit_reader.h"
 #include "audit/note_signer.h"
@@ -128,8 +127,7 @@ void add_run_commands(CLI::App& app, Context& context) {
     auto host = Host::open(context.config_path());
     ExecutionResult result = host->assess_and_execute(request);
     if (o.json)
-      std::cout << result.to_json().dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
-                << "\n";
+      print_json(result.to_json());
     else
       print_human(result);
     return exit_code_of(result);
@@ -143,9 +141,7 @@ void add_run_commands(CLI::App& app, Context& context) {
   // a host would append system_start, policy_load and system_stop records.
   set_handler(history, [&context] {
     const auto& audit = context.config().audit;
-    std::cout << audit::history(audit::scan_log(audit.directory, audit.origin).records, limit)
-                     .dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
-              << "\n";
+    print_json(audit::history(audit::scan_log(audit.directory, audit.origin).records, limit));
     return 0;
   });
 
@@ -154,10 +150,8 @@ void add_run_commands(CLI::App& app, Context& context) {
   report->add_option("--hours", hours, "The last N hours (0: all)")->check(CLI::NonNegativeNumber);
   set_handler(report, [&context] {
     const auto& audit = context.config().audit;
-    std::cout << audit::report(audit.directory, audit.origin,
-                               audit::read_verifier_key(audit.public_key), hours)
-                     .dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
-              << "\n";
+    print_json(audit::report(audit.directory, audit.origin,
+                             audit::read_verifier_key(audit.public_key), hours));
     return 0;
   });
 }

@@ -23,6 +23,10 @@ void set_handler(CLI::App* command, Handler handler) {
   handlers()[command] = std::move(handler);
 }
 
+void print_json(const nlohmann::json& j) {
+  std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+}
+
 const Config& Context::config() {
   if (!config_) {
     config_ = load_config(resolve_config_path(config_option));
