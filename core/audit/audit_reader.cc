@@ -13,6 +13,7 @@
 #include <regex>
 #include <sstream>
 
+#include "audit/folder_lock.h"
 #include "audit/log_format.h"
 #include "audit/note_signer.h"
 #include "common/text.h"
@@ -143,8 +144,43 @@ const Hash kZeroHash{};
 
 }  // namespace
 
+ReadRecord read_record(std::string_view payload, std::uint64_t canonical_from, bool with_data) {
+  ReadRecord out;
+  StoredRecord& r = out.record;
+  Hash prev{};
+  bool prev_ok = false;
+  try {
+    RecordFields f;
+    if (read_fields_fast(payload, f) && f.index < canonical_from) {
+      r.index = f.index;
+      r.id = f.id;
+      r.time = f.time;
+      r.kind = f.kind;
+      if (with_data) r.data = nlohmann::json::parse(f.data);
+      prev_ok = hex_to_hash(f.prev, prev);
+    } else {
+      auto j = nlohmann::json::parse(payload);
+      r.index = j.at("index").get<std::uint64_t>();
+      r.id = j.at("id").get<std::string>();
+      r.time = j.at("time").get<std::string>();
+      r.kind = j.at("kind").get<std::string>();
+      r.data = j.at("data");
+      prev_ok = hex_to_hash(j.at("prev").get<std::string>(), prev);
+      if (j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) != payload)
+        out.error = "record is not in canonical form";
+    }
+  } catch (const std::exception& e) {
+    out.error = std::string("record is not a valid log record: ") + e.what();
+  }
+  if (prev_ok) out.prev = prev;
+  return out;
+}
+
 Scan scan_log(const fs::path& dir, const std::string& origin, const ScanOptions& options) {
   Scan scan;
+  FolderLock lock = FolderLock::for_reader(dir);
+  std::optional<FolderLock::Held> held;
+  if (options.locking == Locking::kTake) held.emplace(lock, FolderLock::Range::kAppend, false);
   auto segments = segments_in(dir);
   std::uint64_t expected_seq = 1;
   Hash prev_leaf = kZeroHash;
@@ -221,34 +257,13 @@ Scan scan_log(const fs::path& dir, const std::string& origin, const ScanOptions&
       std::string_view payload(bytes.data() + offset + kFrameHeaderSize, length);
       if (crc32c(payload) != crc)
         return problem(offset, "record checksum mismatch (bytes changed)");
-      StoredRecord r;
+      ReadRecord read = read_record(payload, options.canonical_from, options.with_data);
+      if (!read.error.empty()) return problem(offset, read.error);
+      StoredRecord& r = read.record;
       r.segment = name;
       r.offset = offset;
-      Hash prev{};
-      bool prev_ok = false;
-      try {
-        RecordFields f;
-        bool fast = read_fields_fast(payload, f);
-        if (fast && f.index < options.canonical_from) {
-          r.index = f.index;
-          r.id = f.id;
-          r.time = f.time;
-          r.kind = f.kind;
-          if (options.with_data) r.data = nlohmann::json::parse(f.data);
-          prev_ok = hex_to_hash(f.prev, prev);
-        } else {
-          auto j = nlohmann::json::parse(payload);
-          r.index = j.at("index").get<std::uint64_t>();
-          r.id = j.at("id").get<std::string>();
-          r.time = j.at("time").get<std::string>();
-          r.kind = j.at("kind").get<std::string>();
-          r.data = j.at("data");
-          prev_ok = hex_to_hash(j.at("prev").get<std::string>(), prev);
-          if (j.dump() != payload) return problem(offset, "record is not in canonical form");
-        }
-      } catch (const std::exception& e) {
-        return problem(offset, std::string("record is not a valid log record: ") + e.what());
-      }
+      bool prev_ok = read.prev.has_value();
+      Hash prev = read.prev.value_or(Hash{});
       std::uint64_t at = position();
       if (!prev_ok || prev != prev_leaf || r.index != at) {
         // Tell an inserted record (this one links past its predecessor), a
@@ -324,7 +339,7 @@ nlohmann::json VerifyReport::to_json() const {
 
 VerifyReport verify_log(const fs::path& dir, const std::string& origin,
                         const std::string& verifier_key,
-                        const std::optional<std::string>& trusted_checkpoint) {
+                        const std::optional<std::string>& trusted_checkpoint, Locking locking) {
   VerifyReport report;
   // A folder that does not exist or holds no segment is never "intact": a typo
   // in --dir or a wiped log must not pass as a log with nothing to hide.
@@ -334,6 +349,11 @@ VerifyReport verify_log(const fs::path& dir, const std::string& origin,
                     ": the folder does not exist (check --dir or audit.directory)";
     return report;
   }
+  // Held from the checkpoint's read to the end of the scan: no writer is half
+  // way through a record, and no retention or quarantine moves files meanwhile.
+  FolderLock lock = FolderLock::for_reader(dir);
+  std::optional<FolderLock::Held> held;
+  if (locking == Locking::kTake) held.emplace(lock, FolderLock::Range::kAppend, false);
   auto segments = segments_in(dir);
   if (segments.empty()) {
     report.reason = "no audit log in " + dir.string() +
@@ -341,7 +361,7 @@ VerifyReport verify_log(const fs::path& dir, const std::string& origin,
                     "has one, so it was wiped or this is the wrong folder";
     return report;
   }
-  for (const auto& [seq, path] : segments) report.bytes += fs::file_size(path);
+  for (const auto& [seq, path] : segments) report.bytes += fs::file_size(path, ec);
   auto bad = [&](std::uint64_t index, const std::string& segment, std::uint64_t offset,
                  const std::string& why) {
     report.intact = false;
@@ -356,7 +376,7 @@ VerifyReport verify_log(const fs::path& dir, const std::string& origin,
   // says which records need the full canonical-form check.
   fs::path checkpoint_path = dir / kCheckpointFile;
   std::optional<std::string> checkpoint_note = read_whole_file(checkpoint_path);
-  ScanOptions options{.with_data = false, .canonical_from = 0};
+  ScanOptions options{.with_data = false, .canonical_from = 0, .locking = Locking::kHeldByCaller};
   if (checkpoint_note) {
     std::istringstream body(note_text_unverified(*checkpoint_note));
     std::string line;

@@ -61,6 +61,10 @@ struct Scan {
   std::uint64_t size() const { return tree.size(); }
 };
 
+// Whether a reader takes the folder's shared lock (folder_lock.h) or its
+// caller holds the folder's lock already.
+enum class Locking { kTake, kHeldByCaller };
+
 struct ScanOptions {
   // Parse each record's data (show, report); verification needs only the
   // metadata.
@@ -69,7 +73,19 @@ struct ScanOptions {
   // Records a signed checkpoint covers are exactly what the writer wrote, so
   // verify_log starts this at the checkpoint's size.
   std::uint64_t canonical_from = 0;
+  Locking locking = Locking::kTake;
 };
+
+// One record's payload read: its metadata, its data when `with_data`, and the
+// leaf hash it links to. Payloads whose index is below `canonical_from` have
+// their metadata read from the canonical form's fixed tail; the others are
+// parsed whole and must re-serialise to the same bytes.
+struct ReadRecord {
+  StoredRecord record;       // segment and offset are left to the caller
+  std::optional<Hash> prev;  // empty when the link is not 64 lower-case hex digits
+  std::string error;         // why it is not a valid record; empty when it is
+};
+ReadRecord read_record(std::string_view payload, std::uint64_t canonical_from, bool with_data);
 
 // Reads every segment of `dir` in order — from the retention anchor's cut when
 // there is one — checking headers, framing, CRCs, record indexes and the hash
@@ -105,6 +121,7 @@ struct VerifyReport {
 // checkpoint the verifier kept elsewhere (catches rollback to an older copy).
 VerifyReport verify_log(const std::filesystem::path& dir, const std::string& origin,
                         const std::string& verifier_key,
-                        const std::optional<std::string>& trusted_checkpoint);
+                        const std::optional<std::string>& trusted_checkpoint,
+                        Locking locking = Locking::kTake);
 
 }  // namespace warden::audit

@@ -31,6 +31,8 @@ constexpr const char* kSystemStop = "system_stop";
 constexpr const char* kRecovery = "recovery";
 constexpr const char* kKeyRotation = "key_rotation";
 constexpr const char* kRetention = "retention";
+constexpr const char* kQuarantine =
+    "quarantine";  // first record of a log that replaced a damaged one
 }  // namespace kind
 
 std::uint32_t crc32c(std::string_view data);

@@ -1,4 +1,4 @@
-// warden audit keygen | verify | show | report | prove | checkpoint
+// warden audit keygen | verify | show | report | prove | retain | checkpoint | quarantine
 #include <warden/error.h>
 
 #include <fstream>
@@ -10,6 +10,7 @@
 #include "audit/audit_reader.h"
 #include "audit/log_format.h"
 #include "audit/note_signer.h"
+#include "audit/quarantine.h"
 #include "audit/report.h"
 #include "cli/cli.h"
 #include "common/text.h"
@@ -29,7 +30,8 @@ struct AuditOptions {
   bool json = false;
   int hours = 24, limit = 0;
   std::uint64_t index = 0, size = 0, old_size = 0, new_size = 0, before_segment = 0;
-  std::string older_than, max_bytes;
+  std::string older_than, max_bytes, reason;
+  bool force = false;
 };
 
 }  // namespace
@@ -237,6 +239,41 @@ void add_audit_commands(CLI::App& app, Context& context) {
               << " bytes): records 0.." << (r.cut_index - 1) << "; the log now starts at record "
               << r.cut_index << " in " << audit::segment_name(r.first_kept_segment)
               << " under a signed retention anchor\n";
+    return 0;
+  });
+
+  auto* quarantine = audit->add_subcommand(
+      "quarantine",
+      "Set a damaged log aside (kept for investigation) and start a new one that names it");
+  quarantine->add_option("--reason", o.reason, "Why, in the quarantine record")->required();
+  quarantine->add_flag("--force", o.force, "Set the log aside even if it verifies as intact");
+  quarantine->add_flag("--json", o.json, "Print JSON");
+  set_handler(quarantine, [&context, folder] {
+    AuditConfig config = context.config().audit;
+    config.directory = folder();
+    if (!o.public_key.empty()) config.public_key = o.public_key;
+    audit::QuarantineResult r = audit::quarantine(config, o.reason, o.force);
+    if (o.json) {
+      nlohmann::json files = nlohmann::json::array();
+      for (const auto& f : r.files)
+        files.push_back({{"name", f.name}, {"bytes", f.bytes}, {"sha256", f.sha256}});
+      std::cout << nlohmann::json{{"moved_to", r.moved_to.string()},
+                                  {"files", files},
+                                  {"verify", r.report.to_json()},
+                                  {"new_log_record",
+                                   {{"index", r.record.index}, {"id", r.record.id}}}}
+                       .dump(2)
+                << "\n";
+      return 0;
+    }
+    std::cout << "moved " << r.files.size() << " file(s) of the old log to " << r.moved_to.string()
+              << " (with QUARANTINE.json)\n"
+              << "the old log was "
+              << (r.report.intact ? "intact" : "NOT intact: " + r.report.reason) << "\n"
+              << "a new log starts in " << config.directory.string()
+              << " with a quarantine record (id " << r.record.id << ") naming those files\n"
+              << "check the old one with: warden audit --dir " << r.moved_to.string()
+              << " verify\n";
     return 0;
   });
 

@@ -94,10 +94,10 @@ class HostImpl final : public Host {
 
   ExecutionResult assess_and_execute(const ExecutionRequest& request) override {
     auto started = std::chrono::steady_clock::now();
-    std::optional<std::uint64_t> last_record;
-    ExecutionResult r = run_pipeline(request, last_record);
+    std::optional<std::uint64_t> last_ticket;
+    ExecutionResult r = run_pipeline(request, last_ticket);
     // The caller learns the outcome only once every record of it is durable.
-    if (last_record) audit_->wait_durable(*last_record);
+    if (last_ticket) audit_->wait_durable(*last_ticket);
     r.total_ms = milliseconds_since(started);
     return r;
   }
@@ -200,7 +200,7 @@ class HostImpl final : public Host {
   // before the result is returned: one sync per request, not one per record.
   // With durability "every-record" each record is synced as it is queued.
   ExecutionResult run_pipeline(const ExecutionRequest& request,
-                               std::optional<std::uint64_t>& last_record) {
+                               std::optional<std::uint64_t>& last_ticket) {
     pipeline::check_request(request, config_.requests, config_.ceilings, plugins_->backend_names());
     require_writable_audit();
     ExecutionResult r;
@@ -208,9 +208,9 @@ class HostImpl final : public Host {
     r.timestamp = utc_timestamp();
     auto record = [&](const char* record_kind, nlohmann::json data) {
       data["request_id"] = r.request_id;
-      audit::AppendReceipt receipt = audit_->enqueue(record_kind, std::move(data));
-      r.audit_ids.push_back(receipt.id);
-      last_record = receipt.index;
+      audit::QueuedRecord queued = audit_->enqueue(record_kind, std::move(data));
+      r.audit_ids.push_back(queued.id);
+      last_ticket = queued.ticket;
     };
 
     Assessment assessment = stage_->assess(request.code, request.language, request.file_name);

@@ -395,6 +395,7 @@ TEST_CASE("crash safety: SIGKILL at random moments loses no acknowledged record"
     auto log = AuditLog::open(c);  // recovers a torn tail if the kill left one
     log->close();
     auto report = verify(c);
+    INFO("round " << round << ": " << report.reason);
     REQUIRE(report.intact);
   }
   std::set<std::string> present;
@@ -435,7 +436,7 @@ TEST_CASE("queued records become durable in order, and wait_durable says when") 
   {
     auto log = AuditLog::open(c);
     std::uint64_t last = 0;
-    for (int i = 0; i < 5000; ++i) last = log->enqueue(kind::kDecision, {{"i", i}}).index;
+    for (int i = 0; i < 5000; ++i) last = log->enqueue(kind::kDecision, {{"i", i}}).ticket;
     CHECK(last == 4999);
     log->wait_durable(last);
     auto scan = scan_log(c.directory, c.origin);  // on disk already, before close
