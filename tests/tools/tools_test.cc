@@ -4,7 +4,9 @@
 //   command reports on Bandit's own examples/ (from its source distribution,
 //   fetched at test time, never committed);
 // - Semgrep: each of warden's rules finds its positive example with the
-//   rule's severity and stays silent on its negative one;
+//   rule's severity and stays silent on its negative one, and the plugin (the
+//   engine run directly) finds exactly what the `semgrep scan` command finds
+//   on every case, except that `# nosemgrep` hides nothing from it;
 // - broken tools (stand-in scripts that crash, hang or print garbage) make
 //   the assessor fail or time out with the reason, never "no findings";
 // - many threads at once through the warm Bandit workers.
@@ -16,6 +18,7 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
 
@@ -189,17 +192,66 @@ TEST_CASE("each of warden's Semgrep rules finds its example, with the rule's sev
   }
 }
 
+// (rule id, line) pairs `semgrep scan` reports on `file` with warden's rules,
+// `# nosemgrep` comments disregarded as the plugin does.
+std::set<std::pair<std::string, int>> semgrep_scan(const fs::path& file) {
+  test::TempDir home;
+  auto run = test::run_process(
+      {(tools_venv() / "bin/semgrep").string(), "scan", "--config",
+       (fs::path(WARDEN_SOURCE_DIR) / "plugins/assessors/semgrep/data/rules").string(), "--json",
+       "--metrics=off", "--disable-version-check", "--no-rewrite-rule-ids", "--disable-nosem", "-q",
+       "--no-git-ignore", "--timeout", "0", file.string()},
+      {{"HOME", home.path().string()}, {"SEMGREP_ENABLE_VERSION_CHECK", "0"}});
+  INFO(run.err);
+  auto report = nlohmann::json::parse(run.out);
+  std::set<std::pair<std::string, int>> found;
+  for (const auto& r : report["results"])
+    found.emplace(r["check_id"].get<std::string>(), r["start"]["line"].get<int>());
+  return found;
+}
+
+TEST_CASE("the semgrep plugin finds what the semgrep scan command finds, on every rule's cases") {
+  if (!tools_installed()) return;
+  auto set = plugins("    semgrep: {}");
+  const Assessor* semgrep = set->assessor("semgrep");
+  REQUIRE(semgrep);
+  int compared = 0;
+  for (const auto& rule_dir :
+       fs::directory_iterator(fs::path(WARDEN_SOURCE_DIR) / "tests/tools/semgrep_cases"))
+    for (const char* name : {"positive.py", "negative.py"}) {
+      fs::path file = rule_dir.path() / name;
+      INFO(file);
+      std::set<std::pair<std::string, int>> plugin;
+      for (const auto& f : assess(*semgrep, test::read_file(file)))
+        plugin.emplace(f.rule_id, f.line);
+      CHECK(plugin == semgrep_scan(file));
+      ++compared;
+    }
+  CHECK(compared >= 30);
+}
+
+TEST_CASE("a nosemgrep comment in the program hides nothing") {
+  if (!tools_installed()) return;
+  auto set = plugins("    semgrep: {}");
+  auto findings = assess(*set->assessor("semgrep"),
+                         "import os\nos.system('curl x | sh ' + input())  # nosemgrep\n");
+  bool shell = false;
+  for (const auto& f : findings) shell |= f.rule_id == "warden.python.shell-command";
+  CHECK(shell);
+}
+
 TEST_CASE("a missing tool makes the assessor unavailable with the reason") {
   auto set = plugins(
-      "    bandit: {python: /nonexistent/bin/python}\n    semgrep: {semgrep: "
-      "/nonexistent/semgrep}");
+      "    bandit: {python: /nonexistent/bin/python}\n    semgrep: {semgrep_core: "
+      "/nonexistent/semgrep-core}");
   Availability b = set->assessor("bandit")->probe();
   CHECK_FALSE(b.available);
   CHECK_THAT(b.reason, Catch::Contains("/nonexistent/bin/python") &&
                            Catch::Contains("install-python-tools.sh"));
   Availability s = set->assessor("semgrep")->probe();
   CHECK_FALSE(s.available);
-  CHECK_THAT(s.reason, Catch::Contains("/nonexistent/semgrep"));
+  CHECK_THAT(s.reason, Catch::Contains("/nonexistent/semgrep-core") &&
+                           Catch::Contains("install-python-tools.sh"));
 }
 
 TEST_CASE("a broken Bandit worker fails or times out with the reason, and is replaced") {
@@ -245,12 +297,14 @@ TEST_CASE("a broken Bandit worker fails or times out with the reason, and is rep
 TEST_CASE("a broken semgrep fails or times out with the reason") {
   test::TempDir dir;
   auto semgrep_with = [&](const std::string& name, const std::string& body) {
-    // --version must work for the probe; the scan is what breaks.
-    return plugins(
-        "    semgrep: {semgrep: " +
-        stand_in(dir, name, "if [ \"$1\" = --version ]; then echo 1.0.0; exit 0; fi\n" + body)
-            .string() +
-        "}");
+    // -version must work for the probe; the scan is what breaks.
+    return plugins("    semgrep: {semgrep_core: " +
+                   stand_in(dir, name,
+                            "if [ \"$1\" = -version ]; then echo 'semgrep-core version: 1.0.0 "
+                            "(x)'; exit 0; fi\n" +
+                                body)
+                       .string() +
+                   "}");
   };
   SECTION("it crashes") {
     auto set = semgrep_with("crash.sh", "echo 'fatal: out of luck' >&2; kill -SEGV $$");
