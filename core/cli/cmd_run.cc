@@ -1,7 +1,10 @@
 // warden run, warden history, warden report: the pipeline from the command
 // line, through the same warden::Host that embedders use.
+#include <signal.h>
 #include <unistd.h>
 #include <warden/host.h>
+
+#include <atomic>
 
 #include <fstream>
 #include <iomanip>
@@ -34,6 +37,21 @@ std::string read_input_file(const std::string& path, const std::string& what,
 }
 
 namespace {
+
+// The signal (SIGTERM, SIGINT) that asked `warden run` to stop, or 0.
+std::atomic<int> stop_signal{0};
+static_assert(std::atomic<int>::is_always_lock_free, "set from a signal handler");
+
+// From here on SIGTERM and SIGINT end the run in progress (the backend kills
+// it) instead of warden, which then writes the run's records and exits with
+// 128 + the signal.
+void stop_runs_on_signals() {
+  struct sigaction action {};
+  action.sa_handler = [](int signal) { stop_signal = signal; };
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;
+  for (int signal : {SIGTERM, SIGINT}) ::sigaction(signal, &action, nullptr);
+}
 
 // The exit code of `warden run`: the program's own when it ran, otherwise 1
 // for a negative verdict (docs/cli.md).
@@ -106,6 +124,7 @@ void add_run_commands(CLI::App& app, Context& context) {
                   "A limit for this run instead of the policy's, e.g. memory=512MiB")
       ->delimiter(',');
   set_handler(run, [&context] {
+    stop_runs_on_signals();
     const auto max_bytes = context.config().requests.max_code_bytes;  // also sets up logging
     ExecutionRequest request;
     request.code = read_input_file(o.file, "program", max_bytes);
@@ -124,13 +143,14 @@ void add_run_commands(CLI::App& app, Context& context) {
                     "--limit '" + limit + "': expected NAME=VALUE, e.g. memory=512MiB");
       request.limits[limit.substr(0, eq)] = limit.substr(eq + 1);
     }
+    request.cancelled = [] { return stop_signal != 0; };
     auto host = Host::open(context.config_path());
     ExecutionResult result = host->assess_and_execute(request);
     if (o.json)
       print_json(result.to_json());
     else
       print_human(result);
-    return exit_code_of(result);
+    return stop_signal != 0 ? 128 + stop_signal : exit_code_of(result);
   });
 
   static int limit = 10;

@@ -323,11 +323,20 @@ class HostImpl final : public Host {
     audit_->write_queued();  // in the log file before the code runs
     auto sandbox_started = std::chrono::steady_clock::now();
     try {
-      r.run = backend->run(spec, request.code, request.stdin_data, {});
+      r.run = backend->run(spec, request.code, request.stdin_data, request.cancelled);
       r.sandbox_ms = milliseconds_since(sandbox_started);
     } catch (const PluginCallError& e) {
       r.sandbox_ms = milliseconds_since(sandbox_started);
       r.decision = Outcome::kRefused;
+      if (e.status() == WARDEN_ERR_CANCELLED) {
+        // The program was killed part way: its run ends here, on the record.
+        r.reason = "cancelled: warden was asked to stop during the run";
+        record(kind::kRunResult,
+               {{"backend", r.backend}, {"cancelled", true}, {"reason", r.reason}});
+        record(kind::kResourceViolation,
+               {{"violations", {"cancelled"}}, {"backend", r.backend}, {"limits", r.limits}});
+        return r;
+      }
       r.reason = "backend " + r.backend + " did not run it: " + e.what();
       record(kind::kRunResult, {{"backend", r.backend}, {"refused", true}, {"reason", r.reason}});
       return r;

@@ -246,7 +246,7 @@ void Cgroup::set_limits(const CgroupLimits& limits) {
 
 void Cgroup::begin_measuring() {
   cpu_baseline_ms_ = 0;
-  cpu_baseline_ms_ = usage().cpu_time_ms;
+  cpu_baseline_ms_ = cpu_time_ms();
   if (!v2_) {
     int fd = ::open((dirs_[0] + "/memory.max_usage_in_bytes").c_str(), O_WRONLY | O_CLOEXEC);
     if (fd >= 0) {
@@ -290,7 +290,6 @@ CgroupUsage Cgroup::usage() const {
   if (v2_) {
     const std::string& dir = dirs_[0];
     u.peak_memory_bytes = number_in(dir + "/memory.peak");
-    u.cpu_time_ms = keyed_value(read_text(dir + "/cpu.stat"), "usage_usec") / 1000;
     std::string events = read_text(dir + "/memory.events");
     u.oom_killed = keyed_value(events, "oom_kill") > 0;
     u.pids_limit_hit = keyed_value(read_text(dir + "/pids.events"), "max") > 0;
@@ -299,10 +298,16 @@ CgroupUsage Cgroup::usage() const {
     u.oom_killed = keyed_value(read_text(dirs_[0] + "/memory.oom_control"), "oom_kill") > 0 ||
                    (oom_event_fd_ >= 0 && signalled(oom_event_fd_));
     u.pids_limit_hit = keyed_value(read_text(dirs_[1] + "/pids.events"), "max") > 0;
-    u.cpu_time_ms = number_in(dirs_[3] + "/cpuacct.usage") / 1'000'000;
   }
-  u.cpu_time_ms -= std::min(u.cpu_time_ms, cpu_baseline_ms_);
+  u.cpu_time_ms = cpu_time_ms();
   return u;
+}
+
+std::uint64_t Cgroup::cpu_time_ms() const {
+  if (dirs_.empty()) return 0;
+  std::uint64_t total = v2_ ? keyed_value(read_text(dirs_[0] + "/cpu.stat"), "usage_usec") / 1000
+                            : number_in(dirs_[3] + "/cpuacct.usage") / 1'000'000;
+  return total - std::min(total, cpu_baseline_ms_);
 }
 
 }  // namespace warden::sandboxing

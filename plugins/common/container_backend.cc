@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -19,6 +21,9 @@
 
 #include "cgroup.h"
 #include "denied_syscalls.h"
+#include "owner.h"
+#include "pipe_write.h"
+#include "run_uid.h"
 #include "sandbox_limits.h"
 
 namespace warden::containers {
@@ -52,26 +57,56 @@ constexpr const char* kProgram = "main.py";
 constexpr int kLauncherFailed = 125;
 constexpr const char* kLauncherPrefix = "warden-launch: ";
 
+// How long after the wall-time limit the launcher ends a run itself: only
+// when the host that should have ended it is gone (killed, say).
+constexpr std::uint64_t kWatchdogGraceMs = 2000;
+
 // Every container's first program, run by the image's Python with nothing
-// but the standard library: it waits until the host opens and closes the
-// FIFO, then lowers its rlimits as the message says and execs the program
-// with exactly the given environment. Everything slow (interpreter start,
-// imports) happens before the wait.
-constexpr const char* kLauncher = R"(import json, os, resource
+// but the standard library. It waits on the FIFO until the host writes "go"
+// (or goes away: then it exits), then starts the program in a child that
+// lowers its rlimits as the message says and execs it with exactly the given
+// environment. Everything slow (interpreter start, imports) happens before
+// the wait. The launcher stays as the run's watchdog: when the host's end of
+// the FIFO closes (the host died, or ended the run) or `deadline_ms` passes,
+// it kills every process of the sandbox user and exits, which ends the
+// container (its init exits with its only child). So no run outlives its
+// host or its wall time. It exits with the program's status, or 128 + the
+// signal that ended it.
+constexpr const char* kLauncher = R"(import json, os, resource, select, signal, time
+host = os.open('/sandbox/.go', os.O_RDONLY)
 try:
-    open('/sandbox/.go', 'rb').read()
+    if os.read(host, 1) != b'g':
+        os._exit(0)
     with open('/sandbox/.launch.json', 'rb') as f:
         m = json.load(f)
 except OSError:
     os._exit(0)
-try:
-    for name, soft, hard in m['rlimits']:
-        resource.setrlimit(getattr(resource, 'RLIMIT_' + name), (soft, hard))
-    os.chdir(m['cwd'])
-    os.execve(m['argv'][0], m['argv'], m['env'])
-except (OSError, ValueError) as e:
-    os.write(2, ('warden-launch: %s: %s\n' % (m['argv'][0], e)).encode())
-    os._exit(125)
+deadline = time.monotonic() + m['deadline_ms'] / 1000
+pid = os.fork()
+if pid == 0:
+    try:
+        os.close(host)
+        for name, soft, hard in m['rlimits']:
+            resource.setrlimit(getattr(resource, 'RLIMIT_' + name), (soft, hard))
+        os.chdir(m['cwd'])
+        os.execve(m['argv'][0], m['argv'], m['env'])
+    except (OSError, ValueError) as e:
+        os.write(2, ('warden-launch: %s: %s\n' % (m['argv'][0], e)).encode())
+        os._exit(125)
+for fd in (0, 1, 2):
+    os.close(fd)
+watch = select.poll()
+watch.register(host, select.POLLIN)
+watch.register(os.pidfd_open(pid), select.POLLIN)
+while True:
+    left = deadline - time.monotonic()
+    done = os.waitpid(pid, os.WNOHANG)
+    if done[0] == pid:
+        status = done[1]
+        os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))
+    if left <= 0 or any(fd == host for fd, _ in watch.poll(left * 1000)):
+        os.kill(-1, signal.SIGKILL)
+        os._exit(128 + signal.SIGKILL)
 )";
 
 std::string sanitized(const std::string& id) {
@@ -79,32 +114,6 @@ std::string sanitized(const std::string& id) {
   for (char c : id)
     out.push_back(std::isalnum(static_cast<unsigned char>(c)) || c == '-' ? c : '_');
   return out.substr(0, 64);
-}
-
-// "<pid>.<start time in clock ticks>": names a process for as long as it lives.
-std::string process_identity(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto close = stat.rfind(')');
-  if (close == std::string::npos) return "";
-  std::istringstream fields(stat.substr(close + 2));
-  std::string field;
-  // Field 22 (starttime); fields(3..) start after the command name.
-  for (int i = 3; i <= 22 && fields >> field; ++i) {
-  }
-  return std::to_string(pid) + "." + field;
-}
-
-bool owner_alive(const std::string& owner) {
-  auto dot = owner.find('.');
-  if (dot == std::string::npos) return false;
-  pid_t pid = 0;
-  try {
-    pid = static_cast<pid_t>(std::stol(owner.substr(0, dot)));
-  } catch (const std::exception&) {
-    return false;
-  }
-  return pid > 0 && process_identity(pid) == owner;
 }
 
 std::string url_encode(const std::string& s) {
@@ -155,6 +164,38 @@ class StagingFolder {
     out.close();
     if (!out) throw PluginError(WARDEN_ERR_INTERNAL, "cannot write " + file.string());
     ::chmod(file.c_str(), 0444);
+  }
+
+ private:
+  std::filesystem::path dir_;
+};
+
+// The run's scratch space: a tmpfs of the run's size mounted on the host and
+// bound into the container at both /tmp and /dev/shm, so that every writable
+// place in the container counts against the one limit. Unmounted with the run.
+class ScratchMount {
+ public:
+  ScratchMount(std::filesystem::path dir, std::uint64_t bytes) : dir_(std::move(dir)) {
+    if (::mkdir(dir_.c_str(), 0700) != 0)
+      throw PluginError(WARDEN_ERR_INTERNAL, "cannot create the scratch folder " + dir_.string() +
+                                                 ": " + std::strerror(errno));
+    std::string options = "size=" + std::to_string(bytes) + ",mode=1777";
+    if (::mount("tmpfs", dir_.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, options.c_str()) != 0) {
+      int err = errno;
+      ::rmdir(dir_.c_str());
+      throw PluginError(WARDEN_ERR_INTERNAL, "cannot mount the scratch tmpfs on " + dir_.string() +
+                                                 ": " + std::strerror(err));
+    }
+  }
+  ~ScratchMount() { unmount(dir_); }
+  ScratchMount(const ScratchMount&) = delete;
+  ScratchMount& operator=(const ScratchMount&) = delete;
+
+  const std::filesystem::path& dir() const { return dir_; }
+  // Unmounts (lazily: a container may still hold it) and removes one.
+  static void unmount(const std::filesystem::path& dir) {
+    ::umount2(dir.c_str(), MNT_DETACH);
+    ::rmdir(dir.c_str());
   }
 
  private:
@@ -230,15 +271,17 @@ class Demultiplexer {
 
 struct Pumped {
   bool timed_out = false;
+  bool cpu_time_exceeded = false;
   bool cancelled = false;
   std::uint64_t wall_time_ms = 0;
 };
 
 // Moves stdin in and output out until the stream ends; calls `kill` once when
-// the wall time runs out, the output cap is hit or the host cancels.
+// the wall time runs out, `cpu_exhausted` says the run's CPU time is spent,
+// the output cap is hit or the host cancels.
 Pumped pump(engine::AttachStream& stream, std::string_view stdin_data, Demultiplexer& output,
             Clock::time_point start, std::uint64_t wall_time_ms, const Cancellation& cancellation,
-            const std::function<void()>& kill) {
+            const std::function<bool()>& cpu_exhausted, const std::function<void()>& kill) {
   Pumped result;
   std::string early = stream.take_already_read();
   output.feed(early.data(), early.size());
@@ -265,6 +308,10 @@ Pumped pump(engine::AttachStream& stream, std::string_view stdin_data, Demultipl
     }
     if (!killed_at && cancellation.cancelled()) {
       result.cancelled = true;
+      kill_once();
+    }
+    if (!killed_at && cpu_exhausted()) {
+      result.cpu_time_exceeded = true;
       kill_once();
     }
     if (!killed_at && output.truncated()) kill_once();
@@ -304,12 +351,56 @@ std::map<std::string, std::string> program_environment(const RunSpec& spec) {
   return env;
 }
 
-std::string tmpfs_options(const Limits& l) {
-  return "rw,nosuid,nodev,size=" + std::to_string(l.tmpfs_bytes) + ",mode=1777";
+nlohmann::json masked_equal(unsigned index, std::uint64_t mask, std::uint64_t value) {
+  return {{"index", index}, {"value", mask}, {"valueTwo", value}, {"op", "SCMP_CMP_MASKED_EQ"}};
+}
+
+// Warden's own rules for socket() and ioctl(), as native's filter has them
+// (denied_syscalls.h). An allow list cannot say "any family but these", and
+// an unconditional allow of a call overrides every conditional refusal of it,
+// so each allowed (family, type) pair is allowed by name, 32 bits compared.
+nlohmann::json socket_and_ioctl_rules() {
+  using sandboxing::kIntArgumentMask;
+  using sandboxing::kSocketTypeMask;
+  auto rule = [](const char* name, const char* action, nlohmann::json args) {
+    return nlohmann::json{{"names", {name}}, {"action", action}, {"args", std::move(args)}};
+  };
+  nlohmann::json rules = nlohmann::json::array();
+  const auto& denied = sandboxing::denied_socket_families();
+  const auto& types = sandboxing::allowed_socket_types();
+  for (int family : denied) {
+    auto refuse = rule("socket", "SCMP_ACT_ERRNO", {masked_equal(0, kIntArgumentMask, family)});
+    refuse["errnoRet"] = EAFNOSUPPORT;
+    rules.push_back(refuse);
+  }
+  for (int family = 0; family < AF_MAX; ++family) {
+    if (std::find(denied.begin(), denied.end(), family) != denied.end()) continue;
+    for (int type : types)
+      rules.push_back(rule(
+          "socket", "SCMP_ACT_ALLOW",
+          {masked_equal(0, kIntArgumentMask, family), masked_equal(1, kSocketTypeMask, type)}));
+  }
+  for (std::uint64_t type = 0; type <= kSocketTypeMask; ++type)
+    if (std::find(types.begin(), types.end(), static_cast<int>(type)) == types.end()) {
+      auto refuse = rule("socket", "SCMP_ACT_ERRNO", {masked_equal(1, kSocketTypeMask, type)});
+      refuse["errnoRet"] = EPERM;
+      rules.push_back(refuse);
+    }
+  // ioctl: every request whose low 32 bits differ from TIOCSTI in some bit
+  // (the tty layer compares the request as unsigned int).
+  for (unsigned bit = 0; bit < 32; ++bit) {
+    std::uint64_t mask = std::uint64_t{1} << bit;
+    rules.push_back(rule("ioctl", "SCMP_ACT_ALLOW", {masked_equal(1, mask, ~TIOCSTI & mask)}));
+  }
+  auto refuse = rule("ioctl", "SCMP_ACT_ERRNO", {masked_equal(1, kIntArgumentMask, TIOCSTI)});
+  refuse["errnoRet"] = EPERM;
+  rules.push_back(refuse);
+  return rules;
 }
 
 // The engine's default seccomp profile (an allow list) with warden's denied
-// system calls taken out of every rule that allows them.
+// system calls taken out of every rule that allows them, and its rules for
+// socket() and ioctl() replaced by warden's.
 std::string derive_seccomp_profile(const std::filesystem::path& path) {
   std::ifstream in(path);
   if (!in) throw std::runtime_error("cannot read the seccomp profile " + path.string());
@@ -320,18 +411,25 @@ std::string derive_seccomp_profile(const std::filesystem::path& path) {
     throw std::runtime_error("the seccomp profile " + path.string() +
                              " allows by default; warden needs an allow list");
   const auto& denied = sandboxing::denied_syscalls();
+  auto is_denied = [&](const std::string& name) {
+    return std::find(denied.begin(), denied.end(), name) != denied.end();
+  };
   nlohmann::json rules = nlohmann::json::array();
   for (auto rule : profile["syscalls"]) {
-    if (rule.value("action", "") == "SCMP_ACT_ALLOW" && rule.contains("names")) {
+    if (rule.contains("names")) {
+      bool allows = rule.value("action", "") == "SCMP_ACT_ALLOW";
       nlohmann::json names = nlohmann::json::array();
-      for (const auto& name : rule["names"])
-        if (std::find(denied.begin(), denied.end(), name.get<std::string>()) == denied.end())
-          names.push_back(name);
+      for (const auto& entry : rule["names"]) {
+        std::string name = entry.get<std::string>();
+        if (name == "socket" || name == "ioctl" || (allows && is_denied(name))) continue;
+        names.push_back(name);
+      }
       if (names.empty()) continue;
       rule["names"] = names;
     }
     rules.push_back(rule);
   }
+  for (auto& rule : socket_and_ioctl_rules()) rules.push_back(std::move(rule));
   profile["syscalls"] = rules;
   return profile.dump();
 }
@@ -355,6 +453,7 @@ std::string launch_message(const RunSpec& spec, const std::vector<std::string>& 
       {"argv", argv},
       {"env", env},
       {"cwd", "/tmp"},
+      {"deadline_ms", l.wall_time_ms + kWatchdogGraceMs},
       {"rlimits",
        {{"FSIZE", l.file_size_bytes, l.file_size_bytes},
         {"CPU", sandboxing::cpu_limit_seconds(l), sandboxing::cpu_limit_seconds(l) + 1},
@@ -365,16 +464,20 @@ std::string launch_message(const RunSpec& spec, const std::vector<std::string>& 
 }  // namespace
 
 // A started container whose launcher waits for its program. Destroying it
-// force-removes the container, then the staging folder, then the cgroup
+// force-removes the container, then the scratch space and the staging folder, then the cgroup
 // (members go in reverse order).
 class Prepared {
  public:
   std::string id;
   std::unique_ptr<sandboxing::Cgroup> cgroup;
+  std::unique_ptr<sandboxing::RunUid> uid;  // the run's own uid, when the backend has a range
   std::unique_ptr<StagingFolder> staging;
+  std::unique_ptr<ScratchMount> scratch;
   std::unique_ptr<ContainerGuard> guard;
   std::unique_ptr<engine::AttachStream> stream;
-  int go_fd = -1;  // the FIFO's write end, held open: the launcher waits until it closes
+  // The FIFO's write end, held open for the whole run: the launcher starts the
+  // program when "g" comes through it, and ends the run when it closes.
+  int go_fd = -1;
 
   Prepared() = default;
   Prepared(const Prepared&) = delete;
@@ -390,10 +493,10 @@ class Prepared {
 };
 
 ContainerBackend::ContainerBackend(Engine engine, const nlohmann::json& settings)
-    : engine_(engine), owner_(process_identity(::getpid())) {
-  static const std::set<std::string> kKnown = {"socket",         "image",           "rootfs",
-                                               "staging_dir",    "cgroup_parent",   "interpreters",
-                                               "api_timeout_ms", "seccomp_profile", "warm_pool"};
+    : engine_(engine), owner_(sandboxing::this_owner()) {
+  static const std::set<std::string> kKnown = {
+      "socket",       "image",          "rootfs",          "staging_dir", "cgroup_parent",
+      "interpreters", "api_timeout_ms", "seccomp_profile", "warm_pool",   "uid_range"};
   for (const auto& [key, value] : settings.items())
     if (!kKnown.count(key)) throw settings_error("/" + key, "unknown setting");
   auto text = [&](const char* key, const std::string& fallback) {
@@ -421,6 +524,7 @@ ContainerBackend::ContainerBackend(Engine engine, const nlohmann::json& settings
                                          settings["warm_pool"].get<std::size_t>() > 16))
     throw settings_error("/warm_pool", "expected a number of containers from 0 to 16");
   warm_pool_ = settings.value("warm_pool", std::size_t{2});
+  uid_range_ = sandboxing::uid_range_setting(settings);
   interpreters_["python"] = {"/usr/bin/python3", "-I", "-B"};
   if (settings.contains("interpreters")) {
     const auto& map = settings["interpreters"];
@@ -555,7 +659,7 @@ void ContainerBackend::reap_leftovers() {
     for (const auto& container : list) {
       std::string owner =
           container.value("Labels", nlohmann::json::object()).value(kOwnerLabel, "");
-      if (owner_alive(owner)) continue;
+      if (sandboxing::owner_alive(owner)) continue;
       client_->request("DELETE", api_prefix_ + "/containers/" + container.value("Id", "") +
                                      "?force=true&v=true");
     }
@@ -566,16 +670,12 @@ void ContainerBackend::reap_leftovers() {
   for (const auto& entry : std::filesystem::directory_iterator(staging_dir_, ec)) {
     // Staging folders are named "<owner pid>.<start>-...".
     std::string name = entry.path().filename().string();
-    if (!owner_alive(name.substr(0, name.find('-')))) std::filesystem::remove_all(entry.path(), ec);
+    if (sandboxing::owner_alive(name.substr(0, name.find('-')))) continue;
+    if (entry.path().extension() == ".tmp") ScratchMount::unmount(entry.path());
+    std::filesystem::remove_all(entry.path(), ec);
   }
   // Cgroups are named "warden-<engine>-<owner pid>_<start>-<n>".
-  std::string prefix = "warden-" + engine_name() + "-";
-  sandboxing::Cgroup::remove_stale(cgroup_parent_, [&](const std::string& name) {
-    if (name.rfind(prefix, 0) != 0) return false;
-    std::string owner = name.substr(prefix.size(), name.rfind('-') - prefix.size());
-    std::replace(owner.begin(), owner.end(), '_', '.');
-    return !owner_alive(owner);
-  });
+  sandboxing::remove_dead_owners_cgroups(cgroup_parent_, "warden-" + engine_name() + "-");
 }
 
 std::string ContainerBackend::container_target(const std::string& id) const {
@@ -583,7 +683,8 @@ std::string ContainerBackend::container_target(const std::string& id) const {
 }
 
 nlohmann::json ContainerBackend::docker_spec(const RunSpec& spec, const std::string& cgroup_parent,
-                                             const std::string& staging) const {
+                                             const std::string& staging,
+                                             const std::string& scratch) const {
   const Limits& l = spec.limits;
   auto ulimit = [](const char* name, std::uint64_t soft, std::uint64_t hard) {
     return nlohmann::json{{"Name", name}, {"Soft", soft}, {"Hard", hard}};
@@ -593,9 +694,10 @@ nlohmann::json ContainerBackend::docker_spec(const RunSpec& spec, const std::str
       {"CapDrop", {"ALL"}},
       {"SecurityOpt", {"no-new-privileges", "seccomp=" + seccomp_profile_}},
       {"ReadonlyRootfs", spec.read_only_root},
-      {"Tmpfs", {{"/tmp", tmpfs_options(l)}}},
-      {"Binds", {staging + ":/sandbox:ro"}},
-      {"Ulimits", {ulimit("nofile", l.open_files, l.open_files), ulimit("core", 0, 0)}},
+      {"Binds", {staging + ":/sandbox:ro", scratch + ":/tmp", scratch + ":/dev/shm"}},
+      {"Ulimits",
+       {ulimit("nofile", l.open_files, l.open_files), ulimit("msgqueue", 0, 0),
+        ulimit("core", 0, 0)}},
       {"Init", true},
       {"LogConfig", {{"Type", "none"}, {"Config", nlohmann::json::object()}}},
       {"CgroupParent", cgroup_parent},
@@ -620,7 +722,8 @@ nlohmann::json ContainerBackend::docker_spec(const RunSpec& spec, const std::str
 
 nlohmann::json ContainerBackend::podman_spec(const RunSpec& spec, const std::string& name,
                                              const std::string& cgroup_parent,
-                                             const std::string& staging) const {
+                                             const std::string& staging,
+                                             const std::string& scratch) const {
   const Limits& l = spec.limits;
   auto limit_entry = [](const char* type, std::uint64_t soft, std::uint64_t hard) {
     return nlohmann::json{{"type", type}, {"soft", soft}, {"hard", hard}};
@@ -640,17 +743,18 @@ nlohmann::json ContainerBackend::podman_spec(const RunSpec& spec, const std::str
       {"read_only_filesystem", spec.read_only_root},
       {"read_only_tmpfs", false},
       {"mounts",
-       {{{"destination", "/tmp"},
-         {"type", "tmpfs"},
-         {"source", "tmpfs"},
-         {"options",
-          {"rw", "nosuid", "nodev", "size=" + std::to_string(l.tmpfs_bytes), "mode=1777"}}},
+       {{{"destination", "/tmp"}, {"type", "bind"}, {"source", scratch}, {"options", {"rbind"}}},
+        {{"destination", "/dev/shm"},
+         {"type", "bind"},
+         {"source", scratch},
+         {"options", {"rbind"}}},
         {{"destination", "/sandbox"},
          {"type", "bind"},
          {"source", staging},
          {"options", {"ro", "rbind"}}}}},
       {"r_limits",
-       {limit_entry("nofile", l.open_files, l.open_files), limit_entry("core", 0, 0),
+       {limit_entry("nofile", l.open_files, l.open_files), limit_entry("msgqueue", 0, 0),
+        limit_entry("core", 0, 0),
         // Podman would otherwise raise nproc past what its runtime may set. The
         // pids cgroup limit is what holds; nproc counts the user across the host.
         limit_entry("nproc", kPodmanNproc, kPodmanNproc)}},
@@ -683,14 +787,26 @@ std::unique_ptr<Prepared> ContainerBackend::prepare(const RunSpec& spec) {
   } catch (const std::exception& e) {
     throw PluginError(WARDEN_ERR_UNSUPPORTED, e.what());
   }
+  RunSpec shaped = spec;
+  try {
+    if (uid_range_.count > 0) {
+      c->uid = std::make_unique<sandboxing::RunUid>(uid_range_);
+      shaped.uid = shaped.gid = c->uid->uid();
+    }
+  } catch (const std::exception& e) {
+    throw PluginError(WARDEN_ERR_UNAVAILABLE, e.what());
+  }
   c->staging = std::make_unique<StagingFolder>(staging_dir_ / (owner_ + "-" + name));
   std::string staging = c->staging->dir().string();
+  c->scratch = std::make_unique<ScratchMount>(staging_dir_ / (owner_ + "-" + name + ".tmp"),
+                                              spec.limits.tmpfs_bytes);
+  std::string scratch = c->scratch->dir().string();
   auto created =
       engine_ == Engine::kDocker
           ? client_->request("POST", api_prefix_ + "/containers/create?name=" + url_encode(name),
-                             docker_spec(spec, c->cgroup->path(), staging))
+                             docker_spec(shaped, c->cgroup->path(), staging, scratch))
           : client_->request("POST", std::string(kLibpodVersion) + "/libpod/containers/create",
-                             podman_spec(spec, name, c->cgroup->path(), staging));
+                             podman_spec(shaped, name, c->cgroup->path(), staging, scratch));
   if (created.status < 200 || created.status > 299)
     throw PluginError(
         created.status == 400 || created.status == 500 ? WARDEN_ERR_UNSUPPORTED
@@ -768,7 +884,7 @@ RunResult ContainerBackend::run(const RunRequest& request) {
         throw PluginError(WARDEN_ERR_UNAVAILABLE, engine_name() + ": " + a.reason);
     }
   }
-  sandboxing::refuse_unenforceable(spec.limits, "the container's init");
+  sandboxing::refuse_unenforceable(spec, "the container's init and warden's launcher");
   try {
     std::string shape = shape_of(spec);
     std::unique_ptr<Prepared> container = take_warm(shape);
@@ -802,22 +918,25 @@ RunResult ContainerBackend::run_in(Prepared& c, const RunRequest& request) {
   std::string target = container_target(c.id);
 
   auto start = Clock::now();
-  ::close(c.go_fd);  // go
-  c.go_fd = -1;
+  if (sandboxing::write_without_sigpipe(c.go_fd, "g", 1) != 1)
+    throw PluginError(WARDEN_ERR_INTERNAL,
+                      engine_name() + ": cannot start the program: " + std::strerror(errno));
   Demultiplexer output(limits.output_bytes);
   // The kill goes out beside the pump: the engine may not finish it while
   // the container's output is not being read.
   std::future<void> kill;
-  Pumped pumped = pump(*c.stream, request.stdin_data, output, start, limits.wall_time_ms,
-                       request.cancellation, [&] {
-                         kill = std::async(std::launch::async, [&] {
-                           try {
-                             client_->request("POST", target + "/kill?signal=KILL");
-                           } catch (const EngineError&) {
-                             // Removal at the end force-kills it anyway.
-                           }
-                         });
-                       });
+  Pumped pumped = pump(
+      *c.stream, request.stdin_data, output, start, limits.wall_time_ms, request.cancellation,
+      [&] { return c.cgroup->cpu_time_ms() >= limits.cpu_time_ms; },
+      [&] {
+        kill = std::async(std::launch::async, [&] {
+          try {
+            client_->request("POST", target + "/kill?signal=KILL");
+          } catch (const EngineError&) {
+            // Removal at the end force-kills it anyway.
+          }
+        });
+      });
   if (pumped.cancelled) throw PluginError(WARDEN_ERR_CANCELLED, "the host cancelled the run");
   int status = exit_status(c.id);
   sandboxing::CgroupUsage usage = c.cgroup->usage();
@@ -825,26 +944,17 @@ RunResult ContainerBackend::run_in(Prepared& c, const RunRequest& request) {
     throw PluginError(WARDEN_ERR_UNSUPPORTED,
                       engine_name() + ": " + output.err.substr(0, output.err.find('\n')));
 
-  RunResult result;
+  // The container's init exits with the program's status, or 128 + the
+  // signal that killed it.
+  RunResult result = sandboxing::run_result({.status = status,
+                                             .timed_out = pumped.timed_out,
+                                             .cpu_time_exceeded = pumped.cpu_time_exceeded,
+                                             .output_truncated = output.truncated(),
+                                             .wall_time_ms = pumped.wall_time_ms},
+                                            usage, limits);
   result.backend_run_id = c.id;
   result.stdout_data = std::move(output.out);
   result.stderr_data = std::move(output.err);
-  result.output_truncated = output.truncated();
-  result.timed_out = pumped.timed_out;
-  result.wall_time_ms = pumped.wall_time_ms;
-  result.cpu_time_ms = usage.cpu_time_ms;
-  result.peak_memory_bytes = usage.peak_memory_bytes;
-  result.oom_killed = usage.oom_killed;
-  // The container's init exits with the program's status, or 128 + the
-  // signal that killed it.
-  if (status > 128 && status < 128 + 65)
-    result.signal = status - 128;
-  else
-    result.exit_code = status;
-  if (result.signal == SIGXCPU ||
-      (result.signal == SIGKILL && !result.timed_out && usage.cpu_time_ms >= limits.cpu_time_ms))
-    result.cpu_time_exceeded = true;
-  if (result.signal == SIGXFSZ) result.limits_hit.push_back("file_size");
   return result;
 }
 

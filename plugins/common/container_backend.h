@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "engine_client.h"
+#include "run_uid.h"
 
 namespace warden::containers {
 
@@ -53,7 +54,7 @@ class Prepared;
 class ContainerBackend {
  public:
   // Settings: socket, image, rootfs (podman only), staging_dir, cgroup_parent,
-  // interpreters, api_timeout_ms, seccomp_profile, warm_pool. Throws
+  // interpreters, api_timeout_ms, seccomp_profile, warm_pool, uid_range. Throws
   // warden::PluginError naming the field.
   ContainerBackend(Engine engine, const nlohmann::json& settings);
   ~ContainerBackend();  // removes the warm containers
@@ -72,9 +73,10 @@ class ContainerBackend {
   RunResult run_in(Prepared& container, const RunRequest& request);
   int exit_status(const std::string& id);
   nlohmann::json docker_spec(const RunSpec& spec, const std::string& cgroup_parent,
-                             const std::string& staging) const;
+                             const std::string& staging, const std::string& scratch) const;
   nlohmann::json podman_spec(const RunSpec& spec, const std::string& name,
-                             const std::string& cgroup_parent, const std::string& staging) const;
+                             const std::string& cgroup_parent, const std::string& staging,
+                             const std::string& scratch) const;
   std::string container_target(const std::string& id) const;
 
   // The warm pool.
@@ -102,7 +104,8 @@ class ContainerBackend {
   bool reaped_ = false;
   std::string api_prefix_;  // "/v1.41", negotiated from /version
 
-  std::size_t warm_pool_;  // prepared containers kept per shape; 0: none
+  std::size_t warm_pool_;           // prepared containers kept per shape; 0: none
+  sandboxing::UidRange uid_range_;  // each container's own uid comes from it
   std::mutex pool_mutex_;
   std::condition_variable pool_wakeup_;
   std::map<std::string, std::deque<std::unique_ptr<Prepared>>> pool_;  // by shape

@@ -1,5 +1,7 @@
 #include "denied_syscalls.h"
 
+#include <sys/socket.h>
+
 namespace warden::sandboxing {
 
 // Each entry: a system call that has no business in a sandboxed program.
@@ -59,6 +61,17 @@ const std::vector<std::string>& denied_syscalls() {
       "nfsservctl",
   };
   return names;
+}
+
+const std::vector<int>& denied_socket_families() {
+  static const std::vector<int> families = {AF_PACKET,    AF_NETLINK, AF_VSOCK, AF_KEY,
+                                            AF_BLUETOOTH, AF_ALG,     AF_XDP};
+  return families;
+}
+
+const std::vector<int>& allowed_socket_types() {
+  static const std::vector<int> types = {SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET};
+  return types;
 }
 
 }  // namespace warden::sandboxing

@@ -14,9 +14,12 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 
 #include "cgroup.h"
+#include "owner.h"
+#include "run_uid.h"
 #include "sandbox_limits.h"
 #include "sandbox_process.h"
 #include "seccomp_policy.h"
@@ -28,6 +31,10 @@ using sandboxing::CgroupUsage;
 namespace {
 
 constexpr const char* kCodePath = "/sandbox/main.py";
+constexpr const char* kCgroupPrefix = "warden-native-";
+// util-linux's prlimit, from the host's /usr: it lowers RLIMIT_FSIZE and
+// execs the interpreter inside the sandbox.
+constexpr const char* kPrlimit = "/usr/bin/prlimit";
 
 bool is_symlink(const std::string& path) {
   struct stat st {};
@@ -60,11 +67,12 @@ class NativeBackend {
  public:
   explicit NativeBackend(const nlohmann::json& settings) {
     static const std::set<std::string> kKnown = {"bwrap", "interpreters", "cgroup_parent",
-                                                 "read_only_binds"};
+                                                 "read_only_binds", "uid_range"};
     for (const auto& [key, value] : settings.items())
       if (!kKnown.count(key)) throw settings_error("/" + key, "unknown setting");
     bwrap_ = settings.value("bwrap", "/usr/bin/bwrap");
     cgroup_parent_ = settings.value("cgroup_parent", "warden");
+    uid_range_ = sandboxing::uid_range_setting(settings);
     interpreters_["python"] = {"/usr/bin/python3", "-I", "-B"};
     if (settings.contains("interpreters")) {
       const auto& map = settings["interpreters"];
@@ -99,6 +107,9 @@ class NativeBackend {
     if (probed_) return availability_;
     availability_ = check_host();
     probed_ = true;
+    // The cgroups of runs whose host died (it was killed, say) go first.
+    if (availability_.available)
+      sandboxing::remove_dead_owners_cgroups(cgroup_parent_, kCgroupPrefix);
     return availability_;
   }
 
@@ -110,9 +121,11 @@ class NativeBackend {
       throw PluginError(WARDEN_ERR_UNSUPPORTED,
                         "language '" + spec.language + "': no interpreter configured for it");
     if (Availability a = probe(); !a.available) throw PluginError(WARDEN_ERR_UNAVAILABLE, a.reason);
-    sandboxing::refuse_unenforceable(limits, "bwrap's init");
+    sandboxing::refuse_unenforceable(spec, "bwrap and its init");
 
-    std::string id = "warden-" + sanitized(spec.run_id) + "-" + std::to_string(++sequence_);
+    // "warden-native-<owner>-<run id>-<n>": a later host reaps it if this one dies.
+    std::string id = std::string(kCgroupPrefix) + sandboxing::owner_tag(sandboxing::this_owner()) +
+                     "-" + sanitized(spec.run_id) + "-" + std::to_string(++sequence_);
     std::unique_ptr<Cgroup> cgroup;
     try {
       cgroup = std::make_unique<Cgroup>(
@@ -134,15 +147,22 @@ class NativeBackend {
     setup.env = {"PATH=/usr/bin:/bin"};
     setup.cgroup_fds = cgroup->join_fds();
     setup.inherited_fds = {{seccomp.fd, 3}, {code.fd, 4}};
-    setup.uid = spec.uid;
-    setup.gid = spec.gid;
+    std::optional<sandboxing::RunUid> run_uid;
+    try {
+      if (uid_range_.count > 0) run_uid.emplace(uid_range_);
+    } catch (const std::exception& e) {
+      throw PluginError(WARDEN_ERR_UNAVAILABLE, e.what());
+    }
+    setup.uid = run_uid ? run_uid->uid() : spec.uid;
+    setup.gid = run_uid ? run_uid->uid() : spec.gid;
     setup.rlimits = rlimits_for(limits);
 
     ChildOutcome outcome;
     try {
       outcome = run_child(
           setup, request.stdin_data, limits.wall_time_ms, limits.output_bytes,
-          [&] { return request.cancellation.cancelled(); }, [&] { cgroup->kill_all(); });
+          [&] { return request.cancellation.cancelled(); },
+          [&] { return cgroup->cpu_time_ms() >= limits.cpu_time_ms; }, [&] { cgroup->kill_all(); });
     } catch (const std::exception& e) {
       throw PluginError(WARDEN_ERR_INTERNAL, e.what());
     }
@@ -150,28 +170,18 @@ class NativeBackend {
     CgroupUsage usage = cgroup->usage();
     cgroup.reset();  // kills anything left and removes the cgroup before we report
 
-    RunResult result;
+    // bwrap exits with the program's status, or 128 + the signal that killed it.
+    RunResult result = sandboxing::run_result(
+        {.status = WIFEXITED(outcome.wait_status) ? WEXITSTATUS(outcome.wait_status)
+                                                  : 128 + WTERMSIG(outcome.wait_status),
+         .timed_out = outcome.timed_out,
+         .cpu_time_exceeded = outcome.cpu_time_exceeded,
+         .output_truncated = outcome.output_truncated,
+         .wall_time_ms = outcome.wall_time_ms},
+        usage, limits);
     result.backend_run_id = id;
     result.stdout_data = std::move(outcome.out);
     result.stderr_data = std::move(outcome.err);
-    result.timed_out = outcome.timed_out;
-    result.output_truncated = outcome.output_truncated;
-    result.wall_time_ms = outcome.wall_time_ms;
-    result.cpu_time_ms = usage.cpu_time_ms;
-    result.peak_memory_bytes = usage.peak_memory_bytes;
-    result.oom_killed = usage.oom_killed;
-    if (usage.pids_limit_hit) result.limits_hit.push_back("pids");
-    // bwrap exits with the program's status, or 128 + the signal that killed it.
-    int status = outcome.wait_status;
-    int code_or_signal = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    if (code_or_signal > 128 && code_or_signal < 128 + 65)
-      result.signal = code_or_signal - 128;
-    else
-      result.exit_code = code_or_signal;
-    if (result.signal == SIGXCPU ||
-        (result.signal == SIGKILL && usage.cpu_time_ms >= limits.cpu_time_ms))
-      result.cpu_time_exceeded = true;
-    if (result.signal == SIGXFSZ) result.limits_hit.push_back("file_size");
     return result;
   }
 
@@ -192,6 +202,10 @@ class NativeBackend {
       a.reason = why;
       return a;
     }
+    if (!is_executable(kPrlimit)) {
+      a.reason = std::string("prlimit not found at ") + kPrlimit + " (apt-get install util-linux)";
+      return a;
+    }
     for (const auto& [language, argv] : interpreters_)
       if (!is_executable(argv[0])) {
         a.reason = "interpreter for " + language + " not found at " + argv[0];
@@ -209,8 +223,8 @@ class NativeBackend {
     rlim_t address_space = std::max<rlim_t>(2 * l.memory_bytes, l.memory_bytes + (512ull << 20));
     return {{RLIMIT_AS, {address_space, address_space}},
             {RLIMIT_CPU, {cpu_s, cpu_s + 1}},
-            {RLIMIT_FSIZE, {l.file_size_bytes, l.file_size_bytes}},
             {RLIMIT_NOFILE, {l.open_files, l.open_files}},
+            {RLIMIT_MSGQUEUE, {0, 0}},  // POSIX message queues: memory outside the limits
             {RLIMIT_CORE, {0, 0}}};
   }
 
@@ -236,16 +250,27 @@ class NativeBackend {
       for (const char* f : {"/etc/resolv.conf", "/etc/hosts", "/etc/ssl", "/etc/nsswitch.conf"})
         a.insert(a.end(), {"--ro-bind-try", f, f});
     for (const auto& path : extra_binds_) a.insert(a.end(), {"--ro-bind", path, path});
-    a.insert(a.end(),
-             {"--proc", "/proc", "--dev", "/dev", "--size", std::to_string(spec.limits.tmpfs_bytes),
-              "--tmpfs", "/tmp", "--ro-bind-data", "4", kCodePath});
-    if (spec.read_only_root) a.insert(a.end(), {"--remount-ro", "/"});
+    // /dev is built on the read-only root: device nodes only, and /dev/shm
+    // leads into the scratch space, so that it counts against its size.
+    a.insert(a.end(), {"--proc", "/proc"});
+    for (const char* device :
+         {"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom"})
+      a.insert(a.end(), {"--dev-bind", device, device});
+    a.insert(a.end(), {"--symlink", "/proc/self/fd", "/dev/fd", "--symlink", "/proc/self/fd/0",
+                       "/dev/stdin", "--symlink", "/proc/self/fd/1", "/dev/stdout", "--symlink",
+                       "/proc/self/fd/2", "/dev/stderr", "--symlink", "/tmp", "/dev/shm"});
+    a.insert(a.end(), {"--size", std::to_string(spec.limits.tmpfs_bytes), "--tmpfs", "/tmp",
+                       "--ro-bind-data", "4", kCodePath, "--remount-ro", "/"});
     a.insert(a.end(), {"--chdir", "/tmp", "--clearenv"});
     std::map<std::string, std::string> env = {
         {"HOME", "/tmp"}, {"PATH", "/usr/bin:/bin"}, {"TMPDIR", "/tmp"}};
     for (const auto& [k, v] : spec.env) env[k] = v;
     for (const auto& [k, v] : env) a.insert(a.end(), {"--setenv", k, v});
-    a.insert(a.end(), {"--seccomp", "3", "--"});
+    // The file size limit applies from the program on: bwrap itself writes the
+    // program into the sandbox, whatever its size.
+    std::string file_size = std::to_string(spec.limits.file_size_bytes);
+    a.insert(a.end(),
+             {"--seccomp", "3", "--", kPrlimit, "--fsize=" + file_size + ":" + file_size, "--"});
     a.insert(a.end(), interpreter.begin(), interpreter.end());
     a.push_back(kCodePath);
     return a;
@@ -255,6 +280,7 @@ class NativeBackend {
   std::string cgroup_parent_;
   std::map<std::string, std::vector<std::string>> interpreters_;
   std::vector<std::string> extra_binds_;
+  sandboxing::UidRange uid_range_;
   std::mutex probe_mutex_;
   bool probed_ = false;
   Availability availability_;

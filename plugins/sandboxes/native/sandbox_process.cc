@@ -1,5 +1,7 @@
 #include "sandbox_process.h"
 
+#include "pipe_write.h"
+
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/close_range.h>
@@ -36,11 +38,10 @@ const char* kSteps[] = {
 }
 
 // Runs in the child between fork and exec: async-signal-safe calls only.
-[[noreturn]] void child_main(const ChildSetup& s, char* const* argv, char* const* envp, int in_fd,
-                             int out_fd, int err_fd, int error_pipe) {
+[[noreturn]] void child_main(const ChildSetup& s, pid_t host, char* const* argv, char* const* envp,
+                             int in_fd, int out_fd, int err_fd, int error_pipe) {
   for (int fd : s.cgroup_fds)
     if (::write(fd, "0", 1) != 1) child_fail(error_pipe, 0);
-  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) child_fail(error_pipe, 7);
   for (const auto& [resource, limit] : s.rlimits)
     if (::setrlimit(resource, &limit) != 0) child_fail(error_pipe, 1);
   if (::dup2(in_fd, 0) < 0 || ::dup2(out_fd, 1) < 0 || ::dup2(err_fd, 2) < 0)
@@ -59,26 +60,13 @@ const char* kSteps[] = {
   if (::setgroups(0, nullptr) != 0) child_fail(error_pipe, 3);
   if (::setresgid(s.gid, s.gid, s.gid) != 0) child_fail(error_pipe, 4);
   if (::setresuid(s.uid, s.uid, s.uid) != 0) child_fail(error_pipe, 5);
+  // After the uid change, which clears the parent-death signal: bwrap dies
+  // with the host (and the sandbox with bwrap, --die-with-parent), however
+  // the host dies. A host already gone is noticed through the parent pid.
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) child_fail(error_pipe, 7);
+  if (::getppid() != host) ::_exit(126);
   ::execve(s.program.c_str(), argv, envp);
   child_fail(error_pipe, 6);
-}
-
-// Writes to a pipe whose reader may be gone without letting SIGPIPE kill the
-// host: the signal is blocked in this thread and a pending one is consumed.
-ssize_t write_without_sigpipe(int fd, const char* data, std::size_t size) {
-  sigset_t pipe_set, old_set;
-  sigemptyset(&pipe_set);
-  sigaddset(&pipe_set, SIGPIPE);
-  pthread_sigmask(SIG_BLOCK, &pipe_set, &old_set);
-  ssize_t w = ::write(fd, data, size);
-  int saved = errno;
-  if (w < 0 && errno == EPIPE) {
-    timespec zero{0, 0};
-    sigtimedwait(&pipe_set, nullptr, &zero);
-  }
-  pthread_sigmask(SIG_SETMASK, &old_set, nullptr);
-  errno = saved;
-  return w;
 }
 
 std::vector<char*> c_strings(const std::vector<std::string>& strings) {
@@ -98,6 +86,7 @@ void close_fd(int& fd) {
 ChildOutcome run_child(const ChildSetup& setup, std::string_view stdin_data,
                        std::uint64_t wall_time_ms, std::uint64_t output_cap,
                        const std::function<bool()>& cancelled,
+                       const std::function<bool()>& cpu_exhausted,
                        const std::function<void()>& kill_tree) {
   int in[2], out[2], err[2], error_pipe[2];
   if (::pipe2(in, O_CLOEXEC) || ::pipe2(out, O_CLOEXEC) || ::pipe2(err, O_CLOEXEC) ||
@@ -107,9 +96,11 @@ ChildOutcome run_child(const ChildSetup& setup, std::string_view stdin_data,
   auto envp = c_strings(setup.env);
 
   auto start = std::chrono::steady_clock::now();
+  pid_t host = ::getpid();
   pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
-  if (pid == 0) child_main(setup, argv.data(), envp.data(), in[0], out[1], err[1], error_pipe[1]);
+  if (pid == 0)
+    child_main(setup, host, argv.data(), envp.data(), in[0], out[1], err[1], error_pipe[1]);
 
   ::close(in[0]);
   ::close(out[1]);
@@ -159,6 +150,10 @@ ChildOutcome run_child(const ChildSetup& setup, std::string_view stdin_data,
       outcome.cancelled = true;
       kill_once();
     }
+    if (!killed && cpu_exhausted()) {
+      outcome.cpu_time_exceeded = true;
+      kill_once();
+    }
     pollfd fds[3];
     int n = 0, out_i = -1, err_i = -1, in_i = -1;
     if (stdout_fd >= 0) fds[out_i = n++] = {stdout_fd, POLLIN, 0};
@@ -194,8 +189,8 @@ ChildOutcome run_child(const ChildSetup& setup, std::string_view stdin_data,
       }
     }
     if (in_i >= 0 && (fds[in_i].revents & (POLLOUT | POLLERR | POLLHUP))) {
-      ssize_t w =
-          write_without_sigpipe(stdin_fd, stdin_data.data() + written, stdin_data.size() - written);
+      ssize_t w = sandboxing::write_without_sigpipe(stdin_fd, stdin_data.data() + written,
+                                                    stdin_data.size() - written);
       if (w > 0) written += static_cast<std::size_t>(w);
       if ((w < 0 && errno != EAGAIN) || written == stdin_data.size()) close_fd(stdin_fd);
     }

@@ -28,6 +28,7 @@ struct ChildSetup {
 struct ChildOutcome {
   int wait_status = 0;  // from waitpid on bwrap
   bool timed_out = false;
+  bool cpu_time_exceeded = false;
   bool output_truncated = false;
   bool cancelled = false;
   std::string out;
@@ -37,11 +38,13 @@ struct ChildOutcome {
 
 // Runs the child to completion. `kill_tree` must kill every process of the
 // run (the cgroup); it is called on timeout, output overflow, cancellation,
-// and once the child has exited (to end anything it left). Throws
+// when `cpu_exhausted` (polled every few milliseconds) says the run's CPU time
+// is spent, and once the child has exited (to end anything it left). Throws
 // std::runtime_error when the child cannot be started, with the step and errno.
 ChildOutcome run_child(const ChildSetup& setup, std::string_view stdin_data,
                        std::uint64_t wall_time_ms, std::uint64_t output_cap,
                        const std::function<bool()>& cancelled,
+                       const std::function<bool()>& cpu_exhausted,
                        const std::function<void()>& kill_tree);
 
 }  // namespace warden::native

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <stdexcept>
@@ -20,10 +21,6 @@ namespace {
 constexpr unsigned long kNamespaceFlags[] = {CLONE_NEWUSER,   CLONE_NEWNS,  CLONE_NEWPID,
                                              CLONE_NEWNET,    CLONE_NEWUTS, CLONE_NEWIPC,
                                              CLONE_NEWCGROUP, CLONE_NEWTIME};
-
-// For arguments the kernel reads as 32 bits (int, unsigned int): only these
-// bits count, whatever a caller puts in the upper half of the register.
-constexpr scmp_datum_t kIntMask = 0xffffffffu;
 
 void check(int rc, const char* what) {
   if (rc < 0) throw std::runtime_error(std::string("seccomp: ") + what + ": " + std::strerror(-rc));
@@ -47,23 +44,25 @@ int compile_seccomp_filter() {
     check(seccomp_rule_add(ctx.get(), SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
                            SCMP_A0(SCMP_CMP_MASKED_EQ, flag, flag)),
           "clone");
-  // Raw and link-level sockets, netlink, vsock: nothing a program needs here.
-  // socket() takes its family as an int: the kernel ignores the upper 32 bits
-  // of the register, so the filter must too, or 0x100000011 passes as AF_PACKET.
-  for (int family : {AF_PACKET, AF_NETLINK, AF_VSOCK, AF_KEY, AF_BLUETOOTH, AF_ALG, AF_XDP})
-    check(
-        seccomp_rule_add(ctx.get(), SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1,
-                         SCMP_A0(SCMP_CMP_MASKED_EQ, kIntMask, static_cast<scmp_datum_t>(family))),
-        "socket");
-  // SOCK_RAW in any family. The type is an int too; the kernel keeps the type in
-  // its low 4 bits (SOCK_TYPE_MASK) and the flags above them, so 0xf suffices.
-  check(seccomp_rule_add(ctx.get(), SCMP_ACT_ERRNO(EPERM), SCMP_SYS(socket), 1,
-                         SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_RAW)),
-        "socket raw");
+  // Raw and link-level sockets, netlink, vsock, ...: nothing a program needs
+  // here. socket() takes family and type as ints: compare 32 bits, as the
+  // kernel reads them (see denied_syscalls.h).
+  using sandboxing::kIntArgumentMask;
+  for (int family : sandboxing::denied_socket_families())
+    check(seccomp_rule_add(
+              ctx.get(), SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1,
+              SCMP_A0(SCMP_CMP_MASKED_EQ, kIntArgumentMask, static_cast<scmp_datum_t>(family))),
+          "socket");
+  const auto& types = sandboxing::allowed_socket_types();
+  for (scmp_datum_t type = 0; type <= sandboxing::kSocketTypeMask; ++type)
+    if (std::find(types.begin(), types.end(), static_cast<int>(type)) == types.end())
+      check(seccomp_rule_add(ctx.get(), SCMP_ACT_ERRNO(EPERM), SCMP_SYS(socket), 1,
+                             SCMP_A1(SCMP_CMP_MASKED_EQ, sandboxing::kSocketTypeMask, type)),
+            "socket type");
   // Typing into the controlling terminal (CVE-2017-5226 class). The request is an
   // unsigned long but the tty layer compares it as unsigned int: mask it alike.
   check(seccomp_rule_add(ctx.get(), SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ioctl), 1,
-                         SCMP_A1(SCMP_CMP_MASKED_EQ, kIntMask, TIOCSTI)),
+                         SCMP_A1(SCMP_CMP_MASKED_EQ, kIntArgumentMask, TIOCSTI)),
         "ioctl");
   int fd = ::memfd_create("warden-seccomp", MFD_CLOEXEC);
   if (fd < 0)

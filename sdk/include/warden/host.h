@@ -16,6 +16,7 @@
 #include <warden/error.h>
 #include <warden/types.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -51,6 +52,11 @@ struct ExecutionRequest {
   // them: it always gets the policy's untrusted limits.
   std::map<std::string, std::string> limits;
   nlohmann::json metadata = nlohmann::json::object();  // passed to policies and the audit log
+  // Polled (from the calling thread) while the program runs; once it returns
+  // true the backend ends the run and the result is kRefused with the reason,
+  // its run_result and resource_violation records written ("cancelled").
+  // `warden run` sets it on SIGTERM and SIGINT. Empty: never cancelled.
+  std::function<bool()> cancelled;
 };
 
 // What happened to a request.

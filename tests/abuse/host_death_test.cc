@@ -1,0 +1,188 @@
+// Runs that outlive warden: `warden run` is sent SIGTERM, SIGINT or SIGKILL
+// while its program sleeps, on every backend. TERM and INT end the run, write
+// its records and leave nothing; after KILL the sandbox ends by itself at
+// once (the host's death is noticed inside it), and the next warden to start
+// reaps what the dead one left (containers, cgroups, scratch mounts).
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <thread>
+
+#include "audit/audit_reader.h"
+#include "backends.h"
+#include "support/process.h"
+
+using namespace warden;
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+extern char** environ;
+
+namespace {
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// "<pid>.<start time>", as the backends name their owner.
+std::string owner_of(pid_t pid) {
+  std::string stat = read_text("/proc/" + std::to_string(pid) + "/stat");
+  std::istringstream fields(stat.substr(stat.rfind(')') + 2));
+  std::string field;
+  for (int i = 3; i <= 22 && fields >> field; ++i) {
+  }
+  return std::to_string(pid) + "." + field;
+}
+
+// Processes whose cgroup names the owner tag (and, if given, whose command
+// line holds `marker`): the sandboxes of that warden.
+std::vector<pid_t> sandbox_processes(const std::string& tag, const std::string& marker = "") {
+  std::vector<pid_t> found;
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    std::string name = entry.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    if (read_text(entry.path() / "cgroup").find("-" + tag + "-") == std::string::npos) continue;
+    if (!marker.empty() && read_text(entry.path() / "cmdline").find(marker) == std::string::npos)
+      continue;
+    found.push_back(static_cast<pid_t>(std::stol(name)));
+  }
+  return found;
+}
+
+std::vector<std::string> cgroups_named(const std::string& tag) {
+  std::vector<std::string> found;
+  std::error_code ec;
+  for (const auto& hierarchy : fs::directory_iterator("/sys/fs/cgroup", ec)) {
+    fs::path parent = hierarchy.path() / "warden";
+    if (!fs::is_directory(parent)) parent = hierarchy.path();
+    for (const auto& entry : fs::directory_iterator(parent, ec))
+      if (entry.path().filename().string().find("-" + tag + "-") != std::string::npos)
+        found.push_back(entry.path());
+  }
+  return found;
+}
+
+std::string containers_of(const std::string& backend, const std::string& owner) {
+  if (backend == "native") return "";
+  std::string cli = backend == "docker" ? "/usr/local/bin/docker" : "/usr/bin/podman";
+  if (!fs::exists(cli)) cli = "/usr/bin/" + backend;
+  auto r = test::run_process({cli, "ps", "-aq", "--filter", "label=io.warden.owner=" + owner});
+  return r.out;
+}
+
+bool eventually(const std::function<bool()>& done, std::chrono::seconds within) {
+  auto deadline = Clock::now() + within;
+  while (Clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return done();
+}
+
+struct Warden {
+  test::TempDir dir;
+  fs::path config;
+  explicit Warden(const std::string& backend) {
+    config = dir.write(
+        "warden.yaml",
+        "log_level: warn\nplugins: {directories: [" + std::string(WARDEN_PLUGIN_DIR) +
+            "]}\nassessors: {enabled: [heuristics]}\n"
+            "backends: {enabled: [" +
+            backend + "]}\npolicies: {directory: " + std::string(WARDEN_SOURCE_DIR) +
+            "/policies/default}\naudit:\n  directory: " + (dir.path() / "audit").string() +
+            "\n  signing_key: " + (dir.path() / "keys/audit.key").string() + "\n");
+  }
+  // Starts `warden run` of `program` in the background; its output goes to files.
+  pid_t start(const std::string& backend, const std::string& program) {
+    fs::path file = dir.write("program.py", program);
+    std::vector<std::string> argv = {test::warden_binary(),
+                                     "--config",
+                                     config.string(),
+                                     "run",
+                                     "--json",
+                                     "--backend",
+                                     backend,
+                                     "--limit",
+                                     "wall_time=120s",
+                                     file.string()};
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, (dir.path() / "out").c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_addopen(&actions, 2, (dir.path() / "err").c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    pid_t pid = 0;
+    int rc = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    REQUIRE(rc == 0);
+    return pid;
+  }
+  std::string output() const {
+    return read_text(dir.path() / "out") + read_text(dir.path() / "err");
+  }
+  std::vector<std::string> kinds() const {
+    std::vector<std::string> out;
+    for (const auto& r : audit::scan_log(dir.path() / "audit", "warden.local/audit").records)
+      out.push_back(r.kind + (r.data.value("cancelled", false) ? ":cancelled" : ""));
+    return out;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("killing warden mid-run leaves no process, container or cgroup") {
+  abuse::for_each_backend([](const SandboxBackend& b) {
+    for (int signal : {SIGTERM, SIGINT, SIGKILL}) {
+      DYNAMIC_SECTION("signal " << signal) {
+        Warden warden(b.name());
+        pid_t pid = warden.start(b.name(), "import time\ntime.sleep(300)\n");
+        std::string owner = owner_of(pid);
+        std::string tag = owner;
+        tag[tag.find('.')] = '_';
+        // The program runs once a process of this warden's sandbox is it.
+        bool running =
+            eventually([&] { return !sandbox_processes(tag, "/sandbox/main.py").empty(); },
+                       std::chrono::seconds(60));
+        INFO(warden.output());
+        REQUIRE(running);
+        ::kill(pid, signal);
+        int status = 0;
+        REQUIRE(::waitpid(pid, &status, 0) == pid);
+        if (signal == SIGKILL) {
+          CHECK((WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL));
+        } else {
+          CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 128 + signal));
+          // The run's records were written before warden exited.
+          auto kinds = warden.kinds();
+          CHECK(std::count(kinds.begin(), kinds.end(), "run_result:cancelled") == 1);
+          CHECK(std::count(kinds.begin(), kinds.end(), "resource_violation") == 1);
+        }
+        CHECK(eventually([&] { return sandbox_processes(tag).empty(); }, std::chrono::seconds(10)));
+        if (signal == SIGKILL) {
+          // The next warden to start reaps what the dead one left.
+          Warden next(b.name());
+          pid_t again = next.start(b.name(), "print('next')\n");
+          REQUIRE(::waitpid(again, &status, 0) == again);
+          INFO(next.output());
+          CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+        }
+        CHECK(eventually([&] { return cgroups_named(tag).empty(); }, std::chrono::seconds(10)));
+        CHECK(containers_of(b.name(), owner).empty());
+      }
+    }
+  });
+}
