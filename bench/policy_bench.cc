@@ -39,16 +39,16 @@ int main() {
   system["default_backend"] = "native";
   std::vector<std::string> backends = {"native"};
   auto one_request = [&] {  // as the host does it
-    policy::PolicySession session = engine.session(assessment);
+    policy::PolicySession session = engine.session(assessment, request);
     auto c = session.classify();
-    auto t = session.trust(c, request);
+    auto t = session.trust(c);
     session.limits(t.trust, system, backends);
-    session.may_override(c, request);
+    session.may_override(c);
   };
   auto four_single_calls = [&] {
-    auto c = engine.classify(assessment);
+    auto c = engine.classify(assessment, request);
     auto t = engine.trust(c, request);
-    engine.limits(t.trust, assessment, system, backends);
+    engine.limits(t.trust, assessment, request, system, backends);
     engine.may_override(c, request);
   };
   std::printf("default policies, one request (classify + trust + limits + may_override)\n");

@@ -48,11 +48,7 @@ void add_assess_command(CLI::App& app, Context& context) {
                          {"assessors", r["assessors"]}});
     }
     if (explain) {
-      nlohmann::json request = {{"user", ""},
-                                {"confirmed", false},
-                                {"override", nullptr},
-                                {"metadata", nlohmann::json::object()},
-                                {"backend", nullptr}};
+      nlohmann::json request = policy::PolicyEngine::request_input(ExecutionRequest{});
       for (std::size_t i = 0; i < results.size(); ++i)
         results[i]["explanation"] = explain_program(context.config(), files[i], request);
     }

@@ -67,13 +67,12 @@ void add_policy_commands(CLI::App& app, Context& context) {
                       "As if the request carried this override explanation");
   explain->add_flag("--json", json, "Print JSON");
   set_handler(explain, [&context] {
-    nlohmann::json request = {{"user", user},
-                              {"confirmed", confirm},
-                              {"metadata", nlohmann::json::object()},
-                              {"backend", nullptr}};
-    request["override"] = override_reason.empty()
-                              ? nlohmann::json(nullptr)
-                              : nlohmann::json{{"explanation", override_reason}, {"user", user}};
+    ExecutionRequest asked;
+    asked.user = user;
+    asked.confirmed = confirm;
+    asked.override_blocked = !override_reason.empty();
+    asked.override_explanation = override_reason;
+    nlohmann::json request = policy::PolicyEngine::request_input(asked);
     nlohmann::json e = explain_program(context.config(), file, request);
     std::cout << (json ? e.dump(2) + "\n" : policy::render_explanation(e));
     return 0;

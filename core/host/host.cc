@@ -107,7 +107,10 @@ class HostImpl final : public Host {
     require_writable_audit();
     Assessment assessment = stage_->assess(code, language, "main.py");
     nlohmann::json aj = assessment.to_json();
-    policy::Classification c = policy_->classify(aj);
+    ExecutionRequest request;
+    request.code = code;
+    request.language = language;
+    policy::Classification c = policy_->classify(aj, policy::PolicyEngine::request_input(request));
     std::string id =
         audit_
             ->append(kind::kAssessment, {{"code_sha256", assessment.code_sha256},
@@ -125,7 +128,7 @@ class HostImpl final : public Host {
             {"assessment", aj},
             {"can_execute", c.level != RiskLevel::kBlocked},
             {"needs_confirmation", c.level == RiskLevel::kHigh},
-            {"policy_failed", c.policy_failed},
+            {"policy_failed", c.policy_failed()},
             {"assessed_at", utc_timestamp()},
             {"audit_id", id}};
   }
@@ -215,7 +218,8 @@ class HostImpl final : public Host {
 
     Assessment assessment = stage_->assess(request.code, request.language, request.file_name);
     r.assessment = assessment.to_json();
-    policy::PolicySession policy = policy_->session(r.assessment);
+    nlohmann::json request_json = policy::PolicyEngine::request_input(request);
+    policy::PolicySession policy = policy_->session(r.assessment, request_json);
     policy::Classification c = policy.classify();
     r.level = c.level;
     r.score = c.score;
@@ -230,15 +234,6 @@ class HostImpl final : public Host {
     if (config_.audit.include_code) assessment_record["code"] = request.code;
     record(kind::kAssessment, assessment_record);
 
-    nlohmann::json request_json = {
-        {"user", request.user},
-        {"confirmed", request.confirmed},
-        {"metadata", request.metadata},
-        {"backend", request.backend ? nlohmann::json(*request.backend) : nlohmann::json(nullptr)}};
-    request_json["override"] =
-        request.override_blocked
-            ? nlohmann::json{{"explanation", request.override_explanation}, {"user", request.user}}
-            : nlohmann::json(nullptr);
     auto decide = [&](Outcome outcome, const std::string& reason) {
       r.decision = outcome;
       r.reason = reason;
@@ -251,6 +246,7 @@ class HostImpl final : public Host {
       return r;
     };
 
+    if (c.denied()) return decide(Outcome::kBlocked, c.stop->describe());  // not overridable
     if (c.level == RiskLevel::kHigh) {
       if (!request.confirmed)
         return decide(
@@ -263,7 +259,7 @@ class HostImpl final : public Host {
         return decide(Outcome::kBlocked,
                       "Code blocked by security assessment" +
                           std::string(c.reasons.empty() ? "" : ": " + c.reasons.front()));
-      policy::OverrideVerdict verdict = policy.may_override(c, request_json);
+      policy::OverrideVerdict verdict = policy.may_override(c);
       record(kind::kOverride, {{"user", request.user},
                                {"explanation", request.override_explanation},
                                {"allowed", verdict.allowed},
@@ -274,19 +270,23 @@ class HostImpl final : public Host {
       r.override_used = true;
     }
 
-    r.trust = r.override_used ? TrustLevel::kUntrusted : policy.trust(c, request_json).trust;
+    r.trust = TrustLevel::kUntrusted;  // an overridden BLOCKED run, whatever trust() says
+    if (!r.override_used) {
+      policy::TrustDecision trust = policy.trust(c);
+      if (trust.denied()) return decide(Outcome::kRefused, trust.stop->describe());
+      r.trust = trust.trust;
+    }
     nlohmann::json system = policy::system_snapshot();
     system["loaded_backends"] = plugins_->backend_names();
     system["default_backend"] = config_.backends.default_backend;
     system["requested_backend"] =
         request.backend ? nlohmann::json(*request.backend) : nlohmann::json(nullptr);
-    policy::LimitsDecision limits;
-    try {
-      limits = policy.limits(r.trust, system, plugins_->backend_names());
-    } catch (const policy::PolicyFailure& e) {
+    policy::LimitsDecision limits = policy.limits(r.trust, system, plugins_->backend_names());
+    if (limits.stop)
       return decide(Outcome::kRefused,
-                    std::string("the policy could not decide limits, failing closed: ") + e.what());
-    }
+                    limits.stop->denied() ? limits.stop->describe()
+                                          : "the policy could not decide limits, failing closed: " +
+                                                limits.stop->reason);
     if (!r.override_used && !request.limits.empty())
       limits.limits =
           pipeline::apply_requested_limits(limits.limits, request.limits, config_.ceilings);

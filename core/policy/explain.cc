@@ -11,6 +11,12 @@ nlohmann::json notes_json(const Notes& notes) {
   return out;
 }
 
+// null, or how a call stopped: {denied, function, reason}.
+nlohmann::json stop_json(const std::optional<PolicyStop>& stop) {
+  if (!stop) return nullptr;
+  return {{"denied", stop->denied()}, {"function", stop->function}, {"reason", stop->reason}};
+}
+
 }  // namespace
 
 nlohmann::json explain(PolicyEngine& engine, const nlohmann::json& assessment,
@@ -20,7 +26,7 @@ nlohmann::json explain(PolicyEngine& engine, const nlohmann::json& assessment,
                            {"assessors", assessment.at("assessors")},
                            {"metrics", assessment.at("metrics")},
                            {"system", system}};
-  PolicySession policy = engine.session(assessment);
+  PolicySession policy = engine.session(assessment, request);
   Classification c = policy.classify();
   nlohmann::json out = {{"policy", engine.directory().string()},
                         {"inputs", inputs},
@@ -28,29 +34,32 @@ nlohmann::json explain(PolicyEngine& engine, const nlohmann::json& assessment,
                          {{"level", to_string(c.level)},
                           {"score", c.score},
                           {"reasons", c.reasons},
-                          {"policy_failed", c.policy_failed},
+                          {"policy_failed", c.policy_failed()},
+                          {"stop", stop_json(c.stop)},
                           {"notes", notes_json(c.notes)}}}};
-  TrustDecision t = policy.trust(c, request);
+  TrustDecision t = policy.trust(c);
   out["trust"] = {
-      {"trust", to_string(t.trust)}, {"failure", t.failure}, {"notes", notes_json(t.notes)}};
-  try {
-    LimitsDecision l = policy.limits(t.trust, system, backends);
+      {"trust", to_string(t.trust)}, {"stop", stop_json(t.stop)}, {"notes", notes_json(t.notes)}};
+  LimitsDecision l = policy.limits(t.trust, system, backends);
+  if (l.stop) {
+    out["limits"] = {{"stop", stop_json(l.stop)}, {"notes", notes_json(l.notes)}};
+  } else {
     out["limits"] = {{"backend", l.backend},
                      {"limits", l.limits},
                      {"network", to_string(l.network)},
                      {"clamped", l.clamped},
                      {"notes", notes_json(l.notes)}};
-  } catch (const PolicyFailure& e) {
-    out["limits"] = {{"failure", e.what()}};
   }
-  if (c.level == RiskLevel::kBlocked) {
+  if (c.level == RiskLevel::kBlocked && !c.denied()) {
     nlohmann::json overridden = request;
     if (overridden.value("override", nlohmann::json()).is_null())
       overridden["override"] = {{"explanation", "(asked by warden policy explain)"},
                                 {"user", request.value("user", "")}};
-    OverrideVerdict v = policy.may_override(c, overridden);
-    out["may_override"] = {
-        {"allowed", v.allowed}, {"reason", v.reason}, {"notes", notes_json(v.notes)}};
+    OverrideVerdict v = engine.may_override(c, overridden);
+    out["may_override"] = {{"allowed", v.allowed},
+                           {"reason", v.reason},
+                           {"stop", stop_json(v.stop)},
+                           {"notes", notes_json(v.notes)}};
   }
   return out;
 }
@@ -73,17 +82,24 @@ std::string render_explanation(const nlohmann::json& e) {
       << "\n";
   const auto& c = e["classify"];
   s << "level: " << c["level"].get<std::string>() << " (score " << c["score"] << ") by classify()"
-    << (c["policy_failed"].get<bool>() ? " — the policy failed, failing closed" : "") << "\n";
+    << (c["policy_failed"].get<bool>() ? " — the policy failed, failing closed"
+        : !c["stop"].is_null()         ? " — denied by the policy"
+                                       : "")
+    << "\n";
   for (const auto& r : c["reasons"]) s << "    reason: " << r.get<std::string>() << "\n";
   notes(c["notes"]);
   s << "trust: " << e["trust"]["trust"].get<std::string>() << " by trust()\n";
-  if (!e["trust"]["failure"].get<std::string>().empty())
-    s << "    failed: " << e["trust"]["failure"].get<std::string>() << "\n";
+  const auto& trust_stop = e["trust"]["stop"];
+  if (!trust_stop.is_null())
+    s << "    "
+      << (trust_stop["denied"].get<bool>() ? "denied, the run would be refused: " : "failed: ")
+      << trust_stop["reason"].get<std::string>() << "\n";
   notes(e["trust"]["notes"]);
   const auto& l = e["limits"];
-  if (l.contains("failure")) {
-    s << "limits: the policy failed, the run would be refused: " << l["failure"].get<std::string>()
-      << "\n";
+  if (l.contains("stop")) {
+    s << "limits: the policy " << (l["stop"]["denied"].get<bool>() ? "denied" : "failed")
+      << ", the run would be refused: " << l["stop"]["reason"].get<std::string>() << "\n";
+    notes(l["notes"]);
   } else {
     s << "limits by limits(): backend " << l["backend"].get<std::string>() << ", network "
       << l["network"].get<std::string>() << "\n";

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <tuple>
 #include <utility>
 
 #include "common/text.h"
@@ -21,17 +22,17 @@ namespace {
 
 constexpr const char* kRequiredFunctions[] = {"classify", "trust", "limits", "may_override"};
 
-// A signature of the folder's policy files that changes when any of them
-// changes, appears or disappears.
+// A signature of the folder's Lua files (recursively: modules count) that
+// changes when any of them changes, appears or disappears.
 std::string folder_signature(const fs::path& dir) {
   std::string sig;
   std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    std::string name = entry.path().filename();
-    if (entry.path().extension() != ".lua") continue;
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::end(it);
+       it.increment(ec)) {
+    if (it->path().extension() != ".lua") continue;
     struct stat st {};
-    if (::stat(entry.path().c_str(), &st) != 0) continue;
-    sig += name + ":" + std::to_string(st.st_mtim.tv_sec) + "." +
+    if (::stat(it->path().c_str(), &st) != 0) continue;
+    sig += it->path().string() + ":" + std::to_string(st.st_mtim.tv_sec) + "." +
            std::to_string(st.st_mtim.tv_nsec) + ":" + std::to_string(st.st_size) + ";";
   }
   return sig;
@@ -43,7 +44,7 @@ struct PolicyEngine::Sources {
   fs::path directory;
   std::uint64_t generation = 0;
   std::string signature;
-  std::vector<std::pair<std::string, std::string>> files;  // (path, text)
+  PolicyFiles files;
 };
 
 namespace {
@@ -51,10 +52,14 @@ namespace {
 // the SHA-256 of each file's text, so the record names exactly the code that
 // decided, not only a folder whose files may have changed since.
 nlohmann::json describe(const fs::path& directory, std::uint64_t generation,
-                        const std::vector<std::pair<std::string, std::string>>& sources) {
+                        const PolicyFiles& sources) {
+  std::vector<const PolicyModule*> modules;
+  for (const auto& [name, module] : sources.modules) modules.push_back(&module);
+  std::sort(modules.begin(), modules.end(),
+            [](const PolicyModule* a, const PolicyModule* b) { return a->path < b->path; });
   nlohmann::json files = nlohmann::json::array();
-  for (const auto& [path, text] : sources)
-    files.push_back({{"path", path}, {"sha256", sha256_hex(text)}});
+  for (const PolicyModule* m : modules)
+    files.push_back({{"path", m->path}, {"sha256", sha256_hex(m->text)}});
   return {{"directory", directory.string()}, {"generation", generation}, {"files", files}};
 }
 }  // namespace
@@ -64,31 +69,52 @@ struct PolicySession::Evaluator {
   LuaSandbox sandbox;
   Evaluator(const PolicyEngine::Sources& sources, const Budget& budget)
       : generation(sources.generation), sandbox(budget) {
-    for (const auto& [path, text] : sources.files) sandbox.load(text, path);
+    sandbox.set_modules(&sources.files.modules);
+    for (const auto& name : sources.files.policy_files) sandbox.load_module(name);
     for (const char* fn : kRequiredFunctions)
       if (!sandbox.has_function(fn))
         throw PolicyFailure(sources.directory.string() + ": no policy file defines function '" +
                             fn + "' (required: classify, trust, limits, may_override)");
     sandbox.freeze();
+    sandbox.set_modules(nullptr);  // loaded: require() only returns what it loaded
   }
 };
 
-std::vector<std::pair<std::string, std::string>> read_policy_files(const fs::path& dir) {
+PolicyFiles read_policy_files(const fs::path& dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec))
     throw Error(ErrorKind::kConfig,
                 dir.string() + ": policy folder does not exist (policies.directory)");
-  std::vector<fs::path> paths;
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    std::string name = entry.path().filename();
-    if (entry.path().extension() == ".lua" && !name.ends_with("_test.lua"))
-      paths.push_back(entry.path());
+  fs::path root = fs::canonical(dir, ec);
+  std::vector<std::tuple<fs::path, std::string, bool>> found;  // (path, module, policy file)
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::end(it);
+       it.increment(ec)) {
+    const fs::path& p = it->path();
+    std::string name = p.filename();
+    std::error_code file_ec;
+    if (p.extension() != ".lua" || name.ends_with("_test.lua") || !it->is_regular_file(file_ec))
+      continue;
+    fs::path real = fs::canonical(p, file_ec);
+    auto [end, _] = std::mismatch(root.begin(), root.end(), real.begin(), real.end());
+    if (file_ec || end != root.end())
+      throw Error(ErrorKind::kConfig, p.string() + ": leads outside the policy folder " +
+                                          root.string() +
+                                          "; policy files and modules must be inside it");
+    std::string module = p.lexically_relative(dir).replace_extension("").generic_string();
+    std::replace(module.begin(), module.end(), '/', '.');
+    found.emplace_back(p, module, it.depth() == 0);
   }
-  std::sort(paths.begin(), paths.end());
-  if (paths.empty())
+  std::sort(found.begin(), found.end());
+  PolicyFiles files;
+  for (const auto& [path, module, policy_file] : found) {
+    if (files.modules.count(module))
+      throw Error(ErrorKind::kConfig, path.string() + ": module '" + module + "' is given by " +
+                                          files.modules.at(module).path + " already");
+    files.modules.emplace(module, PolicyModule{path.string(), read_whole_file(path).value_or("")});
+    if (policy_file) files.policy_files.push_back(module);
+  }
+  if (files.policy_files.empty())
     throw Error(ErrorKind::kConfig, dir.string() + ": no policy files (*.lua) found");
-  std::vector<std::pair<std::string, std::string>> files;
-  for (const auto& p : paths) files.emplace_back(p.string(), read_whole_file(p).value_or(""));
   return files;
 }
 
@@ -220,43 +246,54 @@ void PolicyEngine::report_failure(const char* function, const std::string& error
   emit("policy_failure", {{"function", function}, {"error", error}});
 }
 
-PolicySession PolicyEngine::session(const nlohmann::json& assessment) {
-  return PolicySession(*this, assessment);
+PolicySession PolicyEngine::session(const nlohmann::json& assessment,
+                                    const nlohmann::json& request) {
+  return PolicySession(*this, assessment, request);
 }
 
-Classification PolicyEngine::classify(const nlohmann::json& assessment) {
-  return session(assessment).classify();
+Classification PolicyEngine::classify(const nlohmann::json& assessment,
+                                      const nlohmann::json& request) {
+  return session(assessment, request).classify();
 }
 
 TrustDecision PolicyEngine::trust(const Classification& decision, const nlohmann::json& request) {
   static const nlohmann::json kNoAssessment;  // trust() does not see the assessment
-  return session(kNoAssessment).trust(decision, request);
+  return session(kNoAssessment, request).trust(decision);
 }
 
 LimitsDecision PolicyEngine::limits(TrustLevel trust, const nlohmann::json& assessment,
-                                    const nlohmann::json& system,
+                                    const nlohmann::json& request, const nlohmann::json& system,
                                     const std::vector<std::string>& backends) {
-  return session(assessment).limits(trust, system, backends);
+  return session(assessment, request).limits(trust, system, backends);
 }
 
 OverrideVerdict PolicyEngine::may_override(const Classification& decision,
                                            const nlohmann::json& request) {
   static const nlohmann::json kNoAssessment;  // may_override() does not see the assessment
-  return session(kNoAssessment).may_override(decision, request);
+  return session(kNoAssessment, request).may_override(decision);
 }
 
-PolicySession::PolicySession(PolicyEngine& engine, const nlohmann::json& assessment)
-    : engine_(&engine), assessment_(&assessment) {}
+std::string PolicyStop::describe() const {
+  return denied() ? "denied by the policy (" + function + "): " + reason
+                  : "policy failed, failing closed: " + reason;
+}
+
+PolicySession::PolicySession(PolicyEngine& engine, const nlohmann::json& assessment,
+                             const nlohmann::json& request)
+    : engine_(&engine), assessment_(&assessment), request_(&request) {}
 
 PolicySession::PolicySession(PolicySession&& other) noexcept
     : engine_(other.engine_),
       assessment_(other.assessment_),
+      request_(other.request_),
       evaluator_(std::move(other.evaluator_)),
-      assessment_ref_(std::exchange(other.assessment_ref_, LUA_NOREF)) {}
+      assessment_ref_(std::exchange(other.assessment_ref_, LUA_NOREF)),
+      request_ref_(std::exchange(other.request_ref_, LUA_NOREF)) {}
 
 PolicySession::~PolicySession() {
   if (!evaluator_) return;
-  if (assessment_ref_ != LUA_NOREF) evaluator_->sandbox.unpin(assessment_ref_);
+  for (int ref : {assessment_ref_, request_ref_})
+    if (ref != LUA_NOREF) evaluator_->sandbox.unpin(ref);
   engine_->release(std::move(evaluator_));
 }
 
@@ -264,28 +301,39 @@ LuaSandbox& PolicySession::sandbox() {
   if (!evaluator_) {
     evaluator_ = engine_->acquire();
     assessment_ref_ = LUA_NOREF;
+    request_ref_ = LUA_NOREF;
   }
   return evaluator_->sandbox;
 }
 
-LuaSandbox::Arg PolicySession::assessment_arg() {
+LuaSandbox::Arg PolicySession::pinned(const nlohmann::json& value, int& ref) {
   LuaSandbox& lua = sandbox();
-  if (assessment_ref_ == LUA_NOREF) assessment_ref_ = lua.pin(*assessment_);
-  return LuaSandbox::Arg::pinned(assessment_ref_);
+  if (ref == LUA_NOREF) ref = lua.pin(value);
+  return LuaSandbox::Arg::pinned(ref);
 }
 
-nlohmann::json PolicySession::call(const std::string& function, LuaSandbox::Args args,
-                                   Notes& notes) {
-  LuaSandbox& lua = sandbox();
+// Calls `function` and hands its answer to `read`, which throws PolicyFailure
+// when the answer is nonsense. Returns how the call stopped, if it did.
+template <typename Read>
+std::optional<PolicyStop> PolicySession::run(const char* function, LuaSandbox::Args args,
+                                             Notes& notes, Read read) {
   try {
-    nlohmann::json result = lua.call(function, args);
-    notes = lua.take_notes();
-    return result;
-  } catch (const PolicyFailure&) {
-    // A state whose call failed is dropped: it may hold half-built garbage,
-    // and a fresh one costs little.
-    evaluator_.reset();
-    throw;
+    LuaSandbox::Answer answer;
+    try {
+      answer = sandbox().call(function, args);
+    } catch (const PolicyFailure&) {
+      // A state whose call failed is dropped: it may hold half-built garbage,
+      // and a fresh one costs little.
+      evaluator_.reset();
+      throw;
+    }
+    notes = evaluator_->sandbox.take_notes();
+    if (answer.denial) return PolicyStop{PolicyStop::Kind::kDenied, function, *answer.denial};
+    read(answer.value);
+    return std::nullopt;
+  } catch (const PolicyFailure& e) {
+    engine_->report_failure(function, e.what());
+    return PolicyStop{PolicyStop::Kind::kFailed, function, e.what()};
   }
 }
 
@@ -293,13 +341,23 @@ nlohmann::json PolicyEngine::decision_json(const Classification& c) {
   return {{"level", to_string(c.level)},
           {"score", c.score},
           {"reasons", c.reasons},
-          {"policy_failed", c.policy_failed}};
+          {"policy_failed", c.policy_failed()}};
+}
+
+nlohmann::json PolicyEngine::request_input(const ExecutionRequest& request) {
+  return {{"user", request.user},
+          {"confirmed", request.confirmed},
+          {"metadata", request.metadata},
+          {"backend", request.backend ? nlohmann::json(*request.backend) : nlohmann::json(nullptr)},
+          {"override", request.override_blocked
+                           ? nlohmann::json{{"explanation", request.override_explanation},
+                                            {"user", request.user}}
+                           : nlohmann::json(nullptr)}};
 }
 
 Classification PolicySession::classify() {
   Classification c;
-  try {
-    nlohmann::json r = call("classify", {assessment_arg()}, c.notes);
+  auto read = [&c](const nlohmann::json& r) {
     if (!r.is_object())
       throw PolicyFailure("in function 'classify': must return a table {level=, score=, reasons=}");
     if (!r.contains("level") || !r["level"].is_string())
@@ -324,20 +382,24 @@ Classification PolicySession::classify() {
         c.reasons.push_back(reason.get<std::string>());
       }
     }
-  } catch (const PolicyFailure& e) {
+  };
+  Notes notes;
+  std::optional<PolicyStop> stop =
+      run("classify", {pinned(*assessment_, assessment_ref_), pinned(*request_, request_ref_)},
+          notes, read);
+  if (stop) {
     c = Classification{};
-    c.level = engine_->config_.on_error;
-    c.policy_failed = true;
-    c.reasons = {std::string("policy failed, failing closed: ") + e.what()};
-    engine_->report_failure("classify", e.what());
+    c.level = stop->denied() ? RiskLevel::kBlocked : engine_->config_.on_error;
+    c.reasons = {stop->describe()};
+    c.stop = std::move(stop);
   }
+  c.notes = std::move(notes);
   return c;
 }
 
-TrustDecision PolicySession::trust(const Classification& decision, const nlohmann::json& request) {
+TrustDecision PolicySession::trust(const Classification& decision) {
   TrustDecision t;
-  try {
-    nlohmann::json r = call("trust", {PolicyEngine::decision_json(decision), request}, t.notes);
+  auto read = [&t](const nlohmann::json& r) {
     if (!r.is_string())
       throw PolicyFailure(
           "in function 'trust': must return \"trusted\", \"standard\" or \"untrusted\"");
@@ -346,11 +408,10 @@ TrustDecision PolicySession::trust(const Classification& decision, const nlohman
     } catch (const std::invalid_argument& e) {
       throw PolicyFailure(std::string("in function 'trust': ") + e.what());
     }
-  } catch (const PolicyFailure& e) {
-    t.trust = TrustLevel::kUntrusted;
-    t.failure = e.what();
-    engine_->report_failure("trust", e.what());
-  }
+  };
+  t.stop = run("trust", {PolicyEngine::decision_json(decision), pinned(*request_, request_ref_)},
+               t.notes, read);
+  if (t.stop) t.trust = TrustLevel::kUntrusted;
   return t;
 }
 
@@ -392,8 +453,22 @@ std::uint64_t read_count(const nlohmann::json& r, const char* field, std::uint64
 LimitsDecision PolicySession::limits(TrustLevel trust, const nlohmann::json& system,
                                      const std::vector<std::string>& backends) {
   LimitsDecision d;
-  nlohmann::json r =
-      call("limits", {nlohmann::json(to_string(trust)), assessment_arg(), system}, d.notes);
+  d.stop = run("limits",
+               {nlohmann::json(to_string(trust)), pinned(*assessment_, assessment_ref_), system,
+                pinned(*request_, request_ref_)},
+               d.notes, [&](const nlohmann::json& r) { read_limits(r, backends, d); });
+  if (d.stop) {
+    Notes notes = std::move(d.notes);
+    std::optional<PolicyStop> stop = std::move(d.stop);
+    d = LimitsDecision{};
+    d.notes = std::move(notes);
+    d.stop = std::move(stop);
+  }
+  return d;
+}
+
+void PolicySession::read_limits(const nlohmann::json& r, const std::vector<std::string>& backends,
+                                LimitsDecision& d) {
   if (!r.is_object()) throw PolicyFailure("in function 'limits': must return a table of limits");
   static const std::set<std::string> kKnown = {"backend",  "memory", "cpus",      "wall_time",
                                                "cpu_time", "pids",   "file_size", "open_files",
@@ -458,15 +533,11 @@ LimitsDecision PolicySession::limits(TrustLevel trust, const nlohmann::json& sys
   clamp(l.open_files, ceilings.open_files, "open_files", plain);
   clamp(l.tmpfs_bytes, ceilings.tmpfs_bytes, "tmpfs", bytes);
   clamp(l.output_bytes, ceilings.output_bytes, "output", bytes);
-  return d;
 }
 
-OverrideVerdict PolicySession::may_override(const Classification& decision,
-                                            const nlohmann::json& request) {
+OverrideVerdict PolicySession::may_override(const Classification& decision) {
   OverrideVerdict v;
-  try {
-    nlohmann::json r =
-        call("may_override", {PolicyEngine::decision_json(decision), request}, v.notes);
+  auto read = [&v](const nlohmann::json& r) {
     if (r.is_boolean()) {
       v.allowed = r.get<bool>();
     } else if (r.is_object() && r.contains("allowed") && r["allowed"].is_boolean()) {
@@ -477,12 +548,15 @@ OverrideVerdict PolicySession::may_override(const Classification& decision,
       throw PolicyFailure(
           "in function 'may_override': must return true/false or {allowed=, reason=}");
     }
-    if (!v.allowed && v.reason.empty())
-      v.reason = "the policy does not allow overriding this decision";
-  } catch (const PolicyFailure& e) {
+  };
+  v.stop =
+      run("may_override", {PolicyEngine::decision_json(decision), pinned(*request_, request_ref_)},
+          v.notes, read);
+  if (v.stop) {
     v.allowed = false;
-    v.reason = std::string("policy failed, failing closed: ") + e.what();
-    engine_->report_failure("may_override", e.what());
+    v.reason = v.stop->denied() ? v.stop->reason : v.stop->describe();
+  } else if (!v.allowed && v.reason.empty()) {
+    v.reason = "the policy does not allow overriding this decision";
   }
   return v;
 }

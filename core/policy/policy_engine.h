@@ -1,14 +1,17 @@
 // The policy layer: user-written Lua decides the risk level, the trust level,
 // the limits and whether a BLOCKED decision may be overridden. Every answer is
-// validated; limits are clamped to the configured ceilings. A policy that
-// fails (syntax error, runtime error, budget or memory overrun, invalid
-// result) makes the decision fail closed, with a reason naming the script,
-// line and function. docs/policies.md documents every input and output.
+// validated; limits are clamped to the configured ceilings. A policy may deny
+// with a reason of its own (warden.deny). A policy that fails (syntax error,
+// runtime error, budget or memory overrun, invalid result) makes the decision
+// fail closed, with a reason naming the script, line and function. Both reach
+// the caller the same way: PolicyStop in the decision. docs/policies.md
+// documents every input and output.
 //
 // Thread safety: all methods may be called from many threads at once; each
 // call runs on a Lua state of its own (pooled).
 #pragma once
 
+#include <warden/host.h>
 #include <warden/types.h>
 
 #include <atomic>
@@ -18,6 +21,7 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,31 +32,59 @@ namespace warden::policy {
 
 using Notes = std::vector<std::pair<std::string, std::string>>;  // (topic, text) from note()
 
+// How a policy call ended when it gave no usable answer: the policy denied
+// with a reason of its own (warden.deny), or it failed (error, budget, invalid
+// answer), which fails closed. Every decision below carries one when that
+// happened; the engine never throws for either.
+struct PolicyStop {
+  enum class Kind { kDenied, kFailed };
+  Kind kind = Kind::kFailed;
+  std::string function;  // "classify", "trust", "limits" or "may_override"
+  // The policy's reason (denied), or why it failed: "in function 'f':
+  // file:line: message".
+  std::string reason;
+  bool denied() const { return kind == Kind::kDenied; }
+  // For decisions and the audit log: "denied by the policy (trust): <reason>"
+  // or "policy failed, failing closed: <why>".
+  std::string describe() const;
+};
+
+// classify(): a denial is BLOCKED with the policy's reason and cannot be
+// overridden; a failure is policies.on_error with the reason why.
 struct Classification {
   RiskLevel level = RiskLevel::kBlocked;
   double score = 0;
   std::vector<std::string> reasons;
-  bool policy_failed = false;  // the level is policies.on_error because the policy failed
+  std::optional<PolicyStop> stop;
   Notes notes;
+  bool policy_failed() const { return stop && !stop->denied(); }
+  bool denied() const { return stop && stop->denied(); }
 };
 
+// trust(): a denial refuses the run; a failure makes it untrusted.
 struct TrustDecision {
   TrustLevel trust = TrustLevel::kUntrusted;
-  std::string failure;  // set when the policy failed (trust is then untrusted)
+  std::optional<PolicyStop> stop;
   Notes notes;
+  bool denied() const { return stop && stop->denied(); }
 };
 
+// limits(): no run without limits that were decided, so a denial or a
+// failure (stop set) refuses the run.
 struct LimitsDecision {
   std::string backend;
   Limits limits;
   NetworkMode network = NetworkMode::kNone;
   std::vector<std::string> clamped;  // "memory: 8 GiB clamped to the ceiling of 2 GiB"
+  std::optional<PolicyStop> stop;
   Notes notes;
 };
 
+// may_override(): a denial or a failure means no override, with the reason.
 struct OverrideVerdict {
   bool allowed = false;
   std::string reason;
+  std::optional<PolicyStop> stop;
   Notes notes;
 };
 
@@ -63,14 +95,14 @@ class PolicyEngine;
 
 // One request's policy calls on one Lua state and one version of the policy
 // (a reload in the middle of a request does not mix versions). The assessment
-// becomes a Lua table once, on first use, and every call of the session gets
-// that same table: a policy that changes it changes what its later calls of
-// this request see, never another request's. The state returns to the
-// engine's pool when the session ends; after a failed call the session goes
-// on with a fresh one.
+// and the request become Lua tables once, on first use, and every call of the
+// session gets those same tables: a policy that changes them changes what its
+// later calls of this request see, never another request's. The state returns
+// to the engine's pool when the session ends; after a failed call the session
+// goes on with a fresh one.
 //
-// Not thread-safe: one session per request on one thread. The assessment and
-// the engine must outlive the session.
+// Not thread-safe: one session per request on one thread. The assessment, the
+// request and the engine must outlive the session.
 class PolicySession {
  public:
   PolicySession(PolicySession&&) noexcept;
@@ -79,26 +111,35 @@ class PolicySession {
   PolicySession& operator=(PolicySession&&) = delete;
   ~PolicySession();
 
+  // classify(assessment, request)
   Classification classify();
-  TrustDecision trust(const Classification& decision, const nlohmann::json& request);
-  // Throws PolicyFailure when the policy fails or answers nonsense: no run
-  // without limits that were decided.
+  // trust(decision, request)
+  TrustDecision trust(const Classification& decision);
+  // limits(trust, assessment, system, request)
   LimitsDecision limits(TrustLevel trust, const nlohmann::json& system,
                         const std::vector<std::string>& backends);
-  OverrideVerdict may_override(const Classification& decision, const nlohmann::json& request);
+  // may_override(decision, request)
+  OverrideVerdict may_override(const Classification& decision);
 
  private:
   friend class PolicyEngine;
   struct Evaluator;
-  PolicySession(PolicyEngine& engine, const nlohmann::json& assessment);
+  PolicySession(PolicyEngine& engine, const nlohmann::json& assessment,
+                const nlohmann::json& request);
   LuaSandbox& sandbox();
-  LuaSandbox::Arg assessment_arg();
-  nlohmann::json call(const std::string& function, LuaSandbox::Args args, Notes& notes);
+  LuaSandbox::Arg pinned(const nlohmann::json& value, int& ref);
+  template <typename Read>
+  std::optional<PolicyStop> run(const char* function, LuaSandbox::Args args, Notes& notes,
+                                Read read);
+  void read_limits(const nlohmann::json& r, const std::vector<std::string>& backends,
+                   LimitsDecision& d);
 
   PolicyEngine* engine_;
   const nlohmann::json* assessment_;
+  const nlohmann::json* request_;
   std::unique_ptr<Evaluator> evaluator_;
   int assessment_ref_ = LUA_NOREF;
+  int request_ref_ = LUA_NOREF;
 };
 
 class PolicyEngine {
@@ -111,12 +152,13 @@ class PolicyEngine {
   void set_event_sink(PolicyEventSink sink);
 
   // The policy calls of one request (the fast way: see PolicySession).
-  PolicySession session(const nlohmann::json& assessment);
+  PolicySession session(const nlohmann::json& assessment, const nlohmann::json& request);
   // Single calls, each in a session of its own.
-  Classification classify(const nlohmann::json& assessment);
+  Classification classify(const nlohmann::json& assessment, const nlohmann::json& request);
   TrustDecision trust(const Classification& decision, const nlohmann::json& request);
   LimitsDecision limits(TrustLevel trust, const nlohmann::json& assessment,
-                        const nlohmann::json& system, const std::vector<std::string>& backends);
+                        const nlohmann::json& request, const nlohmann::json& system,
+                        const std::vector<std::string>& backends);
   OverrideVerdict may_override(const Classification& decision, const nlohmann::json& request);
 
   // Validates the folder, then makes it the policy for every later call.
@@ -126,6 +168,9 @@ class PolicyEngine {
 
   // The decision's JSON as policies receive it.
   static nlohmann::json decision_json(const Classification& c);
+  // The `request` table every policy function receives, built here only
+  // (docs/policies.md lists its fields).
+  static nlohmann::json request_input(const ExecutionRequest& request);
 
  private:
   friend class PolicySession;
@@ -148,9 +193,17 @@ class PolicyEngine {
   PolicyEventSink sink_;
 };
 
-// Reads the folder's policy files (every *.lua that is not *_test.lua), in
-// name order, and checks that they load. Throws Error(kConfig).
-std::vector<std::pair<std::string, std::string>> read_policy_files(
-    const std::filesystem::path& dir);
+// A policy folder's Lua files: every *.lua that is not *_test.lua, recursively,
+// each a module named by its path ("lib/scores.lua" is "lib.scores"). The
+// files directly in the folder are the policy files, loaded in name order;
+// the others load only through require().
+struct PolicyFiles {
+  std::vector<std::string> policy_files;  // module names, in load order
+  PolicyModules modules;
+};
+
+// Reads a policy folder. Throws Error(kConfig) when it holds no policy file,
+// a file that leads outside it, or two files of one module name.
+PolicyFiles read_policy_files(const std::filesystem::path& dir);
 
 }  // namespace warden::policy

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <memory>
 #include <regex>
 #include <sstream>
 
@@ -45,8 +46,22 @@ function fake_finding(severity, fields)
   for k, v in pairs(fields or {}) do f[k] = v end
   return f
 end
+function expect_denied(fn, pattern, what)
+  local ok, answer = pcall(fn)
+  local reason = warden.denial(answer)
+  if reason == nil then
+    error((what and (what .. ": ") or "") .. "expected a warden.deny(), got " ..
+          (ok and ("the answer " .. show(answer)) or ("the error " .. tostring(answer))), 2)
+  end
+  if pattern and not reason:find(pattern) then
+    error((what and (what .. ": ") or "") .. "denied with '" .. reason .. "', expected a reason matching '" ..
+          pattern .. "'", 2)
+  end
+  return reason
+end
 function fake_assessment(findings, fields)
   local a = { code_sha256 = "0", language = "python", file = "main.py", findings = findings or {},
+              imports = {}, calls = {},
               metrics = { lines = 10, code_lines = 8, complexity = 0.1, imports = 1, control_flow = 1,
                           functions = 1, classes = 0, loops = 0, max_nesting = 1, calls = 2,
                           string_literals = 1, string_operations = 0, tokens = 40, bytes = 200 },
@@ -74,25 +89,39 @@ void run_folder(const fs::path& dir, const Budget& budget, std::vector<PolicyTes
     if (entry.path().filename().string().ends_with("_test.lua")) tests.push_back(entry.path());
   std::sort(tests.begin(), tests.end());
   if (tests.empty()) return;
-  auto policies = read_policy_files(dir);
+  PolicyFiles policies = read_policy_files(dir);
   static const std::regex kLocation(R"(^(.*?):(\d+): (.*)$)");
   for (const auto& test_file : tests) {
-    LuaSandbox sandbox(budget);
-    try {
-      sandbox.load(kTestPrelude, "warden-test-helpers");
-      for (const auto& [path, text] : policies) sandbox.load(text, path);
-      sandbox.load(read_whole_file(test_file).value_or(""), test_file.string());
-      sandbox.freeze();
-    } catch (const PolicyFailure& e) {
-      throw Error(ErrorKind::kConfig, e.what());
-    }
-    auto names = sandbox.functions_with_prefix("test_");
+    std::string test_source = read_whole_file(test_file).value_or("");
+    // The policies with the helpers and the tests; again after a test the
+    // watchdog had to stop (that state is gone).
+    auto load = [&] {
+      auto sandbox = std::make_unique<LuaSandbox>(budget);
+      try {
+        sandbox->set_modules(&policies.modules);
+        sandbox->load(kTestPrelude, "warden-test-helpers");
+        for (const auto& name : policies.policy_files) sandbox->load_module(name);
+        sandbox->load(test_source, test_file.string());
+        sandbox->freeze();
+        sandbox->set_modules(nullptr);
+      } catch (const PolicyFailure& e) {
+        throw Error(ErrorKind::kConfig, e.what());
+      }
+      return sandbox;
+    };
+    std::unique_ptr<LuaSandbox> sandbox = load();
+    auto names = sandbox->functions_with_prefix("test_");
     if (names.empty())
       out.push_back({test_file.string(), "(no test_* functions)", false, 0, "no tests defined"});
     for (const auto& name : names) {
       PolicyTestResult r{test_file.string(), name, true, 0, ""};
+      if (!sandbox->alive()) sandbox = load();
       try {
-        sandbox.call(name, {});
+        LuaSandbox::Answer answer = sandbox->call(name, {});
+        if (answer.denial) {
+          r.passed = false;
+          r.message = "the test returned a warden.deny(): " + *answer.denial;
+        }
       } catch (const PolicyFailure& e) {
         r.passed = false;
         std::string msg = e.what();

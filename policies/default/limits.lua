@@ -1,4 +1,4 @@
--- limits(trust, assessment, system) -> { backend, memory, cpus, wall_time,
+-- limits(trust, assessment, system, request) -> { backend, memory, cpus, wall_time,
 --   cpu_time, pids, file_size, open_files, tmpfs, output, network }
 -- Sizes in bytes, times in milliseconds (strings such as "256MiB" or "30s"
 -- work too). The host clamps every value to the ceilings in warden.yaml.

@@ -1,4 +1,4 @@
--- classify(assessment) -> { level, score, reasons }
+-- classify(assessment, request) -> { level, score, reasons }
 -- Weighted findings against thresholds, as Mai intended (score 4 MEDIUM,
 -- 7 HIGH, 10 BLOCKED). An assessor that could not answer (unavailable,
 -- failed, timed out) raises the level: an unchecked program is not LOW.

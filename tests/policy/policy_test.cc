@@ -15,50 +15,15 @@
 #include "common/text.h"
 #include "policy/policy_engine.h"
 #include "policy/system_info.h"
+#include "policy_fixture.h"
 #include "support/process.h"
 
 using namespace warden;
 using namespace warden::policy;
+using namespace warden::policy::test_support;
 namespace fs = std::filesystem;
 
 namespace {
-
-const char* kRest = R"lua(
-function trust(decision, request) return "standard" end
-function limits(trust, assessment, system)
-  return { backend = "native", memory = "128MiB", wall_time = "5s" }
-end
-function may_override(decision, request) return false end
-)lua";
-
-PolicyConfig config_for(const fs::path& dir) {
-  PolicyConfig c;
-  c.directory = dir;
-  c.instruction_budget = 200'000;
-  c.memory_bytes = 8ull << 20;
-  c.wall_time_ms = 200;
-  c.hot_reload = true;
-  return c;
-}
-
-nlohmann::json sample_assessment(std::initializer_list<const char*> severities) {
-  nlohmann::json findings = nlohmann::json::array();
-  for (const char* s : severities)
-    findings.push_back({{"assessor", "heuristics"},
-                        {"rule_id", "r"},
-                        {"severity", s},
-                        {"confidence", "high"},
-                        {"category", "other"},
-                        {"line", 1},
-                        {"column", 1},
-                        {"message", "m"},
-                        {"cwe", 0},
-                        {"source_line", ""}});
-  return {{"findings", findings},
-          {"metrics", {{"complexity", 0.2}, {"lines", 10}}},
-          {"assessors",
-           nlohmann::json::array({{{"name", "heuristics"}, {"status", "ok"}, {"reason", ""}}})}};
-}
 
 // A policy whose classify() is `body`; returns the decision and checks it
 // failed closed within a bounded time.
@@ -67,9 +32,9 @@ Classification hostile(const std::string& body) {
   dir.write("policy.lua", "function classify(assessment)\n" + body + "\nend\n" + kRest);
   PolicyEngine engine(config_for(dir.path()), Limits{});
   auto start = std::chrono::steady_clock::now();
-  Classification c = engine.classify(sample_assessment({}));
+  Classification c = engine.classify(sample_assessment({}), kRequest);
   CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(2));
-  CHECK(c.policy_failed);
+  CHECK(c.policy_failed());
   CHECK(c.level == RiskLevel::kBlocked);
   REQUIRE(c.reasons.size() == 1);
   CHECK_THAT(c.reasons[0], Catch::Contains("in function 'classify'"));
@@ -81,7 +46,7 @@ Classification hostile(const std::string& body) {
 TEST_CASE("an endless loop is stopped by the instruction budget") {
   auto c = hostile("while true do end");
   CHECK_THAT(c.reasons[0], Catch::Contains("policy.lua:2:"));
-  CHECK_THAT(c.reasons[0], Catch::Contains("instruction budget of 200000 exceeded"));
+  CHECK_THAT(c.reasons[0], Catch::Contains("exceeded the instruction budget of 200000"));
 }
 
 TEST_CASE("catching the budget error with pcall does not help") {
@@ -94,7 +59,7 @@ TEST_CASE("catching the budget error with pcall does not help") {
 
 TEST_CASE("string.rep cannot exhaust memory") {
   auto c = hostile("local s = string.rep('x', 1 << 40)\nreturn { level = 'LOW' }");
-  CHECK_THAT(c.reasons[0], Catch::Contains("memory budget of 8388608 bytes exceeded"));
+  CHECK_THAT(c.reasons[0], Catch::Contains("exceeded the memory budget of 8388608 bytes"));
   auto grow = hostile("local t = {}\nwhile true do t[#t + 1] = string.rep('y', 4096) .. #t end");
   CHECK_THAT(grow.reasons[0], Catch::Contains("memory budget"));
 }
@@ -137,8 +102,8 @@ TEST_CASE("a policy cannot keep state between calls") {
               "}\nend\n" +
                   std::string(kRest));
     PolicyEngine engine(config_for(dir.path()), Limits{});
-    Classification c = engine.classify(sample_assessment({}));
-    CHECK(c.policy_failed);
+    Classification c = engine.classify(sample_assessment({}), kRequest);
+    CHECK(c.policy_failed());
     CHECK_THAT(c.reasons[0], Catch::Contains("policy.lua:3:"));
   }
   SECTION("in a captured local") {
@@ -149,9 +114,10 @@ TEST_CASE("a policy cannot keep state between calls") {
               "end\n" +
                   std::string(kRest));
     PolicyEngine engine(config_for(dir.path()), Limits{});
-    Classification first = engine.classify(sample_assessment({}));
-    CHECK(first.policy_failed);
+    Classification first = engine.classify(sample_assessment({}), kRequest);
+    CHECK(first.policy_failed());
     CHECK_THAT(first.reasons[0], Catch::Contains("changed the captured variable 'n'"));
+    CHECK_THAT(first.reasons[0], Catch::Contains("policy.lua:2"));
   }
 }
 
@@ -200,7 +166,9 @@ TEST_CASE("limits are validated and clamped to the ceilings") {
       "return { backend = 'native', memory = '8GiB', wall_time = '10m', cpus = 1, network = 'none' "
       "}");
   PolicyEngine engine(config_for(dir.path()), ceilings);
-  LimitsDecision d = engine.limits(TrustLevel::kTrusted, sample_assessment({}), {}, {"native"});
+  LimitsDecision d =
+      engine.limits(TrustLevel::kTrusted, sample_assessment({}), kRequest, {}, {"native"});
+  CHECK_FALSE(d.stop);
   CHECK(d.limits.memory_bytes == 1ull << 30);
   CHECK(d.limits.wall_time_ms == 60'000);
   CHECK(d.clamped.size() == 2);
@@ -213,19 +181,22 @@ TEST_CASE("limits are validated and clamped to the ceilings") {
     INFO(body);
     write(body);
     PolicyEngine e(config_for(dir.path()), ceilings);
-    CHECK_THROWS_AS(e.limits(TrustLevel::kTrusted, sample_assessment({}), {}, {"native"}),
-                    PolicyFailure);
+    LimitsDecision refused =
+        e.limits(TrustLevel::kTrusted, sample_assessment({}), kRequest, {}, {"native"});
+    REQUIRE(refused.stop);
+    CHECK_FALSE(refused.stop->denied());
+    CHECK_THAT(refused.stop->reason, Catch::Contains("in function 'limits'"));
   }
 }
 
 TEST_CASE("the default policy decides the same way every time") {
   PolicyEngine engine(config_for(fs::path(WARDEN_SOURCE_DIR) / "policies/default"), Limits{});
   auto assessment = sample_assessment({"high", "high", "medium"});
-  Classification first = engine.classify(assessment);
+  Classification first = engine.classify(assessment, kRequest);
   CHECK(first.level == RiskLevel::kHigh);
   CHECK(first.score == 8);
   for (int i = 0; i < 200; ++i) {
-    Classification again = engine.classify(assessment);
+    Classification again = engine.classify(assessment, kRequest);
     CHECK(again.level == first.level);
     CHECK(again.score == first.score);
     CHECK(again.reasons == first.reasons);
@@ -238,14 +209,14 @@ TEST_CASE("changing the thresholds in Lua changes the decision without a rebuild
     fs::copy_file(entry.path(), dir.path() / entry.path().filename());
   PolicyEngine engine(config_for(dir.path()), Limits{});
   auto assessment = sample_assessment({"high", "medium"});
-  CHECK(engine.classify(assessment).level == RiskLevel::kMedium);
+  CHECK(engine.classify(assessment, kRequest).level == RiskLevel::kMedium);
 
   std::string risk = test::read_file(dir.path() / "risk.lua");
   risk.replace(risk.find("MEDIUM = 4, HIGH = 7"), 20, "MEDIUM = 2, HIGH = 5");
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
   dir.write("risk.lua", risk);
   std::this_thread::sleep_for(std::chrono::milliseconds(600));  // past the reload check interval
-  CHECK(engine.classify(assessment).level == RiskLevel::kHigh);
+  CHECK(engine.classify(assessment, kRequest).level == RiskLevel::kHigh);
 }
 
 TEST_CASE("a broken new version leaves the last good policy in force and says so") {
@@ -256,17 +227,17 @@ TEST_CASE("a broken new version leaves the last good policy in force and says so
   std::vector<std::string> events;
   engine.set_event_sink(
       [&](const std::string& kind, const nlohmann::json&) { events.push_back(kind); });
-  CHECK(engine.classify(sample_assessment({})).level == RiskLevel::kMedium);
+  CHECK(engine.classify(sample_assessment({}), kRequest).level == RiskLevel::kMedium);
   dir.write("policy.lua", "function classify(a) return { level = \n" + std::string(kRest));
   std::this_thread::sleep_for(std::chrono::milliseconds(600));
-  Classification c = engine.classify(sample_assessment({}));
+  Classification c = engine.classify(sample_assessment({}), kRequest);
   CHECK(c.level == RiskLevel::kMedium);
-  CHECK_FALSE(c.policy_failed);
+  CHECK_FALSE(c.policy_failed());
   CHECK(std::find(events.begin(), events.end(), "policy_failure") != events.end());
   dir.write("policy.lua",
             "function classify(a) return { level = 'HIGH' } end\n" + std::string(kRest));
   std::this_thread::sleep_for(std::chrono::milliseconds(600));
-  CHECK(engine.classify(sample_assessment({})).level == RiskLevel::kHigh);
+  CHECK(engine.classify(sample_assessment({}), kRequest).level == RiskLevel::kHigh);
   CHECK(std::find(events.begin(), events.end(), "policy_reload") != events.end());
 }
 
@@ -289,7 +260,7 @@ TEST_CASE("policy records name each file by the SHA-256 of its text") {
   std::string second = "function classify(a) return { level = 'HIGH' } end\n" + std::string(kRest);
   dir.write("policy.lua", second);
   std::this_thread::sleep_for(std::chrono::milliseconds(600));
-  CHECK(engine.classify(sample_assessment({})).level == RiskLevel::kHigh);
+  CHECK(engine.classify(sample_assessment({}), kRequest).level == RiskLevel::kHigh);
   REQUIRE(events.back().first == "policy_reload");
   CHECK(events.back().second.at("files")[0].at("sha256") == sha256_hex(second));
   CHECK(events.back().second.at("generation") == 2);
@@ -302,7 +273,7 @@ TEST_CASE("many threads evaluate at once") {
   for (int t = 0; t < 8; ++t)
     threads.emplace_back([&] {
       for (int i = 0; i < 100; ++i)
-        if (engine.classify(sample_assessment({"critical", "critical"})).level !=
+        if (engine.classify(sample_assessment({"critical", "critical"}), kRequest).level !=
             RiskLevel::kBlocked)
           ++wrong;
     });
@@ -380,12 +351,13 @@ function may_override(decision, request) return false end
   PolicyEngine engine(config_for(dir.path()), ceilings);
   auto assessment = sample_assessment({});  // lines = 10
   for (int request = 0; request < 3; ++request) {
-    PolicySession session = engine.session(assessment);
+    PolicySession session = engine.session(assessment, kRequest);
     session.classify();
     CHECK(session.limits(TrustLevel::kStandard, {}, {"native"}).limits.pids == 1010);
   }
   CHECK(assessment["metrics"]["lines"] == 10);  // the caller's JSON is never touched
-  CHECK(engine.limits(TrustLevel::kStandard, assessment, {}, {"native"}).limits.pids == 10);
+  CHECK(engine.limits(TrustLevel::kStandard, assessment, kRequest, {}, {"native"}).limits.pids ==
+        10);
 }
 
 TEST_CASE("a session goes on with a fresh state after a failed call") {
@@ -400,11 +372,11 @@ function may_override(decision, request) return false end
 )lua");
   PolicyEngine engine(config_for(dir.path()), Limits{});
   auto assessment = sample_assessment({});
-  PolicySession session = engine.session(assessment);
+  PolicySession session = engine.session(assessment, kRequest);
   Classification c = session.classify();
-  CHECK(c.policy_failed);
+  CHECK(c.policy_failed());
   CHECK_THAT(c.reasons[0], Catch::Contains("instruction budget"));
-  CHECK(session.trust(c, {}).trust == TrustLevel::kStandard);
+  CHECK(session.trust(c).trust == TrustLevel::kStandard);
   CHECK(session.limits(TrustLevel::kStandard, {}, {"native"}).limits.pids == 10);
 }
 

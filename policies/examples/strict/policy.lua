@@ -39,7 +39,7 @@ function limits(trust, assessment, system)
         if loaded == candidate and not backend then backend = candidate end
       end
     end
-    if not backend then error("untrusted code needs a container backend and none is loaded") end
+    if not backend then return warden.deny("untrusted code needs a container backend and none is loaded") end
     note("backend", "untrusted runs only in a container: " .. backend)
   end
   return { backend = backend, memory = trust == "untrusted" and 128 * MiB or 256 * MiB, cpus = 1,

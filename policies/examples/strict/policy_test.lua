@@ -16,3 +16,9 @@ function test_a_missing_assessor_blocks()
   local a = fake_assessment({}, { assessors = { { name = "bandit", status = "unavailable", reason = "missing" } } })
   expect_eq(classify(a).level, "BLOCKED")
 end
+
+function test_untrusted_code_without_a_container_backend_is_denied()
+  expect_denied(function()
+    return limits("untrusted", fake_assessment({}), fake_system({ loaded_backends = { "native" } }))
+  end, "needs a container backend")
+end
