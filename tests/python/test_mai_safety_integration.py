@@ -55,7 +55,8 @@ def mai_config(directory: Path) -> Path:
     config = directory / "warden.yaml"
     config.write_text(
         "log_level: warn\n"
-        "assessors: {enabled: [heuristics, bandit, semgrep]}\n"
+        # A deadline for a loaded test machine: a late assessor raises the level.
+        "assessors: {enabled: [heuristics, bandit, semgrep], deadline: 2m}\n"
         "backends: {enabled: [native]}\n"
         "audit:\n"
         f"  directory: {directory / 'audit'}\n"
