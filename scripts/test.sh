@@ -29,7 +29,7 @@ fi
 step "tests"
 ctest --test-dir build -j "$jobs" --output-on-failure --timeout 900
 
-step "Python module (pip install . into build/python-venv, pytest tests/python)"
+step "Python package (its wheel into build/python-venv, pytest tests/python)"
 scripts/test-python.sh
 
 step "ASan+UBSan build of the core tests"

@@ -23,9 +23,11 @@ std::filesystem::path data_directory();
 // then <root>/share/warden/config/warden.yaml.
 std::filesystem::path resolve_config_path(const std::string& explicit_path);
 
-// Expands a leading "~/" and ${VAR} / $VAR references, then makes a relative
-// path absolute against `base`. Throws warden::Error (kConfig) naming the
-// variable when one is unset; `what` names the field for that message.
+// Expands a leading "~/" ($HOME, else the home folder of the user's passwd
+// entry), ${VAR} / $VAR references and ${VAR:-fallback} (the fallback, itself
+// expanded, when VAR is unset or empty), then makes a relative path absolute
+// against `base`. Throws warden::Error (kConfig) naming the variable when one
+// without a fallback is unset; `what` names the field for that message.
 std::filesystem::path expand_path(std::string_view text, const std::filesystem::path& base,
                                   std::string_view what);
 

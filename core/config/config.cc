@@ -107,8 +107,10 @@ Config parse_config(const std::string& text, const std::string& file_name, const
   {
     YamlMap a = top.get_map("audit");
     AuditConfig& audit = config.audit;
-    audit.directory = a.get_path("directory", "~/.local/state/warden/audit", base);
-    audit.signing_key = a.get_path("signing_key", "~/.local/state/warden/keys/audit.key", base);
+    audit.directory =
+        a.get_path("directory", "${XDG_STATE_HOME:-~/.local/state}/warden/audit", base);
+    audit.signing_key =
+        a.get_path("signing_key", "${XDG_STATE_HOME:-~/.local/state}/warden/keys/audit.key", base);
     audit.public_key = a.get_string("public_key", "").empty()
                            ? fs::path(audit.signing_key.string() + ".pub")
                            : a.get_path("public_key", "", base);

@@ -38,8 +38,8 @@ struct PolicyConfig {
 };
 
 struct AuditConfig {
-  std::filesystem::path directory;    // default: ~/.local/state/warden/audit
-  std::filesystem::path signing_key;  // default: ~/.local/state/warden/keys/audit.key
+  std::filesystem::path directory;    // default: ${XDG_STATE_HOME:-~/.local/state}/warden/audit
+  std::filesystem::path signing_key;  // default: ${XDG_STATE_HOME:-~/.local/state}/warden/keys/...
   std::filesystem::path public_key;   // default: signing_key + ".pub"
   bool create_key_if_missing = true;
   std::string origin = "warden.local/audit";

@@ -145,6 +145,8 @@ class HostImpl final : public Host {
     for (const auto& s : plugins_->status()) {
       components[s.kind + ":" + s.name] = {
           {"available", s.available}, {"reason", s.reason}, {"version", s.version}};
+      if (s.kind == "sandbox")
+        components[s.kind + ":" + s.name]["default"] = s.name == config_.backends.default_backend;
       if (!s.available && (s.kind == "assessor" || s.name == config_.backends.default_backend))
         degraded = true;
     }

@@ -9,9 +9,13 @@
 // RuntimeError with a `kind` attribute, for everything else.
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
+#include <spdlog/details/null_mutex.h>
+#include <spdlog/sinks/base_sink.h>
+#include <spdlog/spdlog.h>
 #include <warden/host.h>
 #include <warden/version.h>
 
+#include <cstdio>
 #include <map>
 #include <memory>
 #include <optional>
@@ -27,6 +31,63 @@ namespace py = pybind11;
 namespace warden::python {
 namespace {
 
+bool python_is_finalizing() {
+#if PY_VERSION_HEX >= 0x030D0000
+  return Py_IsFinalizing() != 0;
+#else
+  return _Py_IsFinalizing() != 0;
+#endif
+}
+
+// The C++ core's log messages, handed to a Python callable (level name,
+// message) that passes them to the `logging` logger "warden". The GIL
+// serialises the calls (hence no mutex of its own): every call into the core
+// runs with the GIL released, so a thread of the core that logs takes it in
+// turn. While Python shuts down, messages go to stderr as before.
+class PythonLogSink final : public spdlog::sinks::base_sink<spdlog::details::null_mutex> {
+ public:
+  // Holds a reference to `handler` for the life of the process: the sink may
+  // outlive the interpreter, and must never release a Python object after it.
+  explicit PythonLogSink(py::handle handler) : handler_(handler.inc_ref().ptr()) {}
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    std::string text(msg.payload.data(), msg.payload.size());
+    auto level = spdlog::level::to_string_view(msg.level);
+    if (!Py_IsInitialized() || python_is_finalizing()) {
+      std::fprintf(stderr, "warden: %.*s: %s\n", static_cast<int>(level.size()), level.data(),
+                   text.c_str());
+      return;
+    }
+    py::gil_scoped_acquire gil;
+    try {
+      py::handle handler{handler_};
+      handler(std::string(level.data(), level.size()), text);
+    } catch (py::error_already_set& e) {
+      e.discard_as_unraisable("warden's log handler");
+    }
+  }
+  void flush_() override {}
+
+ private:
+  PyObject* handler_;
+};
+
+// Routes the core's logging to `handler` from now on, at `level` and above
+// (a spdlog level name: "trace" ... "critical", "off").
+void set_log_handler(py::handle handler, const std::string& level) {
+  auto logger =
+      std::make_shared<spdlog::logger>("warden", std::make_shared<PythonLogSink>(handler));
+  logger->set_level(spdlog::level::from_str(level));
+  spdlog::drop("warden");
+  spdlog::register_logger(logger);
+  spdlog::set_default_logger(logger);
+}
+
+void set_log_level(const std::string& level) {
+  if (auto logger = spdlog::get("warden")) logger->set_level(spdlog::level::from_str(level));
+}
+
 // One open warden::Host. close() may race with calls on other threads: each
 // call holds its own reference, so the Host is destroyed (and its audit log
 // closed with a system_stop record) when the last call using it returns.
@@ -36,6 +97,9 @@ class HostHandle {
     py::gil_scoped_release release;
     host_ = Host::open(config_path);
   }
+
+  // The Host's threads may log while it shuts down, which needs the GIL.
+  ~HostHandle() { close(); }
 
   py::object assess_and_execute(const std::string& code, const std::string& language,
                                 const std::string& file_name, const std::string& stdin_data,
@@ -92,6 +156,7 @@ class HostHandle {
 
   void close() {
     std::shared_ptr<Host> host = std::move(host_);
+    if (!host) return;
     py::gil_scoped_release release;
     host.reset();
   }
@@ -153,6 +218,10 @@ PYBIND11_MODULE(_warden, m) {
 
   m.def(
       "version", [] { return std::string(WARDEN_VERSION); }, "warden's version");
+  m.def("set_log_handler", &warden::python::set_log_handler, py::arg("handler"), py::arg("level"),
+        "Sends the core's log messages to handler(level_name, message) from now on");
+  m.def("set_log_level", &warden::python::set_log_level, py::arg("level"),
+        "The lowest level of the core's messages passed to the log handler");
   m.def(
       "data_directory", [] { return warden::data_directory().string(); },
       "The folder holding config/warden.yaml and policies/ of this installation");

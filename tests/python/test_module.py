@@ -156,9 +156,11 @@ def test_the_installed_package_finds_its_plugins_policies_and_config(tmp_path, m
     assert Path(warden.data_directory()) == package / "share" / "warden"
     assert (package / "lib" / "warden" / "plugins" / "heuristics.so").is_file()
     assert (package / "lib" / "warden" / "plugins" / "native.so").is_file()
-    # No config_path and no $WARDEN_CONFIG: the warden.yaml installed with the
-    # package, whose audit log lives under $HOME.
+    # No config_path, no $WARDEN_CONFIG and no user warden.yaml: the one
+    # installed with the package, whose audit log lives under $HOME.
     monkeypatch.delenv("WARDEN_CONFIG", raising=False)
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    monkeypatch.delenv("XDG_STATE_HOME", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
     with warden.SafetyAPI() as api:
         status = api.get_security_status()

@@ -157,7 +157,7 @@ def test_the_result_has_the_keys_of_the_json(api):
     result = api.assess_and_execute(LOW, metadata={"conversation": "c-1", "turn": 3})
     assert set(result) == set(warden.ExecutionResult.__annotations__)
     assert re.fullmatch(r"r-[0-9a-f]{16}", result["request_id"])
-    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", result["timestamp"])
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00", result["timestamp"])
     assert set(result["resource_usage"]) == set(warden.ResourceUsage.__annotations__)
     assert result["resource_usage"]["wall_time_ms"] > 0
     assert isinstance(result["findings"], list)

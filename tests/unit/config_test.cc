@@ -1,4 +1,9 @@
+#include <pwd.h>
+#include <unistd.h>
 #include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <optional>
 
 #include <warden/error.h>
 #include "config/config.h"
@@ -97,6 +102,33 @@ TEST_CASE("an unset variable in a path is an error naming it") {
   unsetenv("WARDEN_SURELY_UNSET");
   CHECK(config_error("audit:\n  directory: ${WARDEN_SURELY_UNSET}/x\n") ==
         "/etc/w.yaml:2:14: audit.directory: environment variable 'WARDEN_SURELY_UNSET' is not set");
+}
+
+TEST_CASE("a variable with a fallback uses it when unset or empty") {
+  unsetenv("WARDEN_SURELY_UNSET");
+  Config unset = parse_config("audit:\n  directory: ${WARDEN_SURELY_UNSET:-/srv/state}/audit\n",
+                              "/etc/w.yaml", "/etc");
+  CHECK(unset.audit.directory == "/srv/state/audit");
+  setenv("WARDEN_TEST_STATE", "", 1);
+  Config empty =
+      parse_config("audit:\n  directory: ${WARDEN_TEST_STATE:-rel}/audit\n", "/etc/w.yaml", "/etc");
+  CHECK(empty.audit.directory == "/etc/rel/audit");
+  setenv("WARDEN_TEST_STATE", "/var/lib/x", 1);
+  Config set = parse_config("audit:\n  directory: ${WARDEN_TEST_STATE:-/srv/state}/audit\n",
+                            "/etc/w.yaml", "/etc");
+  CHECK(set.audit.directory == "/var/lib/x/audit");
+  unsetenv("WARDEN_TEST_STATE");
+}
+
+TEST_CASE("without HOME, ~ is the home folder of the user's passwd entry") {
+  std::optional<std::string> home;
+  if (const char* h = std::getenv("HOME")) home = h;
+  unsetenv("HOME");
+  Config c = parse_config("audit:\n  directory: ~/state/audit\n", "/etc/w.yaml", "/etc");
+  if (home) setenv("HOME", home->c_str(), 1);
+  const passwd* entry = getpwuid(getuid());
+  REQUIRE(entry != nullptr);
+  CHECK(c.audit.directory == std::filesystem::path(entry->pw_dir) / "state/audit");
 }
 
 TEST_CASE("audit retention limits are read, and off unless set") {

@@ -17,12 +17,19 @@ released while warden works, so other Python threads run meanwhile.
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
 from typing import Any, Dict, List, Mapping, Optional, TypedDict, Union
 
-from warden._warden import Host
+from warden._locations import default_config_path
+from warden._logging import core_log_level
+from warden._warden import Host, set_log_level
+from warden.results import SecurityLevel, python_result
 
-__all__ = ["ExecutionResult", "ResourceUsage", "SafetyAPI"]
+__all__ = ["ExecutionResult", "ResourceUsage", "SafetyAPI", "assessor_hints"]
+
+logger = logging.getLogger("warden")
 
 
 class Timings(TypedDict):
@@ -41,10 +48,10 @@ class ExecutionResult(TypedDict):
     """The result of :meth:`SafetyAPI.assess_and_execute` (docs/cli.md)."""
 
     request_id: str
-    timestamp: str  # UTC, RFC 3339
+    timestamp: str  # UTC, RFC 3339 with +00:00 (datetime.fromisoformat parses it)
     decision: str  # "ran" | "needs_confirmation" | "blocked" | "refused"
     reason: str
-    level: str  # "LOW" | "MEDIUM" | "HIGH" | "BLOCKED"
+    level: SecurityLevel  # a str enum: == "LOW" holds
     score: float
     reasons: List[str]
     warnings: List[str]
@@ -108,16 +115,60 @@ def _limit_texts(limits: Optional[Mapping[str, Any]]) -> Dict[str, str]:
     return texts
 
 
+# How to get each assessor plugin's tool, for a user who has not.
+_INSTALL_HINTS = {
+    "bandit": "pip install 'warden[assessors]' (or scripts/install-python-tools.sh)",
+    "semgrep": "pip install 'warden[assessors]' (or scripts/install-python-tools.sh)",
+}
+
+
+def assessor_hints(result: Mapping[str, Any]) -> List[str]:
+    """For each assessor that could not answer because it is not installed:
+    which one, why, what that did to the level, and how to install it or
+    turn it off."""
+    assessors = result.get("assessment", {}).get("assessors", result.get("assessors", []))
+    hints = []
+    for a in assessors:
+        if a.get("status") != "unavailable":
+            continue
+        name = a["name"]
+        install = _INSTALL_HINTS.get(name, f"install the {name} plugin's tool")
+        hints.append(
+            f"assessor {name} is not available ({a.get('reason', '')}), so the policy raised"
+            f" the level (failing closed); install it with {install}, or remove {name}"
+            " from assessors.enabled in warden.yaml"
+        )
+    return hints
+
+
 class SafetyAPI:
     """Mai's safety API on warden.
 
-    ``config_path`` names a warden.yaml; None means ``$WARDEN_CONFIG``, then the
-    warden.yaml installed with this package. Opening loads the plugins and
+    ``config_path`` names a warden.yaml; None means ``$WARDEN_CONFIG``, then
+    the user's ``$XDG_CONFIG_HOME/warden/warden.yaml`` if there is one, then
+    the warden.yaml installed with this package. Opening loads the plugins and
     policies and opens the audit log; :meth:`close` (or ``with``) closes it.
+
+    An assessor that is enabled but not installed is logged (logger
+    ``warden``, WARNING) on the first result it affects, and every result it
+    affects says so in ``warnings``.
     """
 
     def __init__(self, config_path: Optional[PathLike] = None) -> None:
-        self._host = Host(os.fspath(config_path) if config_path is not None else "")
+        path = os.fspath(config_path) if config_path is not None else default_config_path()
+        set_log_level(core_log_level())  # logging's configuration as it is now
+        self._host = Host(path)
+        self._hinted: set = set()
+        self._hinted_lock = threading.Lock()
+
+    def _explain_missing_assessors(self, result: Dict[str, Any]) -> List[str]:
+        hints = assessor_hints(result)
+        with self._hinted_lock:
+            new = [h for h in hints if h not in self._hinted]
+            self._hinted.update(new)
+        for hint in new:
+            logger.warning("%s", hint)
+        return hints
 
     def assess_and_execute(
         self,
@@ -143,7 +194,7 @@ class SafetyAPI:
         """
         if stdin is not None and not isinstance(stdin, (str, bytes)):
             raise TypeError(f"stdin must be a str or bytes, not {type(stdin).__name__}")
-        return self._host.assess_and_execute(
+        result = self._host.assess_and_execute(
             _text(code, "code"),  # empty: the core raises "Code cannot be empty"
             stdin=stdin if stdin is not None else "",
             user=_text(user, "user"),
@@ -154,26 +205,32 @@ class SafetyAPI:
             limits=_limit_texts(limits),
             metadata=metadata,
         )
+        result["warnings"] += [
+            h for h in self._explain_missing_assessors(result) if h not in result["warnings"]
+        ]
+        return python_result(result)
 
     def assess_code_only(self, code: str) -> Dict[str, Any]:
         """Assesses and classifies without running: {"level", "score", "reasons",
         "findings", "metrics", "assessors", "assessment", "can_execute",
         "needs_confirmation", "policy_failed", "assessed_at", "audit_id"}."""
-        return self._host.assess_code_only(_text(code, "code"))
+        result = self._host.assess_code_only(_text(code, "code"))
+        self._explain_missing_assessors(result)
+        return python_result(result)
 
     def get_execution_history(self, limit: int = 10) -> Dict[str, Any]:
         """The ``limit`` newest records of each kind from the audit log:
         {"summary", "recent_executions", "recent_decisions",
         "security_assessments", "resource_violations", "limit"}."""
-        return self._host.get_execution_history(
-            _count(limit, "Limit must be a positive integer")
+        return python_result(
+            self._host.get_execution_history(_count(limit, "Limit must be a positive integer"))
         )
 
     def get_security_status(self) -> Dict[str, Any]:
         """{"system_status": "operational" | "degraded", "components",
         "system_resources", "audit_integrity": {"valid", ...},
         "status_checked_at"}; the audit log is verified on every call."""
-        return self._host.get_security_status()
+        return python_result(self._host.get_security_status())
 
     def configure_policies(self, policies: Dict[str, Any]) -> Dict[str, Any]:
         """Replaces the Lua policies for every later request, atomically.
@@ -195,13 +252,15 @@ class SafetyAPI:
         if ("directory" in policies) == ("files" in policies):
             raise ValueError("Policies must give either 'directory' or 'files'")
         if "directory" in policies:
-            return self._host.configure_policies(directory=os.fspath(policies["directory"]))
+            return python_result(
+                self._host.configure_policies(directory=os.fspath(policies["directory"]))
+            )
         files = policies["files"]
         if not isinstance(files, dict) or not all(
             isinstance(name, str) and isinstance(source, str) for name, source in files.items()
         ):
             raise ValueError("Policy files must map file names (str) to Lua source (str)")
-        return self._host.configure_policies(files=list(files.items()))
+        return python_result(self._host.configure_policies(files=list(files.items())))
 
     def get_audit_report(self, time_range_hours: Optional[int] = 24) -> Dict[str, Any]:
         """Counts by kind and level, blocked attempts, overrides (with their
@@ -209,8 +268,8 @@ class SafetyAPI:
         hours (all time when None or 0), with an integrity check of the log:
         {"report_period_hours", "summary", "integrity_check", "report_generated_at"}."""
         hours = 0 if time_range_hours is None else time_range_hours
-        return self._host.get_audit_report(
-            _count(hours, "time_range_hours must be a positive integer")
+        return python_result(
+            self._host.get_audit_report(_count(hours, "time_range_hours must be a positive integer"))
         )
 
     def close(self) -> None:
