@@ -244,7 +244,8 @@ class HostImpl final : public Host {
                                {"score", c.score},
                                {"reasons", c.reasons},
                                {"reason", reason},
-                               {"user", request.user}});
+                               {"user", request.user},
+                               {"policy_sha256", policy.policy_sha256()}});
       return r;
     };
 
@@ -308,7 +309,8 @@ class HostImpl final : public Host {
                              {"reasons", c.reasons},
                              {"clamped", limits.clamped},
                              {"override_used", r.override_used},
-                             {"user", request.user}});
+                             {"user", request.user},
+                             {"policy_sha256", policy.policy_sha256()}});
 
     RunSpec spec;
     spec.run_id = r.request_id;

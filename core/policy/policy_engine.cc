@@ -48,11 +48,8 @@ struct PolicyEngine::Sources {
 };
 
 namespace {
-// What a policy record says of the policy in force: its folder, generation and
-// the SHA-256 of each file's text, so the record names exactly the code that
-// decided, not only a folder whose files may have changed since.
-nlohmann::json describe(const fs::path& directory, std::uint64_t generation,
-                        const PolicyFiles& sources) {
+// Each file of a policy version with the SHA-256 of its text, by path.
+nlohmann::json file_hashes(const PolicyFiles& sources) {
   std::vector<const PolicyModule*> modules;
   for (const auto& [name, module] : sources.modules) modules.push_back(&module);
   std::sort(modules.begin(), modules.end(),
@@ -60,15 +57,32 @@ nlohmann::json describe(const fs::path& directory, std::uint64_t generation,
   nlohmann::json files = nlohmann::json::array();
   for (const PolicyModule* m : modules)
     files.push_back({{"path", m->path}, {"sha256", sha256_hex(m->text)}});
-  return {{"directory", directory.string()}, {"generation", generation}, {"files", files}};
+  return files;
+}
+
+// What a policy record says of the policy in force: its folder, generation,
+// the SHA-256 of each file's text, and the version's SHA-256 over that list
+// (the `policy_sha256` of every decision it makes), so the records name
+// exactly the code that decided, not only a folder whose files may have
+// changed since.
+nlohmann::json describe(const fs::path& directory, std::uint64_t generation,
+                        const PolicyFiles& sources) {
+  nlohmann::json files = file_hashes(sources);
+  return {{"directory", directory.string()},
+          {"generation", generation},
+          {"files", files},
+          {"sha256", sha256_hex(files.dump())}};
 }
 }  // namespace
 
 struct PolicySession::Evaluator {
   std::uint64_t generation;
+  std::string sha256;  // the version's, as describe() gives it
   LuaSandbox sandbox;
   Evaluator(const PolicyEngine::Sources& sources, const Budget& budget)
-      : generation(sources.generation), sandbox(budget) {
+      : generation(sources.generation),
+        sha256(sha256_hex(file_hashes(sources.files).dump())),
+        sandbox(budget) {
     sandbox.set_modules(&sources.files.modules);
     for (const auto& name : sources.files.policy_files) sandbox.load_module(name);
     for (const char* fn : kRequiredFunctions)
@@ -287,6 +301,7 @@ PolicySession::PolicySession(PolicySession&& other) noexcept
       assessment_(other.assessment_),
       request_(other.request_),
       evaluator_(std::move(other.evaluator_)),
+      policy_sha256_(std::move(other.policy_sha256_)),
       assessment_ref_(std::exchange(other.assessment_ref_, LUA_NOREF)),
       request_ref_(std::exchange(other.request_ref_, LUA_NOREF)) {}
 
@@ -303,6 +318,7 @@ LuaSandbox& PolicySession::sandbox() {
     assessment_ref_ = LUA_NOREF;
     request_ref_ = LUA_NOREF;
   }
+  policy_sha256_ = evaluator_->sha256;
   return evaluator_->sandbox;
 }
 

@@ -120,6 +120,9 @@ class PolicySession {
                         const std::vector<std::string>& backends);
   // may_override(decision, request)
   OverrideVerdict may_override(const Classification& decision);
+  // The SHA-256 of the policy version that answered the latest call (the
+  // `sha256` of its policy_load/policy_reload record); empty before any call.
+  const std::string& policy_sha256() const { return policy_sha256_; }
 
  private:
   friend class PolicyEngine;
@@ -138,6 +141,7 @@ class PolicySession {
   const nlohmann::json* assessment_;
   const nlohmann::json* request_;
   std::unique_ptr<Evaluator> evaluator_;
+  std::string policy_sha256_;
   int assessment_ref_ = LUA_NOREF;
   int request_ref_ = LUA_NOREF;
 };

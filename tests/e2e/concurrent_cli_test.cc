@@ -11,8 +11,11 @@ using namespace warden;
 TEST_CASE("twenty warden run commands at once on the default configuration keep one intact log") {
   test::TempDir home;
   auto program = home.write("sum.py", "print(sum(range(10)))\n");
-  // The default configuration keeps the log under ~/.local/state/warden.
-  std::map<std::string, std::string> env{{"HOME", home.path().string()}, {"WARDEN_CONFIG", ""}};
+  // The default configuration keeps the log under the user's state folder.
+  std::map<std::string, std::string> env{{"HOME", home.path().string()},
+                                         {"XDG_STATE_HOME", (home.path() / "state").string()},
+                                         {"XDG_CONFIG_HOME", (home.path() / "config").string()},
+                                         {"WARDEN_CONFIG", ""}};
   auto status = test::run_process({test::warden_binary(), "status", "--json"}, env);
   REQUIRE(status.exit_code == 0);
   INFO(status.out);

@@ -183,6 +183,18 @@ TEST_CASE("every operation leaves its audit records") {
   CHECK(all.count("system_start"));
   CHECK(all.count("system_stop"));
   CHECK(all.count("policy_load"));
+  // Each decision names the policy version that made it: the hash its
+  // policy_load record gives, over each policy file's SHA-256.
+  std::string loaded;
+  int decisions = 0;
+  for (const auto& rec : scan.records) {
+    if (rec.kind == "policy_load") loaded = rec.data.at("sha256");
+    if (rec.kind != "decision") continue;
+    ++decisions;
+    CHECK(rec.data.at("policy_sha256") == loaded);
+  }
+  CHECK(decisions == 2);
+  CHECK(loaded.size() == 64);
 }
 
 TEST_CASE("a tampered audit log shows up in the security status") {
