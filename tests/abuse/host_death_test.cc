@@ -104,18 +104,12 @@ struct Warden {
             "\n  signing_key: " + (dir.path() / "keys/audit.key").string() + "\n");
   }
   // Starts `warden run` of `program` in the background; its output goes to files.
-  pid_t start(const std::string& backend, const std::string& program) {
+  pid_t start(const std::string& backend, const std::string& program,
+              const std::string& limits = "wall_time=120s") {
     fs::path file = dir.write("program.py", program);
-    std::vector<std::string> argv = {test::warden_binary(),
-                                     "--config",
-                                     config.string(),
-                                     "run",
-                                     "--json",
-                                     "--backend",
-                                     backend,
-                                     "--limit",
-                                     "wall_time=120s",
-                                     file.string()};
+    std::vector<std::string> argv = {
+        test::warden_binary(), "--config", config.string(), "run",  "--json",     "--confirm",
+        "--backend",           backend,    "--limit",       limits, file.string()};
     std::vector<char*> args;
     for (auto& a : argv) args.push_back(a.data());
     args.push_back(nullptr);
@@ -137,7 +131,8 @@ struct Warden {
   std::vector<std::string> kinds() const {
     std::vector<std::string> out;
     for (const auto& r : audit::scan_log(dir.path() / "audit", "warden.local/audit").records)
-      out.push_back(r.kind + (r.data.value("cancelled", false) ? ":cancelled" : ""));
+      out.push_back(r.kind + (r.data.value("cancelled", false) ? ":cancelled" : "") +
+                    (r.kind == "resource_violation" ? ":" + r.data["violations"].dump() : ""));
     return out;
   }
 };
@@ -169,7 +164,7 @@ TEST_CASE("killing warden mid-run leaves no process, container or cgroup") {
           // The run's records were written before warden exited.
           auto kinds = warden.kinds();
           CHECK(std::count(kinds.begin(), kinds.end(), "run_result:cancelled") == 1);
-          CHECK(std::count(kinds.begin(), kinds.end(), "resource_violation") == 1);
+          CHECK(std::count(kinds.begin(), kinds.end(), "resource_violation:[\"cancelled\"]") == 1);
         }
         CHECK(eventually([&] { return sandbox_processes(tag).empty(); }, std::chrono::seconds(10)));
         if (signal == SIGKILL) {
@@ -184,5 +179,24 @@ TEST_CASE("killing warden mid-run leaves no process, container or cgroup") {
         CHECK(containers_of(b.name(), owner).empty());
       }
     }
+  });
+}
+
+// The host audits a resource violation when the backend reports the run's CPU
+// time spent, however many processes spent it.
+TEST_CASE("a run stopped at its CPU time is audited as a resource violation") {
+  abuse::for_each_backend([](const SandboxBackend& b) {
+    Warden warden(b.name());
+    pid_t pid =
+        warden.start(b.name(),
+                     "import os\nfor _ in range(3):\n    if os.fork() == 0:\n        break\n"
+                     "while True:\n    pass\n",
+                     "cpu_time=1s,cpus=2,wall_time=20s");
+    int status = 0;
+    REQUIRE(::waitpid(pid, &status, 0) == pid);
+    INFO(warden.output());
+    CHECK(warden.output().find("\"cpu_time_exceeded\": true") != std::string::npos);
+    auto kinds = warden.kinds();
+    CHECK(std::count(kinds.begin(), kinds.end(), "resource_violation:[\"cpu_time\"]") == 1);
   });
 }
