@@ -75,7 +75,10 @@ void add_policy_commands(CLI::App& app, Context& context) {
                               ? nlohmann::json(nullptr)
                               : nlohmann::json{{"explanation", override_reason}, {"user", user}};
     nlohmann::json e = explain_program(context.config(), file, request);
-    std::cout << (json ? e.dump(2) + "\n" : policy::render_explanation(e));
+    if (json)
+      print_json(e);
+    else
+      std::cout << policy::render_explanation(e);
     return 0;
   });
 }
