@@ -55,8 +55,8 @@ TEST_CASE("a plugin answer holding bytes that are not UTF-8 is replaced, not a f
   PluginCatalog catalog;
   catalog.add_descriptor(&kQuoting);
   auto a = catalog.create_assessor("quoting", {}, "x");
-  auto findings = a->assess(std::string("x = '\xff'", 7), "python", "m.py",
-                            std::chrono::seconds(1), {});
+  auto findings =
+      a->assess(std::string("x = '\xff'", 7), "python", "m.py", std::chrono::seconds(1), {});
   REQUIRE(findings.size() == 1);
   CHECK(findings[0].message == "saw x = '" + kReplacement + "'");
   CHECK(a->probe().tool_version == "quoting " + kReplacement);
