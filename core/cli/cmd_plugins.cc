@@ -31,7 +31,7 @@ void add_plugin_commands(CLI::App& app, Context& context) {
                        {"description", r.description},
                        {"status", r.loaded ? "loaded" : "refused"},
                        {"error", r.error}});
-      std::cout << out.dump(2) << "\n";
+      print_json(out);
     } else {
       std::cout << std::left << std::setw(14) << "NAME" << std::setw(10) << "KIND" << std::setw(10)
                 << "VERSION" << std::setw(6) << "ABI" << std::setw(9) << "STATUS"
@@ -74,7 +74,7 @@ void add_status_command(CLI::App& app, Context& context) {
           {"policies", config.policies.directory.string()},
           {"audit_directory", config.audit.directory.string()},
           {"plugins", plugins}};
-      std::cout << out.dump(2) << "\n";
+      print_json(out);
     } else {
       std::cout << "config:    " << config.file.string() << "\n"
                 << "policies:  " << config.policies.directory.string() << "\n"

@@ -74,7 +74,10 @@ void add_policy_commands(CLI::App& app, Context& context) {
     asked.override_explanation = override_reason;
     nlohmann::json request = policy::PolicyEngine::request_input(asked);
     nlohmann::json e = explain_program(context.config(), file, request);
-    std::cout << (json ? e.dump(2) + "\n" : policy::render_explanation(e));
+    if (json)
+      print_json(e);
+    else
+      std::cout << policy::render_explanation(e);
     return 0;
   });
 }

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <ctime>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 namespace warden {
@@ -25,6 +26,16 @@ std::string sha256_hex(std::string_view data) {
   unsigned char digest[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
   return to_hex(std::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
+}
+
+std::string valid_utf8(std::string_view bytes, bool& replaced) {
+  // nlohmann's replacing serialiser, so that every JSON path replaces alike.
+  std::string text =
+      nlohmann::json::parse(nlohmann::json(std::string(bytes))
+                                .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))
+          .get<std::string>();
+  replaced = text != bytes;
+  return text;
 }
 
 std::string utc_timestamp(int hours_ago) {

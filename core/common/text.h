@@ -19,6 +19,10 @@ std::string sha256_hex(std::string_view data);
 // timestamps, which compare correctly as strings.
 std::string utc_timestamp(int hours_ago = 0);
 
+// `bytes` as valid UTF-8, each invalid sequence replaced by U+FFFD (the same
+// replacement as print_json's). Sets `replaced` to whether any byte was.
+std::string valid_utf8(std::string_view bytes, bool& replaced);
+
 // The whole file, or nullopt when it cannot be read.
 std::optional<std::string> read_whole_file(const std::filesystem::path& path);
 

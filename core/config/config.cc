@@ -66,6 +66,7 @@ Config parse_config(const std::string& text, const std::string& file_name, const
   {
     YamlMap plugins = top.get_map("plugins");
     config.plugin_directories = plugins.get_path_list("directories", base);
+    config.plugins_in_process = plugins.get_string_list("in_process", config.plugins_in_process);
     plugins.finish();
   }
   {

@@ -66,6 +66,10 @@ struct Config {
   std::filesystem::path file;  // absolute path of the file read, empty for defaults
   std::string log_level = "info";
   std::vector<std::filesystem::path> plugin_directories;  // default: the installed folder
+  // Plugins loaded into warden's own process (each from <name>.so); every
+  // other assessor plugin runs in warden-plugin-host. Default: the shipped ones.
+  std::vector<std::string> plugins_in_process = {"heuristics", "bandit", "semgrep",
+                                                 "native",     "docker", "podman"};
   AssessorsConfig assessors;
   BackendsConfig backends;
   PolicyConfig policies;

@@ -2,6 +2,8 @@
 // what the Python module returns as a dict (docs/cli.md).
 #include <warden/host.h>
 
+#include "common/text.h"
+
 namespace warden {
 
 const char* to_string(Outcome outcome) {
@@ -37,8 +39,15 @@ nlohmann::json ExecutionResult::to_json() const {
   if (run) {
     j["exit_code"] = run->exit_code ? nlohmann::json(*run->exit_code) : nlohmann::json(nullptr);
     j["signal"] = run->signal ? nlohmann::json(*run->signal) : nlohmann::json(nullptr);
-    j["stdout"] = run->stdout_data;
-    j["stderr"] = run->stderr_data;
+    // JSON holds text: bytes that are not UTF-8 become U+FFFD, and a flag
+    // says so (the C++ RunResult keeps the exact bytes).
+    for (const auto& [name, bytes] :
+         {std::pair<std::string, const std::string&>{"stdout", run->stdout_data},
+          std::pair<std::string, const std::string&>{"stderr", run->stderr_data}}) {
+      bool replaced = false;
+      j[name] = valid_utf8(bytes, replaced);
+      j[name + "_replaced"] = replaced;
+    }
     j["timed_out"] = run->timed_out;
     j["cpu_time_exceeded"] = run->cpu_time_exceeded;
     j["oom_killed"] = run->oom_killed;
@@ -53,6 +62,8 @@ nlohmann::json ExecutionResult::to_json() const {
     j["signal"] = nullptr;
     j["stdout"] = "";
     j["stderr"] = "";
+    j["stdout_replaced"] = false;
+    j["stderr_replaced"] = false;
     j["timed_out"] = false;
     j["cpu_time_exceeded"] = false;
     j["oom_killed"] = false;

@@ -1,13 +1,21 @@
 #include "plugin/loader.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <boost/dll/shared_library.hpp>
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <system_error>
+
+#include "plugin/plugin_host.h"
 
 namespace warden {
 namespace fs = std::filesystem;
@@ -66,31 +74,33 @@ struct CancelContext {
   }
 };
 
+// What crosses the ABI as JSON: never fails on a string that is not UTF-8.
+std::string as_json_text(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 std::string abi_string(std::uint32_t major, std::uint32_t minor) {
   return std::to_string(major) + "." + std::to_string(minor);
 }
 
-// Why a plugin file must not be loaded because others could have changed it,
-// or an empty string when it is safe.
-std::string writable_by_others(const fs::path& file) {
-  for (const fs::path& p : {file, file.parent_path()}) {
-    struct stat st {};
-    if (::stat(p.c_str(), &st) != 0) continue;
-    bool shared_dir = p != file && (st.st_mode & S_ISVTX);
-    if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !shared_dir)
-      return (p == file ? "the file " : "its folder ") + p.string() +
-             " can be written by other users (mode " +
-             [&] {
-               char mode[8];
-               std::snprintf(mode, sizeof mode, "%04o", st.st_mode & 07777);
-               return std::string(mode);
-             }() +
-             "); run 'chmod go-w " + p.string() + "' if you trust it";
-    if (st.st_uid != 0 && st.st_uid != ::geteuid())
-      return (p == file ? "the file " : "its folder ") + p.string() + " is owned by uid " +
-             std::to_string(st.st_uid) + ", neither root nor the user running warden; chown it " +
-             "if you trust it";
-  }
+std::string mode_string(mode_t mode) {
+  char text[8];
+  std::snprintf(text, sizeof text, "%04o", static_cast<unsigned>(mode & 07777));
+  return text;
+}
+
+// Why an opened plugin file or folder must not be trusted because other
+// users could change it, or "" when it is safe. `what` is "the file X" or
+// "the plugin folder X".
+std::string writable_by_others(const struct stat& st, const std::string& what,
+                               const fs::path& path) {
+  if (st.st_mode & (S_IWGRP | S_IWOTH))
+    return what + " can be written by other users (mode " + mode_string(st.st_mode) +
+           (S_ISDIR(st.st_mode) && (st.st_mode & S_ISVTX) ? ", sticky or not" : "") +
+           "); run 'chmod go-w " + path.string() + "' if you trust it";
+  if (st.st_uid != 0 && st.st_uid != ::geteuid())
+    return what + " is owned by uid " + std::to_string(st.st_uid) +
+           ", neither root nor the user running warden; chown it if you trust it";
   return "";
 }
 
@@ -103,6 +113,51 @@ LoadedPlugin::LoadedPlugin(const warden_plugin_descriptor* descriptor, fs::path 
                            std::shared_ptr<void> library)
     : descriptor_(descriptor), origin_(std::move(origin)), library_(std::move(library)) {}
 
+LoadedPlugin::LoadedPlugin(const PluginRecord& record, std::shared_ptr<const PluginFile> file)
+    : descriptor_(&own_descriptor_),
+      origin_(record.origin),
+      file_(std::move(file)),
+      name_(record.name),
+      version_(record.version),
+      description_(record.description) {
+  own_descriptor_.kind = WARDEN_KIND_ASSESSOR;
+  own_descriptor_.name = name_.c_str();
+  own_descriptor_.version = version_.c_str();
+  own_descriptor_.description = description_.c_str();
+}
+
+PluginFile::PluginFile(int fd, fs::path origin) : fd_(fd), origin_(std::move(origin)) {}
+
+PluginFile::~PluginFile() {
+  ::close(fd_);
+}
+
+namespace {
+
+// The name under which dlopen loads the opened file `fd`: "/proc/self/fd/N"
+// for a descriptor N kept open on that file for the life of the process.
+// glibc hands back an already loaded library whose name (or any name it was
+// loaded under before) matches, before it looks at the file, and libraries
+// that cannot be unloaded stay resident under their names; so a name must
+// never come to mean another file. One descriptor per distinct file keeps
+// that true. Returns "" when no descriptor can be had.
+std::string load_path_for(int fd) {
+  static std::mutex mutex;
+  static std::map<std::pair<dev_t, ino_t>, int> kept;
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return "";
+  std::lock_guard lock(mutex);
+  auto [it, fresh] = kept.try_emplace({st.st_dev, st.st_ino}, -1);
+  if (fresh) it->second = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (it->second < 0) {
+    kept.erase(it);
+    return "";
+  }
+  return "/proc/self/fd/" + std::to_string(it->second);
+}
+
+}  // namespace
+
 // ------------------------------------------------------------------ instances
 
 PluginInstance::PluginInstance(std::shared_ptr<const LoadedPlugin> plugin, void* instance)
@@ -112,6 +167,7 @@ PluginInstance::PluginInstance(std::shared_ptr<const LoadedPlugin> plugin, void*
       version_(plugin_->descriptor().version ? plugin_->descriptor().version : "") {}
 
 PluginInstance::~PluginInstance() {
+  if (instance_ == nullptr) return;  // it lives in warden-plugin-host
   const auto& d = plugin_->descriptor();
   if (d.kind == WARDEN_KIND_ASSESSOR)
     d.assessor->destroy(instance_);
@@ -125,18 +181,37 @@ Availability PluginInstance::probe() const {
   warden_status status = d.kind == WARDEN_KIND_ASSESSOR
                              ? d.assessor->probe(instance_, out.sink(), error.sink())
                              : d.sandbox->probe(instance_, out.sink(), error.sink());
+  return read_availability(status, out.text, error.text);
+}
+
+Availability read_availability(warden_status status, const std::string& out,
+                               const std::string& error) {
   Availability a;
   if (status != WARDEN_OK) {
-    a.reason = std::string("probe ") + to_string(status) + ": " + error.text;
+    a.reason = std::string("probe ") + to_string(status) + ": " + error;
     return a;
   }
   try {
-    a = nlohmann::json::parse(out.text).get<Availability>();
+    a = nlohmann::json::parse(out).get<Availability>();
   } catch (const std::exception& e) {
     a = Availability{};
     a.reason = std::string("probe returned malformed JSON: ") + e.what();
   }
   return a;
+}
+
+std::vector<Finding> read_findings(const std::string& assessor, warden_status status,
+                                   const std::string& out, const std::string& error) {
+  if (status != WARDEN_OK) throw PluginCallError(status, error);
+  std::vector<Finding> findings;
+  try {
+    findings = nlohmann::json::parse(out).at("findings").get<std::vector<Finding>>();
+  } catch (const std::exception& e) {
+    throw PluginCallError(WARDEN_ERR_FAILED,
+                          "assessor " + assessor + " returned malformed findings: " + e.what());
+  }
+  for (auto& f : findings) f.assessor = assessor;
+  return findings;
 }
 
 std::vector<Finding> Assessor::assess(std::string_view code, std::string_view language,
@@ -155,22 +230,13 @@ std::vector<Finding> Assessor::assess(std::string_view code, std::string_view la
   StringSink out, error;
   warden_status status =
       plugin_->descriptor().assessor->assess(instance_, &request, out.sink(), error.sink());
-  if (status != WARDEN_OK) throw PluginCallError(status, error.text);
-  std::vector<Finding> findings;
-  try {
-    findings = nlohmann::json::parse(out.text).at("findings").get<std::vector<Finding>>();
-  } catch (const std::exception& e) {
-    throw PluginCallError(WARDEN_ERR_FAILED,
-                          "assessor " + name_ + " returned malformed findings: " + e.what());
-  }
-  for (auto& f : findings) f.assessor = name_;
-  return findings;
+  return read_findings(name_, status, out.text, error.text);
 }
 
 RunResult SandboxBackend::run(const RunSpec& spec, std::string_view code,
                               std::string_view stdin_data,
                               const std::function<bool()>& cancelled) const {
-  std::string spec_json = nlohmann::json(spec).dump();
+  std::string spec_json = as_json_text(spec);
   CancelContext cancel{&cancelled};
   warden_run_request request{};
   request.struct_size = sizeof request;
@@ -196,26 +262,98 @@ RunResult SandboxBackend::run(const RunSpec& spec, std::string_view code,
 
 // -------------------------------------------------------------------- catalog
 
-void PluginCatalog::load_directory(const fs::path& directory) {
-  std::error_code ec;
-  if (!fs::is_directory(directory, ec)) {
-    refuse(PluginRecord{.origin = directory.string()},
-           "plugin folder does not exist; create it or fix plugins.directories");
-    return;
+PluginCatalog::PluginCatalog(std::vector<std::string> in_process)
+    : everything_in_process_(false), in_process_(std::move(in_process)) {}
+
+namespace {
+
+// Opens a plugin folder and checks the opened folder; returns -1 and sets
+// `why` when it must not be used.
+int open_plugin_folder(const fs::path& folder, std::string& why) {
+  int fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    why = errno == ENOENT ? "plugin folder does not exist; create it or fix plugins.directories"
+                          : std::string("cannot open the plugin folder: ") + std::strerror(errno);
+    return -1;
   }
-  std::vector<fs::path> files;
-  for (const auto& entry : fs::directory_iterator(directory, ec))
-    if (entry.path().extension() == ".so" && entry.is_regular_file()) files.push_back(entry.path());
-  std::sort(files.begin(), files.end());
-  for (const auto& file : files) load_file(file);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    why = std::string("cannot inspect the plugin folder: ") + std::strerror(errno);
+  } else {
+    why = writable_by_others(st, "the plugin folder " + folder.string(), folder);
+    // Anyone who can write the folder can swap a file in: no file in it is safe.
+    if (!why.empty()) why += "; no plugin is loaded from it";
+  }
+  if (why.empty()) return fd;
+  ::close(fd);
+  return -1;
+}
+
+}  // namespace
+
+void PluginCatalog::load_directory(const fs::path& directory) {
+  std::string why;
+  int folder_fd = open_plugin_folder(directory, why);
+  if (folder_fd < 0) return refuse(PluginRecord{.origin = directory.string()}, why);
+  std::vector<std::string> names;
+  if (DIR* listing = ::fdopendir(::fcntl(folder_fd, F_DUPFD_CLOEXEC, 0))) {
+    while (const dirent* entry = ::readdir(listing)) {
+      std::string name = entry->d_name;
+      if (name.size() > 3 && name.ends_with(".so")) names.push_back(name);
+    }
+    ::closedir(listing);
+  }
+  std::sort(names.begin(), names.end());
+  for (const auto& name : names) load_entry(folder_fd, directory, name);
+  ::close(folder_fd);
 }
 
 void PluginCatalog::load_file(const fs::path& file) {
-  PluginRecord record{.kind = "unknown", .origin = file.string()};
-  if (std::string why = writable_by_others(file); !why.empty()) return refuse(record, why);
+  fs::path folder = file.has_parent_path() ? file.parent_path() : fs::path(".");
+  std::string why;
+  int folder_fd = open_plugin_folder(folder, why);
+  if (folder_fd < 0) return refuse(PluginRecord{.kind = "unknown", .origin = file.string()}, why);
+  load_entry(folder_fd, folder, file.filename().string());
+  ::close(folder_fd);
+}
+
+void PluginCatalog::load_entry(int folder_fd, const fs::path& folder, const std::string& name) {
+  fs::path path = folder / name;
+  PluginRecord record{.kind = "unknown", .origin = path.string()};
+  // O_NOFOLLOW: a link could point anywhere, and be swapped at any moment.
+  // O_NONBLOCK: a FIFO must not stall the loader; it is refused below.
+  int fd = ::openat(folder_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0)
+    return refuse(record, errno == ELOOP
+                              ? "is a symbolic link; warden loads only regular files from a "
+                                "plugin folder (copy the plugin in instead)"
+                              : std::string("cannot be opened: ") + std::strerror(errno));
+  auto file = std::make_shared<PluginFile>(fd, path);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0)
+    return refuse(record, std::string("cannot be inspected: ") + std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) return refuse(record, "is not a regular file");
+  if (std::string why = writable_by_others(st, "the file " + path.string(), path); !why.empty())
+    return refuse(record, why);
+  std::string stem = fs::path(name).stem().string();
+  if (everything_in_process_) return load_in_process(*file, "");
+  if (std::find(in_process_.begin(), in_process_.end(), stem) != in_process_.end())
+    return load_in_process(*file, stem);
+  load_isolated(std::move(file));
+}
+
+void PluginCatalog::load_opened(int fd, const fs::path& origin) {
+  load_in_process(PluginFile(::fcntl(fd, F_DUPFD_CLOEXEC, 0), origin), "");
+}
+
+void PluginCatalog::load_in_process(const PluginFile& file, const std::string& trusted_name) {
+  PluginRecord record{.kind = "unknown", .origin = file.origin().string()};
   auto library = std::make_shared<boost::dll::shared_library>();
   try {
-    library->load(file, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
+    // Through the opened descriptor: the file that was checked is the one loaded.
+    std::string path = load_path_for(file.fd());
+    if (path.empty()) throw std::system_error(errno, std::generic_category(), "dup");
+    library->load(path, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
   } catch (const std::system_error& e) {
     return refuse(record, std::string("cannot be loaded: ") + e.what());
   }
@@ -224,7 +362,45 @@ void PluginCatalog::load_file(const fs::path& file) {
                               ": it is not a warden plugin, or was built without "
                               "WARDEN_ASSESSOR_PLUGIN / WARDEN_SANDBOX_PLUGIN");
   auto entry = library->get<const warden_plugin_descriptor*()>(WARDEN_PLUGIN_ENTRY_SYMBOL);
-  admit(entry(), file.string(), library);
+  const warden_plugin_descriptor* d = entry();
+  if (!trusted_name.empty() && d != nullptr && (d->name == nullptr || d->name != trusted_name))
+    return refuse(record, "holds plugin '" + std::string(d->name ? d->name : "") +
+                              "', but plugins.in_process trusts this file as '" + trusted_name +
+                              "'; a trusted plugin must be in <name>.so");
+  admit(d, file.origin().string(), library);
+}
+
+void PluginCatalog::load_isolated(std::shared_ptr<const PluginFile> file) {
+  PluginRecord record{.kind = "unknown", .origin = file->origin().string()};
+  std::vector<std::string> hello;
+  try {
+    PluginHostProcess helper(*file);
+    hello = helper.call({}, "loading", std::chrono::steady_clock::now() + std::chrono::seconds(10));
+  } catch (const std::exception& e) {
+    return refuse(record, e.what());
+  }
+  if (hello.size() != 8 || hello[0] != "plugin")
+    return refuse(record, "the plugin host answered with something else than a plugin");
+  record = PluginRecord{.name = hello[1],
+                        .kind = hello[2],
+                        .version = hello[3],
+                        .description = hello[4],
+                        .abi = hello[5],
+                        .origin = file->origin().string(),
+                        .loaded = hello[6] == "1",
+                        .error = hello[7]};
+  if (!record.loaded) {
+    records_.push_back(std::move(record));  // the helper's reason names the file already
+    return;
+  }
+  if (record.kind != "assessor")
+    return refuse(record, "is a " + record.kind +
+                              " plugin: those run in warden's own process, so it loads only "
+                              "when plugins.in_process lists '" +
+                              record.name + "' (and the file is " + record.name + ".so)");
+  if (std::string why = name_taken(record.name); !why.empty()) return refuse(record, why);
+  records_.push_back(record);
+  plugins_.push_back(std::make_shared<LoadedPlugin>(record, std::move(file)));
 }
 
 void PluginCatalog::add_descriptor(const warden_plugin_descriptor* descriptor, std::string origin) {
@@ -273,12 +449,17 @@ void PluginCatalog::admit(const warden_plugin_descriptor* d, const std::string& 
     return refuse(record, "has unknown plugin kind " + std::to_string(d->kind) +
                               " (this warden knows assessor = 1 and sandbox = 2)");
   }
-  if (auto existing = find(record.name))
-    return refuse(record, "plugin name '" + record.name + "' is already taken by " +
-                              existing->origin().string() + "; remove or rename one of them");
+  if (std::string why = name_taken(record.name); !why.empty()) return refuse(record, why);
   record.loaded = true;
   records_.push_back(record);
   plugins_.push_back(std::make_shared<LoadedPlugin>(d, origin, std::move(library)));
+}
+
+std::string PluginCatalog::name_taken(const std::string& name) const {
+  if (auto existing = find(name))
+    return "plugin name '" + name + "' is already taken by " + existing->origin().string() +
+           "; remove or rename one of them";
+  return "";
 }
 
 std::shared_ptr<const LoadedPlugin> PluginCatalog::find(std::string_view name) const {
@@ -286,6 +467,18 @@ std::shared_ptr<const LoadedPlugin> PluginCatalog::find(std::string_view name) c
     if (p->descriptor().name == name) return p;
   return nullptr;
 }
+
+namespace {
+
+// The configuration error for a plugin that refused its settings.
+std::string settings_refusal(const JsonWithMarks& settings, const std::string& field,
+                             std::string_view name, const std::string& message) {
+  return settings.origin.file.empty()
+             ? field + ": plugin '" + std::string(name) + "' refused its settings: " + message
+             : settings.locate(message, field);
+}
+
+}  // namespace
 
 void* PluginCatalog::create_instance(std::string_view name, std::uint32_t kind,
                                      const JsonWithMarks& settings, const std::string& field,
@@ -302,16 +495,14 @@ void* PluginCatalog::create_instance(std::string_view name, std::uint32_t kind,
     throw Error(ErrorKind::kConfig, "plugin '" + std::string(name) + "' is a " +
                                         kind_name(plugin->descriptor().kind) + ", not a " +
                                         kind_name(kind));
+  if (plugin->isolated_file()) return nullptr;  // IsolatedAssessor creates it in its helper
   StringSink error;
-  std::string json = settings.value.dump();
+  std::string json = as_json_text(settings.value);
   const auto& d = plugin->descriptor();
   void* instance = kind == WARDEN_KIND_ASSESSOR ? d.assessor->create(json.c_str(), error.sink())
                                                 : d.sandbox->create(json.c_str(), error.sink());
   if (instance == nullptr)
-    throw Error(ErrorKind::kConfig, settings.origin.file.empty()
-                                        ? field + ": plugin '" + std::string(name) +
-                                              "' refused its settings: " + error.text
-                                        : settings.locate(error.text, field));
+    throw Error(ErrorKind::kConfig, settings_refusal(settings, field, name, error.text));
   return instance;
 }
 
@@ -320,6 +511,11 @@ std::unique_ptr<Assessor> PluginCatalog::create_assessor(std::string_view name,
                                                          const std::string& field) const {
   std::shared_ptr<const LoadedPlugin> plugin;
   void* instance = create_instance(name, WARDEN_KIND_ASSESSOR, settings, field, plugin);
+  if (plugin->isolated_file())
+    return std::make_unique<IsolatedAssessor>(
+        plugin, as_json_text(settings.value), [&](const std::string& message) {
+          return settings_refusal(settings, field, name, message);
+        });
   return std::unique_ptr<Assessor>(new Assessor(plugin, instance));
 }
 

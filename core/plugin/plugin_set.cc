@@ -4,7 +4,7 @@
 
 namespace warden {
 
-PluginSet::PluginSet(const Config& config) {
+PluginSet::PluginSet(const Config& config) : catalog_(config.plugins_in_process) {
   if (config.plugin_directories.empty()) {
     catalog_.load_directory(default_plugin_directory());
   } else {

@@ -361,6 +361,8 @@ TEST_CASE("warden run: the program's exit code, or 1 for a negative verdict") {
   auto rj = nlohmann::json::parse(raw.out);
   CHECK(rj["decision"] == "ran");
   CHECK(rj["stdout"] == "ok\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+  CHECK(rj["stdout_replaced"] == true);
+  CHECK(rj["stderr_replaced"] == false);
 
   // The reading commands read the files alone: they append no record.
   std::uint64_t before = f.log().size();

@@ -77,6 +77,8 @@ def test_output_that_is_not_utf8_comes_back_with_replacements(api):
     result = api.assess_and_execute("import sys\nsys.stdout.buffer.write(b'ok \\xff\\xfe!\\n')\n")
     assert result["decision"] == "ran"
     assert result["stdout"] == "ok \ufffd\ufffd!\n"
+    assert result["stdout_replaced"] is True
+    assert result["stderr_replaced"] is False
 
 
 def test_exit_code_and_stderr_come_back(api):

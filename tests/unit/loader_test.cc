@@ -105,7 +105,7 @@ TEST_CASE("a plugin file that other users can write is refused") {
   PluginCatalog again;
   again.load_directory(dir.path());
   CHECK_FALSE(again.records()[0].loaded);
-  CHECK_THAT(again.records()[0].error, Catch::Contains("its folder"));
+  CHECK_THAT(again.records()[0].error, Catch::Contains("the plugin folder"));
   ::chmod(dir.path().c_str(), 0700);
 }
 

@@ -86,6 +86,12 @@ inline void write(warden_sink sink, std::string_view bytes) {
   if (sink.write != nullptr && !bytes.empty()) sink.write(sink.context, bytes.data(), bytes.size());
 }
 
+// Writes `j` as JSON. A string that is not UTF-8 (a finding quoting the code
+// it looked at, say) gets U+FFFD for its bad bytes instead of failing the call.
+inline void write_json(warden_sink sink, const nlohmann::json& j) {
+  write(sink, j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
 // Runs `body` and converts any exception into a status plus message.
 template <class Body>
 warden_status guarded(warden_sink error, Body&& body) noexcept {
@@ -132,10 +138,7 @@ template <class T>
 warden_status probe(void* instance, warden_sink out, warden_sink error) noexcept {
   static_assert(std::is_same_v<decltype(std::declval<T&>().probe()), Availability>,
                 "expected signature: warden::Availability probe()");
-  return guarded(error, [&] {
-    nlohmann::json j = static_cast<T*>(instance)->probe();
-    write(out, j.dump());
-  });
+  return guarded(error, [&] { write_json(out, static_cast<T*>(instance)->probe()); });
 }
 
 template <class T>
@@ -156,8 +159,7 @@ struct AssessorAdapter {
       r.deadline =
           std::chrono::steady_clock::now() + std::chrono::milliseconds(request->deadline_ms);
       r.cancellation = Cancellation(request->cancel);
-      nlohmann::json j = {{"findings", static_cast<T*>(instance)->assess(r)}};
-      write(out, j.dump());
+      write_json(out, {{"findings", static_cast<T*>(instance)->assess(r)}});
     });
   }
 
@@ -180,10 +182,9 @@ struct SandboxAdapter {
       r.stdin_data = std::string_view(request->stdin_data.data, request->stdin_data.size);
       r.cancellation = Cancellation(request->cancel);
       RunResult run_result = static_cast<T*>(instance)->run(r);
-      nlohmann::json j = run_result;
       write(out, run_result.stdout_data);
       write(err, run_result.stderr_data);
-      write(result, j.dump());
+      write_json(result, run_result);
     });
   }
 
