@@ -10,7 +10,8 @@
 namespace warden::tools {
 
 // Line `number` (1-based) of `code` without its indentation, at most 200
-// bytes; "" when there is no such line.
+// bytes, as valid UTF-8 (other bytes become U+FFFD); "" when there is no
+// such line.
 std::string line_of(std::string_view code, int number);
 
 // The finding for a program Python cannot parse (rule `syntax-error`): it
