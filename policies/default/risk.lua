@@ -3,18 +3,18 @@
 -- 7 HIGH, 10 BLOCKED). An assessor that could not answer (unavailable,
 -- failed, timed out) raises the level: an unchecked program is not LOW.
 --
--- Findings add up, but one rule adds at most RULE_CAP (or its most severe
--- finding's weight when that is more): fifty lines writing to /tmp are not
--- fifty concerns, and repeats of one rule never outweigh one real danger
--- (critical, 5). Rules below `high` add at most MINOR_CAP together, so an
--- ordinary program's small findings can make it MEDIUM but never HIGH. Some
--- rules set a floor under the level whatever the score (a program warden
--- cannot read as CPython does).
+-- Findings add up, but a rule whose findings are all below `high` adds at
+-- most RULE_CAP: fifty lines writing to /tmp are not fifty concerns, and its
+-- repeats never outweigh one real danger (critical, 5). Such rules add at
+-- most MINOR_CAP together, so an ordinary program's small findings can make
+-- it MEDIUM but never HIGH. Each high or critical finding counts. Some rules
+-- set a floor under the level whatever the score (a program warden cannot
+-- read as CPython does).
 
 THRESHOLDS = { MEDIUM = 4, HIGH = 7, BLOCKED = 10 }
 WEIGHTS = { info = 0, low = 1, medium = 2, high = 3, critical = 5 }
-RULE_CAP = 4   -- the most one rule adds, unless one of its findings alone weighs more
-MINOR_CAP = 6  -- the most that rules whose findings are all below high add together
+RULE_CAP = 4   -- the most one rule adds when all its findings are below high
+MINOR_CAP = 6  -- the most that such rules add together
 FLOORS = { ["heuristics.unreadable-source"] = "HIGH" }
 FAILED_ASSESSOR_RAISES = 1  -- levels added for each assessor without an answer
 LEVELS = { "LOW", "MEDIUM", "HIGH", "BLOCKED" }
@@ -53,8 +53,11 @@ function classify(assessment)
   for _, rule in ipairs(order) do
     local seen = by_rule[rule]
     local f = seen.finding
-    local adds = math.min(seen.sum, math.max(RULE_CAP, seen.top))
-    if seen.top >= WEIGHTS.high then major = major + adds else minor = minor + adds end
+    if seen.top >= WEIGHTS.high then
+      major = major + seen.sum
+    else
+      minor = minor + math.min(seen.sum, RULE_CAP)
+    end
     if seen.top >= WEIGHTS.medium then
       local more = seen.count > 1 and string.format(" (and %d more)", seen.count - 1) or ""
       reasons[#reasons + 1] = string.format("line %d: %s (%s %s, %s)%s", f.line, f.message,
