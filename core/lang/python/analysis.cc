@@ -7,6 +7,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <tuple>
 #include <unordered_set>
 
 #include "lang/python/source.h"
@@ -458,9 +459,12 @@ class Analyzer {
   bool add(RuleIndex rule, const Token& at, const std::string& detail = "") {
     return add(rule, at.line, at.column, detail);
   }
-  bool add(RuleIndex rule, int line, int column, const std::string& detail = "") {
+  // `inner_line`: the line inside code given to exec, so that its findings
+  // count as often as they would in a program of their own.
+  bool add(RuleIndex rule, int line, int column, const std::string& detail = "",
+           int inner_line = 0) {
     const Rule& r = kRules[rule];
-    if (!reported_.insert({r.id, line}).second) return false;
+    if (!reported_.insert({r.id, line, inner_line}).second) return false;
     Finding f;
     f.rule_id = r.id;
     f.severity = r.severity;
@@ -1225,7 +1229,8 @@ class Analyzer {
       std::string rule_message = std::string(kRules[rule].message) + ": ";
       if (detail.rfind(rule_message, 0) == 0) detail.erase(0, rule_message.size());
       if (detail == kRules[rule].message) detail.clear();
-      if (add(rule, at, "in the code given to " + runner + (detail.empty() ? "" : ": " + detail)))
+      if (add(rule, at.line, at.column,
+              "in the code given to " + runner + (detail.empty() ? "" : ": " + detail), f.line))
         findings_.back().severity = std::max(findings_.back().severity, f.severity);
     }
     for (auto& i : inner.imports) imports_.push_back({std::move(i.module), at.line});
@@ -1400,7 +1405,7 @@ class Analyzer {
   std::vector<std::size_t> defs_;  // code-token indices of `def` at statement start
   std::vector<heuristics::Import> imports_;
   std::vector<heuristics::Call> calls_;
-  std::set<std::pair<std::string, int>> reported_;
+  std::set<std::tuple<std::string, int, int>> reported_;
   std::vector<char> in_loop_;              // per code token: inside a loop body or a comprehension
   std::vector<char> comprehension_opens_;  // per code token: an open bracket holding a `for`
   std::vector<std::pair<std::size_t, std::size_t>> comprehension_ranges_;
