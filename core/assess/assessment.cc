@@ -21,8 +21,9 @@ nlohmann::json Assessment::to_json() const {
                               {"duration_ms", a.duration_ms},
                               {"cached", a.cached},
                               {"findings", a.findings}});
-  return {{"file", file},         {"language", language}, {"code_sha256", code_sha256},
-          {"findings", findings}, {"metrics", metrics},   {"assessors", assessors_json}};
+  return {{"file", file},         {"language", language},       {"code_sha256", code_sha256},
+          {"findings", findings}, {"metrics", metrics},         {"imports", imports},
+          {"calls", calls},       {"assessors", assessors_json}};
 }
 
 std::vector<Finding> merge_findings(std::vector<Finding> findings) {
@@ -105,6 +106,11 @@ Assessment AssessmentStage::assess(std::string_view code, std::string_view langu
   out.language = std::string(language);
   out.code_sha256 = sha256_hex(code);
   out.metrics = python::compute_metrics(code);
+  if (language == "python") {
+    heuristics::Analysis analysis = heuristics::analyze(code);
+    out.imports = std::move(analysis.imports);
+    out.calls = std::move(analysis.calls);
+  }
 
   struct Job {
     std::promise<std::vector<Finding>> promise;

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "lang/python/analysis.h"
 #include "lang/python/metrics.h"
 #include "plugin/plugin_set.h"
 
@@ -40,6 +41,11 @@ struct Assessment {
   std::string code_sha256;
   std::vector<Finding> findings;
   python::CodeMetrics metrics;
+  // What the program imports and which calls the rules know it makes,
+  // resolved through aliases, attribute chains and code in strings
+  // (heuristics::analyze, whether or not the heuristics assessor is enabled).
+  std::vector<heuristics::Import> imports;
+  std::vector<heuristics::Call> calls;
   std::vector<AssessorResult> assessors;
 
   // The shape policies receive and `warden assess --json` prints.

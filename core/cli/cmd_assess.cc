@@ -45,6 +45,8 @@ void add_assess_command(CLI::App& app, Context& context) {
                          {"reasons", r["reasons"]},
                          {"findings", r["findings"]},
                          {"metrics", r["metrics"]},
+                         {"imports", r["assessment"]["imports"]},
+                         {"calls", r["assessment"]["calls"]},
                          {"assessors", r["assessors"]}});
     }
     if (explain) {

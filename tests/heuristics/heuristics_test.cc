@@ -2,15 +2,17 @@
 // the tokenizer's view of comments, strings and f-strings, and the metrics.
 // The rule cases run through the real plugin loaded from the build tree.
 #define CATCH_CONFIG_MAIN
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <map>
 #include <random>
 #include <set>
 
+#include "lang/python/analysis.h"
 #include "lang/python/metrics.h"
+#include "lang/python/source.h"
 #include "lang/python/tokenizer.h"
 #include "plugin/loader.h"
-#include "python_analysis.h"
 
 using namespace warden;
 
@@ -94,7 +96,16 @@ const Case kCases[] = {
     {"heuristics.callable-reference",
      "import os\nclass P:\n    def __reduce__(self):\n        return (os.system, ('id',))",
      "import os\nfrom os import system\nprint(os.path.join('a', 'b'))"},
+    {"heuristics.unreadable-source", "# coding: unicode_escape\nimport os\nos.\\x73ystem('id')\n",
+     "# -*- coding: latin-1 -*-\nprint('caf\xe9')\n"},
 };
+
+// The rules found in one program, with the line of each.
+std::set<std::pair<std::string, int>> found_at(const std::string& code) {
+  std::set<std::pair<std::string, int>> found;
+  for (const auto& f : heuristics::analyze(code).findings) found.insert({f.rule_id, f.line});
+  return found;
+}
 
 }  // namespace
 
@@ -165,6 +176,150 @@ TEST_CASE("obfuscated forms are still seen") {
   CHECK(rules_found("x = f'{eval(\"1\")}'").count("heuristics.code-exec"));
   CHECK(rules_found("m = __import__(chr(111) + chr(115))\nm.system('id')")
             .count("heuristics.dynamic-import"));
+}
+
+TEST_CASE("calls are followed through __call__, getattr, partial, methodcaller and wrappers") {
+  const std::pair<const char*, const char*> disguised[] = {
+      {"import os\nos.system.__call__('id')", "heuristics.shell-command"},
+      {"exec.__call__(data)", "heuristics.code-exec"},
+      {"import pickle\npickle.loads.__call__(blob)", "heuristics.deserialization"},
+      {"import importlib\nimportlib.import_module.__call__('ctypes').CDLL(None)",
+       "heuristics.native-code"},
+      {"import os\ngetattr(getattr(os, 'sys' + 'tem'), '__call__')('id')",
+       "heuristics.shell-command"},
+      {"import operator, os\noperator.methodcaller('system', 'id')(os)",
+       "heuristics.shell-command"},
+      {"from functools import partial\nimport os\npartial(os.system, 'id')()",
+       "heuristics.shell-command"},
+      {"import os\nrun, arg = os.system, 'id'\nrun(arg)", "heuristics.shell-command"},
+      {"import os\na = b = os.popen\nb('id')", "heuristics.shell-command"},
+      {"import os\nrun = lambda c: os.system(c)\nrun('rm -rf /')",
+       "heuristics.destructive-command"},
+      {"import subprocess\ndef sh(c):\n    x = 1\n    return subprocess.call(c, shell=True)\n"
+       "sh('mkfs /dev/sda')",
+       "heuristics.destructive-command"},
+      {"import os\nlist(map(os.system, ['rm -rf /']))", "heuristics.destructive-command"},
+      {"import os\nACTIONS = {'go': os.system}\nACTIONS['go']('id')", "heuristics.shell-command"},
+  };
+  for (const auto& [code, rule] : disguised) {
+    INFO(code);
+    CHECK(rules_found(code).count(rule) == 1);
+  }
+  // A wrapper must pass its parameter on: a function that runs a fixed command
+  // is not a command runner for whatever its callers give it.
+  CHECK(found_at("import os\ndef build(target):\n    os.system('make')\n    print(target)\n"
+                 "build('rm -rf /')\n")
+            .count({"heuristics.destructive-command", 5}) == 0);
+}
+
+TEST_CASE("namespaces read with a constant key are followed") {
+  const std::pair<const char*, const char*> disguised[] = {
+      {"import sys\nsys.modules['os'].system('id')", "heuristics.shell-command"},
+      {"import os\nos.__dict__['sys' + 'tem']('id')", "heuristics.shell-command"},
+      {"import os\nos.__dict__.get('popen')('id')", "heuristics.shell-command"},
+      {"__builtins__['eval']('1')", "heuristics.code-exec"},
+      {"__builtins__.__dict__['exec'](code)", "heuristics.code-exec"},
+      {"import os\nvars(os)['system']('id')", "heuristics.shell-command"},
+      {"import os\nglobals()['os'].system('id')", "heuristics.shell-command"},
+      {"globals()['__builtins__'].eval(x)", "heuristics.code-exec"},
+      {"__import__('os').system('id')", "heuristics.shell-command"},
+      {"__import__('sys').modules['subprocess'].getoutput('id')", "heuristics.shell-command"},
+  };
+  for (const auto& [code, rule] : disguised) {
+    INFO(code);
+    CHECK(rules_found(code).count(rule) == 1);
+  }
+  CHECK(rules_found("import os\nos.__dict__[name]('id')").count("heuristics.computed-attribute"));
+  CHECK(rules_found("config = {'a': 1}\nprint(config['a'], vars(args)['x'], globals()['y'])")
+            .empty());
+}
+
+TEST_CASE("code given to eval, exec or compile as a constant is assessed as code") {
+  auto found = found_at("x = 1\neval('__import__(\"os\").system(\"rm -rf /\")')\n");
+  CHECK(found.count({"heuristics.code-exec", 2}));
+  CHECK(found.count({"heuristics.shell-command", 2}));
+  CHECK(found.count({"heuristics.destructive-command", 2}));
+  CHECK(found.count({"heuristics.code-exec-dynamic", 2}) == 0);  // the code is known
+  // Folded from pieces, and nested.
+  CHECK(rules_found("exec('imp' + 'ort os; os.sys' + 'tem(\"id\")')")
+            .count("heuristics.shell-command"));
+  CHECK(rules_found("exec(\"exec('import pty; pty.spawn(\\\"/bin/sh\\\")')\")")
+            .count("heuristics.shell-command"));
+  CHECK(rules_found("c = compile('import pickle\\npickle.loads(b)', 'x', 'exec')")
+            .count("heuristics.deserialization"));
+  // The depth is bounded; what lies deeper is reported as unseen code.
+  std::string code = "print(1)";
+  for (int depth = 0; depth < 8; ++depth) {
+    std::string quoted;
+    for (char c : code) {
+      if (c == '\\' || c == '\'') quoted += '\\';
+      quoted += c;
+    }
+    code = "exec('" + quoted + "')";
+  }
+  auto deep = heuristics::analyze(code).findings;
+  CHECK(std::any_of(deep.begin(), deep.end(), [](const Finding& f) {
+    return f.rule_id == "heuristics.code-exec-dynamic" &&
+           f.message.find("nested deeper") != std::string::npos;
+  }));
+  CHECK(rules_found("eval('1 + 1')") == std::set<std::string>{"heuristics.code-exec"});
+}
+
+TEST_CASE("the program is read as CPython reads it") {
+  // PEP 263: the declared encoding is decoded.
+  std::string utf7 = "# coding: utf-7\nimport os\nos.system+ACg-+ACI-id+ACI-)\n";
+  CHECK(found_at(utf7).count({"heuristics.shell-command", 3}));
+  CHECK(found_at("#!/usr/bin/env python3\n# vim: set fileencoding=utf_7 :\nimport os\n"
+                 "os.system+ACg-+ACI-id+ACI-)\n")
+            .count({"heuristics.shell-command", 4}));
+  // A declaration on line 2 counts only after a comment line, as in CPython.
+  CHECK(found_at("import os\n# coding: utf-7\nos.system('id')\n")
+            .count({"heuristics.shell-command", 3}));
+  // An encoding warden cannot decode is refused with the reason.
+  auto refused = heuristics::analyze("# coding: unicode_escape\nimport os\n").findings;
+  REQUIRE(refused.size() == 1);
+  CHECK(refused[0].rule_id == "heuristics.unreadable-source");
+  CHECK(refused[0].severity == Severity::kCritical);
+  CHECK(refused[0].line == 1);
+  CHECK_THAT(refused[0].message, Catch::Contains("unicode_escape"));
+  CHECK(rules_found("# coding: utf-7\nx = '+AMA-\xff'\n").count("heuristics.unreadable-source"));
+  CHECK(rules_found("# coding: latin-1\nprint('\xe9t\xe9')\n").empty());
+  CHECK(rules_found("\xef\xbb\xbf# coding: utf-8\nprint(1)\n").empty());
+  // A backslash before CRLF continues the string: the call after it is code.
+  CHECK(found_at("s = 'a\\\r\nb'; import os; os.system('id')\r\n")
+            .count({"heuristics.shell-command", 2}));
+  CHECK(found_at("import os\ros.system('id')\r").count({"heuristics.shell-command", 2}));
+  // Identifiers are NFKC-normalised (PEP 3131).
+  CHECK(rules_found(
+            "import "
+            "os\nos.\xef\xbd\x93\xef\xbd\x99\xef\xbd\x93\xef\xbd\x94\xef\xbd\x85\xef\xbd\x8d('id')")
+            .count("heuristics.shell-command"));
+  CHECK(rules_found("\xef\xbd\x85\xef\xbd\x96\xef\xbd\x81\xef\xbd\x8c(x)")
+            .count("heuristics.code-exec"));
+  CHECK(python::nfkc_identifier("\xef\xac\x81le") == "file");  // the fi ligature
+  CHECK(rules_found("print('\xef\xbd\x93\xef\xbd\x99\xef\xbd\x93')  # "
+                    "\xef\xbd\x85\xef\xbd\x96\xef\xbd\x81\xef\xbd\x8c()")
+            .empty());
+}
+
+TEST_CASE("imports and resolved calls are listed with their lines") {
+  auto a = heuristics::analyze(
+      "import os, sys as system_module\nfrom subprocess import run\nimport xml.etree.ElementTree\n"
+      "m = __import__('soc' + 'ket')\nos.system('id')\nrun(['ls'])\nprint(len('x'))\n"
+      "exec('import ctypes')\n");
+  std::vector<std::pair<std::string, int>> imports, calls;
+  for (const auto& i : a.imports) imports.push_back({i.module, i.line});
+  for (const auto& c : a.calls) calls.push_back({c.name, c.line});
+  CHECK(imports == std::vector<std::pair<std::string, int>>{{"os", 1},
+                                                            {"sys", 1},
+                                                            {"subprocess", 2},
+                                                            {"xml.etree.ElementTree", 3},
+                                                            {"socket", 4},
+                                                            {"ctypes", 8}});
+  CHECK(calls == std::vector<std::pair<std::string, int>>{
+                     {"__import__", 4}, {"os.system", 5}, {"subprocess.run", 6}, {"exec", 8}});
+  nlohmann::json j = a.imports[0];
+  CHECK(j == nlohmann::json{{"module", "os"}, {"line", 1}});
 }
 
 TEST_CASE("the tokenizer keeps comments and strings apart from code") {

@@ -17,11 +17,13 @@
 #include <set>
 
 #include "plugin_files.h"
+#include "tool_findings.h"
 #include "tool_process.h"
 
 namespace warden::bandit {
 namespace fs = std::filesystem;
 using tools::Deadline;
+using tools::line_of;
 using tools::ToolFailure;
 using tools::ToolProcess;
 
@@ -91,19 +93,6 @@ Confidence confidence_of(const std::string& s) {
   if (s == "HIGH") return Confidence::kHigh;
   if (s == "MEDIUM") return Confidence::kMedium;
   return Confidence::kLow;
-}
-
-std::string line_of(std::string_view code, int number) {
-  std::size_t start = 0;
-  for (int n = 1; n < number && start != std::string_view::npos; ++n) {
-    start = code.find('\n', start);
-    if (start != std::string_view::npos) ++start;
-  }
-  if (number < 1 || start == std::string_view::npos || start > code.size()) return "";
-  std::size_t end = code.find('\n', start);
-  std::string_view line = code.substr(start, end == std::string_view::npos ? end : end - start);
-  std::size_t first = line.find_first_not_of(" \t");
-  return first == std::string_view::npos ? "" : std::string(line.substr(first, 200));
 }
 
 struct Settings {
@@ -233,10 +222,19 @@ class BanditAssessor {
     release(std::move(worker));
     if (answer.contains("error"))
       throw PluginError(WARDEN_ERR_FAILED, "bandit raised " + answer["error"].dump());
-    for (const auto& skipped : answer.value("skipped", nlohmann::json::array()))
-      throw PluginError(WARDEN_ERR_FAILED,
-                        "bandit could not read the program: " + skipped[1].get<std::string>());
     std::vector<Finding> findings;
+    const nlohmann::json syntax = answer.value("syntax_error", nlohmann::json());
+    if (syntax.is_object()) {
+      // Python cannot parse it, so it cannot run: a finding on its line, not
+      // an assessor that failed.
+      findings.push_back(
+          tools::syntax_error_finding(syntax.value("line", 1), syntax.value("column", 1),
+                                      syntax.value("message", "invalid syntax"), request.code));
+    } else {
+      for (const auto& skipped : answer.value("skipped", nlohmann::json::array()))
+        throw PluginError(WARDEN_ERR_FAILED,
+                          "bandit could not read the program: " + skipped[1].get<std::string>());
+    }
     for (const auto& issue : answer.value("issues", nlohmann::json::array())) {
       Finding f;
       f.rule_id = issue.value("test_id", "");

@@ -1,9 +1,9 @@
 // heuristics: warden's built-in assessor. It reads Python with a real
 // tokenizer, resolves import aliases and constant strings, and reports the
-// rules in python_analysis.cc. No external tool, so it is always available.
+// rules in core/lang/python/analysis.cc. No external tool, so it is always available.
 #include <warden/plugin.h>
 
-#include "python_analysis.h"
+#include "lang/python/analysis.h"
 
 namespace warden::heuristics {
 
@@ -20,7 +20,7 @@ class HeuristicsAssessor {
     if (request.language != "python")
       throw PluginError(WARDEN_ERR_UNSUPPORTED,
                         "heuristics reads Python only, not " + std::string(request.language));
-    return analyze(request.code);
+    return analyze(request.code).findings;
   }
 };
 

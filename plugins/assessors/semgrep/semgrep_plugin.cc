@@ -25,10 +25,12 @@
 #include <stdexcept>
 
 #include "plugin_files.h"
+#include "tool_findings.h"
 #include "tool_process.h"
 
 namespace warden::semgrep {
 namespace fs = std::filesystem;
+using tools::line_of;
 using tools::ToolFailure;
 using tools::ToolProcess;
 
@@ -46,19 +48,6 @@ Confidence confidence_of(const std::string& s) {
   if (s == "high" || s == "HIGH") return Confidence::kHigh;
   if (s == "low" || s == "LOW") return Confidence::kLow;
   return Confidence::kMedium;
-}
-
-std::string line_of(std::string_view code, int number) {
-  std::size_t start = 0;
-  for (int n = 1; n < number && start != std::string_view::npos; ++n) {
-    start = code.find('\n', start);
-    if (start != std::string_view::npos) ++start;
-  }
-  if (number < 1 || start == std::string_view::npos || start > code.size()) return "";
-  std::size_t end = code.find('\n', start);
-  std::string_view line = code.substr(start, end == std::string_view::npos ? end : end - start);
-  std::size_t first = line.find_first_not_of(" \t");
-  return first == std::string_view::npos ? "" : std::string(line.substr(first, 200));
 }
 
 std::string sha256_hex(const std::string& data) {
@@ -211,11 +200,21 @@ class SemgrepAssessor {
       throw PluginError(WARDEN_ERR_FAILED, "semgrep (" + tools::describe_status(status) +
                                                ") printed no JSON report: " +
                                                (out.empty() ? stderr_tail : out.substr(0, 200)));
-    for (const auto& error : report.value("errors", nlohmann::json::array()))
+    std::vector<Finding> findings;
+    for (const auto& error : report.value("errors", nlohmann::json::array())) {
+      // A program Python cannot parse is a finding on its line (it cannot
+      // run); any other error means Semgrep did not check it.
+      if (const nlohmann::json* start = syntax_error_start(error)) {
+        const nlohmann::json& span = *start;
+        findings.push_back(tools::syntax_error_finding(
+            span.value("line", 1), span.value("col", 1),
+            error.value("message", "invalid syntax").substr(0, 200), request.code));
+        continue;
+      }
       throw PluginError(WARDEN_ERR_FAILED,
                         "semgrep could not check the program: " +
                             error.value("message", error.value("type", error.dump())));
-    std::vector<Finding> findings;
+    }
     for (const auto& r : report["results"]) {
       const nlohmann::json& extra = r.value("extra", nlohmann::json::object());
       const nlohmann::json& meta = extra.value("metadata", nlohmann::json::object());
@@ -308,6 +307,25 @@ class SemgrepAssessor {
     } catch (const ToolFailure& e) {
       throw std::runtime_error(std::string("semgrep-core does not start: ") + e.what());
     }
+  }
+
+  // Where Semgrep's error about the program's syntax ("Syntax error",
+  // "Lexical error", "PartialParsing": it read the rest) starts, or nullptr
+  // for any other error. The engine says `location`; `semgrep scan` said
+  // `spans`.
+  static const nlohmann::json* syntax_error_start(const nlohmann::json& error) {
+    std::string type = error.value("type", nlohmann::json()).dump();
+    if (type.find("Syntax error") == std::string::npos &&
+        type.find("Lexical error") == std::string::npos &&
+        type.find("PartialParsing") == std::string::npos)
+      return nullptr;
+    if (error.contains("location") && error["location"].is_object() &&
+        error["location"].contains("start"))
+      return &error["location"]["start"];
+    if (error.contains("spans") && error["spans"].is_array() && !error["spans"].empty() &&
+        error["spans"][0].contains("start"))
+      return &error["spans"][0]["start"];
+    return nullptr;
   }
 
   // Offline and private: settings and logs under our own HOME.

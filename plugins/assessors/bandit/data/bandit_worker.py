@@ -10,8 +10,11 @@ Protocol: JSON lines. First the worker prints
   {"ready": true, "bandit": "<version>"}
 then, for each request line {"code": "...", "file_name": "x.py",
 "skips": ["B101", ...]}, one answer line:
-  {"issues": [<Issue.as_dict()>...], "skipped": [[file, reason]...]}
-or {"error": "..."} when Bandit itself raised. stdout carries only the
+  {"issues": [<Issue.as_dict()>...], "skipped": [[file, reason]...],
+   "syntax_error": {"line": N, "column": N, "message": "..."} or null}
+or {"error": "..."} when Bandit itself raised. `syntax_error` says where
+CPython stops parsing the program when Bandit skipped it (Bandit's own reason
+has no line). stdout carries only the
 protocol: Bandit's logging goes to stderr.
 """
 import json
@@ -19,6 +22,19 @@ import logging
 import os
 import sys
 import tempfile
+
+
+def syntax_error(path):
+    """Where CPython stops parsing the file Bandit skipped, or None."""
+    with open(path, "rb") as f:
+        source = f.read()
+    try:
+        compile(source, os.path.basename(path), "exec", dont_inherit=True)
+    except SyntaxError as e:
+        return {"line": e.lineno or 1, "column": e.offset or 1, "message": e.msg}
+    except ValueError as e:  # null bytes
+        return {"line": 1, "column": 1, "message": str(e)}
+    return None
 
 
 def main():
@@ -55,7 +71,8 @@ def main():
                 for i in manager.get_issue_list(constants.LOW, constants.LOW)
             ]
             answer({"issues": issues,
-                    "skipped": [[os.path.basename(f), why] for f, why in manager.skipped]})
+                    "skipped": [[os.path.basename(f), why] for f, why in manager.skipped],
+                    "syntax_error": syntax_error(path) if manager.skipped else None})
             os.unlink(path)
         except Exception as e:  # report, keep serving
             answer({"error": f"{type(e).__name__}: {e}"})

@@ -1,4 +1,4 @@
-#include "python_analysis.h"
+#include "lang/python/analysis.h"
 
 #include <algorithm>
 #include <array>
@@ -7,8 +7,10 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <tuple>
 #include <unordered_set>
 
+#include "lang/python/source.h"
 #include "lang/python/tokenizer.h"
 
 namespace warden::heuristics {
@@ -41,6 +43,7 @@ enum RuleIndex {
   kNetworkLoop,
   kExfiltration,
   kCallableReference,
+  kUnreadableSource,
 };
 
 const std::vector<Rule> kRules = {
@@ -90,10 +93,49 @@ const std::vector<Rule> kRules = {
      "sends data while reading secrets (credentials, keys, the environment)"},
     {"heuristics.callable-reference", Severity::kHigh, Confidence::kMedium, "code-execution", 502,
      "hands a command or code runner over as a value (a pickle gadget, an indirect call)"},
+    {"heuristics.unreadable-source", Severity::kCritical, Confidence::kHigh, "obfuscation", 172,
+     "the program cannot be read as CPython reads it"},
 };
 
-const std::set<std::string> kCodeExecCalls = {
-    "eval", "exec", "compile", "execfile", "builtins.eval", "builtins.exec", "builtins.compile"};
+// How deep code given to eval/exec/compile as a constant is itself assessed.
+constexpr int kMaxCodeDepth = 4;
+
+// Runs a string as Python: the builtins, and the interpreters and
+// sub-interpreters that take source text (logging.config.listen evaluates
+// the configuration it is sent).
+const std::set<std::string> kCodeExecCalls = {"eval",
+                                              "exec",
+                                              "compile",
+                                              "execfile",
+                                              "code.interact",
+                                              "code.compile_command",
+                                              "code.InteractiveConsole.push",
+                                              "code.InteractiveConsole.runsource",
+                                              "code.InteractiveConsole.runcode",
+                                              "code.InteractiveInterpreter.runsource",
+                                              "code.InteractiveInterpreter.runcode",
+                                              "_xxsubinterpreters.run_string",
+                                              "_interpreters.run_string",
+                                              "_testcapi.run_in_subinterp",
+                                              "test.support.run_in_subinterp",
+                                              "logging.config.listen"};
+// Builtin names an import or assignment elsewhere in the program must not
+// talk away: `from x import eval` after (or never reaching) `eval(code)`.
+const std::set<std::string, std::less<>> kUnshadowedBuiltins = {
+    "eval", "exec", "compile", "execfile", "__import__", "getattr", "globals", "vars"};
+// Classes whose instances' methods the rules name (`console.push(...)` is
+// code.InteractiveConsole.push): `x = Class(...)` makes x stand for Class.
+const std::set<std::string> kInstanceClasses = {"code.InteractiveConsole",
+                                                "code.InteractiveInterpreter", "paramiko.SSHClient",
+                                                "paramiko.client.SSHClient"};
+// Methods that run a command on the host a client is connected to.
+const std::set<std::string> kRemoteShellCalls = {"paramiko.SSHClient.exec_command",
+                                                 "paramiko.client.SSHClient.exec_command"};
+// Serializers of the pickle family: with a class that defines __reduce__,
+// their output is a payload that runs code where it is loaded.
+const std::set<std::string> kPickleDumps = {"pickle.dumps",  "pickle.dump",  "_pickle.dumps",
+                                            "cPickle.dumps", "cPickle.dump", "dill.dumps",
+                                            "dill.dump"};
 const std::set<std::string> kShellCalls = {"os.system",
                                            "os.popen",
                                            "commands.getoutput",
@@ -111,7 +153,9 @@ const std::set<std::string> kSubprocessCalls = {"subprocess.run",
                                                 "subprocess.check_call",
                                                 "subprocess.check_output",
                                                 "asyncio.create_subprocess_shell",
-                                                "asyncio.create_subprocess_exec"};
+                                                "asyncio.create_subprocess_exec",
+                                                "asyncio.subprocess.create_subprocess_shell",
+                                                "asyncio.subprocess.create_subprocess_exec"};
 const std::set<std::string> kDecoders = {"base64.b64decode",
                                          "base64.b32decode",
                                          "base64.b16decode",
@@ -203,13 +247,37 @@ bool is_rule_name(std::string_view name);
 
 const std::unordered_set<std::string_view>& rule_names() {
   static const std::unordered_set<std::string_view> names = [] {
-    std::unordered_set<std::string_view> n = {"getattr", "setattr",  "delattr", "open",
-                                              "load",    "load_all", "Path",    "PosixPath",
-                                              "dup2",    "fork",     "forkpty", "__import__",
-                                              "eval",    "exec",     "compile", "import_module"};
-    for (const auto* table :
-         {&kCodeExecCalls, &kShellCalls, &kSubprocessCalls, &kDecoders, &kDeserializers,
-          &kPrivilegeCalls, &kPathMutations, &kNetworkCalls, &kImportCalls}) {
+    // Besides the tables: what the resolver follows (getattr, namespaces,
+    // __call__) and the calls the rules look at by hand.
+    std::unordered_set<std::string_view> n = {"getattr",
+                                              "setattr",
+                                              "delattr",
+                                              "open",
+                                              "load",
+                                              "load_all",
+                                              "Path",
+                                              "PosixPath",
+                                              "dup2",
+                                              "fork",
+                                              "forkpty",
+                                              "__import__",
+                                              "eval",
+                                              "exec",
+                                              "compile",
+                                              "import_module",
+                                              "__call__",
+                                              "__dict__",
+                                              "vars",
+                                              "globals",
+                                              "locals",
+                                              "partial",
+                                              "methodcaller",
+                                              "subprocess_exec",
+                                              "subprocess_shell",
+                                              "YAML"};
+    for (const auto* table : {&kCodeExecCalls, &kShellCalls, &kSubprocessCalls, &kDecoders,
+                              &kDeserializers, &kPrivilegeCalls, &kPathMutations, &kNetworkCalls,
+                              &kImportCalls, &kRemoteShellCalls, &kPickleDumps}) {
       for (const std::string& call : *table) {
         std::size_t dot = call.rfind('.');
         n.insert(dot == std::string::npos ? std::string_view(call)
@@ -258,9 +326,14 @@ struct Argument {
   std::string keyword;     // "shell" for shell=True
 };
 
-class Analysis {
+class Analyzer {
  public:
-  explicit Analysis(std::string_view code) : code_(code), tokens_(python::tokenize(code)) {
+  // `depth` 0: a program; more: code given to eval/exec/compile as a constant.
+  Analyzer(std::string_view code, int depth)
+      : source_(python::read_source(code, depth == 0)),
+        code_(source_.text),
+        tokens_(python::tokenize(code_)),
+        depth_(depth) {
     // Only code tokens matter; comments and layout are dropped up front,
     // after noting which code runs in a loop (that needs the layout).
     std::vector<bool> loop_blocks;  // per indented block: is it a loop's body?
@@ -329,7 +402,10 @@ class Analysis {
       for (std::size_t i = open; i <= close; ++i) in_loop_[i] = true;
   }
 
-  std::vector<Finding> run() {
+  heuristics::Analysis run() {
+    if (!source_.error.empty())
+      add(kUnreadableSource, source_.error_line, 1,
+          source_.error + " (CPython would run what warden cannot see)");
     collect_bindings();
     for (std::size_t i = 0; i < code_tokens_.size(); ++i) {
       const Token& t = *code_tokens_[i];
@@ -338,13 +414,15 @@ class Analysis {
       if (i == 0 || !is_op(i - 1, ".")) {
         std::size_t end = chain_end(i);
         if (!worth_resolving(i, end)) continue;
-        if (is_op(end, "("))
-          check_call(i);
-        else
-          check_reference(i);
+        std::string value = follow(i, end, true);
+        if (!value.empty() && !is_op(end, "(") && !is_op(end, "=") && !is_op(end, ".") &&
+            !is_op(end, "["))
+          check_reference(i, value);
       }
     }
-    if (uses_socket_ && dup2_line_) add(kReverseShell, *dup2_token_);
+    check_wrapper_calls();
+    if (uses_socket_)  // each stream wired to the socket, where the other assessors see it too
+      for (const Token* at : dup2_tokens_) add(kReverseShell, *at);
     if (has_while_true_ && fork_token_) add(kForkBomb, *fork_token_);
     if (first_network_) {
       bool secrets = names_secret_file();
@@ -353,11 +431,15 @@ class Analysis {
             secrets ? "with a credential or secret file named in the code"
                     : "with the whole environment");
     }
+    if (defines_reduce_)
+      for (const auto& [at, q] : pickle_dumps_)
+        add(kDeserialization, *at, q + " of an object with __reduce__ (builds a pickle payload)");
     for (const Token* at : callable_references_) {
-      add(kCallableReference, *at);
-      if (defines_reduce_) findings_.back().severity = Severity::kCritical;
+      if (add(kCallableReference, *at) && defines_reduce_)
+        findings_.back().severity = Severity::kCritical;
     }
-    return std::move(findings_);
+    return {std::move(findings_), unique(std::move(imports_), &heuristics::Import::module),
+            unique(std::move(calls_), &heuristics::Call::name)};
   }
 
  private:
@@ -372,30 +454,45 @@ class Analysis {
            code_tokens_[i]->text == name;
   }
 
-  void add(RuleIndex rule, const Token& at, const std::string& detail = "") {
+  // Adds a finding unless the rule was reported on that line already;
+  // returns whether it did (then it is findings_.back()).
+  bool add(RuleIndex rule, const Token& at, const std::string& detail = "") {
+    return add(rule, at.line, at.column, detail);
+  }
+  // `inner_line`: the line inside code given to exec, so that its findings
+  // count as often as they would in a program of their own.
+  bool add(RuleIndex rule, int line, int column, const std::string& detail = "",
+           int inner_line = 0) {
     const Rule& r = kRules[rule];
-    if (!reported_.insert({r.id, at.line}).second) return;
+    if (!reported_.insert({r.id, line, inner_line}).second) return false;
     Finding f;
     f.rule_id = r.id;
     f.severity = r.severity;
     f.confidence = r.confidence;
     f.category = r.category;
     f.cwe = r.cwe;
-    f.line = at.line;
-    f.column = at.column;
+    f.line = line;
+    f.column = column;
     f.message = detail.empty() ? r.message : std::string(r.message) + ": " + detail;
-    if (std::optional<std::string_view> line = source_line(at.line)) {
-      std::size_t first = line->find_first_not_of(" \t");
-      f.source_line = first == std::string_view::npos ? "" : std::string(line->substr(first, 200));
-    }
+    f.source_line = trimmed_source_line(line);
     findings_.push_back(std::move(f));
+    return true;
+  }
+
+  std::string trimmed_source_line(int number) const {
+    std::optional<std::string_view> line = source_line(number);
+    if (!line) return "";
+    std::size_t first = line->find_first_not_of(" \t");
+    return first == std::string_view::npos ? "" : std::string(line->substr(first, 200));
   }
 
   // "a.b.c" from NAME (. NAME)* starting at i; `end` is set past it.
+  // `f.__call__` is `f`: calling it is calling f.
   std::string dotted(std::size_t i, std::size_t& end) const {
     std::string name(code_tokens_[i]->text);
     end = chain_end(i);
     for (std::size_t k = i + 2; k < end; k += 2) {
+      if (code_tokens_[k]->text == "__call__") continue;
       name += '.';
       name += code_tokens_[k]->text;
     }
@@ -426,15 +523,35 @@ class Analysis {
   }
 
   // Resolves the first component through import aliases and assignments.
+  // The builtins module's functions are named bare: `builtins.eval` and
+  // `__builtins__.eval` are `eval`.
   std::string resolve(const std::string& name) const {
     std::size_t dot = name.find('.');
     std::string head = name.substr(0, dot), rest = dot == std::string::npos ? "" : name.substr(dot);
     auto it = aliases_.find(head);
-    if (it != aliases_.end()) return it->second + rest;
+    if (it != aliases_.end() && !kUnshadowedBuiltins.count(head))
+      return bare_builtin(it->second + rest);
+    if (head == "__builtins__") return bare_builtin("builtins" + rest);
     for (const auto& module : star_imports_)
       if (kShellCalls.count(module + "." + head) || kSubprocessCalls.count(module + "." + head) ||
           kDeserializers.count(module + "." + head) || kDecoders.count(module + "." + head))
         return module + "." + head + rest;
+    return name;
+  }
+
+  // `items` without repeats of the same (name, line), in their order.
+  template <typename T>
+  static std::vector<T> unique(std::vector<T> items, std::string T::*name) {
+    std::set<std::pair<std::string, int>> seen;
+    std::vector<T> out;
+    for (auto& item : items)
+      if (seen.insert({item.*name, item.line}).second) out.push_back(std::move(item));
+    return out;
+  }
+
+  static std::string bare_builtin(std::string name) {
+    if (name.rfind("builtins.", 0) == 0 && name.size() > 9 && name.compare(9, 8, "__dict__") != 0)
+      name.erase(0, 9);
     return name;
   }
 
@@ -600,6 +717,8 @@ class Analysis {
       bool statement_start = i == 0 || code_tokens_[i - 1]->kind == TokenKind::kNewline ||
                              is_op(i - 1, ";") || is_op(i - 1, ":");
       if (!statement_start) continue;
+      if (is_name(i, "def") || (is_name(i, "async") && is_name(i + 1, "def")))
+        defs_.push_back(is_name(i, "def") ? i : i + 1);
       if (is_name(i, "import") || is_name(i, "from"))
         for (std::size_t j = i; j < code_tokens_.size() &&
                                 code_tokens_[j]->kind != TokenKind::kNewline && !is_op(j, ";");
@@ -614,6 +733,7 @@ class Analysis {
           }
           std::size_t end;
           std::string module = dotted(j, end);
+          note_import(module, *code_tokens_[j]);
           std::string top = module.substr(0, module.find('.'));
           if (is_name(end, "as") && end + 1 < code_tokens_.size()) {
             aliases_[std::string(code_tokens_[end + 1]->text)] = module;
@@ -628,6 +748,7 @@ class Analysis {
         std::size_t end;
         std::string module = dotted(i + 1, end);
         if (!is_name(end, "import")) continue;
+        note_import(module, *code_tokens_[i + 1]);
         for (std::size_t j = end + 1;
              j < code_tokens_.size() && code_tokens_[j]->kind != TokenKind::kNewline; ++j) {
           if (is_op(j, "*")) star_imports_.insert(module);
@@ -640,29 +761,168 @@ class Analysis {
             aliases_[name] = module + "." + name;
           }
         }
-      } else if (code_tokens_[i]->kind == TokenKind::kName && is_op(i + 1, "=")) {
-        std::size_t end = i + 2;
-        while (end < code_tokens_.size() && code_tokens_[end]->kind != TokenKind::kNewline &&
-               !is_op(end, ";"))
-          ++end;
-        std::string target(code_tokens_[i]->text);
-        if (auto value = constant(i + 2, end)) {
-          constants_[target] = *value;
-        } else if (end > i + 2 && code_tokens_[i + 2]->kind == TokenKind::kName) {
-          std::size_t chain_end;
-          std::string chain = dotted(i + 2, chain_end);
-          std::string callee = resolve(chain);
-          if (chain_end == end) aliases_[target] = callee;
-          if (is_op(chain_end, "(") && kDecoders.count(callee)) decoded_names_.insert(target);
-          if (is_op(chain_end, "(") && kNetworkCalls.count(callee)) network_objects_.insert(target);
-          // m = __import__("o" + "s") makes m the module.
-          if (is_op(chain_end, "(") && kImportCalls.count(callee)) {
-            std::size_t close = matching_paren(chain_end);
-            auto args = close < end ? arguments(chain_end, close) : std::vector<Argument>{};
-            if (!args.empty())
-              if (auto module = constant(args[0].begin, args[0].end)) aliases_[target] = *module;
-          }
+      } else if (code_tokens_[i]->kind == TokenKind::kName &&
+                 (is_op(i + 1, "=") || is_op(i + 1, ","))) {
+        collect_assignment(i);
+      }
+    }
+    collect_wrappers();
+  }
+
+  // `a = b = value` and `a, b = x, y` at statement start i: constants,
+  // aliases of modules and functions, decoded data, connections.
+  void collect_assignment(std::size_t i) {
+    std::size_t end = i;
+    while (end < code_tokens_.size() && code_tokens_[end]->kind != TokenKind::kNewline &&
+           !is_op(end, ";"))
+      ++end;
+    if (is_op(i + 1, "=") && !is_op(i + 3, "=") && !is_op(i + 3, ",")) {  // x = value: most of them
+      if (i + 2 < end) bind(std::string(code_tokens_[i]->text), i + 2, end);
+      return;
+    }
+    std::vector<std::vector<std::string>> targets;  // one list per `=`
+    std::size_t value = i;
+    for (;;) {
+      std::vector<std::string> names;
+      std::size_t k = value;
+      while (k < end && code_tokens_[k]->kind == TokenKind::kName) {
+        names.emplace_back(code_tokens_[k]->text);
+        if (!is_op(k + 1, ",")) {
+          ++k;
+          break;
         }
+        k += 2;
+      }
+      if (names.empty() || !is_op(k, "=")) break;
+      targets.push_back(std::move(names));
+      value = k + 1;
+    }
+    if (targets.empty() || value >= end) return;
+    std::vector<Argument> values = {Argument{value, end, ""}};
+    bool tuple = false;
+    for (const auto& names : targets) tuple |= names.size() > 1;
+    if (tuple) {  // x, y = a, b  or  x, y = (a, b)
+      std::size_t open = value - 1, close = end;
+      if ((is_op(value, "(") || is_op(value, "[")) && matching_paren(value) == end - 1) {
+        open = value;
+        close = end - 1;
+      }
+      values = arguments(open, close);
+    }
+    for (const auto& names : targets) {
+      if (names.size() == 1 && !tuple) {
+        bind(names[0], value, end);
+      } else if (names.size() == values.size()) {
+        for (std::size_t n = 0; n < names.size(); ++n)
+          bind(names[n], values[n].begin, values[n].end);
+      }
+    }
+  }
+
+  void bind(const std::string& target, std::size_t begin, std::size_t end) {
+    if (auto value = constant(begin, end)) {
+      constants_[target] = *value;
+      return;
+    }
+    if (begin >= end) return;
+    if (is_name(begin, "lambda")) {
+      std::size_t colon = begin + 1;
+      while (colon < end && !is_op(colon, ":")) ++colon;
+      note_wrapper(target, begin + 1, colon, colon + 1, end);
+      return;
+    }
+    if (code_tokens_[begin]->kind != TokenKind::kName) return;
+    std::size_t chain = chain_end(begin);
+    if (!worth_resolving(begin, chain)) return;  // nothing a rule could tell from it
+    std::size_t followed;
+    std::string q = follow(begin, followed, false);
+    if (followed == end && !q.empty()) aliases_[target] = q;
+    std::size_t chain_end;
+    std::string callee = resolve(dotted(begin, chain_end));
+    if (is_op(chain_end, "(") && matching_paren(chain_end) + 1 == end &&
+        kInstanceClasses.count(callee))
+      aliases_[target] = callee;  // console = code.InteractiveConsole(): console.push is its push
+    if (is_op(chain_end, "(") && kDecoders.count(callee)) decoded_names_.insert(target);
+    if (is_op(chain_end, "(") && kNetworkCalls.count(callee)) network_objects_.insert(target);
+  }
+
+  // `def name(params):` whose body hands a parameter to a command or code
+  // runner is that runner under another name (as is `name = lambda params:
+  // runner(...)`): a call of it is checked as the runner's call, with its
+  // arguments (`run("rm -rf /")`).
+  void collect_wrappers() {
+    for (std::size_t i : defs_) {
+      if (i + 2 >= code_tokens_.size() || code_tokens_[i + 1]->kind != TokenKind::kName ||
+          !is_op(i + 2, "("))
+        continue;
+      std::size_t params_close = matching_paren(i + 2);
+      std::size_t colon = params_close;
+      while (colon < code_tokens_.size() && !is_op(colon, ":") &&
+             code_tokens_[colon]->kind != TokenKind::kNewline)
+        ++colon;
+      if (!is_op(colon, ":")) continue;
+      std::size_t body_end = colon + 1;
+      if (body_end < code_tokens_.size() && code_tokens_[body_end]->kind == TokenKind::kNewline) {
+        int def_column = code_tokens_[i]->column;
+        for (++body_end; body_end < code_tokens_.size(); ++body_end)
+          if (code_tokens_[body_end - 1]->kind == TokenKind::kNewline &&
+              code_tokens_[body_end]->column <= def_column)
+            break;
+      } else {
+        while (body_end < code_tokens_.size() &&
+               code_tokens_[body_end]->kind != TokenKind::kNewline)
+          ++body_end;
+      }
+      note_wrapper(std::string(code_tokens_[i + 1]->text), i + 3, params_close, colon + 1,
+                   body_end);
+    }
+  }
+
+  // `target` wraps the first runner called in the body [body, body_end)
+  // with one of the parameter names found in [params, params_end).
+  void note_wrapper(const std::string& target, std::size_t params, std::size_t params_end,
+                    std::size_t body, std::size_t body_end) {
+    std::vector<std::string_view> names;
+    for (std::size_t k = params; k < params_end; ++k)
+      if (code_tokens_[k]->kind == TokenKind::kName && (k == params || !is_op(k - 1, "=")))
+        names.push_back(code_tokens_[k]->text);
+    for (std::size_t k = body; k < body_end; ++k) {
+      if (code_tokens_[k]->kind != TokenKind::kName || (k > body && is_op(k - 1, "."))) continue;
+      std::size_t open = chain_end(k);
+      if (!is_op(open, "(") || !worth_resolving(k, open)) continue;
+      std::string q = resolve(dotted(k, open));
+      if (!is_op(open, "(") || !is_runner(q)) continue;
+      std::size_t close = std::min(matching_paren(open), body_end);
+      bool passes_parameter = false, shell = false;
+      for (std::size_t a = open + 1; a < close; ++a) {
+        passes_parameter |=
+            code_tokens_[a]->kind == TokenKind::kName && !is_op(a + 1, "=") &&
+            std::find(names.begin(), names.end(), code_tokens_[a]->text) != names.end();
+        shell |= is_name(a, "shell") && is_op(a + 1, "=") && is_name(a + 2, "True");
+      }
+      if (!passes_parameter) continue;
+      wrappers_[target] = {q, shell};
+      return;
+    }
+  }
+
+  // Calls of the wrappers collect_wrappers() found.
+  void check_wrapper_calls() {
+    if (wrappers_.empty()) return;
+    for (std::size_t i = 0; i < code_tokens_.size(); ++i) {
+      if (code_tokens_[i]->kind != TokenKind::kName || !is_op(i + 1, "(") ||
+          (i > 0 && (is_op(i - 1, ".") || is_name(i - 1, "def"))))
+        continue;
+      auto it = wrappers_.find(code_tokens_[i]->text);
+      if (it == wrappers_.end()) continue;
+      std::size_t close = matching_paren(i + 1);
+      if (close >= code_tokens_.size()) continue;
+      const Token& at = *code_tokens_[i];
+      auto args = arguments(i + 1, close);
+      check_qualified(it->second.runner, at, args, i + 1, close);
+      if (it->second.shell) {
+        add(kShellCommand, at, it->second.runner + " through " + std::string(at.text));
+        check_command_strings(args, at);
       }
     }
   }
@@ -694,19 +954,40 @@ class Analysis {
     return (i == 0 || !is_op(i - 1, ".")) && resolve("environ") == "os.environ";
   }
 
+  // Whether `q` runs a command or code when called.
+  static bool is_runner(std::string_view q) {
+    static const auto names =
+        name_set({&kShellCalls, &kCodeExecCalls, &kSubprocessCalls, &kDeserializers}, {});
+    return names.count(q) || is_process_exec(q);
+  }
+
+  static bool is_process_exec(std::string_view q) {
+    return q.starts_with("os.") && (q.starts_with("os.exec") || q.starts_with("os.spawn") ||
+                                    q.starts_with("os.posix_spawn"));
+  }
+
+  // The names of `tables` and `extra` together, for one hash lookup.
+  static std::unordered_set<std::string_view> name_set(
+      std::initializer_list<const std::set<std::string>*> tables,
+      std::initializer_list<std::string_view> extra) {
+    std::unordered_set<std::string_view> names(extra);
+    for (const auto* table : tables)
+      for (const std::string& name : *table) names.insert(name);
+    return names;
+  }
+
   // A command or code runner named without being called (`os.system` handed
-  // to pickle's __reduce__, to map(), to a thread): the call happens where
-  // no call site shows it.
-  void check_reference(std::size_t i) {
+  // to pickle's __reduce__, to map(), to a thread, kept in a dict): the call
+  // happens where no call site shows it, so it counts as the call itself,
+  // with the strings of its statement as its arguments.
+  void check_reference(std::size_t i, const std::string& q) {
     if (import_tokens_[i] || (i > 0 && (is_name(i - 1, "def") || is_name(i - 1, "class")))) return;
-    std::size_t chain_end;
-    std::string raw = dotted(i, chain_end);
-    if (is_op(chain_end, "(") || is_op(chain_end, "=") || is_op(chain_end, ".")) return;
-    std::string q = resolve(raw);
-    if (kShellCalls.count(q) || kCodeExecCalls.count(q) || q.rfind("os.exec", 0) == 0 ||
-        q.rfind("os.spawn", 0) == 0 || q == "subprocess.Popen" || q == "subprocess.call" ||
-        q == "subprocess.check_output" || q == "subprocess.run")
-      callable_references_.push_back(code_tokens_[i]);
+    if (!is_runner(q)) return;
+    callable_references_.push_back(code_tokens_[i]);
+    std::size_t begin = i, end = i;
+    while (begin > 0 && code_tokens_[begin - 1]->kind != TokenKind::kNewline) --begin;
+    while (end < code_tokens_.size() && code_tokens_[end]->kind != TokenKind::kNewline) ++end;
+    check_qualified(q, *code_tokens_[i], {Argument{begin, end, ""}}, begin, end);
   }
 
   // Names that matter wherever they appear; dispatched on the first byte,
@@ -727,7 +1008,6 @@ class Analysis {
         break;
       case 'f':
         if (attribute && w == "f_globals") add(kDunderWalk, t, std::string(w));
-        if (w == "from") check_imported_module(i);
         break;
       case 'g':
         if (attribute && w == "gi_frame") add(kDunderWalk, t, std::string(w));
@@ -746,20 +1026,8 @@ class Analysis {
       case 'w':
         if (w == "while" && is_name(i + 1, "True")) has_while_true_ = true;
         break;
-      case 'i':
-        if (w == "import") check_imported_module(i);
-        break;
       default: break;
     }
-  }
-
-  // `import X` / `from X import ...` at token i.
-  void check_imported_module(std::size_t i) {
-    if (i + 1 >= code_tokens_.size()) return;
-    std::string_view module = code_tokens_[i + 1]->text;
-    if (module == "ctypes" || module == "cffi")
-      add(kNativeCode, *code_tokens_[i + 1], std::string(module));
-    if (module == "socket") uses_socket_ = true;
   }
 
   bool args_have_decoder(std::size_t begin, std::size_t end) const {
@@ -792,41 +1060,207 @@ class Analysis {
     }
   }
 
-  void check_call(std::size_t i) {
-    std::size_t chain_end;
-    std::string raw = dotted(i, chain_end);
-    if (!is_op(chain_end, "(")) return;
-    std::size_t open = chain_end, close = matching_paren(open);
-    if (close >= code_tokens_.size()) return;  // unterminated call: nothing to read
-    auto args = arguments(open, close);
-    std::string q = resolve(raw);
+  // Follows the expression that starts with the name at i through
+  // attributes, calls and subscripts as far as the rules can tell what its
+  // value is: a module, a function, or a namespace (`sys.modules`,
+  // `os.__dict__`, `vars(os)`, `globals()`, `__builtins__`) read with a
+  // constant key. `__import__("os")` is the module os, `getattr(os, "sys" +
+  // "tem")` is os.system, `functools.partial(f, ...)` calls f,
+  // `operator.methodcaller("system", c)(os)` calls os.system, and
+  // `f.__call__` is f. With `report`, every call on the way is checked.
+  // Returns the resolved name of the value it ends with ("" when unknown)
+  // and sets `end` past what it followed.
+  std::string follow(std::size_t i, std::size_t& end, bool report) {
     const Token& at = *code_tokens_[i];
+    std::string q = resolve(dotted(i, end));
+    for (std::size_t k = i + 2; k < end; k += 2)  // os.__dict__.get(...): the namespace first
+      if (code_tokens_[k]->text == "__dict__") {
+        std::size_t prefix_end;
+        q = resolve(dotted(i, prefix_end));
+        if (std::size_t at_dict = q.find(".__dict__"); at_dict != std::string::npos)
+          q.resize(at_dict + 9);
+        end = k + 1;
+        break;
+      }
+    bool mapping = false;  // q's namespace: q["name"] is q.name ("" : names of the program)
+    auto enter_namespace = [&] {
+      if (q.size() > 9 && q.ends_with(".__dict__")) {
+        q.resize(q.size() - 9);
+        mapping = true;
+      } else if (q == "sys.modules" || q == "builtins") {
+        if (q == "sys.modules") q.clear();
+        mapping = is_op(end, "[");
+      }
+    };
+    enter_namespace();
+    std::string method;  // operator.methodcaller("name", ...) waiting for its object
+    std::vector<Argument> method_args;
+    std::size_t method_open = 0, method_close = 0;
+    for (int steps = 0; steps < 64; ++steps) {
+      if (is_op(end, "[") && mapping) {
+        std::size_t close = matching_paren(end);
+        if (close >= code_tokens_.size()) break;
+        auto key = constant(end + 1, close);
+        if (!key) {
+          if (report) add(kComputedAttribute, at, (q.empty() ? "a namespace" : q) + "[...]");
+          break;
+        }
+        if (report && kDangerousAttributes.count(*key) &&
+            add(kComputedAttribute, at, "'" + *key + "'"))
+          findings_.back().severity = Severity::kCritical;
+        q = q.empty() ? resolve(*key) : bare_builtin(q + "." + *key);
+        mapping = false;
+        end = close + 1;
+        enter_namespace();
+        continue;
+      }
+      if (is_op(end, ".") && end + 1 < code_tokens_.size() &&
+          code_tokens_[end + 1]->kind == TokenKind::kName) {
+        std::string_view name = code_tokens_[end + 1]->text;
+        if (mapping ? name != "get" : q.empty()) break;
+        end += 2;
+        if (name == "__call__") continue;
+        if (name == "__dict__") {
+          mapping = true;
+          continue;
+        }
+        if (mapping && is_op(end, "(")) {  // os.__dict__.get("system") is os.__dict__["system"]
+          std::size_t close = matching_paren(end);
+          auto args = close < code_tokens_.size() ? arguments(end, close) : std::vector<Argument>{};
+          auto key = args.empty() ? std::nullopt : constant(args[0].begin, args[0].end);
+          if (!key) break;
+          q = q.empty() ? resolve(*key) : bare_builtin(q + "." + *key);
+          mapping = false;
+          end = close + 1;
+          continue;
+        }
+        q = bare_builtin(q + "." + std::string(name));
+        enter_namespace();
+        continue;
+      }
+      if (!is_op(end, "(")) break;
+      std::size_t open = end, close = matching_paren(open);
+      if (close >= code_tokens_.size()) break;  // unterminated call: nothing to read
+      auto args = arguments(open, close);
+      end = close + 1;
+      if (!method.empty()) {  // methodcaller("system", cmd)(os)
+        std::string object = args.size() == 1 ? value_of(args[0]) : "";
+        if (object.empty()) break;
+        q = bare_builtin(object + "." + method);
+        if (report) check_call(q, at, method_args, method_open, method_close);
+        break;
+      }
+      if ((q == "globals" || q == "locals" || q == "vars") && args.empty()) {
+        q.clear();  // the program's own names
+        mapping = true;
+        continue;
+      }
+      if (q == "vars" && args.size() == 1) {
+        q = value_of(args[0]);
+        if (q.empty()) break;
+        mapping = true;
+        continue;
+      }
+      if (q.empty()) break;
+      if (report) check_call(q, at, args, open, close);
+      std::string called = q;
+      q.clear();
+      if (kImportCalls.count(called) && !args.empty()) {
+        if (auto module = constant(args[0].begin, args[0].end)) q = *module;
+      } else if (called == "getattr" && args.size() >= 2) {
+        auto name = constant(args[1].begin, args[1].end);
+        std::string object = value_of(args[0]);
+        if (name && !object.empty()) q = bare_builtin(object + "." + *name);
+      } else if (called == "functools.partial" && !args.empty()) {
+        q = value_of(args[0]);  // calling the partial calls q
+        if (report && !q.empty())
+          check_call(q, at, std::vector<Argument>(args.begin() + 1, args.end()), open, close);
+      } else if (called == "operator.methodcaller" && !args.empty()) {
+        if (auto name = constant(args[0].begin, args[0].end)) {
+          method = *name;
+          method_args.assign(args.begin() + 1, args.end());
+          method_open = open;
+          method_close = close;
+          if (report && kDangerousAttributes.count(method) &&
+              add(kComputedAttribute, at, "methodcaller('" + method + "')"))
+            findings_.back().severity = Severity::kCritical;
+          continue;
+        }
+      }
+      if (q.empty()) break;
+      enter_namespace();
+    }
+    return method.empty() ? q : "";
+  }
 
-    // getattr(obj, "name")(...) calls obj.name.
-    if (q == "getattr" || q == "setattr" || q == "delattr" || q == "builtins.getattr") {
+  // The resolved name of an argument that is a followable expression and
+  // nothing more (`os`, `sys.modules["os"]`, `__import__("os")`), or "".
+  std::string value_of(const Argument& a) {
+    if (!a.keyword.empty() || a.begin >= a.end || code_tokens_[a.begin]->kind != TokenKind::kName)
+      return "";
+    std::size_t end;
+    std::string q = follow(a.begin, end, false);
+    return end == a.end ? q : "";
+  }
+
+  // Whether `q` is a call the rules know (what the assessment lists as `calls`).
+  static bool is_known_call(std::string_view q) {
+    static const auto names =
+        name_set({&kDecoders, &kImportCalls, &kPrivilegeCalls, &kPathMutations, &kNetworkCalls},
+                 {"yaml.load", "yaml.load_all", "os.fork", "os.forkpty", "os.dup2"});
+    return names.count(q) || is_runner(q) || q.starts_with("ctypes.") || q.starts_with("cffi.");
+  }
+
+  // Code given to eval/exec/compile as a constant is Python: it is assessed
+  // as such (to kMaxCodeDepth), its findings, imports and calls reported on
+  // the line of the call that runs it.
+  void check_code_string(const std::string& code, const std::string& runner, const Token& at) {
+    if (depth_ + 1 > kMaxCodeDepth) {
+      add(kCodeExecDynamic, at,
+          "code nested deeper than " + std::to_string(kMaxCodeDepth) + " levels");
+      return;
+    }
+    heuristics::Analysis inner = Analyzer(code, depth_ + 1).run();
+    for (Finding& f : inner.findings) {
+      RuleIndex rule = kCodeExec;
+      for (std::size_t r = 0; r < kRules.size(); ++r)
+        if (f.rule_id == kRules[r].id) rule = static_cast<RuleIndex>(r);
+      std::string detail = f.message;
+      std::string rule_message = std::string(kRules[rule].message) + ": ";
+      if (detail.rfind(rule_message, 0) == 0) detail.erase(0, rule_message.size());
+      if (detail == kRules[rule].message) detail.clear();
+      if (add(rule, at.line, at.column,
+              "in the code given to " + runner + (detail.empty() ? "" : ": " + detail), f.line))
+        findings_.back().severity = std::max(findings_.back().severity, f.severity);
+    }
+    for (auto& i : inner.imports) imports_.push_back({std::move(i.module), at.line});
+    for (auto& c : inner.calls) calls_.push_back({std::move(c.name), at.line});
+  }
+
+  // A module the program imports (by a statement or a constant name).
+  void note_import(const std::string& module, const Token& at) {
+    imports_.push_back({module, at.line});
+    std::string top = module.substr(0, module.find('.'));
+    if (top == "ctypes" || top == "cffi") add(kNativeCode, at, module);
+    if (top == "socket") uses_socket_ = true;
+  }
+
+  // The call of `q` (already resolved) at `at` with `args`.
+  void check_call(const std::string& q, const Token& at, const std::vector<Argument>& args,
+                  std::size_t open, std::size_t close) {
+    if (q == "getattr" || q == "setattr" || q == "delattr") {
       if (args.size() >= 2) {
         auto name = constant(args[1].begin, args[1].end);
         bool single_literal = args[1].end - args[1].begin == 1 &&
                               code_tokens_[args[1].begin]->kind == TokenKind::kString;
         if (name && kDangerousAttributes.count(*name)) {
           // Naming a dangerous attribute is worse than a computed name alone.
-          add(kComputedAttribute, at, "'" + *name + "'");
-          findings_.back().severity = Severity::kCritical;
+          if (add(kComputedAttribute, at, "'" + *name + "'"))
+            findings_.back().severity = Severity::kCritical;
         } else if (!single_literal) {
           add(kComputedAttribute, at);
         }
-        if (name && is_op(close + 1, "(") && args[0].end - args[0].begin >= 1 &&
-            code_tokens_[args[0].begin]->kind == TokenKind::kName) {
-          std::size_t obj_end;
-          std::string obj = resolve(dotted(args[0].begin, obj_end));
-          std::size_t inner_close = matching_paren(close + 1);
-          if (inner_close >= code_tokens_.size()) return;
-          check_qualified(obj + "." + *name, at, arguments(close + 1, inner_close), close + 1,
-                          inner_close);
-        }
-        if (code_tokens_[args[0].begin]->text == "__builtins__" ||
-            resolve(std::string(code_tokens_[args[0].begin]->text)) == "builtins")
-          add(kBuiltinsAccess, at);
+        if (value_of(args[0]) == "builtins") add(kBuiltinsAccess, at);
       }
       return;
     }
@@ -841,23 +1275,40 @@ class Analysis {
           return true;
       return false;
     };
-    if (kCodeExecCalls.count(q) || q == "__builtins__.eval" || q == "__builtins__.exec") {
+    if (is_known_call(q)) calls_.push_back({q, at.line});
+    if (kCodeExecCalls.count(q)) {
       add(kCodeExec, at, q);
-      if (!args.empty() && !constant(args[0].begin, args[0].end)) add(kCodeExecDynamic, at);
+      auto code = args.empty() ? std::nullopt : constant(args[0].begin, args[0].end);
+      if (code)
+        check_code_string(*code, q, at);
+      else if (!args.empty())
+        add(kCodeExecDynamic, at);
       if (args_have_decoder(open, close)) add(kDecodedPayload, at);
     } else if (kShellCalls.count(q)) {
       add(kShellCommand, at, q);
       check_command_strings(args, at);
-    } else if (q.rfind("os.exec", 0) == 0 || q.rfind("os.spawn", 0) == 0 ||
-               q.rfind("os.posix_spawn", 0) == 0) {
+    } else if (is_process_exec(q)) {
       add(kProcessExec, at, q);
       check_command_strings(args, at);
     } else if (kSubprocessCalls.count(q)) {
-      bool shell = keyword_true("shell") || q == "asyncio.create_subprocess_shell";
+      bool shell = keyword_true("shell") || q.ends_with("create_subprocess_shell");
       add(shell ? kShellCommand : kSubprocess, at, q);
       check_command_strings(args, at);
+    } else if (q.ends_with(".subprocess_shell") || q.ends_with(".subprocess_exec")) {
+      // an asyncio event loop's own way to start a process
+      add(q.ends_with("shell") ? kShellCommand : kSubprocess, at, q);
+      check_command_strings(args, at);
+    } else if (kRemoteShellCalls.count(q)) {
+      add(kShellCommand, at, q + " (on the remote host)");
     } else if (kDeserializers.count(q)) {
       add(kDeserialization, at, q);
+    } else if (kPickleDumps.count(q)) {
+      pickle_dumps_.push_back({&at, q});
+    } else if (q == "ruamel.yaml.YAML") {
+      for (const auto& a : args)
+        if (a.keyword == "typ")
+          if (auto typ = constant(a.begin, a.end); typ && (*typ == "unsafe" || *typ == "base"))
+            add(kDeserialization, at, q + "(typ='" + *typ + "')");
     } else if (q == "yaml.load" || q == "yaml.load_all") {
       bool safe = false;
       for (const auto& a : args)
@@ -871,14 +1322,14 @@ class Analysis {
         add(kDynamicImport, at, q);
       } else {
         std::string module = *constant(args[0].begin, args[0].end);
+        note_import(module, at);
         if (module == "os" || module == "subprocess" || module == "ctypes" || module == "socket" ||
             module == "pty" || module == "builtins" || module == "pickle" || module == "marshal")
           add(kDynamicImport, at, q + "('" + module + "')");
       }
     } else if (kPrivilegeCalls.count(q)) {
       add(kPrivilege, at, q);
-    } else if (q == "open" || q == "io.open" || q == "builtins.open" || q == "os.open" ||
-               q == "codecs.open") {
+    } else if (q == "open" || q == "io.open" || q == "os.open" || q == "codecs.open") {
       if (args.empty()) return;
       auto path = constant(args[0].begin, args[0].end);
       if (!path) return;
@@ -930,36 +1381,45 @@ class Analysis {
         }
     } else if (q.rfind("ctypes.", 0) == 0 || q.rfind("cffi.", 0) == 0) {
       add(kNativeCode, at, q);
-    } else if (q == "os.dup2" && !dup2_line_) {
-      dup2_line_ = at.line;
-      dup2_token_ = &at;
+    } else if (q == "os.dup2") {
+      dup2_tokens_.push_back(&at);
     } else if (q == "os.fork" || q == "os.forkpty") {
       fork_token_ = &at;
     }
   }
 
-  std::string_view code_;
+  python::SourceText source_;
+  std::string_view code_;  // the text CPython runs (source_.text)
   std::vector<Token> tokens_;
+  int depth_;
   std::vector<const Token*> code_tokens_;
   std::map<std::string, std::string, std::less<>> aliases_;
   std::map<std::string, std::string, std::less<>> constants_;
   std::set<std::string> star_imports_;
   std::set<std::string> decoded_names_;
-  std::set<std::pair<std::string, int>> reported_;
+  struct Wrapper {
+    std::string runner;  // the resolved runner it calls
+    bool shell = false;  // with shell=True
+  };
+  std::map<std::string, Wrapper, std::less<>> wrappers_;
+  std::vector<std::size_t> defs_;  // code-token indices of `def` at statement start
+  std::vector<heuristics::Import> imports_;
+  std::vector<heuristics::Call> calls_;
+  std::set<std::tuple<std::string, int, int>> reported_;
   std::vector<char> in_loop_;              // per code token: inside a loop body or a comprehension
   std::vector<char> comprehension_opens_;  // per code token: an open bracket holding a `for`
   std::vector<std::pair<std::size_t, std::size_t>> comprehension_ranges_;
   std::vector<char> import_tokens_;  // per code token: part of an import statement
   std::set<std::string, std::less<>> network_objects_;  // names bound to connections and clients
   std::vector<const Token*> callable_references_;
+  std::vector<std::pair<const Token*, std::string>> pickle_dumps_;
   const Token* first_network_ = nullptr;
   bool environment_dump_ = false;
   bool defines_reduce_ = false;
   std::vector<Finding> findings_;
   bool uses_socket_ = false;
   bool has_while_true_ = false;
-  int dup2_line_ = 0;
-  const Token* dup2_token_ = nullptr;
+  std::vector<const Token*> dup2_tokens_;
   const Token* fork_token_ = nullptr;
 };
 
@@ -969,8 +1429,16 @@ const std::vector<Rule>& rules() {
   return kRules;
 }
 
-std::vector<Finding> analyze(std::string_view code) {
-  return Analysis(code).run();
+Analysis analyze(std::string_view code) {
+  return Analyzer(code, 0).run();
+}
+
+void to_json(nlohmann::json& j, const Import& i) {
+  j = {{"module", i.module}, {"line", i.line}};
+}
+
+void to_json(nlohmann::json& j, const Call& c) {
+  j = {{"name", c.name}, {"line", c.line}};
 }
 
 }  // namespace warden::heuristics

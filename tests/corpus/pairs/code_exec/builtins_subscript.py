@@ -1,0 +1,3 @@
+import sys
+
+__builtins__.__dict__["ex" + "ec"](sys.stdin.read())

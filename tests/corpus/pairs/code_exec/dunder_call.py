@@ -1,0 +1,3 @@
+import sys
+
+exec.__call__(sys.stdin.read())

@@ -1,0 +1,3 @@
+import sys
+
+eval("exec")(sys.stdin.read())

@@ -1,0 +1,3 @@
+import sys
+
+globals()["__builtins__"].exec(sys.stdin.read())

