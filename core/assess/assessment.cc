@@ -36,7 +36,8 @@ std::vector<Finding> merge_findings(std::vector<Finding> findings) {
     bool folded = false;
     for (auto& kept : out) {
       if (kept.line != f.line) continue;
-      if (kept.assessor == f.assessor && kept.rule_id == f.rule_id && kept.column == f.column) {
+      if (kept.assessor == f.assessor && kept.rule_id == f.rule_id && kept.column == f.column &&
+          kept.message == f.message) {
         folded = true;  // an exact duplicate
         break;
       }

@@ -1230,7 +1230,9 @@ class Analyzer {
       if (detail.rfind(rule_message, 0) == 0) detail.erase(0, rule_message.size());
       if (detail == kRules[rule].message) detail.clear();
       if (add(rule, at.line, at.column,
-              "in the code given to " + runner + (detail.empty() ? "" : ": " + detail), f.line))
+              "in the code given to " + runner + " (its line " + std::to_string(f.line) + ")" +
+                  (detail.empty() ? "" : ": " + detail),
+              f.line))
         findings_.back().severity = std::max(findings_.back().severity, f.severity);
     }
     for (auto& i : inner.imports) imports_.push_back({std::move(i.module), at.line});
