@@ -241,6 +241,18 @@ TEST_CASE("the semgrep plugin finds what the semgrep scan command finds, on ever
   CHECK(compared >= 30);
 }
 
+TEST_CASE("code semgrep cannot parse is a syntax-error finding on its line, not a failure") {
+  if (!tools_installed()) return;
+  auto set = plugins("    semgrep: {}");
+  // A UTF-7 program: Semgrep reads the bytes as they are and stops at line 5.
+  auto findings = assess(*set->assessor("semgrep"),
+                         test::read_file(fs::path(WARDEN_SOURCE_DIR) /
+                                         "tests/corpus/pairs/shell_payload/utf7_encoding.py"));
+  bool syntax_error = false;
+  for (const auto& f : findings) syntax_error |= f.rule_id == "syntax-error" && f.line == 5;
+  CHECK(syntax_error);
+}
+
 TEST_CASE("a nosemgrep comment in the program hides nothing") {
   if (!tools_installed()) return;
   auto set = plugins("    semgrep: {}");

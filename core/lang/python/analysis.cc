@@ -454,17 +454,20 @@ class Analyzer {
            code_tokens_[i]->text == name;
   }
 
-  // Adds a finding unless the rule was reported on that line already;
+  // Adds a finding unless the rule was reported at that place already;
   // returns whether it did (then it is findings_.back()).
   bool add(RuleIndex rule, const Token& at, const std::string& detail = "") {
     return add(rule, at.line, at.column, detail);
   }
-  // `inner_line`: the line inside code given to exec, so that its findings
-  // count as often as they would in a program of their own.
+  // A rule counts once per place: a line and column of the program, and for
+  // code given to exec (reported at the call that runs it) the line and
+  // column inside that code, so that its findings count as often as they
+  // would in a program of their own, and calls squeezed onto one line count
+  // as often as on several.
   bool add(RuleIndex rule, int line, int column, const std::string& detail = "",
-           int inner_line = 0) {
+           std::pair<int, int> inner = {0, 0}) {
     const Rule& r = kRules[rule];
-    if (!reported_.insert({r.id, line, inner_line}).second) return false;
+    if (!reported_.insert({r.id, line, column, inner.first, inner.second}).second) return false;
     Finding f;
     f.rule_id = r.id;
     f.severity = r.severity;
@@ -1230,9 +1233,10 @@ class Analyzer {
       if (detail.rfind(rule_message, 0) == 0) detail.erase(0, rule_message.size());
       if (detail == kRules[rule].message) detail.clear();
       if (add(rule, at.line, at.column,
-              "in the code given to " + runner + " (its line " + std::to_string(f.line) + ")" +
+              "in the code given to " + runner + " (its line " + std::to_string(f.line) +
+                  ", column " + std::to_string(f.column) + ")" +
                   (detail.empty() ? "" : ": " + detail),
-              f.line))
+              {f.line, f.column}))
         findings_.back().severity = std::max(findings_.back().severity, f.severity);
     }
     for (auto& i : inner.imports) imports_.push_back({std::move(i.module), at.line});
@@ -1407,7 +1411,7 @@ class Analyzer {
   std::vector<std::size_t> defs_;  // code-token indices of `def` at statement start
   std::vector<heuristics::Import> imports_;
   std::vector<heuristics::Call> calls_;
-  std::set<std::tuple<std::string, int, int>> reported_;
+  std::set<std::tuple<std::string, int, int, int, int>> reported_;
   std::vector<char> in_loop_;              // per code token: inside a loop body or a comprehension
   std::vector<char> comprehension_opens_;  // per code token: an open bracket holding a `for`
   std::vector<std::pair<std::size_t, std::size_t>> comprehension_ranges_;

@@ -311,10 +311,10 @@ class SemgrepAssessor {
 
   // Where Semgrep's error about the program's syntax ("Syntax error",
   // "Lexical error", "PartialParsing": it read the rest) starts, or nullptr
-  // for any other error. The engine says `location`; `semgrep scan` said
-  // `spans`.
+  // for any other error. The engine says `error_type` and `location`;
+  // `semgrep scan` said `type` and `spans`.
   static const nlohmann::json* syntax_error_start(const nlohmann::json& error) {
-    std::string type = error.value("type", nlohmann::json()).dump();
+    std::string type = error.value("error_type", error.value("type", nlohmann::json())).dump();
     if (type.find("Syntax error") == std::string::npos &&
         type.find("Lexical error") == std::string::npos &&
         type.find("PartialParsing") == std::string::npos)
