@@ -62,8 +62,11 @@ constexpr const char* kLauncherPrefix = "warden-launch: ";
 constexpr std::uint64_t kWatchdogGraceMs = 2000;
 
 // Every container's first program, run by the image's Python with nothing
-// but the standard library. It waits on the FIFO until the host writes "go"
-// (or goes away: then it exits), then starts the program in a child that
+// but the standard library. It opens the FIFO without waiting for a writer;
+// the host opens its end as soon as that is done and writes "r" (ready); a
+// host that died before (while filling its warm pool, say) never will, so
+// the launcher exits after 5 s without it. Then it waits until the host
+// writes "g" (or goes away: then it exits), then starts the program in a child that
 // lowers its rlimits as the message says and execs it with exactly the given
 // environment. Everything slow (interpreter start, imports) happens before
 // the wait. The launcher stays as the run's watchdog: when the host's end of
@@ -73,7 +76,12 @@ constexpr std::uint64_t kWatchdogGraceMs = 2000;
 // host or its wall time. It exits with the program's status, or 128 + the
 // signal that ended it.
 constexpr const char* kLauncher = R"(import json, os, resource, select, signal, time
-host = os.open('/sandbox/.go', os.O_RDONLY)
+host = os.open('/sandbox/.go', os.O_RDONLY | os.O_NONBLOCK)
+ready = select.poll()
+ready.register(host, select.POLLIN)
+if not ready.poll(5000) or os.read(host, 1) != b'r':
+    os._exit(0)
+os.set_blocking(host, True)
 try:
     if os.read(host, 1) != b'g':
         os._exit(0)
@@ -849,6 +857,9 @@ std::unique_ptr<Prepared> ContainerBackend::prepare(const RunSpec& spec) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
+  if (sandboxing::write_without_sigpipe(c->go_fd, "r", 1) != 1)
+    throw PluginError(WARDEN_ERR_INTERNAL, engine_name() + ": the container's launcher (" +
+                                               launcher_ + ") went away as it started");
   return c;
 }
 
@@ -889,8 +900,18 @@ RunResult ContainerBackend::run(const RunRequest& request) {
     std::string shape = shape_of(spec);
     std::unique_ptr<Prepared> container = take_warm(shape);
     if (!container) container = prepare(spec);
+    // The pool is refilled once the run is over, not beside it: a container
+    // the engine is half way through making when the host dies (a `runc
+    // init`, no program in it yet) would stay until the next host reaps it.
+    RunResult result;
+    try {
+      result = run_in(*container, request);
+    } catch (...) {
+      refill_later(shape, spec);
+      throw;
+    }
     refill_later(shape, spec);
-    return run_in(*container, request);
+    return result;
   } catch (const EngineError& e) {
     std::lock_guard<std::mutex> lock(probe_mutex_);
     if (e.kind() == EngineError::Kind::kUnreachable) available_ = false;

@@ -30,9 +30,15 @@ extern char** environ;
 
 namespace {
 
+// The file's text, or what could be read of it: a /proc file of a process
+// that exits meanwhile fails its read (ESRCH), which libstdc++ throws.
 std::string read_text(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  try {
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  } catch (const std::ios_base::failure&) {
+    return "";
+  }
 }
 
 // "<pid>.<start time>", as the backends name their owner.
