@@ -65,7 +65,8 @@ constexpr std::uint64_t kWatchdogGraceMs = 2000;
 // but the standard library. It opens the FIFO without waiting for a writer;
 // the host opens its end as soon as that is done and writes "r" (ready); a
 // host that died before (while filling its warm pool, say) never will, so
-// the launcher exits after 5 s without it. Then it waits until the host
+// the launcher exits after 30 s without it (a loaded engine can take seconds
+// to answer the start that comes before the host's open). Then it waits until the host
 // writes "g" (or goes away: then it exits), then starts the program in a child that
 // lowers its rlimits as the message says and execs it with exactly the given
 // environment. Everything slow (interpreter start, imports) happens before
@@ -79,7 +80,7 @@ constexpr const char* kLauncher = R"(import json, os, resource, select, signal, 
 host = os.open('/sandbox/.go', os.O_RDONLY | os.O_NONBLOCK)
 ready = select.poll()
 ready.register(host, select.POLLIN)
-if not ready.poll(5000) or os.read(host, 1) != b'r':
+if not ready.poll(30000) or os.read(host, 1) != b'r':
     os._exit(0)
 os.set_blocking(host, True)
 try:
