@@ -66,6 +66,8 @@ class ExecutionResult(TypedDict):
     signal: Optional[int]
     stdout: str
     stderr: str
+    stdout_replaced: bool  # bytes that were not UTF-8 came back as U+FFFD
+    stderr_replaced: bool
     timed_out: bool
     cpu_time_exceeded: bool
     oom_killed: bool
