@@ -6,6 +6,7 @@
 
 #include "assess/sarif.h"
 #include "cli/cli.h"
+#include "cli/progress.h"
 #include "policy/explain.h"
 
 namespace warden::cli {
@@ -29,11 +30,13 @@ void add_assess_command(CLI::App& app, Context& context) {
       sources.emplace_back(
           file, read_input_file(file, "program", context.config().requests.max_code_bytes));
     }
+    Progress progress(!json && !sarif && context.verbosity >= 0, "starting warden's plugins");
     auto host = Host::open(context.config_path());
     nlohmann::json results = nlohmann::json::array();
     std::vector<nlohmann::json> assessments;
     bool dangerous = false;
     for (const auto& [file, code] : sources) {
+      progress.step("assessing " + file);
       nlohmann::json r = host->assess_code_only(code);
       r["assessment"]["file"] = file;
       std::string level = r["level"];
@@ -50,10 +53,12 @@ void add_assess_command(CLI::App& app, Context& context) {
                          {"assessors", r["assessors"]}});
     }
     if (explain) {
+      progress.step("explaining the policy's decisions");
       nlohmann::json request = policy::PolicyEngine::request_input(ExecutionRequest{});
       for (std::size_t i = 0; i < results.size(); ++i)
         results[i]["explanation"] = explain_program(context.config(), files[i], request);
     }
+    progress.clear();
     if (sarif) {
       print_json(to_sarif(assessments));
     } else if (json) {

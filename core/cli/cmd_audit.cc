@@ -13,6 +13,7 @@
 #include "audit/quarantine.h"
 #include "audit/report.h"
 #include "cli/cli.h"
+#include "cli/progress.h"
 #include "common/text.h"
 #include "common/units.h"
 
@@ -73,7 +74,9 @@ void add_audit_commands(CLI::App& app, Context& context) {
   set_handler(verify, [&context, folder, verifier] {
     std::optional<std::string> trusted;
     if (!o.trusted.empty()) trusted = slurp(o.trusted);
+    Progress progress(!o.json && context.verbosity >= 0, "verifying the audit log");
     auto report = audit::verify_log(folder(), context.config().audit.origin, verifier(), trusted);
+    progress.clear();
     if (o.json) {
       std::cout << report.to_json().dump(2) << "\n";
     } else if (report.intact) {

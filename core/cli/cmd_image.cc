@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "cli/cli.h"
+#include "cli/progress.h"
 #include "container_backend.h"
 #include "engine_client.h"
 #include "tool_process.h"
@@ -227,12 +228,14 @@ void add_image_commands(CLI::App& app, Context& context) {
       rootfs = backend_setting(context, "podman", "rootfs", containers::kDefaultRootfs);
     if (tag.empty()) tag = backend_setting(context, "docker", "image", containers::kDefaultImage);
     BuiltRootfs built;
+    Progress progress(context.verbosity >= 0, "building the root filesystem " + rootfs);
     try {
       built = build_rootfs(python, rootfs);
     } catch (const fs::filesystem_error& e) {
       throw Error(ErrorKind::kEnvironment,
                   std::string("building the root filesystem: ") + e.what());
     }
+    progress.clear();
     std::cout << "built " << rootfs << ": python " << built.python_version << ", "
               << built.bytes / (1 << 20) << " MiB\n";
     int failures = 0;
@@ -242,7 +245,9 @@ void add_image_commands(CLI::App& app, Context& context) {
           context, engine, "socket",
           engine == "docker" ? containers::kDockerSocket : containers::kPodmanSocket);
       try {
+        Progress importing(context.verbosity >= 0, "importing the image into " + engine);
         std::string id = import_image(engine, socket, rootfs, tag);
+        importing.clear();
         std::cout << "imported into " << engine << " as " << tag << " (" << id << ")\n";
       } catch (const EngineError& e) {
         std::cerr << "warden: " << engine << ": not imported: " << e.what() << "\n";

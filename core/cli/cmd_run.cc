@@ -14,6 +14,7 @@
 #include "audit/note_signer.h"
 #include "audit/report.h"
 #include "cli/cli.h"
+#include "cli/progress.h"
 #include "common/units.h"
 
 namespace warden::cli {
@@ -144,8 +145,11 @@ void add_run_commands(CLI::App& app, Context& context) {
       request.limits[limit.substr(0, eq)] = limit.substr(eq + 1);
     }
     request.cancelled = [] { return stop_signal != 0; };
+    Progress progress(!o.json && context.verbosity >= 0, "starting warden's plugins");
     auto host = Host::open(context.config_path());
+    progress.step("assessing and running " + o.file);
     ExecutionResult result = host->assess_and_execute(request);
+    progress.clear();
     if (o.json)
       print_json(result.to_json());
     else

@@ -379,3 +379,35 @@ TEST_CASE("warden run: the program's exit code, or 1 for a negative verdict") {
   CHECK(summary["summary"]["by_kind"]["run_result"].get<int>() >= 2);
   CHECK(f.log().size() == before);
 }
+
+TEST_CASE("warden run shows progress on a terminal, and never in --json or through a pipe") {
+  Fixture f;
+  // Sleeps past the second after which a step is worth showing.
+  auto slow = f.dir.write("slow.py", "import time\ntime.sleep(2.5)\nprint('done')\n");
+  const std::vector<std::string> run = {test::warden_binary(), "--config", f.config.string(),
+                                        "run"};
+  auto argv = [&](std::vector<std::string> extra) {
+    auto all = run;
+    all.insert(all.end(), extra.begin(), extra.end());
+    return all;
+  };
+
+  auto on_terminal = test::run_process_on_terminal(argv({slow.string()}));
+  INFO(on_terminal.err);
+  CHECK(on_terminal.exit_code == 0);
+  CHECK_THAT(on_terminal.err, Catch::Contains("assessing and running " + slow.string() + " ("));
+  // The line is erased before the result is printed.
+  auto last_shown = on_terminal.err.rfind("assessing and running");
+  CHECK(on_terminal.err.find("\r\x1b[2K", last_shown) != std::string::npos);
+  CHECK_THAT(on_terminal.out, Catch::Contains("done"));
+
+  auto json_on_terminal = test::run_process_on_terminal(argv({"--json", slow.string()}));
+  CHECK(json_on_terminal.exit_code == 0);
+  CHECK(json_on_terminal.err.find("assessing") == std::string::npos);
+  CHECK(nlohmann::json::parse(json_on_terminal.out)["stdout"] == "done\n");
+
+  auto piped = test::run_process(argv({slow.string()}));
+  CHECK(piped.exit_code == 0);
+  CHECK(piped.err.find("assessing") == std::string::npos);
+  CHECK(piped.err.find("\x1b[2K") == std::string::npos);
+}

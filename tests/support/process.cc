@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pty.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,12 +18,22 @@ extern char** environ;
 
 namespace warden::test {
 
-ProcessResult run_process(const std::vector<std::string>& argv,
-                          const std::map<std::string, std::string>& env,
-                          const std::string& stdin_data) {
+namespace {
+
+ProcessResult spawn_and_collect(const std::vector<std::string>& argv,
+                                const std::map<std::string, std::string>& env,
+                                const std::string& stdin_data, bool stderr_on_terminal) {
   int in[2], out[2], err[2];
-  if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC))
+  if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC)) throw std::runtime_error("pipe failed");
+  if (stderr_on_terminal) {
+    // err[0] reads what the program writes to err[1], as with a pipe.
+    if (openpty(&err[0], &err[1], nullptr, nullptr, nullptr) != 0)
+      throw std::runtime_error("openpty failed");
+    fcntl(err[0], F_SETFD, FD_CLOEXEC);
+    fcntl(err[1], F_SETFD, FD_CLOEXEC);
+  } else if (pipe2(err, O_CLOEXEC)) {
     throw std::runtime_error("pipe failed");
+  }
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, in[0], 0);
@@ -81,7 +92,7 @@ ProcessResult run_process(const std::vector<std::string>& argv,
       ssize_t got = read(*fd, buffer, sizeof buffer);
       if (got > 0) {
         target->append(buffer, static_cast<std::size_t>(got));
-      } else {
+      } else {  // end of a pipe, or EIO from a terminal nobody has open any more
         close(*fd);
         *fd = -1;
         --open_streams;
@@ -100,6 +111,19 @@ ProcessResult run_process(const std::vector<std::string>& argv,
   waitpid(pid, &status, 0);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return result;
+}
+
+}  // namespace
+
+ProcessResult run_process(const std::vector<std::string>& argv,
+                          const std::map<std::string, std::string>& env,
+                          const std::string& stdin_data) {
+  return spawn_and_collect(argv, env, stdin_data, false);
+}
+
+ProcessResult run_process_on_terminal(const std::vector<std::string>& argv,
+                                      const std::map<std::string, std::string>& env) {
+  return spawn_and_collect(argv, env, "", true);
 }
 
 std::string warden_binary() {

@@ -20,6 +20,12 @@ ProcessResult run_process(const std::vector<std::string>& argv,
                           const std::map<std::string, std::string>& env = {},
                           const std::string& stdin_data = "");
 
+// As run_process, but the program's standard error is a terminal (a
+// pseudo-terminal whose output is returned in `err`, with the terminal's
+// \n -> \r\n translation), as when a person runs it.
+ProcessResult run_process_on_terminal(const std::vector<std::string>& argv,
+                                      const std::map<std::string, std::string>& env = {});
+
 // The warden program of this build tree.
 std::string warden_binary();
 
