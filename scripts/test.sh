@@ -3,7 +3,8 @@
 #   installs packages, the pinned Python analysis tools, starts dockerd and the
 #   Podman service, builds warden, runs every test (Catch2 through CTest, the
 #   abuse suite on every backend, the Python module's pytest suite), then an
-#   ASan+UBSan build of the core tests, and checks formatting.
+#   ASan+UBSan build of the core tests. Formatting is checked first, right
+#   after the packages, so a slip fails the run in seconds.
 # Under CI=true a component the tests need that is missing or down fails the
 # run; locally such tests print what they skipped and why.
 set -euo pipefail
@@ -12,6 +13,7 @@ jobs=$(nproc)
 step() { printf '\n==> %s\n' "$*"; }
 
 step "packages";          scripts/install-deps.sh
+step "formatting (first: it takes seconds)"; scripts/format.sh --check
 step "Bandit and Semgrep (pinned, from PyPI)"; scripts/install-python-tools.sh
 step "dockerd and the Podman service"; scripts/start-services.sh
 
@@ -39,5 +41,4 @@ cmake --build build-asan -j "$jobs" --target core_tests warden fixture_plugins
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan -R '^core_tests:' -j "$jobs" --output-on-failure
 
-step "formatting";        scripts/format.sh --check
 echo "all tests passed"

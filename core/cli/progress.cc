@@ -19,10 +19,13 @@ void write_to_terminal(const std::string& text) {
 }  // namespace
 
 Progress::Progress(bool for_people, std::string first_step) : step_(std::move(first_step)) {
-  if (for_people && ::isatty(STDERR_FILENO)) display_ = std::thread([this] { show_until_cleared(); });
+  if (for_people && ::isatty(STDERR_FILENO))
+    display_ = std::thread([this] { show_until_cleared(); });
 }
 
-Progress::~Progress() { clear(); }
+Progress::~Progress() {
+  clear();
+}
 
 void Progress::step(std::string what) {
   std::lock_guard lock(mutex_);
