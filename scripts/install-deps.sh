@@ -11,6 +11,8 @@ packages=(
   nlohmann-json3-dev libcli11-dev libcurl4-openssl-dev libseccomp-dev
   # ICU: identifiers in NFKC form, as CPython reads them (core/lang/python/source.cc)
   libicu-dev
+  # zlib: constants decoded as zlib.decompress would (core/lang/python/payload.cc)
+  zlib1g-dev
   # the Python module and the tools' virtualenv
   pybind11-dev python3-dev python3-venv python3-pip
   # sandbox backends

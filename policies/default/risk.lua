@@ -9,13 +9,13 @@
 -- most MINOR_CAP together, so an ordinary program's small findings can make
 -- it MEDIUM but never HIGH. Each high or critical finding counts. Some rules
 -- set a floor under the level whatever the score (a program warden cannot
--- read as CPython does).
+-- read as CPython does, one that plants code in a file that runs later).
 
 THRESHOLDS = { MEDIUM = 4, HIGH = 7, BLOCKED = 10 }
 WEIGHTS = { info = 0, low = 1, medium = 2, high = 3, critical = 5 }
 RULE_CAP = 4   -- the most one rule adds when all its findings are below high
 MINOR_CAP = 6  -- the most that such rules add together
-FLOORS = { ["heuristics.unreadable-source"] = "HIGH" }
+FLOORS = { ["heuristics.unreadable-source"] = "HIGH", ["heuristics.persistence"] = "HIGH" }
 FAILED_ASSESSOR_RAISES = 1  -- levels added for each assessor without an answer
 LEVELS = { "LOW", "MEDIUM", "HIGH", "BLOCKED" }
 

