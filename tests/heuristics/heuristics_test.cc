@@ -529,3 +529,65 @@ TEST_CASE("standard streams wired to a socket count once per stream") {
   CHECK(count_of("import subprocess\nf = open('log')\nsubprocess.call(['ls'], stdout=f.fileno())",
                  "heuristics.reverse-shell") == 0);
 }
+
+TEST_CASE("commands are read as the shell or exec will see them") {
+  const char* destructive[] = {
+      "import subprocess\nsubprocess.run(['rm', '-rf', '/'])",
+      "import os\nos.system('r' 'm -rf /')",
+      "import os\nos.system('/bin/rm -r -f /')",
+      "import os\nos.system('rm --recursive --force /')",
+      "import subprocess\nw = ['rm', '-Rf', '/']\nsubprocess.call(' '.join(w), shell=True)",
+      "import os\nos.spawnlp(os.P_WAIT, 'rm', 'rm', '-rf', '/')",
+      "import subprocess\nsubprocess.run(['find', '/', '-delete'])",
+      "import subprocess\nsubprocess.run(['find', '/home', '-exec', 'rm', '{}', ';'])",
+  };
+  for (const char* code : destructive) {
+    INFO(code);
+    auto findings = heuristics::analyze(code).findings;
+    bool found = false, critical_start = false;
+    for (const auto& f : findings) {
+      found |= f.rule_id == "heuristics.destructive-command";
+      critical_start |=
+          f.severity == Severity::kCritical &&
+          (f.rule_id == "heuristics.subprocess" || f.rule_id == "heuristics.process-exec" ||
+           f.rule_id == "heuristics.shell-command");
+    }
+    CHECK(found);
+    CHECK(critical_start);  // starting rm -rf / is as bad without a shell as with one
+  }
+  CHECK(rules_found("import subprocess\nsubprocess.run(['bash', '-c', 'id'])")
+            .count("heuristics.shell-command"));
+  CHECK(rules_found("import subprocess\nsubprocess.run(['/usr/bin/env', 'sh', '-ec', 'id'])")
+            .count("heuristics.shell-command"));
+  // Ordinary commands stay ordinary.
+  CHECK(rules_found("import subprocess\nsubprocess.run(['rm', '-f', 'out.txt'])")
+            .count("heuristics.destructive-command") == 0);
+  CHECK(rules_found("import subprocess\nsubprocess.run(['find', '.', '-name', '*.py'])")
+            .count("heuristics.destructive-command") == 0);
+  CHECK(rules_found("import subprocess\nsubprocess.run(['bash', 'build.sh'])")
+            .count("heuristics.shell-command") == 0);
+  for (const auto& f :
+       heuristics::analyze("import subprocess\nsubprocess.run(['ls', '-l'])").findings)
+    CHECK(f.severity == Severity::kMedium);
+}
+
+TEST_CASE("constants kept in lists and dicts, reversed or joined later, are folded") {
+  CHECK(rules_found("t = {'c': \"__import__('os').system('id')\"}\nexec(t['c'])")
+            .count("heuristics.shell-command"));
+  CHECK(rules_found("p = ['sys', 'tem']\nimport os\ngetattr(os, ''.join(p))('id')")
+            .count("heuristics.shell-command"));
+  CHECK(rules_found("import os\ngetattr(os, ''.join(reversed('metsys')))('id')")
+            .count("heuristics.shell-command"));
+  CHECK(rules_found("import os\ngetattr(os, ''.join(['tem', 'sys'][::-1]))('id')")
+            .count("heuristics.shell-command"));
+  CHECK(rules_found("m = ['os', 'sys']\n__import__(m[0]).system('id')")
+            .count("heuristics.shell-command"));
+  CHECK(rules_found("import codecs, os\ngetattr(os, codecs.encode('flfgrz', 'rot13'))('id')")
+            .count("heuristics.shell-command"));
+  // A method of an object that only shares a wrapper's name is not the wrapper.
+  CHECK(rules_found("import os\ndef run(c):\n    os.system(c)\nthread.run('rm -rf /')")
+            .count("heuristics.destructive-command") == 0);
+  CHECK(rules_found("import os\nclass C:\n    def run(self, c):\n        os.system(c)\n"
+                    "C().run('rm -rf /')")
+            .count("heuristics.destructive-command"));
+}

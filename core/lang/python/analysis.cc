@@ -473,6 +473,63 @@ bool is_persistence_path(std::string_view path) {
   return false;
 }
 
+// The words of a shell command: split at blanks and at the characters that
+// end a command or a quoted part.
+std::vector<std::string_view> shell_words(std::string_view command) {
+  std::vector<std::string_view> words;
+  std::size_t start = 0;
+  while (start < command.size()) {
+    std::size_t stop = command.find_first_of(" \t\n;|&()`'\"", start);
+    if (stop == std::string_view::npos) stop = command.size();
+    if (stop > start) words.push_back(command.substr(start, stop - start));
+    start = stop + 1;
+  }
+  return words;
+}
+
+std::string_view base_name(std::string_view path) {
+  std::size_t slash = path.rfind('/');
+  return slash == std::string_view::npos ? path : path.substr(slash + 1);
+}
+
+// A command that destroys data or the system: the known phrases, `rm` with
+// a recursive flag however it is spelled (-r, -R, -fr, -r -f, --recursive,
+// /bin/rm), `find ... -delete` or `find ... -exec rm`.
+bool is_destructive_command(std::string_view command) {
+  if (contains_any(command, kDestructive)) return true;
+  auto words = shell_words(command);
+  for (std::size_t w = 0; w < words.size(); ++w) {
+    if (base_name(words[w]) == "rm") {
+      for (std::size_t f = w + 1; f < words.size() && words[f].starts_with("-") && words[f] != "--";
+           ++f)
+        if (words[f] == "--recursive" ||
+            (!words[f].starts_with("--") && words[f].find_first_of("rR") != std::string_view::npos))
+          return true;
+    }
+    if (base_name(words[w]) == "find")
+      for (std::size_t f = w + 1; f < words.size(); ++f)
+        if (words[f] == "-delete" ||
+            (words[f] == "-exec" && f + 1 < words.size() && base_name(words[f + 1]) == "rm"))
+          return true;
+  }
+  return false;
+}
+
+// A shell started with a script to run (`sh -c "..."`, `bash -lc ...`).
+bool runs_shell_script(std::string_view command) {
+  static constexpr std::string_view kShells[] = {"sh",  "bash", "dash", "zsh", "ksh",
+                                                 "csh", "tcsh", "fish", "ash"};
+  auto words = shell_words(command);
+  if (words.empty()) return false;
+  std::size_t program = base_name(words[0]) == "env" && words.size() > 1 ? 1 : 0;
+  if (std::find(std::begin(kShells), std::end(kShells), base_name(words[program])) ==
+      std::end(kShells))
+    return false;
+  for (std::size_t f = program + 1; f < words.size() && words[f].starts_with("-"); ++f)
+    if (!words[f].starts_with("--") && words[f].find('c') != std::string_view::npos) return true;
+  return false;
+}
+
 // A shell command that writes a file that runs code later (`echo ... >>
 // ~/.bashrc`, `cp x ~/.profile`, `... | crontab -`).
 bool command_plants_code(std::string_view command) {
@@ -489,12 +546,9 @@ bool command_plants_code(std::string_view command) {
                 command.find("mv ") != std::string_view::npos ||
                 command.find("ln ") != std::string_view::npos;
   if (!writes) return false;
-  std::size_t start = 0;
-  while (start < command.size()) {
-    std::size_t stop = command.find_first_of(" \t;|&><'\"", start);
-    if (stop == std::string_view::npos) stop = command.size();
-    if (stop > start && is_persistence_path(command.substr(start, stop - start))) return true;
-    start = stop + 1;
+  for (std::string_view word : shell_words(command)) {
+    word.remove_prefix(std::min(word.find_first_not_of('>'), word.size()));  // >>~/.bashrc
+    if (is_persistence_path(word)) return true;
   }
   return false;
 }
@@ -850,6 +904,7 @@ class Analyzer {
       if (is_op(chain, "(") && is_fold_name(code_tokens_[chain - 1]->text))
         if (auto value = folded_call(i, end)) return value;
       if (is_op(i + 1, "(")) return std::nullopt;
+      if (is_op(i + 1, "[") && !constants_.count(t.text)) return element(i, end);
       auto it = constants_.find(t.text);
       if (it == constants_.end()) return std::nullopt;
       ++i;
@@ -888,6 +943,23 @@ class Analyzer {
     return text;
   }
 
+  // `name[key]` at i of a name bound to a list or dict of constants.
+  std::optional<std::string> element(std::size_t& i, std::size_t end) const {
+    std::size_t close = matching_paren(i + 1);
+    if (close >= end) return std::nullopt;
+    std::optional<std::string> value;
+    if (auto list = string_lists_.find(code_tokens_[i]->text); list != string_lists_.end()) {
+      auto index = close == i + 3 ? number(*code_tokens_[i + 2]) : std::nullopt;
+      if (index && *index >= 0 && static_cast<std::size_t>(*index) < list->second.size())
+        value = list->second[static_cast<std::size_t>(*index)];
+    } else if (auto dict = string_dicts_.find(code_tokens_[i]->text); dict != string_dicts_.end()) {
+      if (auto key = constant(i + 2, close))
+        if (auto item = dict->second.find(*key); item != dict->second.end()) value = item->second;
+    }
+    if (value) i = close + 1;
+    return value;
+  }
+
   // `separator.join(...)` with the call's parentheses at [open, close]: a
   // literal list or tuple of constants, `map(chr, numbers)`, or
   // `chr(v) for v in numbers` (bracketed or not, `v` maybe shifted or xored
@@ -902,8 +974,21 @@ class Analyzer {
   }
 
   std::optional<std::vector<std::string>> joined_parts(std::size_t open, std::size_t close) const {
-    std::vector<std::string> parts;
     std::size_t first = open + 1;
+    if (auto items = string_list(first, close)) return items;
+    if (is_name(first, "reversed") && is_op(first + 1, "(") &&
+        matching_paren(first + 1) == close - 1) {  // reversed("...") or reversed([...])
+      auto items = string_list(first + 2, close - 1);
+      if (!items) {
+        auto text = constant(first + 2, close - 1);
+        if (!text) return std::nullopt;
+        items.emplace();
+        for (char c : *text) items->emplace_back(1, c);
+      }
+      std::reverse(items->begin(), items->end());
+      return items;
+    }
+    std::vector<std::string> parts;
     bool bracketed = (is_op(first, "[") || is_op(first, "(")) && matching_paren(first) == close - 1;
     std::size_t begin = bracketed ? first : open, stop = bracketed ? close - 1 : close;
     if (is_name(begin + 1, "chr") && is_op(begin + 2, "(")) {
@@ -919,13 +1004,48 @@ class Analyzer {
       for (long c : *codes) parts.emplace_back(1, static_cast<char>(c));
       return parts;
     }
-    if (!bracketed) return std::nullopt;
-    for (const auto& a : arguments(begin, stop)) {
-      auto part = a.keyword.empty() ? constant(a.begin, a.end) : std::nullopt;
-      if (!part) return std::nullopt;
-      parts.push_back(*part);
+    return std::nullopt;
+  }
+
+  // The strings of a list or tuple of constants at [begin, end), of a name
+  // bound to one, or of either reversed by [::-1].
+  std::optional<std::vector<std::string>> string_list(std::size_t begin, std::size_t end) const {
+    bool reversed = end >= begin + 7 && is_op(end - 6, "[") && is_op(end - 5, ":") &&
+                    is_op(end - 4, ":") && is_op(end - 3, "-") &&
+                    code_tokens_[end - 2]->text == "1" && is_op(end - 1, "]");
+    if (reversed) end -= 6;
+    std::optional<std::vector<std::string>> items;
+    if (end == begin + 1 && code_tokens_[begin]->kind == TokenKind::kName) {
+      auto it = string_lists_.find(code_tokens_[begin]->text);
+      if (it == string_lists_.end()) return std::nullopt;
+      items = it->second;
+    } else if (end > begin && (is_op(begin, "[") || is_op(begin, "(")) &&
+               matching_paren(begin) == end - 1) {
+      items.emplace();
+      for (const auto& a : arguments(begin, end - 1)) {
+        auto item = a.keyword.empty() ? constant(a.begin, a.end) : std::nullopt;
+        if (!item) return std::nullopt;
+        items->push_back(*item);
+      }
     }
-    return parts;
+    if (items && reversed) std::reverse(items->begin(), items->end());
+    return items;
+  }
+
+  // The constant keys and values of a dict literal at [begin, end).
+  std::optional<std::map<std::string, std::string, std::less<>>> string_dict(
+      std::size_t begin, std::size_t end) const {
+    if (!is_op(begin, "{") || matching_paren(begin) != end - 1) return std::nullopt;
+    std::map<std::string, std::string, std::less<>> items;
+    for (const auto& a : arguments(begin, end - 1)) {
+      std::size_t colon = a.begin;
+      while (colon < a.end && !is_op(colon, ":")) ++colon;
+      auto key = colon < a.end ? constant(a.begin, colon) : std::nullopt;
+      auto value = key ? constant(colon + 1, a.end) : std::nullopt;
+      if (!value) return std::nullopt;
+      items[*key] = *value;
+    }
+    return items;
   }
 
   // `chr(EXPR) for v in numbers` over [begin, end), EXPR being v, v+N, v-N,
@@ -1014,6 +1134,7 @@ class Analyzer {
                                                                "a2b_hex",
                                                                "fromhex",
                                                                "decode",
+                                                               "encode",
                                                                "decompress",
                                                                "str",
                                                                "bytes",
@@ -1068,7 +1189,8 @@ class Analyzer {
              q == "bytes.fromhex" || q == "bytearray.fromhex" ||
              (q == "codecs.decode" && (codec == "hex" || codec == "hex_codec")))
       out = python::hex_decode(arg(0));
-    else if (q == "codecs.decode" && (codec == "rot13" || codec == "rot_13"))
+    else if ((q == "codecs.decode" || q == "codecs.encode") &&
+             (codec == "rot13" || codec == "rot_13"))
       out = python::rot13(arg(0));
     else if (q == "zlib.decompress" || q == "gzip.decompress")
       out = python::inflate(arg(0));
@@ -1353,6 +1475,14 @@ class Analyzer {
       number_lists_[target] = std::move(*codes);
       return;
     }
+    if (auto items = string_list(begin, end)) {
+      string_lists_[target] = std::move(*items);
+      return;
+    }
+    if (auto items = string_dict(begin, end)) {
+      string_dicts_[target] = std::move(*items);
+      return;
+    }
     if (is_name(begin, "lambda")) {
       std::size_t colon = begin + 1;
       while (colon < end && !is_op(colon, ":")) ++colon;
@@ -1429,7 +1559,8 @@ class Analyzer {
         shell |= is_name(a, "shell") && is_op(a + 1, "=") && is_name(a + 2, "True");
       }
       if (!passes_parameter) continue;
-      wrappers_[target] = {q, shell};
+      bool method = !names.empty() && (names[0] == "self" || names[0] == "cls");
+      wrappers_[target] = {q, shell, method};
       return;
     }
   }
@@ -1439,10 +1570,10 @@ class Analyzer {
     if (wrappers_.empty()) return;
     for (std::size_t i = 0; i < code_tokens_.size(); ++i) {
       if (code_tokens_[i]->kind != TokenKind::kName || !is_op(i + 1, "(") ||
-          (i > 0 && (is_op(i - 1, ".") || is_name(i - 1, "def"))))
+          (i > 0 && is_name(i - 1, "def")))
         continue;
       auto it = wrappers_.find(code_tokens_[i]->text);
-      if (it == wrappers_.end()) continue;
+      if (it == wrappers_.end() || (i > 0 && is_op(i - 1, ".") && !it->second.method)) continue;
       std::size_t close = matching_paren(i + 1);
       if (close >= code_tokens_.size()) continue;
       const Token& at = *code_tokens_[i];
@@ -1646,21 +1777,67 @@ class Analyzer {
         add(kPersistence, at, *path + " ." + method + "(" + *to + ")");
   }
 
-  void check_command_strings(const std::vector<Argument>& args, const Token& at) {
+  // A process started by `q` without a shell: as dangerous as the command
+  // it runs, so starting `rm -rf /` or `sh -c ...` from an argv list is
+  // critical, like the same command given to a shell.
+  void start_process(RuleIndex rule, const std::string& q, const Token& at,
+                     const std::vector<Argument>& args) {
+    bool added = add(rule, at, q);
+    std::size_t index = findings_.size() - 1;  // the process's finding, when added
+    if (check_command_strings(args, at) && added && rule != kShellCommand)
+      findings_[index].severity = Severity::kCritical;
+  }
+
+  // The command a runner is given, as the shell or exec will see it: each
+  // argument's constant value (`"r" "m -rf /"`, `"rm" + " -rf /"`), an argv
+  // list joined by spaces (`["rm", "-rf", "/"]`), the positional arguments
+  // of os.spawnl/execl joined, and every string and constant name inside.
+  // Returns whether the command destroys data, plants code or runs a shell
+  // script.
+  bool check_command_strings(const std::vector<Argument>& args, const Token& at) {
+    std::vector<std::string> texts, positional;
     for (const auto& a : args) {
+      if (auto value = constant(a.begin, a.end)) {
+        texts.push_back(*value);
+        if (a.keyword.empty()) positional.push_back(*value);
+      } else if (auto argv = string_list(a.begin, a.end)) {
+        texts.push_back(joined_words(*argv));
+      }
       for (std::size_t j = a.begin; j < a.end; ++j) {
         const Token& t = *code_tokens_[j];
-        std::string text;
-        if (t.kind == TokenKind::kString) text = python::string_value(t);
-        if (t.kind == TokenKind::kName && constants_.count(std::string(t.text)))
-          text = constants_.at(std::string(t.text));
-        if (text.empty()) continue;
-        if (contains_any(text, kDestructive)) add(kDestructiveCommand, at, text.substr(0, 80));
-        if (contains_any(text, kPrivilegeWords) || text.rfind("sudo", 0) == 0)
-          add(kPrivilege, at, text.substr(0, 80));
-        if (command_plants_code(text)) add(kPersistence, at, text.substr(0, 80));
+        if (t.kind == TokenKind::kString) texts.push_back(python::string_value(t));
+        if (t.kind == TokenKind::kName)
+          if (auto it = constants_.find(t.text); it != constants_.end())
+            texts.push_back(it->second);
       }
     }
+    if (positional.size() > 1) texts.push_back(joined_words(positional));
+    bool dangerous = false;
+    for (const std::string& text : texts) {
+      if (text.empty()) continue;
+      std::string shown = text.substr(0, 80);
+      if (is_destructive_command(text)) {
+        add(kDestructiveCommand, at, shown);
+        dangerous = true;
+      }
+      if (contains_any(text, kPrivilegeWords) || text.rfind("sudo", 0) == 0)
+        add(kPrivilege, at, shown);
+      if (command_plants_code(text)) {
+        add(kPersistence, at, shown);
+        dangerous = true;
+      }
+      if (runs_shell_script(text)) {
+        add(kShellCommand, at, "a shell given a script: " + shown);
+        dangerous = true;
+      }
+    }
+    return dangerous;
+  }
+
+  static std::string joined_words(const std::vector<std::string>& words) {
+    std::string out;
+    for (const auto& w : words) out += (out.empty() ? "" : " ") + w;
+    return out;
   }
 
   // Follows the expression that starts with the name at i through
@@ -1993,16 +2170,13 @@ class Analyzer {
       add(kShellCommand, at, q);
       check_command_strings(args, at);
     } else if (is_process_exec(q)) {
-      add(kProcessExec, at, q);
-      check_command_strings(args, at);
+      start_process(kProcessExec, q, at, args);
     } else if (kind == CallKind::kSubprocess) {
       bool shell = keyword_true("shell") || q.ends_with("create_subprocess_shell");
-      add(shell ? kShellCommand : kSubprocess, at, q);
-      check_command_strings(args, at);
+      start_process(shell ? kShellCommand : kSubprocess, q, at, args);
     } else if (q.ends_with(".subprocess_shell") || q.ends_with(".subprocess_exec")) {
       // an asyncio event loop's own way to start a process
-      add(q.ends_with("shell") ? kShellCommand : kSubprocess, at, q);
-      check_command_strings(args, at);
+      start_process(q.ends_with("shell") ? kShellCommand : kSubprocess, q, at, args);
     } else if (kind == CallKind::kRemoteShell) {
       add(kShellCommand, at, q + " (on the remote host)");
     } else if (kind == CallKind::kDeserializer) {
@@ -2098,12 +2272,16 @@ class Analyzer {
   std::map<std::string, std::string, std::less<>> constants_;
   std::map<std::string, std::string, std::less<>> replaced_modules_;    // sys.modules["json"] = os
   std::map<std::string, std::vector<long>, std::less<>> number_lists_;  // x = [105, 100]
+  std::map<std::string, std::vector<std::string>, std::less<>> string_lists_;  // x = ["rm", "-rf"]
+  std::map<std::string, std::map<std::string, std::string, std::less<>>, std::less<>>
+      string_dicts_;                               // x = {"c": "..."}
   std::set<std::string, std::less<>> path_names_;  // names bound to a pathlib path
   std::set<std::string> star_imports_;
   std::set<std::string> decoded_names_;
   struct Wrapper {
-    std::string runner;  // the resolved runner it calls
-    bool shell = false;  // with shell=True
+    std::string runner;   // the resolved runner it calls
+    bool shell = false;   // with shell=True
+    bool method = false;  // a method (`def run(self, c)`): called as x.run(...)
   };
   std::map<std::string, Wrapper, std::less<>> wrappers_;
   std::vector<std::size_t> defs_;  // code-token indices of `def` at statement start

