@@ -10,20 +10,24 @@
 
 namespace warden {
 
-nlohmann::json Assessment::to_json() const {
-  nlohmann::json assessors_json = nlohmann::json::array();
+nlohmann::json Assessment::assessors_json() const {
+  nlohmann::json out = nlohmann::json::array();
   for (const auto& a : assessors)
-    assessors_json.push_back({{"name", a.name},
-                              {"version", a.version},
-                              {"tool_version", a.tool_version},
-                              {"status", a.status},
-                              {"reason", a.reason},
-                              {"duration_ms", a.duration_ms},
-                              {"cached", a.cached},
-                              {"findings", a.findings}});
-  return {{"file", file},         {"language", language},       {"code_sha256", code_sha256},
-          {"findings", findings}, {"metrics", metrics},         {"imports", imports},
-          {"calls", calls},       {"assessors", assessors_json}};
+    out.push_back({{"name", a.name},
+                   {"version", a.version},
+                   {"tool_version", a.tool_version},
+                   {"status", a.status},
+                   {"reason", a.reason},
+                   {"duration_ms", a.duration_ms},
+                   {"cached", a.cached},
+                   {"findings", a.findings}});
+  return out;
+}
+
+nlohmann::json Assessment::to_json() const {
+  return {{"file", file},         {"language", language},         {"code_sha256", code_sha256},
+          {"findings", findings}, {"metrics", metrics},           {"imports", imports},
+          {"calls", calls},       {"assessors", assessors_json()}};
 }
 
 std::vector<Finding> merge_findings(std::vector<Finding> findings) {

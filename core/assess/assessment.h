@@ -50,6 +50,8 @@ struct Assessment {
 
   // The shape policies receive and `warden assess --json` prints.
   nlohmann::json to_json() const;
+  // How each assessor answered, as to_json() lists them.
+  nlohmann::json assessors_json() const;
 };
 
 class AssessmentStage {

@@ -46,9 +46,6 @@ std::string read_input_file(const std::string& path, const std::string& what,
 // Prints `j` indented, and a line break, to stdout. Strings that are not UTF-8
 // (a program's output) are printed with U+FFFD in place of their bad bytes.
 void print_json(const nlohmann::json& j);
-// Assesses `file` and explains how the policy decides on it (policy/explain.h).
-nlohmann::json explain_program(const Config& config, const std::string& file,
-                               const nlohmann::json& request);
 void add_audit_commands(CLI::App& app, Context& context);
 void add_run_commands(CLI::App& app, Context& context);
 void add_assess_command(CLI::App& app, Context& context);

@@ -7,7 +7,7 @@
 #include "assess/sarif.h"
 #include "cli/cli.h"
 #include "cli/progress.h"
-#include "policy/explain.h"
+#include "pipeline/explain.h"
 
 namespace warden::cli {
 
@@ -37,8 +37,7 @@ void add_assess_command(CLI::App& app, Context& context) {
     bool dangerous = false;
     for (const auto& [file, code] : sources) {
       progress.step("assessing " + file);
-      nlohmann::json r = host->assess_code_only(code);
-      r["assessment"]["file"] = file;
+      nlohmann::json r = host->assess_code_only(code, "python", file);
       std::string level = r["level"];
       dangerous = dangerous || level == "HIGH" || level == "BLOCKED";
       assessments.push_back(r["assessment"]);
@@ -54,9 +53,14 @@ void add_assess_command(CLI::App& app, Context& context) {
     }
     if (explain) {
       progress.step("explaining the policy's decisions");
-      nlohmann::json request = policy::PolicyEngine::request_input(ExecutionRequest{});
-      for (std::size_t i = 0; i < results.size(); ++i)
-        results[i]["explanation"] = explain_program(context.config(), files[i], request);
+      for (std::size_t i = 0; i < results.size(); ++i) {
+        ExecutionRequest request;
+        request.code = sources[i].second;
+        request.file_name = sources[i].first;
+        nlohmann::json e = host->explain(request);  // the assessment is cached by now
+        e.erase("assessment");
+        results[i]["explanation"] = std::move(e);
+      }
     }
     progress.clear();
     if (sarif) {
@@ -81,7 +85,7 @@ void add_assess_command(CLI::App& app, Context& context) {
                             ? ""
                             : " — " + a["reason"].get<std::string>())
                     << "\n";
-        if (r.contains("explanation")) std::cout << policy::render_explanation(r["explanation"]);
+        if (r.contains("explanation")) std::cout << pipeline::render_explanation(r["explanation"]);
       }
     }
     return dangerous ? 1 : 0;

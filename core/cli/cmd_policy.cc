@@ -1,28 +1,13 @@
 // warden policy test [DIR], warden policy explain FILE
+#include <warden/host.h>
+
 #include <iostream>
 
-#include "assess/assessment.h"
 #include "cli/cli.h"
-#include "plugin/plugin_set.h"
-#include "policy/explain.h"
+#include "pipeline/explain.h"
 #include "policy/policy_tests.h"
-#include "policy/system_info.h"
 
 namespace warden::cli {
-
-nlohmann::json explain_program(const Config& config, const std::string& file,
-                               const nlohmann::json& request) {
-  std::string code = read_input_file(file, "program", config.requests.max_code_bytes);
-  PluginSet plugins(config);
-  AssessmentStage stage(plugins, config.assessors);
-  policy::PolicyEngine engine(config.policies, config.ceilings);
-  nlohmann::json assessment = stage.assess(code, "python", file).to_json();
-  nlohmann::json system = policy::system_snapshot();
-  system["loaded_backends"] = plugins.backend_names();
-  system["default_backend"] = config.backends.default_backend;
-  system["requested_backend"] = nullptr;
-  return policy::explain(engine, assessment, request, system, plugins.backend_names());
-}
 
 void add_policy_commands(CLI::App& app, Context& context) {
   auto* policy = app.add_subcommand("policy", "Tools for policy authors");
@@ -68,16 +53,18 @@ void add_policy_commands(CLI::App& app, Context& context) {
   explain->add_flag("--json", json, "Print JSON");
   set_handler(explain, [&context] {
     ExecutionRequest asked;
+    asked.code = read_input_file(file, "program", context.config().requests.max_code_bytes);
+    asked.file_name = file;
     asked.user = user;
     asked.confirmed = confirm;
     asked.override_blocked = !override_reason.empty();
     asked.override_explanation = override_reason;
-    nlohmann::json request = policy::PolicyEngine::request_input(asked);
-    nlohmann::json e = explain_program(context.config(), file, request);
+    nlohmann::json e = Host::open(context.config_path())->explain(asked);
+    e.erase("assessment");
     if (json)
       print_json(e);
     else
-      std::cout << policy::render_explanation(e);
+      std::cout << pipeline::render_explanation(e);
     return 0;
   });
 }

@@ -21,6 +21,9 @@
 #include "common/text.h"
 #include "common/units.h"
 #include "config/config.h"
+#include "pipeline/audit_records.h"
+#include "pipeline/decision.h"
+#include "pipeline/explain.h"
 #include "pipeline/request_check.h"
 #include "plugin/plugin_set.h"
 #include "policy/policy_engine.h"
@@ -41,20 +44,6 @@ std::string new_request_id() {
 double milliseconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
       .count();
-}
-
-nlohmann::json findings_summary(const std::vector<Finding>& findings) {
-  nlohmann::json by_severity = nlohmann::json::object();
-  nlohmann::json list = nlohmann::json::array();
-  for (const auto& f : findings) {
-    by_severity[to_string(f.severity)] = by_severity.value(to_string(f.severity), 0) + 1;
-    list.push_back({{"assessor", f.assessor},
-                    {"rule_id", f.rule_id},
-                    {"severity", to_string(f.severity)},
-                    {"line", f.line},
-                    {"category", f.category}});
-  }
-  return {{"count", findings.size()}, {"by_severity", by_severity}, {"findings", list}};
 }
 
 class HostImpl final : public Host {
@@ -102,23 +91,21 @@ class HostImpl final : public Host {
     return r;
   }
 
-  nlohmann::json assess_code_only(const std::string& code, const std::string& language) override {
-    pipeline::check_code(code, config_.requests);
-    require_writable_audit();
-    Assessment assessment = stage_->assess(code, language, "main.py");
-    nlohmann::json aj = assessment.to_json();
+  nlohmann::json assess_code_only(const std::string& code, const std::string& language,
+                                  const std::string& file_name) override {
     ExecutionRequest request;
     request.code = code;
     request.language = language;
+    request.file_name = file_name;
+    pipeline::check_code(code, config_.requests);
+    require_writable_audit();
+    Assessment assessment = stage_->assess(code, language, file_name);
+    nlohmann::json aj = assessment.to_json();
     policy::Classification c = policy_->classify(aj, policy::PolicyEngine::request_input(request));
-    std::string id =
-        audit_
-            ->append(kind::kAssessment, {{"code_sha256", assessment.code_sha256},
-                                         {"level", to_string(c.level)},
-                                         {"score", c.score},
-                                         {"summary", findings_summary(assessment.findings)},
-                                         {"assess_only", true}})
-            .id;
+    nlohmann::json record =
+        pipeline::records::assessment(assessment, c, request, config_.audit.include_code);
+    record["assess_only"] = true;
+    std::string id = audit_->append(kind::kAssessment, std::move(record)).id;
     return {{"level", to_string(c.level)},
             {"score", c.score},
             {"reasons", c.reasons},
@@ -131,6 +118,34 @@ class HostImpl final : public Host {
             {"policy_failed", c.policy_failed()},
             {"assessed_at", utc_timestamp()},
             {"audit_id", id}};
+  }
+
+  nlohmann::json explain(const ExecutionRequest& request) override {
+    pipeline::check_request(request, config_.requests, config_.ceilings, plugins_->backend_names());
+    Assessment assessment = stage_->assess(request.code, request.language, request.file_name);
+    nlohmann::json aj = assessment.to_json();
+    nlohmann::json request_json = policy::PolicyEngine::request_input(request);
+    policy::PolicySession policy = policy_->session(aj, request_json);
+    pipeline::Decision decision = pipeline::decide(policy, decision_inputs(request));
+    std::optional<pipeline::Decision> if_allowed;
+    bool gated = decision.outcome == Outcome::kNeedsConfirmation ||
+                 (decision.outcome == Outcome::kBlocked && !decision.classification.denied() &&
+                  !request.override_blocked);
+    if (gated) {  // the same request, confirmed or overridden
+      ExecutionRequest allowed = request;
+      allowed.confirmed = true;
+      if (decision.outcome == Outcome::kBlocked) {
+        allowed.override_blocked = true;
+        allowed.override_explanation = "(asked by warden explain)";
+      }
+      nlohmann::json allowed_json = policy::PolicyEngine::request_input(allowed);
+      policy::PolicySession allowed_policy = policy_->session(aj, allowed_json);
+      if_allowed = pipeline::decide(allowed_policy, decision_inputs(allowed));
+    }
+    nlohmann::json e = pipeline::explanation(policy_->directory().string(), aj, decision,
+                                             if_allowed ? &*if_allowed : nullptr);
+    e["assessment"] = std::move(aj);
+    return e;
   }
 
   nlohmann::json get_execution_history(int limit) override {
@@ -220,97 +235,28 @@ class HostImpl final : public Host {
 
     Assessment assessment = stage_->assess(request.code, request.language, request.file_name);
     r.assessment = assessment.to_json();
+    r.findings = assessment.findings;
     nlohmann::json request_json = policy::PolicyEngine::request_input(request);
     policy::PolicySession policy = policy_->session(r.assessment, request_json);
-    policy::Classification c = policy.classify();
+    pipeline::Decision d = pipeline::decide(policy, decision_inputs(request));
+    const policy::Classification& c = d.classification;
     r.level = c.level;
     r.score = c.score;
     r.reasons = c.reasons;
-    r.findings = assessment.findings;
-    nlohmann::json assessment_record = {
-        {"file", request.file_name},     {"code_sha256", assessment.code_sha256},
-        {"level", to_string(c.level)},   {"score", c.score},
-        {"reasons", c.reasons},          {"summary", findings_summary(assessment.findings)},
-        {"metrics", assessment.metrics}, {"assessors", r.assessment["assessors"]},
-        {"user", request.user},          {"metadata", request.metadata}};
-    if (config_.audit.include_code) assessment_record["code"] = request.code;
-    record(kind::kAssessment, assessment_record);
-
-    auto decide = [&](Outcome outcome, const std::string& reason) {
-      r.decision = outcome;
-      r.reason = reason;
-      record(kind::kDecision, {{"outcome", to_string(outcome)},
-                               {"level", to_string(c.level)},
-                               {"score", c.score},
-                               {"reasons", c.reasons},
-                               {"reason", reason},
-                               {"user", request.user},
-                               {"policy_sha256", policy.policy_sha256()}});
-      return r;
-    };
-
-    if (c.denied()) return decide(Outcome::kBlocked, c.stop->describe());  // not overridable
-    if (c.level == RiskLevel::kHigh) {
-      if (!request.confirmed)
-        return decide(
-            Outcome::kNeedsConfirmation,
-            "judged HIGH risk: it runs only when the user confirms (--confirm, confirm=True)");
-      record(kind::kConfirmation, {{"user", request.user}, {"level", "HIGH"}, {"score", c.score}});
-    }
-    if (c.level == RiskLevel::kBlocked) {
-      if (!request.override_blocked)
-        return decide(Outcome::kBlocked,
-                      "Code blocked by security assessment" +
-                          std::string(c.reasons.empty() ? "" : ": " + c.reasons.front()));
-      policy::OverrideVerdict verdict = policy.may_override(c);
-      record(kind::kOverride, {{"user", request.user},
-                               {"explanation", request.override_explanation},
-                               {"allowed", verdict.allowed},
-                               {"reason", verdict.reason},
-                               {"score", c.score}});
-      if (!verdict.allowed)
-        return decide(Outcome::kBlocked, "override refused by the policy: " + verdict.reason);
-      r.override_used = true;
-    }
-
-    r.trust = TrustLevel::kUntrusted;  // an overridden BLOCKED run, whatever trust() says
-    if (!r.override_used) {
-      policy::TrustDecision trust = policy.trust(c);
-      if (trust.denied()) return decide(Outcome::kRefused, trust.stop->describe());
-      r.trust = trust.trust;
-    }
-    nlohmann::json system = policy::system_snapshot();
-    system["loaded_backends"] = plugins_->backend_names();
-    system["default_backend"] = config_.backends.default_backend;
-    system["requested_backend"] =
-        request.backend ? nlohmann::json(*request.backend) : nlohmann::json(nullptr);
-    policy::LimitsDecision limits = policy.limits(r.trust, system, plugins_->backend_names());
-    if (limits.stop)
-      return decide(Outcome::kRefused,
-                    limits.stop->denied() ? limits.stop->describe()
-                                          : "the policy could not decide limits, failing closed: " +
-                                                limits.stop->reason);
-    if (!r.override_used && !request.limits.empty())
-      limits.limits =
-          pipeline::apply_requested_limits(limits.limits, request.limits, config_.ceilings);
-    r.backend = limits.backend;
-    r.limits = limits.limits;
-    r.network = limits.network;
-    if (c.level != RiskLevel::kLow) r.warnings = c.reasons;
-    for (const auto& note : limits.clamped) r.warnings.push_back(note);
-    r.decision = Outcome::kRan;
-    record(kind::kDecision, {{"outcome", "run"},
-                             {"level", to_string(c.level)},
-                             {"score", c.score},
-                             {"trust", to_string(r.trust)},
-                             {"backend", r.backend},
-                             {"limits", r.limits},
-                             {"network", to_string(r.network)},
-                             {"reasons", c.reasons},
-                             {"clamped", limits.clamped},
-                             {"override_used", r.override_used},
-                             {"user", request.user},
-                             {"policy_sha256", policy.policy_sha256()}});
+    r.decision = d.outcome;
+    r.reason = d.reason;
+    r.trust = d.trust_level;
+    r.override_used = d.override_used;
+    record(kind::kAssessment,
+           pipeline::records::assessment(assessment, c, request, config_.audit.include_code));
+    if (d.confirmed_high) record(kind::kConfirmation, pipeline::records::confirmation(d, request));
+    if (d.override_verdict) record(kind::kOverride, pipeline::records::override_asked(d, request));
+    record(kind::kDecision, pipeline::records::decision(d, request, policy.policy_sha256()));
+    if (d.outcome != Outcome::kRan) return r;
+    r.backend = d.backend;
+    r.limits = d.plan;
+    r.network = d.network;
+    r.warnings = d.warnings;
 
     RunSpec spec;
     spec.run_id = r.request_id;
@@ -319,10 +265,7 @@ class HostImpl final : public Host {
     spec.network = r.network;
     for (const auto& name : config_.requests.env_allowlist)
       if (const char* value = std::getenv(name.c_str())) spec.env[name] = value;
-    record(kind::kRunStart, {{"backend", r.backend},
-                             {"limits", r.limits},
-                             {"network", to_string(r.network)},
-                             {"trust", to_string(r.trust)}});
+    record(kind::kRunStart, pipeline::records::run_start(d));
     const SandboxBackend* backend = plugins_->backend(r.backend);
     audit_->write_queued();  // in the log file before the code runs
     auto sandbox_started = std::chrono::steady_clock::now();
@@ -332,39 +275,25 @@ class HostImpl final : public Host {
     } catch (const PluginCallError& e) {
       r.sandbox_ms = milliseconds_since(sandbox_started);
       r.decision = Outcome::kRefused;
-      if (e.status() == WARDEN_ERR_CANCELLED) {
-        // The program was killed part way: its run ends here, on the record.
-        r.reason = "cancelled: warden was asked to stop during the run";
-        record(kind::kRunResult,
-               {{"backend", r.backend}, {"cancelled", true}, {"reason", r.reason}});
-        record(kind::kResourceViolation,
-               {{"violations", {"cancelled"}}, {"backend", r.backend}, {"limits", r.limits}});
-        return r;
-      }
-      r.reason = "backend " + r.backend + " did not run it: " + e.what();
-      record(kind::kRunResult, {{"backend", r.backend}, {"refused", true}, {"reason", r.reason}});
+      bool cancelled = e.status() == WARDEN_ERR_CANCELLED;
+      r.reason = cancelled ? "cancelled: warden was asked to stop during the run"
+                           : "backend " + r.backend + " did not run it: " + e.what();
+      record(kind::kRunResult, pipeline::records::run_not_finished(r.backend, cancelled, r.reason));
+      if (cancelled)  // the program was killed part way: its run ends here, on the record
+        record(kind::kResourceViolation, pipeline::records::cancelled(d));
       return r;
     }
-    const RunResult& run = *r.run;
-    nlohmann::json result_record = run;
-    result_record["backend"] = r.backend;
-    result_record["stdout_bytes"] = run.stdout_data.size();
-    result_record["stderr_bytes"] = run.stderr_data.size();
-    record(kind::kRunResult, result_record);
-    nlohmann::json violations = nlohmann::json::array();
-    if (run.timed_out) violations.push_back("wall_time");
-    if (run.cpu_time_exceeded) violations.push_back("cpu_time");
-    if (run.oom_killed) violations.push_back("memory");
-    if (run.output_truncated) violations.push_back("output");
-    for (const auto& hit : run.limits_hit) violations.push_back(hit);
-    if (!violations.empty())
-      record(kind::kResourceViolation, {{"violations", violations},
-                                        {"backend", r.backend},
-                                        {"limits", r.limits},
-                                        {"peak_memory_bytes", run.peak_memory_bytes},
-                                        {"cpu_time_ms", run.cpu_time_ms},
-                                        {"wall_time_ms", run.wall_time_ms}});
+    record(kind::kRunResult, pipeline::records::run_result(r.backend, *r.run));
+    if (nlohmann::json violations = pipeline::records::violations(d, *r.run); !violations.is_null())
+      record(kind::kResourceViolation, std::move(violations));
     return r;
+  }
+
+  pipeline::DecisionInputs decision_inputs(const ExecutionRequest& request) const {
+    return {request, plugins_->backend_names(), config_.ceilings, [this, &request] {
+              return pipeline::system_input(plugins_->backend_names(),
+                                            config_.backends.default_backend, request.backend);
+            }};
   }
 
   void require_writable_audit() {

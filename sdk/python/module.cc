@@ -101,12 +101,12 @@ class HostHandle {
   // The Host's threads may log while it shuts down, which needs the GIL.
   ~HostHandle() { close(); }
 
-  py::object assess_and_execute(const std::string& code, const std::string& language,
-                                const std::string& file_name, const std::string& stdin_data,
-                                const std::string& user, bool confirmed, bool override_blocked,
-                                const std::string& override_explanation,
-                                std::optional<std::string> backend,
-                                std::map<std::string, std::string> limits, py::handle metadata) {
+  // The request of assess_and_execute and explain, from their keywords.
+  static ExecutionRequest make_request(
+      const std::string& code, const std::string& language, const std::string& file_name,
+      const std::string& stdin_data, const std::string& user, bool confirmed, bool override_blocked,
+      const std::string& override_explanation, std::optional<std::string> backend,
+      std::map<std::string, std::string> limits, py::handle metadata) {
     ExecutionRequest request;
     request.code = code;
     request.language = language;
@@ -123,6 +123,18 @@ class HostHandle {
         throw Error(ErrorKind::kInvalidInput, "Metadata must be a dictionary");
       request.metadata = from_python(metadata, "metadata");
     }
+    return request;
+  }
+
+  py::object assess_and_execute(const std::string& code, const std::string& language,
+                                const std::string& file_name, const std::string& stdin_data,
+                                const std::string& user, bool confirmed, bool override_blocked,
+                                const std::string& override_explanation,
+                                std::optional<std::string> backend,
+                                std::map<std::string, std::string> limits, py::handle metadata) {
+    ExecutionRequest request =
+        make_request(code, language, file_name, stdin_data, user, confirmed, override_blocked,
+                     override_explanation, std::move(backend), std::move(limits), metadata);
     std::shared_ptr<Host> host = open_host();
     nlohmann::json result;
     {
@@ -132,8 +144,20 @@ class HostHandle {
     return to_python(result);
   }
 
-  py::object assess_code_only(const std::string& code, const std::string& language) {
-    return call([&](Host& h) { return h.assess_code_only(code, language); });
+  py::object assess_code_only(const std::string& code, const std::string& language,
+                              const std::string& file_name) {
+    return call([&](Host& h) { return h.assess_code_only(code, language, file_name); });
+  }
+
+  py::object explain(const std::string& code, const std::string& language,
+                     const std::string& file_name, const std::string& user, bool confirmed,
+                     bool override_blocked, const std::string& override_explanation,
+                     std::optional<std::string> backend, std::map<std::string, std::string> limits,
+                     py::handle metadata) {
+    ExecutionRequest request =
+        make_request(code, language, file_name, "", user, confirmed, override_blocked,
+                     override_explanation, std::move(backend), std::move(limits), metadata);
+    return call([&](Host& h) { return h.explain(request); });
   }
 
   py::object get_execution_history(int limit) {
@@ -237,8 +261,15 @@ PYBIND11_MODULE(_warden, m) {
            py::arg("limits") = std::map<std::string, std::string>{},
            py::arg("metadata") = py::none(),
            "Assess, decide, run and audit; returns the `warden run --json` dict")
-      .def("assess_code_only", &HostHandle::assess_code_only, py::arg("code"),
-           py::arg("language") = "python")
+      .def("assess_code_only", &HostHandle::assess_code_only, py::arg("code"), py::kw_only(),
+           py::arg("language") = "python", py::arg("file_name") = "main.py")
+      .def("explain", &HostHandle::explain, py::arg("code"), py::kw_only(),
+           py::arg("language") = "python", py::arg("file_name") = "main.py", py::arg("user") = "",
+           py::arg("confirmed") = false, py::arg("override_blocked") = false,
+           py::arg("override_explanation") = "", py::arg("backend") = py::none(),
+           py::arg("limits") = std::map<std::string, std::string>{},
+           py::arg("metadata") = py::none(),
+           "What assess_and_execute would decide, as a dry run: runs and records nothing")
       .def("get_execution_history", &HostHandle::get_execution_history, py::arg("limit") = 10)
       .def("get_security_status", &HostHandle::get_security_status)
       .def("configure_policies", &HostHandle::configure_policies, py::kw_only(),

@@ -411,3 +411,65 @@ TEST_CASE("warden run shows progress on a terminal, and never in --json or throu
   CHECK(piped.err.find("assessing") == std::string::npos);
   CHECK(piped.err.find("\x1b[2K") == std::string::npos);
 }
+
+TEST_CASE("explain is a dry run of the same steps: it agrees with the run and records nothing") {
+  Fixture f;
+  auto host = f.host();
+  std::size_t records_before = f.log().records.size();
+
+  // A BLOCKED request without an override: blocked, and what an override would bring.
+  nlohmann::json blocked = host->explain(request(kBlocked));
+  CHECK(blocked["outcome"] == "blocked");
+  CHECK(blocked["classify"]["level"] == "BLOCKED");
+  CHECK_FALSE(blocked.contains("trust"));
+  REQUIRE(blocked.contains("if_overridden"));
+  CHECK(blocked["if_overridden"]["may_override"]["allowed"] == true);
+  CHECK(blocked["if_overridden"]["trust"]["trust"] == "untrusted");  // forced, as the host does
+  CHECK(blocked["if_overridden"]["trust"].contains("forced"));
+  CHECK(f.log().records.size() == records_before);  // a dry run records nothing
+
+  // The same request overridden: explain's plan is the run's.
+  auto overridden = request(kBlocked);
+  overridden.override_blocked = true;
+  overridden.override_explanation = "cleanup I wrote";
+  nlohmann::json plan = host->explain(overridden);
+  ExecutionResult ran = host->assess_and_execute(overridden);
+  CHECK(plan["outcome"] == to_string(ran.decision));
+  CHECK(plan["trust"]["trust"] == to_string(ran.trust));
+  CHECK(plan["limits"]["backend"] == ran.backend);
+  CHECK(plan["limits"]["limits"] == nlohmann::json(ran.limits));
+
+  // HIGH without confirmation: needs it, and what confirming would bring.
+  nlohmann::json high = host->explain(request(kHigh));
+  CHECK(high["outcome"] == "needs_confirmation");
+  REQUIRE(high.contains("if_confirmed"));
+  CHECK(high["if_confirmed"]["outcome"] == "ran");
+  CHECK(high["if_confirmed"]["trust"].contains("notes"));
+}
+
+TEST_CASE("assess_code_only records the assessment in the shape a run does, under its file name") {
+  Fixture f;
+  {
+    auto host = f.host();
+    nlohmann::json assessed = host->assess_code_only(kMedium, "python", "tool.py");
+    CHECK(assessed["assessment"]["file"] == "tool.py");
+    auto req = request(kMedium);
+    req.file_name = "tool.py";
+    host->assess_and_execute(req);
+  }
+  std::vector<nlohmann::json> assessments;
+  for (const auto& rec : f.log().records)
+    if (rec.kind == "assessment") assessments.push_back(rec.data);
+  REQUIRE(assessments.size() == 2);
+  nlohmann::json only = assessments[0], run = assessments[1];
+  CHECK(only["assess_only"] == true);
+  CHECK(only["file"] == "tool.py");
+  only.erase("assess_only");
+  run.erase("request_id");
+  std::set<std::string> only_keys, run_keys;
+  for (const auto& [key, value] : only.items()) only_keys.insert(key);
+  for (const auto& [key, value] : run.items()) run_keys.insert(key);
+  CHECK(only_keys == run_keys);
+  CHECK(only["level"] == run["level"]);
+  CHECK(only["summary"] == run["summary"]);
+}

@@ -275,3 +275,21 @@ def test_configure_policies_changes_the_next_decision(api):
     api.configure_policies({"directory": default})
     assert api.assess_and_execute(LOW)["decision"] == "ran"
     assert api.get_audit_report()["summary"]["by_kind"]["policy_reload"] == 2
+
+
+def test_explain_is_a_dry_run_that_agrees_with_the_run(api):
+    before = api.get_execution_history(50)["summary"]
+    blocked = api.explain(BLOCKED)
+    assert blocked["outcome"] == "blocked"
+    assert blocked["if_overridden"]["trust"]["trust"] == "untrusted"
+    assert api.get_execution_history(50)["summary"] == before  # nothing recorded
+
+    plan = api.explain(BLOCKED, user_override=True, user_explanation="my own cleanup")
+    ran = api.assess_and_execute(BLOCKED, user_override=True, user_explanation="my own cleanup")
+    assert plan["outcome"] == "ran" == ran["decision"]
+    assert plan["limits"]["backend"] == ran["backend"]
+
+
+def test_assess_code_only_names_the_program_by_its_file(api):
+    assessed = api.assess_code_only(LOW, file_name="tool.py")
+    assert assessed["assessment"]["file"] == "tool.py"

@@ -117,8 +117,23 @@ class WARDEN_API Host {
 
   // Assess and classify only: {"level", "score", "reasons", "findings",
   // "metrics", "assessors", "can_execute", "needs_confirmation", "assessed_at"}.
+  // `file_name` is what findings and the audit record name the program by.
+  // Writes one `assessment` record (the shape a run's has, with assess_only).
   virtual nlohmann::json assess_code_only(const std::string& code,
-                                          const std::string& language = "python") = 0;
+                                          const std::string& language = "python",
+                                          const std::string& file_name = "main.py") = 0;
+
+  // What assess_and_execute would decide for `request`, as a dry run of the
+  // same steps: it assesses, and asks the policy to classify, gate, trust and
+  // plan the limits, but runs nothing and records nothing. When the gate
+  // would stop the request (HIGH unconfirmed, BLOCKED without an override),
+  // also what would follow if it were confirmed or overridden. Returns
+  // {"policy", "inputs", "classify", "outcome", "reason", "trust"?,
+  // "limits"?, "may_override"?, "if_confirmed"|"if_overridden"?,
+  // "assessment"}; each policy answer carries the notes it recorded
+  // (docs/policies.md). Throws kInvalidInput for a request assess_and_execute
+  // would refuse the same way.
+  virtual nlohmann::json explain(const ExecutionRequest& request) = 0;
 
   // The `limit` most recent runs and decisions from the audit log, newest
   // first: {"summary", "recent_executions", "security_assessments",

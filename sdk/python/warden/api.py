@@ -212,13 +212,40 @@ class SafetyAPI:
         ]
         return python_result(result)
 
-    def assess_code_only(self, code: str) -> Dict[str, Any]:
+    def assess_code_only(self, code: str, file_name: str = "main.py") -> Dict[str, Any]:
         """Assesses and classifies without running: {"level", "score", "reasons",
         "findings", "metrics", "assessors", "assessment", "can_execute",
-        "needs_confirmation", "policy_failed", "assessed_at", "audit_id"}."""
-        result = self._host.assess_code_only(_text(code, "code"))
+        "needs_confirmation", "policy_failed", "assessed_at", "audit_id"}.
+        ``file_name`` is what findings and the audit record name the program by."""
+        result = self._host.assess_code_only(
+            _text(code, "code"), file_name=_text(file_name, "file_name")
+        )
         self._explain_missing_assessors(result)
         return python_result(result)
+
+    def explain(
+        self,
+        code: str,
+        user_override: bool = False,
+        user_explanation: Optional[str] = None,
+        *,
+        confirm: bool = False,
+        user: str = "",
+    ) -> Dict[str, Any]:
+        """What :meth:`assess_and_execute` would decide for this request, as a
+        dry run of the same steps (nothing runs, nothing is recorded):
+        {"classify", "outcome", "reason", "trust", "limits", "may_override",
+        "if_confirmed" | "if_overridden", "inputs", "policy", "assessment"}, each
+        policy answer with the notes it recorded (docs/policies.md)."""
+        return python_result(
+            self._host.explain(
+                _text(code, "code"),
+                user=_text(user, "user"),
+                confirmed=bool(confirm),
+                override_blocked=bool(user_override),
+                override_explanation=_text(user_explanation, "user_explanation"),
+            )
+        )
 
     def get_execution_history(self, limit: int = 10) -> Dict[str, Any]:
         """The ``limit`` newest records of each kind from the audit log:

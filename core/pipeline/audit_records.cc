@@ -1,0 +1,110 @@
+#include "pipeline/audit_records.h"
+
+namespace warden::pipeline::records {
+namespace {
+
+nlohmann::json findings_summary(const std::vector<Finding>& findings) {
+  nlohmann::json by_severity = nlohmann::json::object();
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& f : findings) {
+    by_severity[to_string(f.severity)] = by_severity.value(to_string(f.severity), 0) + 1;
+    list.push_back({{"assessor", f.assessor},
+                    {"rule_id", f.rule_id},
+                    {"severity", to_string(f.severity)},
+                    {"line", f.line},
+                    {"category", f.category}});
+  }
+  return {{"count", findings.size()}, {"by_severity", by_severity}, {"findings", list}};
+}
+
+}  // namespace
+
+nlohmann::json assessment(const Assessment& a, const policy::Classification& c,
+                          const ExecutionRequest& request, bool include_code) {
+  nlohmann::json data = {{"file", request.file_name},     {"code_sha256", a.code_sha256},
+                         {"level", to_string(c.level)},   {"score", c.score},
+                         {"reasons", c.reasons},          {"summary", findings_summary(a.findings)},
+                         {"metrics", a.metrics},          {"assessors", a.assessors_json()},
+                         {"user", request.user},          {"metadata", request.metadata}};
+  if (include_code) data["code"] = request.code;
+  return data;
+}
+
+nlohmann::json confirmation(const Decision& d, const ExecutionRequest& request) {
+  return {{"user", request.user}, {"level", "HIGH"}, {"score", d.classification.score}};
+}
+
+nlohmann::json override_asked(const Decision& d, const ExecutionRequest& request) {
+  return {{"user", request.user},
+          {"explanation", request.override_explanation},
+          {"allowed", d.override_verdict->allowed},
+          {"reason", d.override_verdict->reason},
+          {"score", d.classification.score}};
+}
+
+nlohmann::json decision(const Decision& d, const ExecutionRequest& request,
+                        const std::string& policy_sha256) {
+  const policy::Classification& c = d.classification;
+  if (d.outcome != Outcome::kRan)
+    return {{"outcome", to_string(d.outcome)},
+            {"level", to_string(c.level)},
+            {"score", c.score},
+            {"reasons", c.reasons},
+            {"reason", d.reason},
+            {"user", request.user},
+            {"policy_sha256", policy_sha256}};
+  return {{"outcome", "run"},
+          {"level", to_string(c.level)},
+          {"score", c.score},
+          {"trust", to_string(d.trust_level)},
+          {"backend", d.backend},
+          {"limits", d.plan},
+          {"network", to_string(d.network)},
+          {"reasons", c.reasons},
+          {"clamped", d.limits->clamped},
+          {"override_used", d.override_used},
+          {"user", request.user},
+          {"policy_sha256", policy_sha256}};
+}
+
+nlohmann::json run_start(const Decision& d) {
+  return {{"backend", d.backend},
+          {"limits", d.plan},
+          {"network", to_string(d.network)},
+          {"trust", to_string(d.trust_level)}};
+}
+
+nlohmann::json run_result(const std::string& backend, const RunResult& run) {
+  nlohmann::json data = run;
+  data["backend"] = backend;
+  data["stdout_bytes"] = run.stdout_data.size();
+  data["stderr_bytes"] = run.stderr_data.size();
+  return data;
+}
+
+nlohmann::json run_not_finished(const std::string& backend, bool cancelled,
+                                const std::string& reason) {
+  return {{"backend", backend}, {cancelled ? "cancelled" : "refused", true}, {"reason", reason}};
+}
+
+nlohmann::json violations(const Decision& d, const RunResult& run) {
+  nlohmann::json reached = nlohmann::json::array();
+  if (run.timed_out) reached.push_back("wall_time");
+  if (run.cpu_time_exceeded) reached.push_back("cpu_time");
+  if (run.oom_killed) reached.push_back("memory");
+  if (run.output_truncated) reached.push_back("output");
+  for (const auto& hit : run.limits_hit) reached.push_back(hit);
+  if (reached.empty()) return nullptr;
+  return {{"violations", reached},
+          {"backend", d.backend},
+          {"limits", d.plan},
+          {"peak_memory_bytes", run.peak_memory_bytes},
+          {"cpu_time_ms", run.cpu_time_ms},
+          {"wall_time_ms", run.wall_time_ms}};
+}
+
+nlohmann::json cancelled(const Decision& d) {
+  return {{"violations", {"cancelled"}}, {"backend", d.backend}, {"limits", d.plan}};
+}
+
+}  // namespace warden::pipeline::records
