@@ -21,11 +21,11 @@ nlohmann::json findings_summary(const std::vector<Finding>& findings) {
 
 nlohmann::json assessment(const Assessment& a, const policy::Classification& c,
                           const ExecutionRequest& request, bool include_code) {
-  nlohmann::json data = {{"file", request.file_name},     {"code_sha256", a.code_sha256},
-                         {"level", to_string(c.level)},   {"score", c.score},
-                         {"reasons", c.reasons},          {"summary", findings_summary(a.findings)},
-                         {"metrics", a.metrics},          {"assessors", a.assessors_json()},
-                         {"user", request.user},          {"metadata", request.metadata}};
+  nlohmann::json data = {{"file", request.file_name},   {"code_sha256", a.code_sha256},
+                         {"level", to_string(c.level)}, {"score", c.score},
+                         {"reasons", c.reasons},        {"summary", findings_summary(a.findings)},
+                         {"metrics", a.metrics},        {"assessors", a.assessors_json()},
+                         {"user", request.user},        {"metadata", request.metadata}};
   if (include_code) data["code"] = request.code;
   return data;
 }

@@ -31,8 +31,9 @@ Decision decide(policy::PolicySession& policy, const DecisionInputs& inputs) {
   if (c.denied()) return stop(Outcome::kBlocked, c.stop->describe());  // not overridable
   if (c.level == RiskLevel::kHigh) {
     if (!request.confirmed)
-      return stop(Outcome::kNeedsConfirmation,
-                  "judged HIGH risk: it runs only when the user confirms (--confirm, confirm=True)");
+      return stop(
+          Outcome::kNeedsConfirmation,
+          "judged HIGH risk: it runs only when the user confirms (--confirm, confirm=True)");
     d.confirmed_high = true;
   }
   if (c.level == RiskLevel::kBlocked) {

@@ -23,9 +23,9 @@ namespace warden::pipeline {
 // reached (the gate stopped the request) is left empty.
 struct Decision {
   policy::Classification classification;
-  Outcome outcome = Outcome::kRan;  // kRan: it may run, with the plan below
-  std::string reason;               // why it may not (outcome != kRan)
-  bool confirmed_high = false;      // HIGH, and the user confirmed it
+  Outcome outcome = Outcome::kRan;                          // kRan: it may run, with the plan below
+  std::string reason;                                       // why it may not (outcome != kRan)
+  bool confirmed_high = false;                              // HIGH, and the user confirmed it
   std::optional<policy::OverrideVerdict> override_verdict;  // a BLOCKED request asked
   bool override_used = false;  // BLOCKED, overridden: runs untrusted, trust() not asked
   std::optional<policy::TrustDecision> trust;

@@ -30,10 +30,11 @@ nlohmann::json steps_json(const Decision& d) {
                     {"stop", stop_json(d.trust->stop)},
                     {"notes", notes_json(d.trust->notes)}};
   else if (d.override_used)
-    out["trust"] = {{"trust", to_string(d.trust_level)},
-                    {"stop", nullptr},
-                    {"forced", "an overridden BLOCKED run is always untrusted; trust() is not asked"},
-                    {"notes", nlohmann::json::array()}};
+    out["trust"] = {
+        {"trust", to_string(d.trust_level)},
+        {"stop", nullptr},
+        {"forced", "an overridden BLOCKED run is always untrusted; trust() is not asked"},
+        {"notes", nlohmann::json::array()}};
   if (d.limits) {
     if (d.limits->stop)
       out["limits"] = {{"stop", stop_json(d.limits->stop)}, {"notes", notes_json(d.limits->notes)}};
