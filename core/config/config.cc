@@ -28,17 +28,25 @@ void read_plugin_settings(YamlMap& section, const std::string& file,
 }
 
 Limits read_limits(YamlMap map, const Limits& defaults) {
-  Limits l;
-  l.memory_bytes = map.get_size("memory", defaults.memory_bytes);
-  l.cpus = map.get_double("cpus", defaults.cpus, 0.01, 1024);
-  l.wall_time_ms = map.get_duration_ms("wall_time", defaults.wall_time_ms);
-  l.cpu_time_ms = map.get_duration_ms("cpu_time", defaults.cpu_time_ms);
-  l.pids = static_cast<std::uint32_t>(map.get_int("pids", defaults.pids, 1, 1'000'000));
-  l.file_size_bytes = map.get_size("file_size", defaults.file_size_bytes);
-  l.open_files =
-      static_cast<std::uint32_t>(map.get_int("open_files", defaults.open_files, 8, 1'048'576));
-  l.tmpfs_bytes = map.get_size("tmpfs", defaults.tmpfs_bytes);
-  l.output_bytes = map.get_size("output", defaults.output_bytes);
+  Limits l = defaults;
+  for_each_limit(l, [&map](const LimitName& n, auto& field) {
+    using Field = std::remove_reference_t<decltype(field)>;
+    switch (n.unit) {
+      case LimitUnit::kBytes: field = static_cast<Field>(map.get_size(n.name, field)); break;
+      case LimitUnit::kMilliseconds:
+        field = static_cast<Field>(map.get_duration_ms(n.name, field));
+        break;
+      case LimitUnit::kCount:
+        field = static_cast<Field>(map.get_int(n.name, static_cast<std::int64_t>(field),
+                                               static_cast<std::int64_t>(n.min),
+                                               static_cast<std::int64_t>(n.max)));
+        break;
+      case LimitUnit::kCpus:
+        field =
+            static_cast<Field>(map.get_double(n.name, static_cast<double>(field), n.min, n.max));
+        break;
+    }
+  });
   map.finish();
   return l;
 }
@@ -90,10 +98,9 @@ Config parse_config(const std::string& text, const std::string& file_name, const
   }
   {
     YamlMap p = top.get_map("policies");
-    config.policies.directory =
-        p.get_path("directory", (data_directory() / "policies" / "default").string(), base);
-    config.policies.on_error = risk_level_from_string(
-        p.get_choice("on_error", "BLOCKED", {"LOW", "MEDIUM", "HIGH", "BLOCKED"}));
+    config.policies.directory = p.get_path("directory", default_policy_directory().string(), base);
+    config.policies.on_error = risk_level_from_string(p.get_choice(
+        "on_error", to_string(config.policies.on_error), {"LOW", "MEDIUM", "HIGH", "BLOCKED"}));
     YamlMap budget = p.get_map("budget");
     config.policies.instruction_budget = static_cast<std::uint64_t>(budget.get_int(
         "instructions", static_cast<std::int64_t>(config.policies.instruction_budget), 1000,
@@ -108,10 +115,8 @@ Config parse_config(const std::string& text, const std::string& file_name, const
   {
     YamlMap a = top.get_map("audit");
     AuditConfig& audit = config.audit;
-    audit.directory =
-        a.get_path("directory", "${XDG_STATE_HOME:-~/.local/state}/warden/audit", base);
-    audit.signing_key =
-        a.get_path("signing_key", "${XDG_STATE_HOME:-~/.local/state}/warden/keys/audit.key", base);
+    audit.directory = a.get_path("directory", AuditConfig::kDefaultDirectory, base);
+    audit.signing_key = a.get_path("signing_key", AuditConfig::kDefaultSigningKey, base);
     audit.public_key = a.get_string("public_key", "").empty()
                            ? fs::path(audit.signing_key.string() + ".pub")
                            : a.get_path("public_key", "", base);
@@ -131,15 +136,7 @@ Config parse_config(const std::string& text, const std::string& file_name, const
     retention.finish();
     a.finish();
   }
-  config.ceilings = read_limits(top.get_map("ceilings"), Limits{.memory_bytes = 2ull << 30,
-                                                                .cpus = 2.0,
-                                                                .wall_time_ms = 300'000,
-                                                                .cpu_time_ms = 300'000,
-                                                                .pids = 512,
-                                                                .file_size_bytes = 256ull << 20,
-                                                                .open_files = 1024,
-                                                                .tmpfs_bytes = 512ull << 20,
-                                                                .output_bytes = 16ull << 20});
+  config.ceilings = read_limits(top.get_map("ceilings"), config.ceilings);
   {
     YamlMap r = top.get_map("requests");
     config.requests.max_code_bytes = r.get_size("max_code_size", config.requests.max_code_bytes);
@@ -152,6 +149,70 @@ Config parse_config(const std::string& text, const std::string& file_name, const
   }
   top.finish();
   return config;
+}
+
+fs::path default_policy_directory() {
+  return data_directory() / "policies" / "default";
+}
+
+nlohmann::json to_json(const Config& c) {
+  auto strings = [](const auto& paths) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& p : paths) out.push_back(fs::path(p).string());
+    return out;
+  };
+  auto settings = [](const std::map<std::string, JsonWithMarks>& by_plugin) {
+    nlohmann::json out = nlohmann::json::object();
+    for (const auto& [name, given] : by_plugin) out[name] = given.value;
+    return out;
+  };
+  auto limits = [](const Limits& l) {
+    nlohmann::json out = nlohmann::json::object();
+    for_each_limit(l, [&out](const LimitName& n, auto value) { out[n.name] = value; });
+    return out;
+  };
+  const AuditConfig& a = c.audit;
+  return {
+      {"log_level", c.log_level},
+      {"plugins",
+       {{"directories", strings(c.plugin_directories)}, {"in_process", c.plugins_in_process}}},
+      {"assessors",
+       {{"enabled", c.assessors.enabled},
+        {"deadline_ms", c.assessors.deadline_ms},
+        {"cache",
+         {{"enabled", c.assessors.cache_enabled}, {"max_entries", c.assessors.cache_max_entries}}},
+        {"settings", settings(c.assessors.settings)}}},
+      {"backends",
+       {{"enabled", c.backends.enabled},
+        {"default", c.backends.default_backend},
+        {"settings", settings(c.backends.settings)}}},
+      {"policies",
+       {{"directory", c.policies.directory.string()},
+        {"on_error", to_string(c.policies.on_error)},
+        {"budget",
+         {{"instructions", c.policies.instruction_budget},
+          {"memory", c.policies.memory_bytes},
+          {"wall_time_ms", c.policies.wall_time_ms}}},
+        {"hot_reload", c.policies.hot_reload}}},
+      {"audit",
+       {{"directory", a.directory.string()},
+        {"signing_key", a.signing_key.string()},
+        {"public_key", a.public_key.string()},
+        {"create_key_if_missing", a.create_key_if_missing},
+        {"origin", a.origin},
+        {"durability", a.durability},
+        {"group_commit_delay_ms", a.group_commit_delay_ms},
+        {"segment_size", a.segment_bytes},
+        {"checkpoint_interval_ms", a.checkpoint_interval_ms},
+        {"include_code", a.include_code},
+        {"redact", a.redact_patterns},
+        {"retention",
+         {{"max_age_ms", a.retention_max_age_ms}, {"max_bytes", a.retention_max_bytes}}}}},
+      {"ceilings", limits(c.ceilings)},
+      {"requests",
+       {{"max_code_size", c.requests.max_code_bytes},
+        {"max_explanation_chars", c.requests.max_explanation_chars},
+        {"env_allowlist", c.requests.env_allowlist}}}};
 }
 
 Config load_config(const fs::path& file) {

@@ -1,5 +1,6 @@
-// warden.yaml, read strictly into one typed structure. The defaults live here
-// and in config/warden.yaml beside each key; docs/configuration.md lists them.
+// warden.yaml, read strictly into one typed structure. Every default lives
+// here beside its field; config/warden.yaml shows each key with that default
+// and says what it does (tests/unit/config_test.cc holds the two equal).
 #pragma once
 
 #include <warden/types.h>
@@ -29,7 +30,7 @@ struct BackendsConfig {
 };
 
 struct PolicyConfig {
-  std::filesystem::path directory;           // default: <data>/policies/default
+  std::filesystem::path directory;           // default: default_policy_directory()
   RiskLevel on_error = RiskLevel::kBlocked;  // the level when a policy fails
   std::uint64_t instruction_budget = 1'000'000;
   std::uint64_t memory_bytes = 32ull << 20;
@@ -38,8 +39,11 @@ struct PolicyConfig {
 };
 
 struct AuditConfig {
-  std::filesystem::path directory;    // default: ${XDG_STATE_HOME:-~/.local/state}/warden/audit
-  std::filesystem::path signing_key;  // default: ${XDG_STATE_HOME:-~/.local/state}/warden/keys/...
+  static constexpr const char* kDefaultDirectory = "${XDG_STATE_HOME:-~/.local/state}/warden/audit";
+  static constexpr const char* kDefaultSigningKey =
+      "${XDG_STATE_HOME:-~/.local/state}/warden/keys/audit.key";
+  std::filesystem::path directory;    // default: kDefaultDirectory, expanded
+  std::filesystem::path signing_key;  // default: kDefaultSigningKey, expanded
   std::filesystem::path public_key;   // default: signing_key + ".pub"
   bool create_key_if_missing = true;
   std::string origin = "warden.local/audit";
@@ -74,9 +78,24 @@ struct Config {
   BackendsConfig backends;
   PolicyConfig policies;
   AuditConfig audit;
-  Limits ceilings;  // hard caps on whatever a policy asks for
+  // Hard caps on whatever a policy or a request asks for.
+  Limits ceilings{.memory_bytes = 2ull << 30,
+                  .cpus = 2.0,
+                  .wall_time_ms = 300'000,
+                  .cpu_time_ms = 300'000,
+                  .pids = 512,
+                  .file_size_bytes = 256ull << 20,
+                  .open_files = 1024,
+                  .tmpfs_bytes = 512ull << 20,
+                  .output_bytes = 16ull << 20};
   RequestsConfig requests;
 };
+
+// The policies installed with warden: <data>/policies/default.
+std::filesystem::path default_policy_directory();
+
+// Every field of `config`, by its warden.yaml name (plugin settings as given).
+nlohmann::json to_json(const Config& config);
 
 // Reads and validates a configuration file. Throws warden::Error(kConfig)
 // with "file:line:column: field: what is wrong" for any problem, including

@@ -28,54 +28,47 @@ Limits apply_requested_limits(Limits base, const std::map<std::string, std::stri
     auto bad = [&](const std::string& why) {
       return Error(ErrorKind::kInvalidInput, "limit '" + name + "' = '" + text + "': " + why);
     };
-    auto size = [&](std::uint64_t& field, std::uint64_t ceiling) {
-      auto v = parse_size(text);
-      if (!v || *v == 0) throw bad("expected a size such as 256MiB");
-      if (*v > ceiling) throw bad("above the ceiling of " + format_size(ceiling));
-      field = *v;
-    };
-    auto duration = [&](std::uint64_t& field, std::uint64_t ceiling) {
-      auto v = parse_duration_ms(text);
-      if (!v || *v == 0) throw bad("expected a duration such as 5s");
-      if (*v > ceiling) throw bad("above the ceiling of " + std::to_string(ceiling) + " ms");
-      field = *v;
-    };
-    auto count = [&](auto& field, std::uint64_t ceiling) {
-      std::uint64_t v = 0;
-      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-      if (ec != std::errc() || end != text.data() + text.size() || v == 0)
-        throw bad("expected a positive whole number");
-      if (v > ceiling) throw bad("above the ceiling of " + std::to_string(ceiling));
-      field = static_cast<std::remove_reference_t<decltype(field)>>(v);
-    };
-    if (name == "memory")
-      size(base.memory_bytes, ceilings.memory_bytes);
-    else if (name == "file_size")
-      size(base.file_size_bytes, ceilings.file_size_bytes);
-    else if (name == "tmpfs")
-      size(base.tmpfs_bytes, ceilings.tmpfs_bytes);
-    else if (name == "output")
-      size(base.output_bytes, ceilings.output_bytes);
-    else if (name == "wall_time")
-      duration(base.wall_time_ms, ceilings.wall_time_ms);
-    else if (name == "cpu_time")
-      duration(base.cpu_time_ms, ceilings.cpu_time_ms);
-    else if (name == "pids")
-      count(base.pids, ceilings.pids);
-    else if (name == "open_files")
-      count(base.open_files, ceilings.open_files);
-    else if (name == "cpus") {
-      double v = 0;
-      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-      if (ec != std::errc() || end != text.data() + text.size() || !(v > 0))
-        throw bad("expected a positive number of CPUs");
-      if (v > ceilings.cpus) throw bad("above the ceiling of " + std::to_string(ceilings.cpus));
-      base.cpus = v;
-    } else {
-      throw bad(
-          "unknown limit (memory, cpus, wall_time, cpu_time, pids, file_size, open_files, "
-          "tmpfs, output)");
-    }
+    bool known = false;
+    for_each_limit(base, ceilings, [&](const LimitName& n, auto& field, auto ceiling) {
+      if (name != n.name) return;
+      known = true;
+      using Field = std::remove_reference_t<decltype(field)>;
+      switch (n.unit) {
+        case LimitUnit::kBytes: {
+          auto v = parse_size(text);
+          if (!v || *v == 0) throw bad("expected a size such as 256MiB");
+          if (*v > ceiling) throw bad("above the ceiling of " + format_size(ceiling));
+          field = static_cast<Field>(*v);
+          break;
+        }
+        case LimitUnit::kMilliseconds: {
+          auto v = parse_duration_ms(text);
+          if (!v || *v == 0) throw bad("expected a duration such as 5s");
+          if (*v > ceiling) throw bad("above the ceiling of " + std::to_string(ceiling) + " ms");
+          field = static_cast<Field>(*v);
+          break;
+        }
+        case LimitUnit::kCount: {
+          std::uint64_t v = 0;
+          auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+          if (ec != std::errc() || end != text.data() + text.size() || v == 0)
+            throw bad("expected a positive whole number");
+          if (v > ceiling) throw bad("above the ceiling of " + std::to_string(ceiling));
+          field = static_cast<Field>(v);
+          break;
+        }
+        case LimitUnit::kCpus: {
+          double v = 0;
+          auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+          if (ec != std::errc() || end != text.data() + text.size() || !(v > 0))
+            throw bad("expected a positive number of CPUs");
+          if (v > ceiling) throw bad("above the ceiling of " + std::to_string(ceiling));
+          field = static_cast<Field>(v);
+          break;
+        }
+      }
+    });
+    if (!known) throw bad("unknown limit (" + limit_names() + ")");
   }
   return base;
 }

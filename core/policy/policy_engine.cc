@@ -435,6 +435,16 @@ namespace {
 
 // Reads one limit from the policy's table: a number in the field's unit or a
 // string with units. Throws PolicyFailure naming the field.
+// A limit's value as people write it: "2 GiB", "300000 ms", "512", "2".
+template <typename T>
+std::string show_limit(const LimitName& n, T value) {
+  switch (n.unit) {
+    case LimitUnit::kBytes: return format_size(static_cast<std::uint64_t>(value));
+    case LimitUnit::kMilliseconds: return std::to_string(value) + " ms";
+    default: return std::to_string(value);
+  }
+}
+
 std::uint64_t read_amount(const nlohmann::json& r, const char* field, bool duration,
                           std::uint64_t fallback) {
   if (!r.contains(field)) return fallback;
@@ -486,12 +496,13 @@ LimitsDecision PolicySession::limits(TrustLevel trust, const nlohmann::json& sys
 void PolicySession::read_limits(const nlohmann::json& r, const std::vector<std::string>& backends,
                                 LimitsDecision& d) {
   if (!r.is_object()) throw PolicyFailure("in function 'limits': must return a table of limits");
-  static const std::set<std::string> kKnown = {"backend",  "memory", "cpus",      "wall_time",
-                                               "cpu_time", "pids",   "file_size", "open_files",
-                                               "tmpfs",    "output", "network"};
-  for (const auto& [key, value] : r.items())
-    if (!kKnown.count(key))
-      throw PolicyFailure("in function 'limits': unknown field '" + key + "'");
+  for (const auto& [key, value] : r.items()) {
+    bool known = key == "backend" || key == "network";
+    for_each_limit(d.limits, [&](const LimitName& n, auto&) { known |= key == n.name; });
+    if (!known)
+      throw PolicyFailure("in function 'limits': unknown field '" + key + "' (backend, network, " +
+                          limit_names() + ")");
+  }
   if (!r.contains("backend") || !r["backend"].is_string())
     throw PolicyFailure("in function 'limits': 'backend' must name a loaded backend");
   d.backend = r["backend"].get<std::string>();
@@ -501,26 +512,30 @@ void PolicySession::read_limits(const nlohmann::json& r, const std::vector<std::
     throw PolicyFailure("in function 'limits': backend '" + d.backend +
                         "' is not loaded (loaded: " + (names.empty() ? "none" : names) + ")");
   }
-  Limits defaults;
-  const Limits& ceilings = engine_->ceilings_;
-  Limits& l = d.limits;
-  l.memory_bytes = read_amount(r, "memory", false, defaults.memory_bytes);
-  l.wall_time_ms = read_amount(r, "wall_time", true, defaults.wall_time_ms);
-  l.cpu_time_ms = read_amount(r, "cpu_time", true, defaults.cpu_time_ms);
-  l.file_size_bytes = read_amount(r, "file_size", false, defaults.file_size_bytes);
-  l.tmpfs_bytes = read_amount(r, "tmpfs", false, defaults.tmpfs_bytes);
-  l.output_bytes = read_amount(r, "output", false, defaults.output_bytes);
-  l.pids = static_cast<std::uint32_t>(
-      std::min<std::uint64_t>(read_count(r, "pids", defaults.pids), 1u << 30));
-  l.open_files = static_cast<std::uint32_t>(
-      std::min<std::uint64_t>(read_count(r, "open_files", defaults.open_files), 1u << 30));
-  if (r.contains("cpus")) {
-    if (!r["cpus"].is_number() || !(r["cpus"].get<double>() > 0) ||
-        !std::isfinite(r["cpus"].get<double>()))
-      throw PolicyFailure("in function 'limits': 'cpus' must be a positive number, got " +
-                          r["cpus"].dump());
-    l.cpus = r["cpus"].get<double>();
-  }
+  Limits& l = d.limits;  // what the policy leaves out keeps its built-in default
+  for_each_limit(l, [&r](const LimitName& n, auto& field) {
+    using Field = std::remove_reference_t<decltype(field)>;
+    switch (n.unit) {
+      case LimitUnit::kBytes:
+      case LimitUnit::kMilliseconds:
+        field = static_cast<Field>(read_amount(r, n.name, n.unit == LimitUnit::kMilliseconds,
+                                               static_cast<std::uint64_t>(field)));
+        break;
+      case LimitUnit::kCount:
+        field = static_cast<Field>(std::min<std::uint64_t>(
+            read_count(r, n.name, static_cast<std::uint64_t>(field)), 1u << 30));
+        break;
+      case LimitUnit::kCpus:
+        if (r.contains(n.name)) {
+          const auto& v = r[n.name];
+          if (!v.is_number() || !(v.get<double>() > 0) || !std::isfinite(v.get<double>()))
+            throw PolicyFailure(std::string("in function 'limits': '") + n.name +
+                                "' must be a positive number, got " + v.dump());
+          field = static_cast<Field>(v.get<double>());
+        }
+        break;
+    }
+  });
   if (r.contains("network")) {
     if (!r["network"].is_string())
       throw PolicyFailure("in function 'limits': 'network' must be \"none\" or \"open\"");
@@ -530,25 +545,13 @@ void PolicySession::read_limits(const nlohmann::json& r, const std::vector<std::
       throw PolicyFailure(std::string("in function 'limits': ") + e.what());
     }
   }
-  auto clamp = [&](auto& value, auto ceiling, const char* name, auto show) {
-    if (value > ceiling) {
-      d.clamped.push_back(std::string(name) + ": " + show(value) + " clamped to the ceiling of " +
-                          show(ceiling));
-      value = ceiling;
-    }
-  };
-  auto bytes = [](std::uint64_t v) { return format_size(v); };
-  auto ms = [](std::uint64_t v) { return std::to_string(v) + " ms"; };
-  auto plain = [](auto v) { return std::to_string(v); };
-  clamp(l.memory_bytes, ceilings.memory_bytes, "memory", bytes);
-  clamp(l.cpus, ceilings.cpus, "cpus", plain);
-  clamp(l.wall_time_ms, ceilings.wall_time_ms, "wall_time", ms);
-  clamp(l.cpu_time_ms, ceilings.cpu_time_ms, "cpu_time", ms);
-  clamp(l.pids, ceilings.pids, "pids", plain);
-  clamp(l.file_size_bytes, ceilings.file_size_bytes, "file_size", bytes);
-  clamp(l.open_files, ceilings.open_files, "open_files", plain);
-  clamp(l.tmpfs_bytes, ceilings.tmpfs_bytes, "tmpfs", bytes);
-  clamp(l.output_bytes, ceilings.output_bytes, "output", bytes);
+  // Clamped to the ceilings, each clamp reported.
+  for_each_limit(l, engine_->ceilings_, [&d](const LimitName& n, auto& value, auto ceiling) {
+    if (value <= ceiling) return;
+    d.clamped.push_back(std::string(n.name) + ": " + show_limit(n, value) +
+                        " clamped to the ceiling of " + show_limit(n, ceiling));
+    value = ceiling;
+  });
 }
 
 OverrideVerdict PolicySession::may_override(const Classification& decision) {

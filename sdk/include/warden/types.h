@@ -15,6 +15,8 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 namespace warden {
@@ -222,28 +224,68 @@ struct Limits {
   friend bool operator==(const Limits&, const Limits&) = default;
 };
 
+// How a limit is written where people write it (warden.yaml, policies,
+// requests): a size ("256MiB"), a duration ("10s"), a whole number, or CPUs.
+enum class LimitUnit { kBytes, kMilliseconds, kCount, kCpus };
+
+// One limit: its name where people write it ("memory"), its name in JSON
+// ("memory_bytes"), its unit, and for counts and CPUs the range warden.yaml
+// accepts.
+struct LimitName {
+  const char* name;
+  const char* json_name;
+  LimitUnit unit;
+  double min = 0, max = 0;
+};
+
+// The one table of limits, in this order: each with a pointer to its field.
+// Configuration, policies, requests, clamping and JSON all go through it.
+inline constexpr auto kLimitTable = std::make_tuple(
+    std::pair{LimitName{"memory", "memory_bytes", LimitUnit::kBytes}, &Limits::memory_bytes},
+    std::pair{LimitName{"cpus", "cpus", LimitUnit::kCpus, 0.01, 1024}, &Limits::cpus},
+    std::pair{LimitName{"wall_time", "wall_time_ms", LimitUnit::kMilliseconds},
+              &Limits::wall_time_ms},
+    std::pair{LimitName{"cpu_time", "cpu_time_ms", LimitUnit::kMilliseconds}, &Limits::cpu_time_ms},
+    std::pair{LimitName{"pids", "pids", LimitUnit::kCount, 1, 1'000'000}, &Limits::pids},
+    std::pair{LimitName{"file_size", "file_size_bytes", LimitUnit::kBytes},
+              &Limits::file_size_bytes},
+    std::pair{LimitName{"open_files", "open_files", LimitUnit::kCount, 8, 1'048'576},
+              &Limits::open_files},
+    std::pair{LimitName{"tmpfs", "tmpfs_bytes", LimitUnit::kBytes}, &Limits::tmpfs_bytes},
+    std::pair{LimitName{"output", "output_bytes", LimitUnit::kBytes}, &Limits::output_bytes});
+
+// Calls `f(LimitName, field)` for every field of `l` (a Limits or a const
+// Limits), in the table's order.
+template <typename L, typename F>
+void for_each_limit(L& l, F&& f) {
+  std::apply([&](const auto&... entry) { (f(entry.first, l.*(entry.second)), ...); }, kLimitTable);
+}
+
+// Calls `f(LimitName, a's field, b's field)` for every limit.
+template <typename A, typename B, typename F>
+void for_each_limit(A& a, B& b, F&& f) {
+  std::apply(
+      [&](const auto&... entry) { (f(entry.first, a.*(entry.second), b.*(entry.second)), ...); },
+      kLimitTable);
+}
+
+// "memory, cpus, wall_time, ...": the names, for messages.
+inline std::string limit_names() {
+  std::string names;
+  const Limits any;
+  for_each_limit(any, [&names](const LimitName& n, auto) {
+    names += (names.empty() ? "" : ", ") + std::string(n.name);
+  });
+  return names;
+}
+
 inline void to_json(nlohmann::json& j, const Limits& l) {
-  j = nlohmann::json{{"memory_bytes", l.memory_bytes},
-                     {"cpus", l.cpus},
-                     {"wall_time_ms", l.wall_time_ms},
-                     {"cpu_time_ms", l.cpu_time_ms},
-                     {"pids", l.pids},
-                     {"file_size_bytes", l.file_size_bytes},
-                     {"open_files", l.open_files},
-                     {"tmpfs_bytes", l.tmpfs_bytes},
-                     {"output_bytes", l.output_bytes}};
+  j = nlohmann::json::object();
+  for_each_limit(l, [&j](const LimitName& n, auto value) { j[n.json_name] = value; });
 }
 
 inline void from_json(const nlohmann::json& j, Limits& l) {
-  j.at("memory_bytes").get_to(l.memory_bytes);
-  j.at("cpus").get_to(l.cpus);
-  j.at("wall_time_ms").get_to(l.wall_time_ms);
-  j.at("cpu_time_ms").get_to(l.cpu_time_ms);
-  j.at("pids").get_to(l.pids);
-  j.at("file_size_bytes").get_to(l.file_size_bytes);
-  j.at("open_files").get_to(l.open_files);
-  j.at("tmpfs_bytes").get_to(l.tmpfs_bytes);
-  j.at("output_bytes").get_to(l.output_bytes);
+  for_each_limit(l, [&j](const LimitName& n, auto& field) { j.at(n.json_name).get_to(field); });
 }
 
 // What the host asks a sandbox backend to run. The code and stdin bytes travel
