@@ -113,17 +113,23 @@ Assessment AssessmentStage::assess(std::string_view code, std::string_view langu
     out.calls = std::move(analysis.calls);
   }
 
+  using Clock = std::chrono::steady_clock;
   struct Job {
     std::promise<std::vector<Finding>> promise;
     std::atomic<bool> cancelled{false};
     std::string code, language, file;
+    // The assessor's own time, measured on the thread that calls it (not the
+    // time the job waited to be started or collected): when the call began
+    // (nanoseconds of Clock, 0 until then) and how long it took, written
+    // before the promise is fulfilled.
+    std::atomic<Clock::rep> started{0};
+    Clock::duration took{};
   };
   struct Pending {
     std::size_t slot;
     std::shared_ptr<Job> job;
     std::future<std::vector<Finding>> future;
     std::string cache_key;
-    std::chrono::steady_clock::time_point start;
   };
   std::vector<Pending> pending;
   std::vector<std::vector<Finding>> per_assessor;
@@ -161,27 +167,41 @@ Assessment AssessmentStage::assess(std::string_view code, std::string_view langu
     job->code = std::string(code);
     job->language = std::string(language);
     job->file = std::string(file_name);
-    Pending p{slot, job, job->promise.get_future(), key, std::chrono::steady_clock::now()};
+    Pending p{slot, job, job->promise.get_future(), key};
     ++*in_flight_;
     std::thread([assessor, job, deadline_ms, in_flight = in_flight_] {
+      auto start = Clock::now();
+      job->started = start.time_since_epoch().count();
       try {
-        job->promise.set_value(assessor->assess(job->code, job->language, job->file, deadline_ms,
-                                                [&job] { return job->cancelled.load(); }));
+        auto findings = assessor->assess(job->code, job->language, job->file, deadline_ms,
+                                         [&job] { return job->cancelled.load(); });
+        job->took = Clock::now() - start;
+        job->promise.set_value(std::move(findings));
       } catch (...) {
+        job->took = Clock::now() - start;
         job->promise.set_exception(std::current_exception());
       }
       --*in_flight;
     }).detach();
     pending.push_back(std::move(p));
   }
-  auto deadline = std::chrono::steady_clock::now() + deadline_ms;
+  auto deadline = Clock::now() + deadline_ms;
+  auto to_ms = [](Clock::duration d) {
+    return static_cast<std::uint64_t>(std::max<std::int64_t>(
+        0, std::chrono::duration_cast<std::chrono::milliseconds>(d).count()));
+  };
   for (auto& p : pending) {
     AssessorResult& r = out.assessors[p.slot];
     if (p.future.wait_until(deadline) != std::future_status::ready) {
       p.job->cancelled = true;
       r.status = "timeout";
       r.reason = "no answer within the deadline of " + std::to_string(config_.deadline_ms) + " ms";
+      // Still running: its time so far (0 if its thread never got to call it).
+      Clock::rep started = p.job->started.load();
+      r.duration_ms =
+          started == 0 ? 0 : to_ms(Clock::now() - Clock::time_point(Clock::duration(started)));
     } else {
+      r.duration_ms = to_ms(p.job->took);  // the promise made `took` visible
       try {
         per_assessor[p.slot] = p.future.get();
         cache_put(p.cache_key, per_assessor[p.slot]);
@@ -195,10 +215,6 @@ Assessment AssessmentStage::assess(std::string_view code, std::string_view langu
         r.reason = e.what();
       }
     }
-    r.duration_ms =
-        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                       std::chrono::steady_clock::now() - p.start)
-                                       .count());
   }
   std::vector<Finding> all;
   for (std::size_t slot = 0; slot < per_assessor.size(); ++slot) {

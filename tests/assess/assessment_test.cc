@@ -104,6 +104,44 @@ TEST_CASE("assessors run in parallel") {
   CHECK(a.findings[0].also_reported_by.size() == 1);
 }
 
+TEST_CASE("duration_ms is each assessor's own time, not the time it waited to be collected") {
+  // The stage collects answers in the order of `enabled`: a fast assessor
+  // listed after a slow one finishes long before it is collected.
+  Stage s(
+      "assessors:\n  enabled: [sleepy, sleepy2]\n  settings: {sleepy: {sleep_ms: 600}, sleepy2: "
+      "{sleep_ms: 30}}\n");
+  Assessment a = s.stage->assess("x = 9\n", "python", "m.py");
+  REQUIRE(result_of(a, "sleepy").status == "ok");
+  REQUIRE(result_of(a, "sleepy2").status == "ok");
+  CHECK(result_of(a, "sleepy").duration_ms >= 590);
+  CHECK(result_of(a, "sleepy").duration_ms < 900);
+  CHECK(result_of(a, "sleepy2").duration_ms >= 25);
+  CHECK(result_of(a, "sleepy2").duration_ms < 200);  // was ~600: the slow one's time
+
+  // Several requests at once on two cores: each still reports about its own 30 ms.
+  Stage many("assessors:\n  enabled: [sleepy2]\n  settings: {sleepy2: {sleep_ms: 30}}\n");
+  std::vector<std::thread> threads;
+  std::atomic<int> off{0};
+  for (int t = 0; t < 8; ++t)
+    threads.emplace_back([&, t] {
+      Assessment b = many.stage->assess("y = " + std::to_string(t) + "\n", "python", "m.py");
+      auto ms = result_of(b, "sleepy2").duration_ms;
+      if (ms < 25 || ms >= 200) ++off;
+    });
+  for (auto& t : threads) t.join();
+  CHECK(off == 0);
+}
+
+TEST_CASE("a timed-out assessor reports the time it ran, about the deadline") {
+  Stage s(
+      "assessors:\n  enabled: [sleepy]\n  deadline: 200ms\n  settings: {sleepy: {sleep_ms: "
+      "3000}}\n");
+  Assessment a = s.stage->assess("x = 8\n", "python", "m.py");
+  REQUIRE(result_of(a, "sleepy").status == "timeout");
+  CHECK(result_of(a, "sleepy").duration_ms >= 190);
+  CHECK(result_of(a, "sleepy").duration_ms < 600);
+}
+
 TEST_CASE("an assessor past its deadline is a timeout, and the stage does not wait for it") {
   Stage s(
       "assessors:\n  enabled: [sleepy]\n  deadline: 200ms\n  settings: {sleepy: {sleep_ms: "
