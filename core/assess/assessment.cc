@@ -1,6 +1,7 @@
 #include "assess/assessment.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <future>
@@ -54,7 +55,10 @@ std::vector<Finding> merge_findings(std::vector<Finding> findings) {
 }
 
 AssessmentStage::AssessmentStage(const PluginSet& plugins, const AssessorsConfig& config)
-    : plugins_(plugins), config_(config) {}
+    : plugins_(plugins), config_(config) {
+  if (config_.cache_enabled && config_.cache_max_bytes > 0 && !config_.cache_directory.empty())
+    disk_cache_ = std::make_unique<DiskCache>(config_.cache_directory, config_.cache_max_bytes);
+}
 
 AssessmentStage::~AssessmentStage() {
   // Calls abandoned at their deadline still use the plugins: let them finish.
@@ -62,18 +66,30 @@ AssessmentStage::~AssessmentStage() {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
 }
 
-bool AssessmentStage::cache_get(const std::string& key, std::vector<Finding>& findings) {
-  if (!config_.cache_enabled || config_.cache_max_entries == 0) return false;
-  std::lock_guard lock(cache_mutex_);
-  auto it = index_.find(key);
-  if (it == index_.end()) return false;
-  lru_.splice(lru_.begin(), lru_, it->second);
-  findings = it->second->findings;
-  return true;
+bool AssessmentStage::cache_get(const std::string& key, const std::string& disk_key,
+                                std::vector<Finding>& findings) {
+  if (!config_.cache_enabled) return false;
+  if (config_.cache_max_entries > 0) {
+    std::lock_guard lock(cache_mutex_);
+    auto it = index_.find(key);
+    if (it != index_.end()) {
+      lru_.splice(lru_.begin(), lru_, it->second);
+      findings = it->second->findings;
+      return true;
+    }
+  }
+  if (disk_cache_ && disk_cache_->get(disk_key, findings)) {
+    cache_put(key, "", findings);
+    return true;
+  }
+  return false;
 }
 
-void AssessmentStage::cache_put(const std::string& key, const std::vector<Finding>& findings) {
-  if (!config_.cache_enabled || config_.cache_max_entries == 0) return;
+void AssessmentStage::cache_put(const std::string& key, const std::string& disk_key,
+                                const std::vector<Finding>& findings) {
+  if (!config_.cache_enabled) return;
+  if (!disk_key.empty() && disk_cache_) disk_cache_->put(disk_key, findings);
+  if (config_.cache_max_entries == 0) return;
   std::lock_guard lock(cache_mutex_);
   if (auto it = index_.find(key); it != index_.end()) {
     lru_.erase(it->second);
@@ -85,6 +101,18 @@ void AssessmentStage::cache_put(const std::string& key, const std::vector<Findin
     index_.erase(lru_.back().key);
     lru_.pop_back();
   }
+}
+
+std::string AssessmentStage::plugin_identity(const Assessor& assessor) {
+  std::lock_guard lock(identity_mutex_);
+  auto it = identities_.find(assessor.name());
+  if (it != identities_.end()) return it->second;
+  struct stat st {};
+  std::string id = assessor.origin().string();
+  if (::stat(assessor.origin().c_str(), &st) == 0)
+    id += ":" + std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) + "." +
+          std::to_string(st.st_mtim.tv_nsec) + ":" + std::to_string(st.st_ino);
+  return identities_[assessor.name()] = id;
 }
 
 Availability AssessmentStage::availability(const Assessor& assessor) {
@@ -129,7 +157,7 @@ Assessment AssessmentStage::assess(std::string_view code, std::string_view langu
     std::size_t slot;
     std::shared_ptr<Job> job;
     std::future<std::vector<Finding>> future;
-    std::string cache_key;
+    std::string cache_key, disk_key;
   };
   std::vector<Pending> pending;
   std::vector<std::vector<Finding>> per_assessor;
@@ -159,7 +187,8 @@ Assessment AssessmentStage::assess(std::string_view code, std::string_view langu
     }
     std::string key = out.code_sha256 + "|" + std::string(language) + "|" + r.name + "|" +
                       r.version + "|" + a.cache_key;
-    if (cache_get(key, per_assessor[slot])) {
+    std::string disk_key = key + "|plugin=" + plugin_identity(*assessor);
+    if (cache_get(key, disk_key, per_assessor[slot])) {
       r.cached = true;
       continue;
     }
@@ -167,7 +196,7 @@ Assessment AssessmentStage::assess(std::string_view code, std::string_view langu
     job->code = std::string(code);
     job->language = std::string(language);
     job->file = std::string(file_name);
-    Pending p{slot, job, job->promise.get_future(), key};
+    Pending p{slot, job, job->promise.get_future(), key, disk_key};
     ++*in_flight_;
     std::thread([assessor, job, deadline_ms, in_flight = in_flight_] {
       auto start = Clock::now();
@@ -204,7 +233,7 @@ Assessment AssessmentStage::assess(std::string_view code, std::string_view langu
       r.duration_ms = to_ms(p.job->took);  // the promise made `took` visible
       try {
         per_assessor[p.slot] = p.future.get();
-        cache_put(p.cache_key, per_assessor[p.slot]);
+        cache_put(p.cache_key, p.disk_key, per_assessor[p.slot]);
       } catch (const PluginCallError& e) {
         r.status = e.status() == WARDEN_ERR_UNAVAILABLE ? "unavailable"
                    : e.status() == WARDEN_ERR_TIMEOUT   ? "timeout"
