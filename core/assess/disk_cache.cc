@@ -134,7 +134,8 @@ bool DiskCache::get(const std::string& key, std::vector<Finding>& findings) {
     bytes.clear();                      // not a regular file, or larger than the bound
   }
   std::vector<Finding> found;
-  std::string wrong = bytes.empty() ? "empty or not a regular file" : check_entry(bytes, key, found);
+  std::string wrong =
+      bytes.empty() ? "empty or not a regular file" : check_entry(bytes, key, found);
   if (!wrong.empty()) {
     spdlog::warn("assessment cache: removed a damaged entry {}: {}", path.string(), wrong);
     std::error_code ec;
@@ -155,8 +156,8 @@ void DiskCache::put(const std::string& key, const std::vector<Finding>& findings
 
   fs::path temp =
       directory_ / (std::string(kTempPrefix) + std::to_string(::getpid()) + "-" +
-                    std::to_string(std::hash<std::thread::id>{}(std::this_thread::get_id())) +
-                    "-" + std::to_string(temp_counter_++));
+                    std::to_string(std::hash<std::thread::id>{}(std::this_thread::get_id())) + "-" +
+                    std::to_string(temp_counter_++));
   int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) return disable(std::string("cannot write an entry: ") + std::strerror(errno));
   bool written = write_all(fd, entry);
@@ -179,12 +180,14 @@ void DiskCache::put(const std::string& key, const std::vector<Finding>& findings
   // stays counted) until a scan sets it to the truth, so the bound holds.
   std::lock_guard lock(size_mutex_);
   if (size_fd_ < 0) {
-    size_fd_ = ::open((directory_ / "size").c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-                      0600);
-    if (size_fd_ < 0) return disable(std::string("cannot open its size file: ") + std::strerror(errno));
+    size_fd_ =
+        ::open((directory_ / "size").c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (size_fd_ < 0)
+      return disable(std::string("cannot open its size file: ") + std::strerror(errno));
   }
   while (::flock(size_fd_, LOCK_EX) != 0)
-    if (errno != EINTR) return disable(std::string("cannot lock its size file: ") + std::strerror(errno));
+    if (errno != EINTR)
+      return disable(std::string("cannot lock its size file: ") + std::strerror(errno));
   char text[32] = {};
   ssize_t n = ::pread(size_fd_, text, sizeof text - 1, 0);
   std::uint64_t bytes = 0;
@@ -198,8 +201,8 @@ void DiskCache::put(const std::string& key, const std::vector<Finding>& findings
   bytes = known ? bytes + entry.size() : max_bytes_ + 1;  // unknown: scan to learn it
   if (bytes > max_bytes_) bytes = evict();
   std::string updated = std::to_string(bytes) + "\n";
-  if (::ftruncate(size_fd_, 0) != 0 || ::pwrite(size_fd_, updated.data(), updated.size(), 0) !=
-                                           static_cast<ssize_t>(updated.size()))
+  if (::ftruncate(size_fd_, 0) != 0 ||
+      ::pwrite(size_fd_, updated.data(), updated.size(), 0) != static_cast<ssize_t>(updated.size()))
     spdlog::debug("assessment cache: cannot update its size file: {}", std::strerror(errno));
   ::flock(size_fd_, LOCK_UN);
 }

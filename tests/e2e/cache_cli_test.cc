@@ -108,14 +108,15 @@ TEST_CASE("warden processes sharing one cache folder at once never read a damage
   std::vector<std::string> files;
   for (int i = 0; i < 24; ++i)
     files.push_back(home.write("p" + std::to_string(i) + ".py",
-                               "import os\nx = " + std::to_string(i) +
-                                   "\nos.system('echo " + std::to_string(i) + "')\n")
+                               "import os\nx = " + std::to_string(i) + "\nos.system('echo " +
+                                   std::to_string(i) + "')\n")
                         .string());
   // What each program gets assessed alone, without any cache.
   std::map<std::string, nlohmann::json> expected;
   {
-    auto alone = home.write("alone.yaml", "assessors:\n  enabled: [heuristics]\n  cache: "
-                                          "{enabled: false}\n");
+    auto alone = home.write("alone.yaml",
+                            "assessors:\n  enabled: [heuristics]\n  cache: "
+                            "{enabled: false}\n");
     auto alone_env = env;
     alone_env["WARDEN_CONFIG"] = alone.string();
     nlohmann::json alone_results = assess(files, alone_env);
