@@ -115,13 +115,17 @@ std::string AssessmentStage::plugin_identity(const Assessor& assessor) {
   return identities_[assessor.name()] = id;
 }
 
+bool AssessmentStage::remembered_probe(const Assessor& assessor, Availability& a) {
+  std::lock_guard lock(probe_mutex_);
+  auto it = probes_.find(assessor.name());
+  if (it == probes_.end() || it->second.second <= std::chrono::steady_clock::now()) return false;
+  a = it->second.first;
+  return true;
+}
+
 Availability AssessmentStage::availability(const Assessor& assessor) {
   auto now = std::chrono::steady_clock::now();
-  {
-    std::lock_guard lock(probe_mutex_);
-    auto it = probes_.find(assessor.name());
-    if (it != probes_.end() && it->second.second > now) return it->second.first;
-  }
+  if (Availability a; remembered_probe(assessor, a)) return a;
   Availability a = assessor.probe();
   std::lock_guard lock(probe_mutex_);
   probes_[assessor.name()] = {a, now + std::chrono::seconds(5)};
@@ -169,6 +173,23 @@ Assessment AssessmentStage::assess(std::string_view code, std::string_view langu
     out.assessors.push_back(r);
     per_assessor.emplace_back();
   }
+  // Probes not remembered (the first request of a process, or every 5 s)
+  // run at once: Bandit's starts a worker, Semgrep's runs its engine, and
+  // one after the other they added up before even the cache could answer.
+  std::vector<std::future<Availability>> probes(config_.enabled.size());
+  {
+    std::vector<std::size_t> unknown;
+    for (std::size_t slot = 0; slot < config_.enabled.size(); ++slot) {
+      const Assessor* assessor = plugins_.assessor(config_.enabled[slot]);
+      if (Availability a; assessor != nullptr && !remembered_probe(*assessor, a))
+        unknown.push_back(slot);
+    }
+    if (unknown.size() > 1)
+      for (std::size_t slot : unknown)
+        probes[slot] = std::async(std::launch::async, [this, slot] {
+          return availability(*plugins_.assessor(config_.enabled[slot]));
+        });
+  }
   for (std::size_t slot = 0; slot < config_.enabled.size(); ++slot) {
     AssessorResult& r = out.assessors[slot];
     const Assessor* assessor = plugins_.assessor(r.name);
@@ -178,7 +199,7 @@ Assessment AssessmentStage::assess(std::string_view code, std::string_view langu
       continue;
     }
     r.version = assessor->version();
-    Availability a = availability(*assessor);
+    Availability a = probes[slot].valid() ? probes[slot].get() : availability(*assessor);
     r.tool_version = a.tool_version;
     if (!a.available) {
       r.status = "unavailable";

@@ -75,7 +75,10 @@ class AssessmentStage {
   // In memory and, unless `disk_key` is empty, on disk.
   void cache_put(const std::string& key, const std::string& disk_key,
                  const std::vector<Finding>& findings);
+  // The assessor's probe, remembered for 5 s.
   Availability availability(const Assessor& assessor);
+  // Whether a probe of `assessor` is remembered; if so, it is in `a`.
+  bool remembered_probe(const Assessor& assessor, Availability& a);
   // What tells this build of the assessor's plugin from another: the size,
   // time and inode of its file. Added to the key on disk so that an upgraded
   // plugin never gets the results of the one it replaced.

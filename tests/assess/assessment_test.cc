@@ -47,6 +47,21 @@ class SleepyToo : public Sleepy {
   using Sleepy::Sleepy;
 };
 
+// A probe that takes 300 ms, as a tool that must start to tell its version.
+class SlowProbe {
+ public:
+  explicit SlowProbe(const nlohmann::json&) {}
+  Availability probe() {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    return {true, "", "slow 1", "k"};
+  }
+  std::vector<Finding> assess(const AssessRequest&) { return {}; }
+};
+class SlowProbeToo : public SlowProbe {
+ public:
+  using SlowProbe::SlowProbe;
+};
+
 class Failing {
  public:
   explicit Failing(const nlohmann::json&) {}
@@ -66,6 +81,10 @@ class Absent {
 constexpr warden_plugin_descriptor kSleepy = make_assessor_descriptor<Sleepy>("sleepy", "1.0", "");
 constexpr warden_plugin_descriptor kSleepyToo =
     make_assessor_descriptor<SleepyToo>("sleepy2", "1.0", "");
+constexpr warden_plugin_descriptor kSlowProbe =
+    make_assessor_descriptor<SlowProbe>("slowprobe", "1.0", "");
+constexpr warden_plugin_descriptor kSlowProbeToo =
+    make_assessor_descriptor<SlowProbeToo>("slowprobe2", "1.0", "");
 constexpr warden_plugin_descriptor kFailing =
     make_assessor_descriptor<Failing>("failing", "1.0", "");
 constexpr warden_plugin_descriptor kAbsent = make_assessor_descriptor<Absent>("absent", "1.0", "");
@@ -80,7 +99,8 @@ struct Stage {
       : config(parse_config(yaml + "backends: {enabled: []}\n", "t.yaml", "/")) {
     config.assessors.cache_directory = cache_dir.empty() ? home.path() / "cache" : cache_dir;
     PluginCatalog catalog;
-    for (const auto* d : {&kSleepy, &kSleepyToo, &kFailing, &kAbsent}) catalog.add_descriptor(d);
+    for (const auto* d : {&kSleepy, &kSleepyToo, &kSlowProbe, &kSlowProbeToo, &kFailing, &kAbsent})
+      catalog.add_descriptor(d);
     plugins = std::make_unique<PluginSet>(config, std::move(catalog));
     stage = std::make_unique<AssessmentStage>(*plugins, config.assessors);
   }
@@ -146,6 +166,21 @@ TEST_CASE("a timed-out assessor reports the time it ran, about the deadline") {
   REQUIRE(result_of(a, "sleepy").status == "timeout");
   CHECK(result_of(a, "sleepy").duration_ms >= 190);
   CHECK(result_of(a, "sleepy").duration_ms < 600);
+}
+
+TEST_CASE("probes of several assessors run at once, and are remembered") {
+  Stage s("assessors:\n  enabled: [slowprobe, slowprobe2, sleepy]\n");
+  auto start = Clock::now();
+  Assessment a = s.stage->assess("p = 1\n", "python", "m.py");
+  auto took = Clock::now() - start;
+  CHECK(result_of(a, "slowprobe").status == "ok");
+  CHECK(result_of(a, "slowprobe2").status == "ok");
+  CHECK(result_of(a, "slowprobe2").tool_version == "slow 1");
+  CHECK(took >= std::chrono::milliseconds(290));
+  CHECK(took < std::chrono::milliseconds(550));  // one after the other: 600 ms
+  start = Clock::now();
+  s.stage->assess("p = 2\n", "python", "m.py");
+  CHECK(Clock::now() - start < std::chrono::milliseconds(200));  // remembered for 5 s
 }
 
 TEST_CASE("an assessor past its deadline is a timeout, and the stage does not wait for it") {
