@@ -75,7 +75,8 @@ std::string distinct_program(int n) {
                                        "kappa", "theta", "gamma", "lambda", "zeta"};
   std::string w = kWords[n % 10], v = kWords[(n / 10) % 10];
   std::string k = std::to_string(n);
-  return "import json\nimport math\n\n\ndef " + w + "_stats_" + k +
+  return "import json\nimport math\n\nSCALE = " + std::to_string(n % 5 + 1) + "\n\n\ndef " + w +
+         "_stats_" + k +
          "(items):\n"
          "    \"\"\"Count, total and mean of " +
          v +
@@ -114,7 +115,7 @@ std::string distinct_program(int n) {
          v + "_words_" + k +
          "(text)[:3])\n"
          "print(\"done\", " +
-         k + ")\n";
+         k + ", SCALE)\n";
 }
 
 warden::bench::Timing summary(std::vector<double> us) {
