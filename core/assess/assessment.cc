@@ -1,6 +1,7 @@
 #include "assess/assessment.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <future>
@@ -58,7 +59,10 @@ std::vector<Finding> merge_findings(std::vector<Finding> findings) {
 }
 
 AssessmentStage::AssessmentStage(const PluginSet& plugins, const AssessorsConfig& config)
-    : plugins_(plugins), config_(config) {}
+    : plugins_(plugins), config_(config) {
+  if (config_.cache_enabled && config_.cache_max_bytes > 0 && !config_.cache_directory.empty())
+    disk_cache_ = std::make_unique<DiskCache>(config_.cache_directory, config_.cache_max_bytes);
+}
 
 AssessmentStage::~AssessmentStage() {
   // Calls abandoned at their deadline still use the plugins: let them finish.
@@ -66,18 +70,30 @@ AssessmentStage::~AssessmentStage() {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
 }
 
-bool AssessmentStage::cache_get(const std::string& key, std::vector<Finding>& findings) {
-  if (!config_.cache_enabled || config_.cache_max_entries == 0) return false;
-  std::lock_guard lock(cache_mutex_);
-  auto it = index_.find(key);
-  if (it == index_.end()) return false;
-  lru_.splice(lru_.begin(), lru_, it->second);
-  findings = it->second->findings;
-  return true;
+bool AssessmentStage::cache_get(const std::string& key, const std::string& disk_key,
+                                std::vector<Finding>& findings) {
+  if (!config_.cache_enabled) return false;
+  if (config_.cache_max_entries > 0) {
+    std::lock_guard lock(cache_mutex_);
+    auto it = index_.find(key);
+    if (it != index_.end()) {
+      lru_.splice(lru_.begin(), lru_, it->second);
+      findings = it->second->findings;
+      return true;
+    }
+  }
+  if (disk_cache_ && disk_cache_->get(disk_key, findings)) {
+    cache_put(key, "", findings);
+    return true;
+  }
+  return false;
 }
 
-void AssessmentStage::cache_put(const std::string& key, const std::vector<Finding>& findings) {
-  if (!config_.cache_enabled || config_.cache_max_entries == 0) return;
+void AssessmentStage::cache_put(const std::string& key, const std::string& disk_key,
+                                const std::vector<Finding>& findings) {
+  if (!config_.cache_enabled) return;
+  if (!disk_key.empty() && disk_cache_) disk_cache_->put(disk_key, findings);
+  if (config_.cache_max_entries == 0) return;
   std::lock_guard lock(cache_mutex_);
   if (auto it = index_.find(key); it != index_.end()) {
     lru_.erase(it->second);
@@ -91,13 +107,29 @@ void AssessmentStage::cache_put(const std::string& key, const std::vector<Findin
   }
 }
 
+std::string AssessmentStage::plugin_identity(const Assessor& assessor) {
+  std::lock_guard lock(identity_mutex_);
+  auto it = identities_.find(assessor.name());
+  if (it != identities_.end()) return it->second;
+  struct stat st {};
+  std::string id = assessor.origin().string();
+  if (::stat(assessor.origin().c_str(), &st) == 0)
+    id += ":" + std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) + "." +
+          std::to_string(st.st_mtim.tv_nsec) + ":" + std::to_string(st.st_ino);
+  return identities_[assessor.name()] = id;
+}
+
+bool AssessmentStage::remembered_probe(const Assessor& assessor, Availability& a) {
+  std::lock_guard lock(probe_mutex_);
+  auto it = probes_.find(assessor.name());
+  if (it == probes_.end() || it->second.second <= std::chrono::steady_clock::now()) return false;
+  a = it->second.first;
+  return true;
+}
+
 Availability AssessmentStage::availability(const Assessor& assessor) {
   auto now = std::chrono::steady_clock::now();
-  {
-    std::lock_guard lock(probe_mutex_);
-    auto it = probes_.find(assessor.name());
-    if (it != probes_.end() && it->second.second > now) return it->second.first;
-  }
+  if (Availability a; remembered_probe(assessor, a)) return a;
   Availability a = assessor.probe();
   std::lock_guard lock(probe_mutex_);
   probes_[assessor.name()] = {a, now + std::chrono::seconds(5)};
@@ -117,17 +149,23 @@ Assessment AssessmentStage::assess(std::string_view code, std::string_view langu
     out.calls = std::move(analysis.calls);
   }
 
+  using Clock = std::chrono::steady_clock;
   struct Job {
     std::promise<std::vector<Finding>> promise;
     std::atomic<bool> cancelled{false};
     std::string code, language, file;
+    // The assessor's own time, measured on the thread that calls it (not the
+    // time the job waited to be started or collected): when the call began
+    // (nanoseconds of Clock, 0 until then) and how long it took, written
+    // before the promise is fulfilled.
+    std::atomic<Clock::rep> started{0};
+    Clock::duration took{};
   };
   struct Pending {
     std::size_t slot;
     std::shared_ptr<Job> job;
     std::future<std::vector<Finding>> future;
-    std::string cache_key;
-    std::chrono::steady_clock::time_point start;
+    std::string cache_key, disk_key;
   };
   std::vector<Pending> pending;
   std::vector<std::vector<Finding>> per_assessor;
@@ -139,6 +177,23 @@ Assessment AssessmentStage::assess(std::string_view code, std::string_view langu
     out.assessors.push_back(r);
     per_assessor.emplace_back();
   }
+  // Probes not remembered (the first request of a process, or every 5 s)
+  // run at once: Bandit's starts a worker, Semgrep's runs its engine, and
+  // one after the other they added up before even the cache could answer.
+  std::vector<std::future<Availability>> probes(config_.enabled.size());
+  {
+    std::vector<std::size_t> unknown;
+    for (std::size_t slot = 0; slot < config_.enabled.size(); ++slot) {
+      const Assessor* assessor = plugins_.assessor(config_.enabled[slot]);
+      if (Availability a; assessor != nullptr && !remembered_probe(*assessor, a))
+        unknown.push_back(slot);
+    }
+    if (unknown.size() > 1)
+      for (std::size_t slot : unknown)
+        probes[slot] = std::async(std::launch::async, [this, slot] {
+          return availability(*plugins_.assessor(config_.enabled[slot]));
+        });
+  }
   for (std::size_t slot = 0; slot < config_.enabled.size(); ++slot) {
     AssessorResult& r = out.assessors[slot];
     const Assessor* assessor = plugins_.assessor(r.name);
@@ -148,7 +203,7 @@ Assessment AssessmentStage::assess(std::string_view code, std::string_view langu
       continue;
     }
     r.version = assessor->version();
-    Availability a = availability(*assessor);
+    Availability a = probes[slot].valid() ? probes[slot].get() : availability(*assessor);
     r.tool_version = a.tool_version;
     if (!a.available) {
       r.status = "unavailable";
@@ -157,7 +212,8 @@ Assessment AssessmentStage::assess(std::string_view code, std::string_view langu
     }
     std::string key = out.code_sha256 + "|" + std::string(language) + "|" + r.name + "|" +
                       r.version + "|" + a.cache_key;
-    if (cache_get(key, per_assessor[slot])) {
+    std::string disk_key = key + "|plugin=" + plugin_identity(*assessor);
+    if (cache_get(key, disk_key, per_assessor[slot])) {
       r.cached = true;
       continue;
     }
@@ -165,30 +221,44 @@ Assessment AssessmentStage::assess(std::string_view code, std::string_view langu
     job->code = std::string(code);
     job->language = std::string(language);
     job->file = std::string(file_name);
-    Pending p{slot, job, job->promise.get_future(), key, std::chrono::steady_clock::now()};
+    Pending p{slot, job, job->promise.get_future(), key, disk_key};
     ++*in_flight_;
     std::thread([assessor, job, deadline_ms, in_flight = in_flight_] {
+      auto start = Clock::now();
+      job->started = start.time_since_epoch().count();
       try {
-        job->promise.set_value(assessor->assess(job->code, job->language, job->file, deadline_ms,
-                                                [&job] { return job->cancelled.load(); }));
+        auto findings = assessor->assess(job->code, job->language, job->file, deadline_ms,
+                                         [&job] { return job->cancelled.load(); });
+        job->took = Clock::now() - start;
+        job->promise.set_value(std::move(findings));
       } catch (...) {
+        job->took = Clock::now() - start;
         job->promise.set_exception(std::current_exception());
       }
       --*in_flight;
     }).detach();
     pending.push_back(std::move(p));
   }
-  auto deadline = std::chrono::steady_clock::now() + deadline_ms;
+  auto deadline = Clock::now() + deadline_ms;
+  auto to_ms = [](Clock::duration d) {
+    return static_cast<std::uint64_t>(std::max<std::int64_t>(
+        0, std::chrono::duration_cast<std::chrono::milliseconds>(d).count()));
+  };
   for (auto& p : pending) {
     AssessorResult& r = out.assessors[p.slot];
     if (p.future.wait_until(deadline) != std::future_status::ready) {
       p.job->cancelled = true;
       r.status = "timeout";
       r.reason = "no answer within the deadline of " + std::to_string(config_.deadline_ms) + " ms";
+      // Still running: its time so far (0 if its thread never got to call it).
+      Clock::rep started = p.job->started.load();
+      r.duration_ms =
+          started == 0 ? 0 : to_ms(Clock::now() - Clock::time_point(Clock::duration(started)));
     } else {
+      r.duration_ms = to_ms(p.job->took);  // the promise made `took` visible
       try {
         per_assessor[p.slot] = p.future.get();
-        cache_put(p.cache_key, per_assessor[p.slot]);
+        cache_put(p.cache_key, p.disk_key, per_assessor[p.slot]);
       } catch (const PluginCallError& e) {
         r.status = e.status() == WARDEN_ERR_UNAVAILABLE ? "unavailable"
                    : e.status() == WARDEN_ERR_TIMEOUT   ? "timeout"
@@ -199,10 +269,6 @@ Assessment AssessmentStage::assess(std::string_view code, std::string_view langu
         r.reason = e.what();
       }
     }
-    r.duration_ms =
-        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                       std::chrono::steady_clock::now() - p.start)
-                                       .count());
   }
   std::vector<Finding> all;
   for (std::size_t slot = 0; slot < per_assessor.size(); ++slot) {

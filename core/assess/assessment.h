@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <list>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -17,6 +18,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "assess/disk_cache.h"
 #include "config/config.h"
 #include "lang/python/analysis.h"
 #include "lang/python/metrics.h"
@@ -68,15 +70,30 @@ class AssessmentStage {
     std::string key;
     std::vector<Finding> findings;
   };
-  bool cache_get(const std::string& key, std::vector<Finding>& findings);
-  void cache_put(const std::string& key, const std::vector<Finding>& findings);
+  // In memory under `key`, then on disk under `disk_key` (a disk hit is
+  // remembered in memory).
+  bool cache_get(const std::string& key, const std::string& disk_key,
+                 std::vector<Finding>& findings);
+  // In memory and, unless `disk_key` is empty, on disk.
+  void cache_put(const std::string& key, const std::string& disk_key,
+                 const std::vector<Finding>& findings);
+  // The assessor's probe, remembered for 5 s.
   Availability availability(const Assessor& assessor);
+  // Whether a probe of `assessor` is remembered; if so, it is in `a`.
+  bool remembered_probe(const Assessor& assessor, Availability& a);
+  // What tells this build of the assessor's plugin from another: the size,
+  // time and inode of its file. Added to the key on disk so that an upgraded
+  // plugin never gets the results of the one it replaced.
+  std::string plugin_identity(const Assessor& assessor);
 
   const PluginSet& plugins_;
   AssessorsConfig config_;
+  std::unique_ptr<DiskCache> disk_cache_;  // null when off
   std::mutex cache_mutex_;
   std::list<CacheEntry> lru_;
   std::unordered_map<std::string, std::list<CacheEntry>::iterator> index_;
+  std::mutex identity_mutex_;
+  std::unordered_map<std::string, std::string> identities_;
   std::mutex probe_mutex_;
   std::unordered_map<std::string, std::pair<Availability, std::chrono::steady_clock::time_point>>
       probes_;

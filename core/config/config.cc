@@ -85,6 +85,10 @@ Config parse_config(const std::string& text, const std::string& file_name, const
     config.assessors.cache_enabled = cache.get_bool("enabled", config.assessors.cache_enabled);
     config.assessors.cache_max_entries = static_cast<std::uint64_t>(cache.get_int(
         "max_entries", static_cast<std::int64_t>(config.assessors.cache_max_entries), 0, kMaxInt));
+    config.assessors.cache_directory =
+        cache.get_path("directory", "${XDG_CACHE_HOME:-~/.cache}/warden/assessments", base);
+    config.assessors.cache_max_bytes =
+        cache.get_size("max_bytes", config.assessors.cache_max_bytes);
     cache.finish();
     read_plugin_settings(a, file_name, config.assessors.settings);
     a.finish();

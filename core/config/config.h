@@ -19,7 +19,12 @@ struct AssessorsConfig {
   std::vector<std::string> enabled = {"heuristics", "bandit", "semgrep"};
   std::uint64_t deadline_ms = 20'000;  // per assessor, per request
   bool cache_enabled = true;
-  std::uint64_t cache_max_entries = 4096;
+  std::uint64_t cache_max_entries = 4096;  // in memory, per process; 0: none
+  // The cache on disk, shared by processes (docs/assessment.md); off when
+  // empty (as here) or when cache_max_bytes is 0. Default in warden.yaml:
+  // ${XDG_CACHE_HOME:-~/.cache}/warden/assessments.
+  std::filesystem::path cache_directory;
+  std::uint64_t cache_max_bytes = 16ull << 20;
   std::map<std::string, JsonWithMarks> settings;  // per plugin name
 };
 

@@ -107,6 +107,8 @@ class PluginInstance {
 
   const std::string& name() const { return name_; }
   const std::string& version() const { return version_; }
+  // The file the plugin was loaded from, or "<memory>".
+  const std::filesystem::path& origin() const { return plugin_->origin(); }
   // Asks the plugin whether it can work right now. Never throws: a failing
   // probe reads as unavailable with the reason.
   virtual Availability probe() const;

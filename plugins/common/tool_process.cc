@@ -37,7 +37,9 @@ std::string describe_status(int status) {
 }
 
 ToolProcess::ToolProcess(const std::vector<std::string>& argv,
-                         const std::map<std::string, std::string>& env, const std::string& cwd) {
+                         const std::map<std::string, std::string>& env, const std::string& cwd,
+                         Lifetime lifetime) {
+  const bool with_thread = lifetime == Lifetime::kWithCallingThread;
   int in[2], out[2], err[2];
   if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0)
     throw ToolFailure(ToolFailure::Kind::kIo, errno_text("pipe"));
@@ -53,7 +55,7 @@ ToolProcess::ToolProcess(const std::vector<std::string>& argv,
   if (pid_ < 0) throw ToolFailure(ToolFailure::Kind::kIo, errno_text("fork"));
   if (pid_ == 0) {  // async-signal-safe calls only
     ::setpgid(0, 0);
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (with_thread) ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != parent) ::_exit(127);
     if (::dup2(in[0], 0) < 0 || ::dup2(out[1], 1) < 0 || ::dup2(err[1], 2) < 0) ::_exit(127);
     if (::chdir(cwd.c_str()) != 0) ::_exit(127);

@@ -1,7 +1,12 @@
 // An external analysis tool run by an assessor plugin (Bandit, Semgrep): a
 // child process in its own process group, with pipes to its stdin, stdout and
 // stderr, reads bounded by a deadline, and a kill that takes the whole group.
-// The child dies with the host (PR_SET_PDEATHSIG).
+// The child dies with the host: by default through PR_SET_PDEATHSIG, which
+// Linux ties to the *thread* that forked it (prctl(2)), so it also kills the
+// child when that thread ends — right for a tool run and waited for by one
+// call, wrong for a worker kept for later calls. A long-lived worker passes
+// Lifetime::kUntilStdinCloses and must exit when its stdin ends: the host's
+// end of that pipe closes however the host ends, SIGKILL included.
 //
 // Not thread-safe: one owner at a time. The destructor kills and reaps.
 #pragma once
@@ -30,10 +35,14 @@ class ToolFailure : public std::runtime_error {
 
 class ToolProcess {
  public:
+  enum class Lifetime {
+    kWithCallingThread,  // PR_SET_PDEATHSIG: killed when the forking thread ends
+    kUntilStdinCloses,   // a worker that exits at the end of its stdin
+  };
   // Starts argv[0] (an absolute path) with exactly `env` as its environment
   // and `cwd` as its folder. Throws ToolFailure(kIo) when it cannot start.
   ToolProcess(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
-              const std::string& cwd);
+              const std::string& cwd, Lifetime lifetime = Lifetime::kWithCallingThread);
   ~ToolProcess();
   ToolProcess(const ToolProcess&) = delete;
   ToolProcess& operator=(const ToolProcess&) = delete;

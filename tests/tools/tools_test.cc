@@ -9,10 +9,14 @@
 //   on every case, except that `# nosemgrep` hides nothing from it;
 // - broken tools (stand-in scripts that crash, hang or print garbage) make
 //   the assessor fail or time out with the reason, never "no findings";
-// - many threads at once through the warm Bandit workers.
+// - many threads at once through the warm Bandit workers;
+// - a Bandit worker outlives the thread that started it, and ends with the
+//   process that did.
 #define CATCH_CONFIG_MAIN
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <catch2/catch.hpp>
@@ -20,6 +24,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "config/config.h"
@@ -373,4 +378,88 @@ TEST_CASE("many threads assess at once through the warm Bandit workers") {
     });
   for (auto& t : threads) t.join();
   CHECK(same == 40);
+}
+
+TEST_CASE("a Bandit worker started on a thread that has ended still answers") {
+  // PR_SET_PDEATHSIG kills a child when the *thread* that forked it ends: the
+  // stage calls each assessor on a thread of its own, so a worker started
+  // there used to die with that thread and fail the next request.
+  if (!tools_installed()) return;
+  auto set = plugins("    bandit: {workers: 1}");
+  const Assessor* bandit = set->assessor("bandit");
+  const std::string code = "import pickle\npickle.loads(data)\n";
+  std::vector<Finding> first;
+  std::thread([&] { first = assess(*bandit, code); }).join();  // starts the worker
+  REQUIRE_FALSE(first.empty());
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  CHECK(assess(*bandit, code) == first);  // the same worker, alive
+}
+
+namespace {
+
+// Processes whose parent is `parent` and whose command line contains `word`.
+std::vector<pid_t> children_running(pid_t parent, const std::string& word) {
+  std::vector<pid_t> out;
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    std::string name = e.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream stat(e.path() / "stat");
+    std::string line;
+    std::getline(stat, line);
+    std::size_t close = line.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(line.substr(close + 2));
+    char state;
+    pid_t ppid = 0;
+    rest >> state >> ppid;
+    if (ppid != parent || state == 'Z') continue;
+    std::ifstream cmd(e.path() / "cmdline");
+    std::string cmdline((std::istreambuf_iterator<char>(cmd)), std::istreambuf_iterator<char>());
+    if (cmdline.find(word) != std::string::npos) out.push_back(std::stoi(name));
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("Bandit's workers end when the process that started them is killed") {
+  if (!tools_installed()) return;
+  int ready[2];
+  REQUIRE(::pipe(ready) == 0);
+  pid_t host = ::fork();
+  REQUIRE(host >= 0);
+  if (host == 0) {  // a stand-in for warden: starts a worker, then waits to be killed
+    ::close(ready[0]);
+    auto set = plugins("    bandit: {workers: 1}");
+    std::thread([&] { assess(*set->assessor("bandit"), "x = 1\n"); }).join();
+    if (::write(ready[1], "1", 1) != 1) ::_exit(3);
+    ::sleep(60);  // killed long before, unless the test failed on the way
+    ::_exit(0);
+  }
+  struct KillOnExit {
+    pid_t pid;
+    ~KillOnExit() {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+  } guard{host};
+  ::close(ready[1]);
+  char byte = 0;
+  REQUIRE(::read(ready[0], &byte, 1) == 1);
+  ::close(ready[0]);
+  std::vector<pid_t> workers = children_running(host, "bandit_worker.py");
+  REQUIRE(workers.size() == 1);
+  ::kill(host, SIGKILL);
+  // Its stdin closed with the host: it exits (gone, or a zombie of whatever
+  // process it was reparented to).
+  auto ended = [&] {
+    std::ifstream stat("/proc/" + std::to_string(workers[0]) + "/stat");
+    std::string line;
+    std::getline(stat, line);
+    return line.empty() || line.find(") Z ") != std::string::npos;
+  };
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!ended() && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  CHECK(ended());
 }

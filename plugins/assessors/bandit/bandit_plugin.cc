@@ -141,7 +141,10 @@ class Worker {
  public:
   explicit Worker(const Settings& s)
       : process_({s.python.string(), "-I", "-B", s.worker.string()},
-                 {{"PATH", "/usr/bin:/bin"}, {"LANG", "C.UTF-8"}, {"HOME", "/tmp"}}, "/") {
+                 {{"PATH", "/usr/bin:/bin"}, {"LANG", "C.UTF-8"}, {"HOME", "/tmp"}}, "/",
+                 // Kept for later requests, whichever thread started it; it
+                 // exits when warden's end of its stdin closes.
+                 ToolProcess::Lifetime::kUntilStdinCloses) {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(s.startup_ms);
     std::string hello = process_.read_line(deadline);
     nlohmann::json j = nlohmann::json::parse(hello, nullptr, false);
