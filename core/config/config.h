@@ -21,9 +21,10 @@ struct AssessorsConfig {
   bool cache_enabled = true;
   std::uint64_t cache_max_entries = 4096;  // in memory, per process; 0: none
   // The cache on disk, shared by processes (docs/assessment.md); off when
-  // empty (as here) or when cache_max_bytes is 0. Default in warden.yaml:
-  // ${XDG_CACHE_HOME:-~/.cache}/warden/assessments.
-  std::filesystem::path cache_directory;
+  // cache_max_bytes is 0 (or the directory is empty).
+  static constexpr const char* kDefaultCacheDirectory =
+      "${XDG_CACHE_HOME:-~/.cache}/warden/assessments";
+  std::filesystem::path cache_directory;  // default: kDefaultCacheDirectory, expanded
   std::uint64_t cache_max_bytes = 16ull << 20;
   std::map<std::string, JsonWithMarks> settings;  // per plugin name
 };
