@@ -21,6 +21,7 @@
 #include "leftovers.h"
 #include "owner.h"
 #include "pipe_write.h"
+#include "run_result.h"
 #include "sandbox_limits.h"
 #include "seccomp_profile.h"
 #include "staging.h"
@@ -393,12 +394,13 @@ RunResult ContainerBackend::run_in(PreparedContainer& c, const RunRequest& reque
 
   // The container's init exits with the program's status, or 128 + the
   // signal that killed it.
-  RunResult result = sandboxing::run_result({.status = status,
-                                             .timed_out = pumped.timed_out,
-                                             .cpu_time_exceeded = pumped.cpu_time_exceeded,
-                                             .output_truncated = output.truncated(),
-                                             .wall_time_ms = pumped.wall_time_ms},
-                                            usage, limits);
+  RunResult result = sandboxing::interpret_run({.status = status,
+                                                .timed_out = pumped.timed_out,
+                                                .cpu_time_exceeded = pumped.cpu_time_exceeded,
+                                                .output_truncated = output.truncated(),
+                                                .wall_time_ms = pumped.wall_time_ms,
+                                                .usage = usage},
+                                               limits);
   result.backend_run_id = c.id;
   result.stdout_data = std::move(output.out);
   result.stderr_data = std::move(output.err);
