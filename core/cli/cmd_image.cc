@@ -14,8 +14,8 @@
 
 #include "cli/cli.h"
 #include "cli/progress.h"
-#include "container_backend.h"
 #include "engine_client.h"
+#include "engine_defaults.h"
 #include "tool_process.h"
 
 namespace warden::cli {
@@ -213,10 +213,10 @@ void add_image_commands(CLI::App& app, Context& context) {
   build->add_option(
       "--rootfs", rootfs,
       std::string("Folder to build (default: backends.settings.podman.rootfs, else ") +
-          containers::kDefaultRootfs + ")");
+          engine::kDefaultRootfs + ")");
   build->add_option("--tag", tag,
                     std::string("Image name (default: backends.settings.docker.image, else ") +
-                        containers::kDefaultImage + ")");
+                        engine::kDefaultImage + ")");
   build->add_option("--import", into, "Engines to import the image into (none: only the folder)")
       ->capture_default_str();
   set_handler(build, [&context] {
@@ -225,8 +225,8 @@ void add_image_commands(CLI::App& app, Context& context) {
         throw Error(ErrorKind::kInvalidInput,
                     "--import: unknown engine '" + engine + "' (docker, podman, none)");
     if (rootfs.empty())
-      rootfs = backend_setting(context, "podman", "rootfs", containers::kDefaultRootfs);
-    if (tag.empty()) tag = backend_setting(context, "docker", "image", containers::kDefaultImage);
+      rootfs = backend_setting(context, "podman", "rootfs", engine::kDefaultRootfs);
+    if (tag.empty()) tag = backend_setting(context, "docker", "image", engine::kDefaultImage);
     BuiltRootfs built;
     Progress progress(context.verbosity >= 0, "building the root filesystem " + rootfs);
     try {
@@ -243,7 +243,7 @@ void add_image_commands(CLI::App& app, Context& context) {
       if (engine == "none") continue;
       std::string socket = backend_setting(
           context, engine, "socket",
-          engine == "docker" ? containers::kDockerSocket : containers::kPodmanSocket);
+          engine == "docker" ? warden::engine::kDockerSocket : warden::engine::kPodmanSocket);
       try {
         Progress importing(context.verbosity >= 0, "importing the image into " + engine);
         std::string id = import_image(engine, socket, rootfs, tag);

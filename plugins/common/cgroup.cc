@@ -247,6 +247,7 @@ void Cgroup::set_limits(const CgroupLimits& limits) {
 void Cgroup::begin_measuring() {
   cpu_baseline_ms_ = 0;
   cpu_baseline_ms_ = cpu_time_ms();
+  if (!dirs_.empty()) pids_peak_before_ = number_in((v2_ ? dirs_[0] : dirs_[1]) + "/pids.peak");
   if (!v2_) {
     int fd = ::open((dirs_[0] + "/memory.max_usage_in_bytes").c_str(), O_WRONLY | O_CLOEXEC);
     if (fd >= 0) {
@@ -254,6 +255,18 @@ void Cgroup::begin_measuring() {
       ::close(fd);
     }
   }
+}
+
+bool Cgroup::pids_refused() const {
+  const std::string& dir = v2_ ? dirs_[0] : dirs_[1];
+  if (keyed_value(read_text(dir + "/pids.events"), "max") > 0) return true;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec))
+    if (it->is_directory(ec) &&
+        keyed_value(read_text((it->path() / "pids.events").string()), "max") > 0)
+      return true;
+  return false;
 }
 
 Cgroup::~Cgroup() {
@@ -292,13 +305,14 @@ CgroupUsage Cgroup::usage() const {
     u.peak_memory_bytes = number_in(dir + "/memory.peak");
     std::string events = read_text(dir + "/memory.events");
     u.oom_killed = keyed_value(events, "oom_kill") > 0;
-    u.pids_limit_hit = keyed_value(read_text(dir + "/pids.events"), "max") > 0;
   } else {
     u.peak_memory_bytes = number_in(dirs_[0] + "/memory.max_usage_in_bytes");
     u.oom_killed = keyed_value(read_text(dirs_[0] + "/memory.oom_control"), "oom_kill") > 0 ||
                    (oom_event_fd_ >= 0 && signalled(oom_event_fd_));
-    u.pids_limit_hit = keyed_value(read_text(dirs_[1] + "/pids.events"), "max") > 0;
   }
+  u.pids_refused = pids_refused();
+  u.pids_peak = number_in((v2_ ? dirs_[0] : dirs_[1]) + "/pids.peak");
+  u.pids_peak_before = pids_peak_before_;
   u.cpu_time_ms = cpu_time_ms();
   return u;
 }

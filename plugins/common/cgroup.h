@@ -25,7 +25,15 @@ struct CgroupUsage {
   std::uint64_t peak_memory_bytes = 0;
   std::uint64_t cpu_time_ms = 0;
   bool oom_killed = false;  // the OOM killer ran at this cgroup's memory limit
-  bool pids_limit_hit = false;
+  // A fork was refused at the pids limit: pids.events here, or in a cgroup
+  // below that still exists (the kernel counts a refusal in the forking
+  // task's cgroup on v1, and on v2 before Linux 6.14).
+  bool pids_refused = false;
+  // The most processes and threads there were at once (pids.peak, which
+  // counts the cgroups below; 0 where the kernel has none), and the same at
+  // begin_measuring(): pids.peak cannot be restarted.
+  std::uint64_t pids_peak = 0;
+  std::uint64_t pids_peak_before = 0;
 };
 
 class Cgroup {
@@ -51,7 +59,8 @@ class Cgroup {
   // std::runtime_error naming the limit that cannot be set.
   void set_limits(const CgroupLimits& limits);
   // Starts the measurement over: usage() counts CPU time from here, and on v1
-  // the peak memory too (v2 cannot reset it).
+  // the peak memory too (v2 cannot reset it); the pids peak so far is kept
+  // as pids_peak_before.
   void begin_measuring();
   // Kills every process in the cgroup and waits until it is empty.
   void kill_all();
@@ -64,6 +73,9 @@ class Cgroup {
   std::string path() const { return "/" + parent_ + "/" + name_; }
 
  private:
+  // Whether pids.events here or in a cgroup below counts a refused fork.
+  bool pids_refused() const;
+
   std::vector<std::string> dirs_;  // one per hierarchy (v1) or one (v2)
   std::vector<int> join_fds_;
   // v1 with a memory limit: an eventfd the kernel signals when this cgroup's
@@ -71,6 +83,7 @@ class Cgroup {
   // victim's own cgroup, which an engine's container cgroup below this one is.
   int oom_event_fd_ = -1;
   std::uint64_t cpu_baseline_ms_ = 0;
+  std::uint64_t pids_peak_before_ = 0;
   std::string parent_;
   std::string name_;
   bool v2_ = false;

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <vector>
 
@@ -89,6 +90,25 @@ RunResult run(const SandboxBackend& backend, const RunSpec& spec, std::string_vi
     FAIL("backend " << backend.name() << " could not run the program: " << e.what());
   }
   return {};
+}
+
+std::set<std::string> limits_reached(const RunResult& r) {
+  std::set<std::string> out(r.limits_hit.begin(), r.limits_hit.end());
+  if (r.timed_out) out.insert("wall_time");
+  if (r.cpu_time_exceeded) out.insert("cpu_time");
+  if (r.oom_killed) out.insert("memory");
+  if (r.output_truncated) out.insert("output");
+  return out;
+}
+
+void check_reached(const RunResult& r, const std::string& limit) {
+  INFO("result: " << nlohmann::json(r).dump());
+  CHECK(limits_reached(r).count(limit) == 1);
+}
+
+void check_not_reached(const RunResult& r, const std::string& limit) {
+  INFO("result: " << nlohmann::json(r).dump());
+  CHECK(limits_reached(r).count(limit) == 0);
 }
 
 int processes_with(const std::string& marker) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <functional>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -23,6 +24,16 @@ RunSpec short_spec();
 // message if the run could not happen at all.
 RunResult run(const SandboxBackend& backend, const RunSpec& spec, std::string_view code,
               std::string_view stdin_data = "");
+
+// The limits a result says the run reached, by their names in the policy's
+// limits: "wall_time" (timed_out), "cpu_time" (cpu_time_exceeded), "memory"
+// (oom_killed), "output" (output_truncated), and those of limits_hit ("pids",
+// "file_size"). Every backend must say the same of the same program
+// (docs/sandboxes.md, "What a RunResult says").
+std::set<std::string> limits_reached(const RunResult& r);
+// Checks that the result says the run reached `limit`, or did not.
+void check_reached(const RunResult& r, const std::string& limit);
+void check_not_reached(const RunResult& r, const std::string& limit);
 
 // Host processes whose command line contains `marker`.
 int processes_with(const std::string& marker);

@@ -19,6 +19,7 @@
 
 #include "cgroup.h"
 #include "owner.h"
+#include "run_result.h"
 #include "run_uid.h"
 #include "sandbox_limits.h"
 #include "sandbox_process.h"
@@ -171,14 +172,15 @@ class NativeBackend {
     cgroup.reset();  // kills anything left and removes the cgroup before we report
 
     // bwrap exits with the program's status, or 128 + the signal that killed it.
-    RunResult result = sandboxing::run_result(
+    RunResult result = sandboxing::interpret_run(
         {.status = WIFEXITED(outcome.wait_status) ? WEXITSTATUS(outcome.wait_status)
                                                   : 128 + WTERMSIG(outcome.wait_status),
          .timed_out = outcome.timed_out,
          .cpu_time_exceeded = outcome.cpu_time_exceeded,
          .output_truncated = outcome.output_truncated,
-         .wall_time_ms = outcome.wall_time_ms},
-        usage, limits);
+         .wall_time_ms = outcome.wall_time_ms,
+         .usage = usage},
+        limits);
     result.backend_run_id = id;
     result.stdout_data = std::move(outcome.out);
     result.stderr_data = std::move(outcome.err);

@@ -331,7 +331,8 @@ struct RunResult {
   bool cpu_time_exceeded = false;  // CPU time ran out
   bool oom_killed = false;         // the memory limit was hit and the kernel killed it
   bool output_truncated = false;   // stdout+stderr hit the output cap
-  // Other limits the backend saw being hit: "pids", "file_size", "open_files".
+  // Other limits the run reached: "pids", "file_size" (docs/sandboxes.md,
+  // "What a RunResult says").
   std::vector<std::string> limits_hit;
   std::uint64_t peak_memory_bytes = 0;
   std::uint64_t cpu_time_ms = 0;

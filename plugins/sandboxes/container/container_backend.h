@@ -14,10 +14,10 @@
 // demultiplexed output out under the output cap; the wall time kills the
 // container; then it is measured and force-removed.
 //
-// A warm pool keeps up to `warm_pool` prepared containers for each recent
-// shape of run (tmpfs size, network, read-only root, uid/gid, open files), so
-// a run finds its container started; a background thread refills it. Without
-// one the run prepares its own. Containers carry the label io.warden.owner;
+// A warm pool (warm_pool.h) keeps up to `warm_pool` prepared containers for
+// each recent shape of run (tmpfs size, network, read-only root, uid/gid, open
+// files), so a run finds its container started. Without one the run prepares
+// its own. Containers carry the label io.warden.owner;
 // those of a host process that is gone are removed at the first probe.
 //
 // Thread-safe: runs may proceed in parallel. See docs/sandboxes.md.
@@ -25,31 +25,21 @@
 
 #include <warden/plugin.h>
 
-#include <atomic>
-#include <condition_variable>
-#include <deque>
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "engine_api.h"
 #include "engine_client.h"
+#include "prepared_container.h"
 #include "run_uid.h"
+#include "warm_pool.h"
 
 namespace warden::containers {
-
-enum class Engine { kDocker, kPodman };
-
-// Defaults of the settings, which `warden image build` follows too.
-inline constexpr const char* kDockerSocket = "/var/run/docker.sock";
-inline constexpr const char* kPodmanSocket = "/run/podman/podman.sock";
-inline constexpr const char* kDefaultImage = "warden-python:latest";            // docker's image
-inline constexpr const char* kDefaultRootfs = "/var/lib/warden/rootfs/python";  // podman's
-
-class Prepared;
 
 class ContainerBackend {
  public:
@@ -66,24 +56,13 @@ class ContainerBackend {
 
  private:
   Availability check_engine();
-  void reap_leftovers();
   // Creates, attaches and starts a container for runs shaped like `spec`, and
   // waits until its launcher is ready. Throws PluginError.
-  std::unique_ptr<Prepared> prepare(const RunSpec& spec);
-  RunResult run_in(Prepared& container, const RunRequest& request);
+  std::unique_ptr<PreparedContainer> prepare(const RunSpec& spec);
+  RunResult run_in(PreparedContainer& container, const RunRequest& request);
   int exit_status(const std::string& id);
-  nlohmann::json docker_spec(const RunSpec& spec, const std::string& cgroup_parent,
-                             const std::string& staging, const std::string& scratch) const;
-  nlohmann::json podman_spec(const RunSpec& spec, const std::string& name,
-                             const std::string& cgroup_parent, const std::string& staging,
-                             const std::string& scratch) const;
   std::string container_target(const std::string& id) const;
-
-  // The warm pool.
-  std::unique_ptr<Prepared> take_warm(const std::string& key);
-  void refill_later(const std::string& key, const RunSpec& spec);
-  void refill_loop();
-  std::string engine_name() const { return engine_ == Engine::kDocker ? "docker" : "podman"; }
+  std::string engine_name() const { return containers::engine_name(engine_); }
 
   Engine engine_;
   std::unique_ptr<engine::EngineClient> client_;
@@ -104,17 +83,9 @@ class ContainerBackend {
   bool reaped_ = false;
   std::string api_prefix_;  // "/v1.41", negotiated from /version
 
-  std::size_t warm_pool_;           // prepared containers kept per shape; 0: none
   sandboxing::UidRange uid_range_;  // each container's own uid comes from it
-  std::mutex pool_mutex_;
-  std::condition_variable pool_wakeup_;
-  std::map<std::string, std::deque<std::unique_ptr<Prepared>>> pool_;  // by shape
-  std::map<std::string, RunSpec> pool_shapes_;  // a spec of each shape, to prepare from
-  std::map<std::string, std::size_t> filling_;  // preparations under way, by shape
-  std::deque<std::string> refills_;             // shapes to top up, oldest first
-  std::deque<std::string> recent_shapes_;       // most recent last
-  bool stopping_ = false;
-  std::thread refiller_;
+  // Last: destroyed first, while the client its containers need is alive.
+  std::unique_ptr<WarmPool> pool_;
 };
 
 // The plugin class of one engine: WARDEN_SANDBOX_PLUGIN makes it from the

@@ -1,0 +1,410 @@
+#include "container_backend.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <future>
+#include <set>
+#include <thread>
+
+#include "attach_pump.h"
+#include "cgroup.h"
+#include "engine_defaults.h"
+#include "engine_specs.h"
+#include "launcher.h"
+#include "leftovers.h"
+#include "owner.h"
+#include "pipe_write.h"
+#include "run_result.h"
+#include "sandbox_limits.h"
+#include "seccomp_profile.h"
+#include "staging.h"
+
+namespace warden::containers {
+namespace {
+
+using engine::EngineClient;
+using engine::EngineError;
+using Clock = std::chrono::steady_clock;
+
+// How often the exit of a container is looked for once its output ended.
+constexpr auto kExitPollInterval = std::chrono::milliseconds(2);
+
+std::string sanitized(const std::string& id) {
+  std::string out;
+  for (char c : id)
+    out.push_back(std::isalnum(static_cast<unsigned char>(c)) || c == '-' ? c : '_');
+  return out.substr(0, 64);
+}
+
+}  // namespace
+
+ContainerBackend::ContainerBackend(Engine engine, const nlohmann::json& settings)
+    : engine_(engine), owner_(sandboxing::this_owner()) {
+  static const std::set<std::string> kKnown = {
+      "socket",       "image",          "rootfs",          "staging_dir", "cgroup_parent",
+      "interpreters", "api_timeout_ms", "seccomp_profile", "warm_pool",   "uid_range"};
+  for (const auto& [key, value] : settings.items())
+    if (!kKnown.count(key)) throw settings_error("/" + key, "unknown setting");
+  auto text = [&](const char* key, const std::string& fallback) {
+    if (!settings.contains(key)) return fallback;
+    if (!settings[key].is_string() || settings[key].get<std::string>().empty())
+      throw settings_error(std::string("/") + key, "expected a non-empty string");
+    return settings[key].get<std::string>();
+  };
+  bool docker = engine_ == Engine::kDocker;
+  std::string socket = text("socket", docker ? engine::kDockerSocket : engine::kPodmanSocket);
+  image_ = text("image", docker ? engine::kDefaultImage : "");
+  if (docker && settings.contains("rootfs"))
+    throw settings_error("/rootfs", "docker runs images only: name one with 'image'");
+  rootfs_ = text("rootfs", image_.empty() ? engine::kDefaultRootfs : "");
+  staging_dir_ = text("staging_dir", "/var/lib/warden/staging");
+  seccomp_source_ = text("seccomp_profile", "/usr/share/containers/seccomp.json");
+  cgroup_parent_ = text("cgroup_parent", "warden");
+  if (cgroup_parent_.find('/') != std::string::npos ||
+      cgroup_parent_.find("..") != std::string::npos)
+    throw settings_error("/cgroup_parent", "expected a plain folder name");
+  if (settings.contains("api_timeout_ms") && !settings["api_timeout_ms"].is_number_unsigned())
+    throw settings_error("/api_timeout_ms", "expected a positive number of milliseconds");
+  api_timeout_ = std::chrono::milliseconds(settings.value("api_timeout_ms", 30000u));
+  if (settings.contains("warm_pool") && (!settings["warm_pool"].is_number_unsigned() ||
+                                         settings["warm_pool"].get<std::size_t>() > 16))
+    throw settings_error("/warm_pool", "expected a number of containers from 0 to 16");
+  std::size_t warm_pool = settings.value("warm_pool", std::size_t{2});
+  uid_range_ = sandboxing::uid_range_setting(settings);
+  interpreters_["python"] = {"/usr/bin/python3", "-I", "-B"};
+  if (settings.contains("interpreters")) {
+    const auto& map = settings["interpreters"];
+    if (!map.is_object())
+      throw settings_error("/interpreters", "expected a mapping of language to argv");
+    for (const auto& [language, argv] : map.items()) {
+      if (!argv.is_array() || argv.empty() || !argv[0].is_string() ||
+          argv[0].get<std::string>().empty() || argv[0].get<std::string>()[0] != '/')
+        throw settings_error("/interpreters/" + language,
+                             "expected a list of strings starting with an absolute path");
+      interpreters_[language] = argv.get<std::vector<std::string>>();
+    }
+  }
+  launcher_ = interpreters_.at("python").front();
+  client_ = std::make_unique<EngineClient>(socket, api_timeout_);
+  pool_ =
+      std::make_unique<WarmPool>(warm_pool, [this](const RunSpec& spec) { return prepare(spec); });
+}
+
+ContainerBackend::~ContainerBackend() {
+  pool_.reset();  // stops its thread and removes the warm containers while the client is alive
+  std::error_code ec;
+  if (!seccomp_profile_path_.empty()) std::filesystem::remove(seccomp_profile_path_, ec);
+}
+
+Availability ContainerBackend::probe() {
+  std::lock_guard<std::mutex> lock(probe_mutex_);
+  Availability a = check_engine();
+  available_ = a.available;
+  if (a.available && !reaped_) {
+    reap_leftovers(*client_, engine_, api_prefix_, staging_dir_, cgroup_parent_);
+    reaped_ = true;
+  }
+  return a;
+}
+
+Availability ContainerBackend::check_engine() {
+  Availability a;
+  try {
+    auto version = client_->checked("GET", "/version").json();
+    a.tool_version = engine_name() + " " + version.value("Version", "?");
+    if (engine_ == Engine::kDocker) {
+      std::string api = version.value("ApiVersion", "");
+      int major = 0, minor = 0;
+      if (std::sscanf(api.c_str(), "%d.%d", &major, &minor) != 2 || major != 1 ||
+          minor < kMinDockerApiMinor) {
+        a.reason = "Docker Engine API " + api + " is older than 1." +
+                   std::to_string(kMinDockerApiMinor) + ", which warden needs";
+        return a;
+      }
+      api_prefix_ = "/v1." + std::to_string(std::min(minor, kMaxDockerApiMinor));
+      auto image = client_->request("GET", api_prefix_ + "/images/" + url_encode(image_) + "/json");
+      if (image.status == 404) {
+        a.reason = "image '" + image_ + "' is not in Docker: run `warden image build`";
+        return a;
+      }
+      if (image.status != 200) {
+        a.reason = "docker: cannot inspect image '" + image_ + "': " + engine::error_message(image);
+        return a;
+      }
+    } else {
+      int major = 0;
+      std::string podman_version = version.value("Version", "");
+      if (std::sscanf(podman_version.c_str(), "%d", &major) != 1 || major < 4) {
+        a.reason = "Podman " + podman_version + " is older than 4.0, whose libpod API warden needs";
+        return a;
+      }
+      api_prefix_ = kCompatVersion;
+      if (!image_.empty()) {
+        auto image = client_->request("GET", std::string(kLibpodVersion) + "/libpod/images/" +
+                                                 url_encode(image_) + "/exists");
+        if (image.status != 204) {
+          a.reason = "image '" + image_ + "' is not in Podman: run `warden image build`";
+          return a;
+        }
+      } else {
+        for (const auto& [language, argv] : interpreters_)
+          if (::access((rootfs_.string() + argv[0]).c_str(), X_OK) != 0) {
+            a.reason = "root filesystem " + rootfs_.string() + " has no " + argv[0] + " for " +
+                       language + ": run `warden image build`";
+            return a;
+          }
+      }
+    }
+  } catch (const EngineError& e) {
+    a.reason = e.what();
+    return a;
+  }
+  try {
+    // Once: runs in progress read it.
+    if (seccomp_profile_.empty()) {
+      std::string profile = derive_seccomp_profile(seccomp_source_);
+      std::error_code ec;
+      std::filesystem::create_directories(staging_dir_, ec);
+      seccomp_profile_path_ = staging_dir_ / (owner_ + "-seccomp.json");
+      std::ofstream(seccomp_profile_path_) << profile;
+      seccomp_profile_ = std::move(profile);
+    }
+  } catch (const std::exception& e) {
+    a.reason = std::string(e.what()) +
+               " (install containers-common, or name one with the seccomp_profile setting)";
+    return a;
+  }
+  if (::geteuid() != 0) {
+    a.reason = "the " + engine_name() +
+               " backend needs root to give each container a cgroup of warden's own";
+    return a;
+  }
+  if (std::string why = sandboxing::Cgroup::unusable_reason(cgroup_parent_); !why.empty()) {
+    a.reason = why;
+    return a;
+  }
+  a.available = true;
+  a.cache_key = client_->socket_path().string() + "|" + image_ + "|" + rootfs_.string();
+  return a;
+}
+
+std::string ContainerBackend::container_target(const std::string& id) const {
+  return api_prefix_ + "/containers/" + id;
+}
+
+std::unique_ptr<PreparedContainer> ContainerBackend::prepare(const RunSpec& spec) {
+  auto c = std::make_unique<PreparedContainer>();
+  // Unique across the backends of this process, which share the owner (each
+  // engine's plugin has its own copy of this counter).
+  static std::atomic<std::uint64_t> sequence{0};
+  std::string name =
+      "warden-" + engine_name() + "-" + sanitized(owner_) + "-" + std::to_string(++sequence);
+  try {
+    c->cgroup =
+        std::make_unique<sandboxing::Cgroup>(cgroup_parent_, name, sandboxing::CgroupLimits{});
+  } catch (const std::exception& e) {
+    throw PluginError(WARDEN_ERR_UNSUPPORTED, e.what());
+  }
+  RunSpec shaped = spec;
+  try {
+    if (uid_range_.count > 0) {
+      c->uid = std::make_unique<sandboxing::RunUid>(uid_range_);
+      shaped.uid = shaped.gid = c->uid->uid();
+    }
+  } catch (const std::exception& e) {
+    throw PluginError(WARDEN_ERR_UNAVAILABLE, e.what());
+  }
+  c->staging = std::make_unique<StagingFolder>(staging_dir_ / (owner_ + "-" + name));
+  std::string staging = c->staging->dir().string();
+  c->scratch = std::make_unique<ScratchMount>(staging_dir_ / (owner_ + "-" + name + ".tmp"),
+                                              spec.limits.tmpfs_bytes);
+  std::string scratch = c->scratch->dir().string();
+  ContainerPlaces places{.name = name,
+                         .image = image_,
+                         .rootfs = rootfs_.string(),
+                         .launcher = launcher_,
+                         .owner = owner_,
+                         .cgroup_parent = c->cgroup->path(),
+                         .staging = staging,
+                         .scratch = scratch,
+                         .seccomp_profile = seccomp_profile_,
+                         .seccomp_profile_path = seccomp_profile_path_.string()};
+  auto created =
+      engine_ == Engine::kDocker
+          ? client_->request("POST", api_prefix_ + "/containers/create?name=" + url_encode(name),
+                             docker_create_spec(shaped, places))
+          : client_->request("POST", std::string(kLibpodVersion) + "/libpod/containers/create",
+                             podman_create_spec(shaped, places));
+  if (created.status < 200 || created.status > 299)
+    throw PluginError(
+        created.status == 400 || created.status == 500 ? WARDEN_ERR_UNSUPPORTED
+                                                       : WARDEN_ERR_INTERNAL,
+        engine_name() + " refused to create the container: " + engine::error_message(created));
+  auto body = created.json();
+  c->id = body.value("Id", "");
+  if (c->id.empty())
+    throw PluginError(WARDEN_ERR_INTERNAL, engine_name() + " created a container without an Id");
+  c->guard = std::make_unique<ContainerGuard>(*client_, container_target(c->id));
+  auto warnings = body.value("Warnings", nlohmann::json::array());
+  if (warnings.is_array() && !warnings.empty())
+    throw PluginError(WARDEN_ERR_UNSUPPORTED,
+                      engine_name() + " would drop a limit on this host, so the run is refused: " +
+                          warnings.dump());
+  // Podman's compatible API refuses to attach to a container not yet started; libpod's does.
+  std::string attach_target = engine_ == Engine::kDocker
+                                  ? container_target(c->id)
+                                  : std::string(kLibpodVersion) + "/libpod/containers/" + c->id;
+  c->stream =
+      client_->attach(attach_target + "/attach?stream=true&stdin=true&stdout=true&stderr=true");
+  client_->checked("POST", container_target(c->id) + "/start");
+
+  // The launcher is ready once it has the FIFO open for reading.
+  auto deadline = Clock::now() + api_timeout_;
+  std::string fifo = c->staging->fifo().string();
+  while ((c->go_fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC)) < 0) {
+    if (errno != ENXIO)
+      throw PluginError(WARDEN_ERR_INTERNAL, "cannot open " + fifo + ": " + std::strerror(errno));
+    if (!c->alive() || Clock::now() > deadline) {
+      Demultiplexer said(4096);
+      std::string early = c->stream->take_already_read();
+      said.feed(early.data(), early.size());
+      char buffer[4096];
+      ssize_t n = ::recv(c->stream->fd(), buffer, sizeof buffer, MSG_DONTWAIT);
+      if (n > 0) said.feed(buffer, static_cast<std::size_t>(n));
+      throw PluginError(WARDEN_ERR_INTERNAL,
+                        engine_name() + ": the container's launcher (" + launcher_ +
+                            ") did not start: " + (said.err + said.out).substr(0, 1000));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  if (sandboxing::write_without_sigpipe(c->go_fd, "r", 1) != 1)
+    throw PluginError(WARDEN_ERR_INTERNAL, engine_name() + ": the container's launcher (" +
+                                               launcher_ + ") went away as it started");
+  return c;
+}
+
+int ContainerBackend::exit_status(const std::string& id) {
+  // Podman's wait answers a quarter of a second late; its inspection and
+  // Docker's know at once.
+  std::string target = engine_ == Engine::kDocker
+                           ? container_target(id) + "/json"
+                           : std::string(kLibpodVersion) + "/libpod/containers/" + id + "/json";
+  auto deadline = Clock::now() + api_timeout_;
+  while (true) {
+    auto state = client_->checked("GET", target).json().value("State", nlohmann::json::object());
+    std::string status = state.value("Status", "");
+    if (status == "exited" || status == "stopped" || status == "dead")
+      return state.value("ExitCode", -1);
+    if (Clock::now() > deadline)
+      throw PluginError(WARDEN_ERR_INTERNAL, engine_name() + ": the container is still '" + status +
+                                                 "' after its output ended");
+    std::this_thread::sleep_for(kExitPollInterval);
+  }
+}
+
+RunResult ContainerBackend::run(const RunRequest& request) {
+  const RunSpec& spec = request.spec;
+  if (!interpreters_.count(spec.language))
+    throw PluginError(WARDEN_ERR_UNSUPPORTED,
+                      "language '" + spec.language + "': no interpreter configured for it");
+  {
+    std::unique_lock<std::mutex> lock(probe_mutex_);
+    if (!available_) {
+      lock.unlock();
+      if (Availability a = probe(); !a.available)
+        throw PluginError(WARDEN_ERR_UNAVAILABLE, engine_name() + ": " + a.reason);
+    }
+  }
+  sandboxing::refuse_unenforceable(spec, "the container's init and warden's launcher");
+  try {
+    std::string shape = WarmPool::shape_of(spec);
+    std::unique_ptr<PreparedContainer> container = pool_->take(shape);
+    if (!container) container = prepare(spec);
+    // The pool is refilled once the run is over, not beside it: a container
+    // the engine is half way through making when the host dies (a `runc
+    // init`, no program in it yet) would stay until the next host reaps it.
+    RunResult result;
+    try {
+      result = run_in(*container, request);
+    } catch (...) {
+      pool_->refill_later(shape, spec);
+      throw;
+    }
+    pool_->refill_later(shape, spec);
+    return result;
+  } catch (const EngineError& e) {
+    std::lock_guard<std::mutex> lock(probe_mutex_);
+    if (e.kind() == EngineError::Kind::kUnreachable) available_ = false;
+    throw PluginError(
+        e.kind() == EngineError::Kind::kUnreachable ? WARDEN_ERR_UNAVAILABLE : WARDEN_ERR_INTERNAL,
+        engine_name() + ": " + e.what());
+  }
+}
+
+RunResult ContainerBackend::run_in(PreparedContainer& c, const RunRequest& request) {
+  const RunSpec& spec = request.spec;
+  const Limits& limits = spec.limits;
+  try {
+    c.cgroup->set_limits({.memory_bytes = limits.memory_bytes,
+                          .cpus = limits.cpus,
+                          .pids = static_cast<std::uint32_t>(limits.pids)});
+  } catch (const std::exception& e) {
+    throw PluginError(WARDEN_ERR_UNSUPPORTED, e.what());
+  }
+  c.cgroup->begin_measuring();
+  std::vector<std::string> argv = interpreters_.at(spec.language);
+  argv.push_back(std::string("/sandbox/") + kProgram);
+  c.staging->write(kProgram, request.code);
+  c.staging->write(kLaunchMessage, launch_message(spec, argv));
+  std::string target = container_target(c.id);
+
+  auto start = Clock::now();
+  if (sandboxing::write_without_sigpipe(c.go_fd, "g", 1) != 1)
+    throw PluginError(WARDEN_ERR_INTERNAL,
+                      engine_name() + ": cannot start the program: " + std::strerror(errno));
+  Demultiplexer output(limits.output_bytes);
+  // The kill goes out beside the pump: the engine may not finish it while
+  // the container's output is not being read.
+  std::future<void> kill;
+  Pumped pumped = pump(
+      *c.stream, request.stdin_data, output, start, limits.wall_time_ms, request.cancellation,
+      [&] { return c.cgroup->cpu_time_ms() >= limits.cpu_time_ms; },
+      [&] {
+        kill = std::async(std::launch::async, [&] {
+          try {
+            client_->request("POST", target + "/kill?signal=KILL");
+          } catch (const EngineError&) {
+            // Removal at the end force-kills it anyway.
+          }
+        });
+      });
+  if (pumped.cancelled) throw PluginError(WARDEN_ERR_CANCELLED, "the host cancelled the run");
+  int status = exit_status(c.id);
+  sandboxing::CgroupUsage usage = c.cgroup->usage();
+  if (status == kLauncherFailed && output.err.rfind(kLauncherPrefix, 0) == 0)
+    throw PluginError(WARDEN_ERR_UNSUPPORTED,
+                      engine_name() + ": " + output.err.substr(0, output.err.find('\n')));
+
+  // The container's init exits with the program's status, or 128 + the
+  // signal that killed it.
+  RunResult result = sandboxing::interpret_run({.status = status,
+                                                .timed_out = pumped.timed_out,
+                                                .cpu_time_exceeded = pumped.cpu_time_exceeded,
+                                                .output_truncated = output.truncated(),
+                                                .wall_time_ms = pumped.wall_time_ms,
+                                                .usage = usage},
+                                               limits);
+  result.backend_run_id = c.id;
+  result.stdout_data = std::move(output.out);
+  result.stderr_data = std::move(output.err);
+  return result;
+}
+
+}  // namespace warden::containers

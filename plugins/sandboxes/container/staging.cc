@@ -1,0 +1,66 @@
+#include "staging.h"
+
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <warden/plugin.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <string>
+
+#include "launcher.h"
+
+namespace warden::containers {
+
+StagingFolder::StagingFolder(std::filesystem::path dir) : dir_(std::move(dir)) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir_.parent_path(), ec);
+  if (::mkdir(dir_.c_str(), 0755) != 0)
+    throw PluginError(WARDEN_ERR_INTERNAL, "cannot create the staging folder " + dir_.string() +
+                                               ": " + std::strerror(errno));
+  ::chmod(dir_.c_str(), 0755);  // whatever the umask: the sandbox user reads it
+  if (::mkfifo(fifo().c_str(), 0644) != 0)
+    throw PluginError(WARDEN_ERR_INTERNAL,
+                      "cannot create " + fifo().string() + ": " + std::strerror(errno));
+  ::chmod(fifo().c_str(), 0644);
+}
+
+StagingFolder::~StagingFolder() {
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
+}
+
+std::filesystem::path StagingFolder::fifo() const {
+  return dir_ / kGoFifo;
+}
+
+void StagingFolder::write(const char* name, std::string_view content) const {
+  std::filesystem::path file = dir_ / name;
+  std::ofstream out(file, std::ios::binary);
+  out.write(content.data(), static_cast<std::streamsize>(content.size()));
+  out.close();
+  if (!out) throw PluginError(WARDEN_ERR_INTERNAL, "cannot write " + file.string());
+  ::chmod(file.c_str(), 0444);
+}
+
+ScratchMount::ScratchMount(std::filesystem::path dir, std::uint64_t bytes) : dir_(std::move(dir)) {
+  if (::mkdir(dir_.c_str(), 0700) != 0)
+    throw PluginError(WARDEN_ERR_INTERNAL, "cannot create the scratch folder " + dir_.string() +
+                                               ": " + std::strerror(errno));
+  std::string options = "size=" + std::to_string(bytes) + ",mode=1777";
+  if (::mount("tmpfs", dir_.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, options.c_str()) != 0) {
+    int err = errno;
+    ::rmdir(dir_.c_str());
+    throw PluginError(WARDEN_ERR_INTERNAL, "cannot mount the scratch tmpfs on " + dir_.string() +
+                                               ": " + std::strerror(err));
+  }
+}
+
+void ScratchMount::unmount(const std::filesystem::path& dir) {
+  ::umount2(dir.c_str(), MNT_DETACH);
+  ::rmdir(dir.c_str());
+}
+
+}  // namespace warden::containers
