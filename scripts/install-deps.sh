@@ -9,9 +9,9 @@ packages=(
   # libraries named by the design: Lua 5.4, yaml-cpp, OpenSSL, Boost.DLL, spdlog, Catch2
   liblua5.4-dev libyaml-cpp-dev libssl-dev libboost-dev libspdlog-dev libfmt-dev catch2
   nlohmann-json3-dev libcli11-dev libcurl4-openssl-dev libseccomp-dev
-  # ICU: identifiers in NFKC form, as CPython reads them (core/lang/python/source.cc)
+  # ICU: identifiers in NFKC form, as CPython reads them (internal/lang/python/source.cc)
   libicu-dev
-  # zlib: constants decoded as zlib.decompress would (core/lang/python/payload.cc)
+  # zlib: constants decoded as zlib.decompress would (internal/lang/python/payload.cc)
   zlib1g-dev
   # the Python module and the tools' virtualenv
   pybind11-dev python3-dev python3-venv python3-pip

@@ -14,9 +14,9 @@
 
 #include "cli/cli.h"
 #include "cli/progress.h"
-#include "engine_client.h"
-#include "engine_defaults.h"
-#include "tool_process.h"
+#include "engine/engine_client.h"
+#include "engine/engine_defaults.h"
+#include "process/tool_process.h"
 
 namespace warden::cli {
 namespace {

@@ -14,7 +14,7 @@
 #include <thread>
 #include <vector>
 
-#include "engine_client.h"
+#include "engine/engine_client.h"
 #include "plugin/loader.h"
 #include "support/process.h"
 

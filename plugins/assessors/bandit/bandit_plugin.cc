@@ -16,9 +16,9 @@
 #include <optional>
 #include <set>
 
-#include "plugin_files.h"
-#include "tool_findings.h"
-#include "tool_process.h"
+#include "process/tool_process.h"
+#include "shared/plugin_files.h"
+#include "shared/tool_findings.h"
 
 namespace warden::bandit {
 namespace fs = std::filesystem;

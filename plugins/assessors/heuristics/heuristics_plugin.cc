@@ -1,6 +1,6 @@
 // heuristics: warden's built-in assessor. It reads Python with a real
 // tokenizer, resolves import aliases and constant strings, and reports the
-// rules in core/lang/python/analysis.cc. No external tool, so it is always available.
+// rules in internal/lang/python/analysis.cc. No external tool, so it is always available.
 #include <warden/plugin.h>
 
 #include "lang/python/analysis.h"

@@ -24,9 +24,9 @@
 #include <mutex>
 #include <stdexcept>
 
-#include "plugin_files.h"
-#include "tool_findings.h"
-#include "tool_process.h"
+#include "process/tool_process.h"
+#include "shared/plugin_files.h"
+#include "shared/tool_findings.h"
 
 namespace warden::semgrep {
 namespace fs = std::filesystem;

@@ -12,7 +12,7 @@
 #include <string>
 #include <string_view>
 
-#include "engine_client.h"
+#include "engine/engine_client.h"
 
 namespace warden::containers {
 

@@ -14,16 +14,16 @@
 #include <thread>
 
 #include "attach_pump.h"
-#include "cgroup.h"
-#include "engine_defaults.h"
+#include "engine/engine_defaults.h"
 #include "engine_specs.h"
 #include "launcher.h"
 #include "leftovers.h"
-#include "owner.h"
-#include "pipe_write.h"
-#include "run_result.h"
-#include "sandbox_limits.h"
 #include "seccomp_profile.h"
+#include "shared/cgroup.h"
+#include "shared/owner.h"
+#include "shared/pipe_write.h"
+#include "shared/run_result.h"
+#include "shared/sandbox_limits.h"
 #include "staging.h"
 
 namespace warden::containers {

@@ -33,10 +33,10 @@
 #include <string>
 #include <vector>
 
+#include "engine/engine_client.h"
 #include "engine_api.h"
-#include "engine_client.h"
 #include "prepared_container.h"
-#include "run_uid.h"
+#include "shared/run_uid.h"
 #include "warm_pool.h"
 
 namespace warden::containers {

@@ -3,7 +3,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "sandbox_limits.h"
+#include "shared/sandbox_limits.h"
 
 namespace warden::containers {
 namespace {

@@ -2,7 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "owner.h"
+#include "shared/owner.h"
 #include "staging.h"
 
 namespace warden::containers {

@@ -6,8 +6,8 @@
 #include <filesystem>
 #include <string>
 
+#include "engine/engine_client.h"
 #include "engine_api.h"
-#include "engine_client.h"
 
 namespace warden::containers {
 

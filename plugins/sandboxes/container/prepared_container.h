@@ -11,9 +11,9 @@
 #include <memory>
 #include <string>
 
-#include "cgroup.h"
-#include "engine_client.h"
-#include "run_uid.h"
+#include "engine/engine_client.h"
+#include "shared/cgroup.h"
+#include "shared/run_uid.h"
 #include "staging.h"
 
 namespace warden::containers {

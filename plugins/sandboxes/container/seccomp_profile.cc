@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
-#include "denied_syscalls.h"
+#include "shared/denied_syscalls.h"
 
 namespace warden::containers {
 namespace {

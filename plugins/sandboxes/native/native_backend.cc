@@ -17,13 +17,13 @@
 #include <optional>
 #include <set>
 
-#include "cgroup.h"
-#include "owner.h"
-#include "run_result.h"
-#include "run_uid.h"
-#include "sandbox_limits.h"
 #include "sandbox_process.h"
 #include "seccomp_policy.h"
+#include "shared/cgroup.h"
+#include "shared/owner.h"
+#include "shared/run_result.h"
+#include "shared/run_uid.h"
+#include "shared/sandbox_limits.h"
 
 namespace warden::native {
 using sandboxing::Cgroup;

@@ -1,6 +1,6 @@
 #include "sandbox_process.h"
 
-#include "pipe_write.h"
+#include "shared/pipe_write.h"
 
 #include <fcntl.h>
 #include <grp.h>

@@ -1,6 +1,6 @@
 #include "seccomp_policy.h"
 
-#include "denied_syscalls.h"
+#include "shared/denied_syscalls.h"
 
 #include <errno.h>
 #include <sched.h>

@@ -1,4 +1,4 @@
-#include "tool_findings.h"
+#include "shared/tool_findings.h"
 
 namespace warden::tools {
 namespace {

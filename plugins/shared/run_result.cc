@@ -1,4 +1,4 @@
-#include "run_result.h"
+#include "shared/run_result.h"
 
 #include <signal.h>
 

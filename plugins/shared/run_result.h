@@ -10,7 +10,7 @@
 
 #include <cstdint>
 
-#include "cgroup.h"
+#include "shared/cgroup.h"
 
 namespace warden::sandboxing {
 

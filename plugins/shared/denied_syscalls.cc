@@ -1,4 +1,4 @@
-#include "denied_syscalls.h"
+#include "shared/denied_syscalls.h"
 
 #include <sys/socket.h>
 

@@ -1,4 +1,4 @@
-#include "plugin_files.h"
+#include "shared/plugin_files.h"
 
 #include <dlfcn.h>
 

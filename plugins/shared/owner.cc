@@ -1,4 +1,4 @@
-#include "owner.h"
+#include "shared/owner.h"
 
 #include <unistd.h>
 
@@ -7,7 +7,7 @@
 #include <iterator>
 #include <sstream>
 
-#include "cgroup.h"
+#include "shared/cgroup.h"
 
 namespace warden::sandboxing {
 namespace {

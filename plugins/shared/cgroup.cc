@@ -1,4 +1,4 @@
-#include "cgroup.h"
+#include "shared/cgroup.h"
 
 #include <fcntl.h>
 #include <poll.h>

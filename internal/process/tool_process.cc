@@ -1,4 +1,4 @@
-#include "tool_process.h"
+#include "process/tool_process.h"
 
 #include <fcntl.h>
 #include <poll.h>

@@ -1,4 +1,4 @@
-#include "run_uid.h"
+#include "shared/run_uid.h"
 
 #include <warden/plugin.h>
 

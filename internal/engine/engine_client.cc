@@ -1,4 +1,4 @@
-#include "engine_client.h"
+#include "engine/engine_client.h"
 
 #include <sys/socket.h>
 #include <unistd.h>
