@@ -604,3 +604,39 @@ TEST_CASE("constants kept in lists and dicts, reversed or joined later, are fold
                     "C().run('rm -rf /')")
             .count("heuristics.destructive-command"));
 }
+
+TEST_CASE("decoders reached through a module imported by a constant name still fold") {
+  CHECK(rules_found("exec(__import__('base64').b64decode("
+                    "'aW1wb3J0IG9zOyBvcy5zeXN0ZW0oJ3JtIC1yZiAvJyk='))")
+            .count("heuristics.destructive-command"));
+  CHECK(rules_found("import importlib\nexec(importlib.import_module('codecs').decode("
+                    "\"vzcbeg bf; bf.flfgrz('ez -es /')\", 'rot13'))")
+            .count("heuristics.destructive-command"));
+  CHECK(rules_found("import codecs, "
+                    "base64\nexec(codecs.decode(base64.b64decode('eJzLzC3ILypRyC+"
+                    "2BmK94sriktRcDfWiXAXdojQFfXVNAMCwCqA='), 'zlib'))")
+            .count("heuristics.destructive-command"));
+}
+
+TEST_CASE("a constant payload given to a deserializer is read for the functions it calls") {
+  auto pickled =
+      heuristics::analyze("import pickle\npickle.loads(b\"cos\\nsystem\\n(S'rm -rf /'\\ntR.\")")
+          .findings;
+  bool shell = false, destructive = false, critical = false;
+  for (const auto& f : pickled) {
+    shell |= f.rule_id == "heuristics.shell-command";
+    destructive |= f.rule_id == "heuristics.destructive-command";
+    critical |= f.rule_id == "heuristics.deserialization" && f.severity == Severity::kCritical;
+  }
+  CHECK(shell);
+  CHECK(destructive);
+  CHECK(critical);
+  CHECK(rules_found("import pickle\npickle.loads(b\"cposix\\nsystem\\n(S'id'\\ntR.\")")
+            .count("heuristics.shell-command"));
+  CHECK(rules_found("import yaml\nyaml.load(\"!!python/object/apply:os.system ['id']\", "
+                    "Loader=yaml.UnsafeLoader)")
+            .count("heuristics.shell-command"));
+  // A payload that calls nothing dangerous stays an ordinary deserialization.
+  CHECK(rules_found("import pickle\npickle.loads(b\"(lp0\\nI1\\na.\")")
+            .count("heuristics.shell-command") == 0);
+}

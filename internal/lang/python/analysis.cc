@@ -327,8 +327,21 @@ enum class CallKind {
   kImport,
   kPrivilege,
   kPathMutation,
-  kNetwork
+  kNetwork,
+  kNameResolver,
+  kLibraryLoader,
+  kAttributeLookup,  // getattr(o, n) and its other spellings with the object first
 };
+
+// getattr(o, n), setattr/delattr(o, n, ...) and their other spellings.
+const std::set<std::string> kAttributeLookups = {"getattr",
+                                                 "setattr",
+                                                 "delattr",
+                                                 "object.__getattribute__",
+                                                 "type.__getattribute__",
+                                                 "inspect.getattr_static",
+                                                 "object.__setattr__",
+                                                 "object.__delattr__"};
 
 CallKind call_kind(std::string_view q) {
   static const auto kinds = [] {
@@ -346,7 +359,10 @@ CallKind call_kind(std::string_view q) {
              {&kImportCalls, CallKind::kImport},
              {&kPrivilegeCalls, CallKind::kPrivilege},
              {&kPathMutations, CallKind::kPathMutation},
-             {&kNetworkCalls, CallKind::kNetwork}})
+             {&kNetworkCalls, CallKind::kNetwork},
+             {&kNameResolvers, CallKind::kNameResolver},
+             {&kLibraryLoaders, CallKind::kLibraryLoader},
+             {&kAttributeLookups, CallKind::kAttributeLookup}})
       for (const std::string& name : *table) k.emplace(name, kind);  // the first table wins
     return k;
   }();
@@ -354,10 +370,42 @@ CallKind call_kind(std::string_view q) {
   return it == kinds.end() ? CallKind::kNone : it->second;
 }
 
+// The (first byte, length) pairs of a set of names: answers "not in the set"
+// for nearly every other name without hashing it.
+class NameShapes {
+ public:
+  void add(std::string_view name) {
+    if (!name.empty()) shapes_[static_cast<unsigned char>(name[0])] |= bit(name);
+  }
+  bool may_contain(std::string_view name) const {
+    return !name.empty() && (shapes_[static_cast<unsigned char>(name[0])] & bit(name));
+  }
+
+ private:
+  static std::uint64_t bit(std::string_view n) {
+    return std::uint64_t{1} << std::min<std::size_t>(n.size(), 63);
+  }
+  std::array<std::uint64_t, 256> shapes_{};  // per first byte: bit k, a name of length k
+};
+
+// A set of names asked far more often about names it does not hold.
+class NameSet {
+ public:
+  explicit NameSet(std::unordered_set<std::string_view> names) : names_(std::move(names)) {
+    for (std::string_view n : names_) shapes_.add(n);
+  }
+  bool contains(std::string_view name) const {
+    return shapes_.may_contain(name) && names_.count(name);
+  }
+
+ private:
+  NameShapes shapes_;
+  std::unordered_set<std::string_view> names_;
+};
+
 // The last names of every call the rules look for ("system" of os.system),
 // built from the tables above so that none is missed.
-// Is `name` one of rule_names()? A table of (first byte, length) pairs that
-// occur among them answers "no" for nearly every name without hashing it.
+// Is `name` one of rule_names()?
 bool is_rule_name(std::string_view name);
 
 const std::unordered_set<std::string_view>& rule_names() {
@@ -415,17 +463,8 @@ const std::unordered_set<std::string_view>& rule_names() {
 }
 
 bool is_rule_name(std::string_view name) {
-  static const auto seen = [] {
-    std::array<std::uint64_t, 256>
-        lengths{};  // bit k: a rule name of length k starts with this byte
-    for (std::string_view n : rule_names())
-      lengths[static_cast<unsigned char>(n[0])] |= std::uint64_t{1}
-                                                   << std::min<std::size_t>(n.size(), 63);
-    return lengths;
-  }();
-  if (name.empty()) return false;
-  std::uint64_t bit = std::uint64_t{1} << std::min<std::size_t>(name.size(), 63);
-  return (seen[static_cast<unsigned char>(name[0])] & bit) && rule_names().count(name);
+  static const NameSet names(rule_names());
+  return names.contains(name);
 }
 
 template <std::size_t N>
@@ -751,12 +790,18 @@ class Analyzer {
   // passed over without building strings.
   bool worth_resolving(std::size_t i, std::size_t end) const {
     std::string_view head = code_tokens_[i]->text;
-    return aliases_.find(head) != aliases_.end() ||
+    return (alias_shapes_.may_contain(head) && aliases_.find(head) != aliases_.end()) ||
            network_objects_.find(head) != network_objects_.end() || head == "__builtins__" ||
            is_rule_name(code_tokens_[end - 1]->text) ||
            code_tokens_[end - 1]->text.starts_with("exec") ||
            code_tokens_[end - 1]->text.starts_with("spawn") ||
            code_tokens_[end - 1]->text.starts_with("posix_spawn");
+  }
+
+  // Binds `name` to `value` (a module, a function) for resolve().
+  void alias(const std::string& name, std::string value) {
+    alias_shapes_.add(name);
+    aliases_[name] = std::move(value);
   }
 
   // Resolves the first component through import aliases and assignments.
@@ -776,13 +821,15 @@ class Analyzer {
     return same_module(name);
   }
 
-  // `q` with its module named as the rules name it: posix and nt are os, and
+  // `q` with its module named as the rules name it: posix and nt are os,
+  // __builtin__ is builtins, and
   // a module replaced in sys.modules (`sys.modules["json"] = os`) is what
   // replaced it.
   std::string same_module(std::string q) const {
     std::size_t dot = q.find('.');
     std::string_view top = std::string_view(q).substr(0, dot);
     if (top == "posix" || top == "nt") return q.replace(0, top.size(), "os");
+    if (top == "__builtin__") return q.replace(0, top.size(), "builtins");  // Python 2's name
     if (auto it = replaced_modules_.find(top); it != replaced_modules_.end())
       return q.replace(0, top.size(), it->second);
     return q;
@@ -1122,47 +1169,71 @@ class Analyzer {
   // The last names of the calls folded_call() knows, to pass over every other
   // call without resolving it.
   static bool is_fold_name(std::string_view name) {
-    static const std::unordered_set<std::string_view> names = {"b64decode",
-                                                               "standard_b64decode",
-                                                               "urlsafe_b64decode",
-                                                               "b32decode",
-                                                               "b16decode",
-                                                               "decodebytes",
-                                                               "decodestring",
-                                                               "a2b_base64",
-                                                               "unhexlify",
-                                                               "a2b_hex",
-                                                               "fromhex",
-                                                               "decode",
-                                                               "encode",
-                                                               "decompress",
-                                                               "str",
-                                                               "bytes",
-                                                               "bytearray",
-                                                               "join",
-                                                               "expanduser",
-                                                               "expandvars",
-                                                               "abspath",
-                                                               "realpath",
-                                                               "normpath",
-                                                               "Path",
-                                                               "PurePath",
-                                                               "PosixPath",
-                                                               "PurePosixPath",
-                                                               "home",
-                                                               "getenv",
-                                                               "get",
-                                                               "getsitepackages",
-                                                               "getusersitepackages",
-                                                               "get_path"};
-    return names.count(name);
+    static const NameSet names({"b64decode",
+                                "standard_b64decode",
+                                "urlsafe_b64decode",
+                                "b32decode",
+                                "b16decode",
+                                "decodebytes",
+                                "decodestring",
+                                "a2b_base64",
+                                "unhexlify",
+                                "a2b_hex",
+                                "fromhex",
+                                "decode",
+                                "encode",
+                                "decompress",
+                                "str",
+                                "bytes",
+                                "bytearray",
+                                "join",
+                                "expanduser",
+                                "expandvars",
+                                "abspath",
+                                "realpath",
+                                "normpath",
+                                "Path",
+                                "PurePath",
+                                "PosixPath",
+                                "PurePosixPath",
+                                "home",
+                                "getenv",
+                                "get",
+                                "getsitepackages",
+                                "getusersitepackages",
+                                "get_path",
+                                "__import__",
+                                "import_module"});
+    return names.contains(name);
+  }
+
+  // The resolved name of the chain at i, read through a module imported by a
+  // constant name on the way (`__import__("base64").b64decode` is
+  // base64.b64decode); `end` is set past the chain.
+  std::string callee(std::size_t i, std::size_t& end) const {
+    std::string q = resolve(dotted(i, end));
+    if (!kImportCalls.count(q) || !is_op(end, "(")) return q;
+    std::size_t close = matching_paren(end);
+    if (close >= code_tokens_.size() || !is_op(close + 1, ".")) return q;
+    auto args = arguments(end, close);
+    auto module = args.empty() ? std::nullopt : constant(args[0].begin, args[0].end);
+    if (!module) return q;
+    std::string name = same_module(*module);
+    std::size_t k = close + 1;
+    for (; is_op(k, ".") && k + 1 < code_tokens_.size() &&
+           code_tokens_[k + 1]->kind == TokenKind::kName;
+         k += 2)
+      name += "." + std::string(code_tokens_[k + 1]->text);
+    end = k;
+    return name;
   }
 
   // A call at i that makes a constant of constants: a decoder, a path
   // builder, str()/bytes(). Advances `i` past it.
   std::optional<std::string> folded_call(std::size_t& i, std::size_t end) const {
     std::size_t open;
-    std::string q = resolve(dotted(i, open));
+    std::string q = callee(i, open);
+    if (!is_op(open, "(")) return std::nullopt;
     std::size_t close = matching_paren(open);
     if (close >= end) return std::nullopt;
     auto args = arguments(open, close);
@@ -1192,7 +1263,8 @@ class Analyzer {
     else if ((q == "codecs.decode" || q == "codecs.encode") &&
              (codec == "rot13" || codec == "rot_13"))
       out = python::rot13(arg(0));
-    else if (q == "zlib.decompress" || q == "gzip.decompress")
+    else if (q == "zlib.decompress" || q == "gzip.decompress" ||
+             (q == "codecs.decode" && (codec == "zlib" || codec == "zlib_codec")))
       out = python::inflate(arg(0));
     else if (q == "codecs.decode" || q == "str")
       out = arg(0);
@@ -1311,10 +1383,10 @@ class Analyzer {
           note_import(module, *code_tokens_[j]);
           std::string top = module.substr(0, module.find('.'));
           if (is_name(end, "as") && end + 1 < code_tokens_.size()) {
-            aliases_[std::string(code_tokens_[end + 1]->text)] = module;
+            alias(std::string(code_tokens_[end + 1]->text), module);
             end += 2;
           } else {
-            aliases_[top] = top;
+            alias(top, top);
           }
           j = end;
         }
@@ -1330,10 +1402,10 @@ class Analyzer {
           if (code_tokens_[j]->kind != TokenKind::kName) continue;
           std::string name(code_tokens_[j]->text);
           if (is_name(j + 1, "as") && j + 2 < code_tokens_.size()) {
-            aliases_[std::string(code_tokens_[j + 2]->text)] = module + "." + name;
+            alias(std::string(code_tokens_[j + 2]->text), module + "." + name);
             j += 2;
           } else {
-            aliases_[name] = module + "." + name;
+            alias(name, module + "." + name);
           }
         }
       } else if (code_tokens_[i]->kind == TokenKind::kName &&
@@ -1408,6 +1480,10 @@ class Analyzer {
         is_op(chain, "[") || (is_op(chain, "(") && is_op(chain + 1, ")") && is_op(chain + 2, "["));
     bool attribute = chain == i + 3 && is_op(chain, "=");
     if (!calls_setattr && !subscript && !attribute) return;  // most statements: cheaply
+    std::string_view head = code_tokens_[i]->text;
+    if (!calls_setattr && !alias_shapes_.may_contain(head) && head != "__builtins__" &&
+        head != "globals" && head != "locals" && head != "vars")
+      return;  // self.x = ..., d[k] = ...: not a namespace a rule follows
     std::size_t end = i;
     while (end < code_tokens_.size() && code_tokens_[end]->kind != TokenKind::kNewline &&
            !is_op(end, ";"))
@@ -1447,7 +1523,7 @@ class Analyzer {
       // breakpoint(...) calls the function the variable names
       if (auto hook = constant(value.begin, value.end)) {
         std::replace(hook->begin(), hook->end(), ':', '.');
-        aliases_["breakpoint"] = same_module(*hook);
+        alias("breakpoint", same_module(*hook));
       }
     } else if (target.empty() || target == "builtins" || target == "builtins.__dict__") {
       bind_value(*key, value);
@@ -1457,7 +1533,7 @@ class Analyzer {
   // `name` is bound to the followable value of `value` (a module, a function).
   void bind_value(const std::string& name, const Argument& value) {
     std::string q = value_of(value);
-    if (!q.empty()) aliases_[name] = q;
+    if (!q.empty()) alias(name, q);
   }
 
   void bind(const std::string& target, std::size_t begin, std::size_t end) {
@@ -1494,12 +1570,12 @@ class Analyzer {
     if (!worth_resolving(begin, chain)) return;  // nothing a rule could tell from it
     std::size_t followed;
     std::string q = follow(begin, followed, false);
-    if (followed == end && !q.empty()) aliases_[target] = q;
+    if (followed == end && !q.empty()) alias(target, q);
     std::size_t chain_end;
     std::string callee = resolve(dotted(begin, chain_end));
     if (is_op(chain_end, "(") && matching_paren(chain_end) + 1 == end &&
         kInstanceClasses.count(callee))
-      aliases_[target] = callee;  // console = code.InteractiveConsole(): console.push is its push
+      alias(target, callee);  // console = code.InteractiveConsole(): console.push is its push
     if (is_op(chain_end, "(") && kDecoders.count(callee)) decoded_names_.insert(target);
     if (is_op(chain_end, "(") && kNetworkCalls.count(callee)) network_objects_.insert(target);
   }
@@ -1615,12 +1691,12 @@ class Analyzer {
 
   // Methods of pathlib paths that write, move or delete the file (and open).
   static bool is_path_method(std::string_view name) {
-    static const std::unordered_set<std::string_view> names = [] {
+    static const NameSet names = [] {
       std::unordered_set<std::string_view> n(kPathWrites.begin(), kPathWrites.end());
       n.insert("open");
-      return n;
+      return NameSet(std::move(n));
     }();
-    return names.count(name);
+    return names.contains(name);
   }
 
   // Whether `q` runs a command or code when called.
@@ -1709,7 +1785,7 @@ class Analyzer {
     for (std::size_t j = begin; j < end; ++j) {
       if (code_tokens_[j]->kind != TokenKind::kName || (j > begin && is_op(j - 1, "."))) continue;
       std::size_t chain_end;
-      std::string q = resolve(dotted(j, chain_end));
+      std::string q = callee(j, chain_end);
       if (kDecoders.count(q) && is_op(chain_end, "(")) return true;
       if (decoded_names_.count(std::string(code_tokens_[j]->text))) return true;
       if (is_op(j + 1, "[") && is_op(j + 2, ":") && is_op(j + 3, ":")) return true;  // s[::-1]
@@ -1955,18 +2031,19 @@ class Analyzer {
       if (q.empty()) break;
       if (report) check_call(q, at, args, open, close);
       std::string called = q;
+      CallKind kind = call_kind(called);
       q.clear();
-      if (kImportCalls.count(called) && !args.empty()) {
+      if (kind == CallKind::kImport && !args.empty()) {
         if (auto module = constant(args[0].begin, args[0].end)) q = same_module(*module);
       } else if (auto lookup = attribute_lookup(called, args)) {
         auto name = constant(lookup->name->begin, lookup->name->end);
         if (name && !lookup->object.empty()) q = bare_builtin(lookup->object + "." + *name);
-      } else if (kNameResolvers.count(called) && !args.empty()) {
+      } else if (kind == CallKind::kNameResolver && !args.empty()) {
         if (auto name = constant(args[0].begin, args[0].end)) {  // "os:system", "os.system"
           std::replace(name->begin(), name->end(), ':', '.');
           q = resolve(*name);
         }
-      } else if (kLibraryLoaders.count(called)) {
+      } else if (kind == CallKind::kLibraryLoader) {
         q = kNativeLibrary;
       } else if (called == "operator.attrgetter" && !args.empty()) {
         if (auto name = constant(args[0].begin, args[0].end)) {  // attrgetter("system")(os)
@@ -2017,15 +2094,7 @@ class Analyzer {
   };
   std::optional<AttributeLookup> attribute_lookup(const std::string& called,
                                                   const std::vector<Argument>& args) {
-    static const std::set<std::string, std::less<>> kTwoArguments = {"getattr",
-                                                                     "setattr",
-                                                                     "delattr",
-                                                                     "object.__getattribute__",
-                                                                     "type.__getattribute__",
-                                                                     "inspect.getattr_static",
-                                                                     "object.__setattr__",
-                                                                     "object.__delattr__"};
-    if (kTwoArguments.count(called) && args.size() >= 2)
+    if (call_kind(called) == CallKind::kAttributeLookup && args.size() >= 2)
       return AttributeLookup{value_of(args[0]), &args[1]};
     for (std::string_view method : {".__getattribute__", ".__getattr__"})
       if (called.ends_with(method) && called.size() > method.size() && args.size() == 1)
@@ -2113,6 +2182,49 @@ class Analyzer {
     if (!streams.empty()) stream_wirings_.push_back({&at, std::move(streams)});
   }
 
+  // A constant a deserializer is given that names functions it will call: a
+  // pickle's GLOBAL opcodes (`cos\nsystem\n`, protocol 0) and YAML's
+  // `!!python/object/apply:os.system` tags. Each is checked as that call,
+  // with the payload's text as its command.
+  void check_serialized_calls(const std::string& payload, const std::string& loader,
+                              const Token& at) {
+    std::vector<std::string> names;
+    for (std::size_t k = 0; k + 1 < payload.size(); ++k) {  // pickle: c<module>\n<name>\n
+      if (payload[k] != 'c' || (k > 0 && payload[k - 1] != '\n' && payload[k - 1] != '(' &&
+                                payload[k - 1] != '.' && payload[k - 1] != ')'))
+        continue;
+      std::size_t first = payload.find('\n', k + 1);
+      std::size_t second = first == std::string::npos ? first : payload.find('\n', first + 1);
+      if (second == std::string::npos || first - k > 64 || second - first > 64) continue;
+      names.push_back(payload.substr(k + 1, first - k - 1) + "." +
+                      payload.substr(first + 1, second - first - 1));
+    }
+    static constexpr std::string_view kTag = "!!python/object/apply:";
+    for (std::size_t k = payload.find(kTag); k != std::string::npos;
+         k = payload.find(kTag, k + 1)) {
+      std::size_t start = k + kTag.size();
+      std::size_t stop = payload.find_first_of(" \t\n[{", start);
+      names.push_back(payload.substr(start, stop == std::string::npos ? stop : stop - start));
+    }
+    for (std::string& name : names) {
+      std::string q = bare_builtin(same_module(name));
+      if (!is_runner(q)) continue;
+      add(kDeserialization, at, loader + " of a payload that calls " + q);
+      for (auto it = findings_.rbegin(); it != findings_.rend(); ++it)  // the loader's finding
+        if (it->rule_id == kRules[kDeserialization].id && it->line == at.line &&
+            it->column == at.column) {
+          it->severity = Severity::kCritical;
+          it->message = std::string(kRules[kDeserialization].message) + ": " + loader +
+                        " of a payload that calls " + q;
+          break;
+        }
+      if (kShellCalls.count(q) || is_process_exec(q) || kSubprocessCalls.count(q)) {
+        add(kShellCommand, at, q + " from the payload " + loader + " is given");
+        if (is_destructive_command(payload)) add(kDestructiveCommand, at, payload.substr(0, 80));
+      }
+    }
+  }
+
   // A module the program imports (by a statement or a constant name).
   void note_import(const std::string& module, const Token& at) {
     imports_.push_back({module, at.line});
@@ -2181,6 +2293,9 @@ class Analyzer {
       add(kShellCommand, at, q + " (on the remote host)");
     } else if (kind == CallKind::kDeserializer) {
       add(kDeserialization, at, q);
+      if (!args.empty())
+        if (auto payload = constant(args[0].begin, args[0].end))
+          check_serialized_calls(*payload, q, at);
     } else if (kind == CallKind::kPickleDump) {
       pickle_dumps_.push_back({&at, q});
     } else if (q == "ruamel.yaml.YAML") {
@@ -2188,7 +2303,11 @@ class Analyzer {
         if (a.keyword == "typ")
           if (auto typ = constant(a.begin, a.end); typ && (*typ == "unsafe" || *typ == "base"))
             add(kDeserialization, at, q + "(typ='" + *typ + "')");
-    } else if (q == "yaml.load" || q == "yaml.load_all") {
+    } else if (q == "yaml.load" || q == "yaml.load_all" || q == "yaml.unsafe_load" ||
+               q == "yaml.full_load") {
+      if (!args.empty())
+        if (auto document = constant(args[0].begin, args[0].end))
+          check_serialized_calls(*document, q, at);
       bool safe = false;
       for (const auto& a : args)
         for (std::size_t j = a.begin; j < a.end; ++j)
@@ -2268,7 +2387,8 @@ class Analyzer {
   std::vector<Token> tokens_;
   int depth_;
   std::vector<const Token*> code_tokens_;
-  std::map<std::string, std::string, std::less<>> aliases_;
+  std::map<std::string, std::string, std::less<>> aliases_;  // written by alias() only
+  NameShapes alias_shapes_;                                  // of the names in aliases_
   std::map<std::string, std::string, std::less<>> constants_;
   std::map<std::string, std::string, std::less<>> replaced_modules_;    // sys.modules["json"] = os
   std::map<std::string, std::vector<long>, std::less<>> number_lists_;  // x = [105, 100]
