@@ -14,19 +14,6 @@
 
 namespace warden::sandboxing {
 
-UidRange uid_range_setting(const nlohmann::json& settings) {
-  if (!settings.contains("uid_range")) return kDefaultUidRange;
-  const auto& r = settings["uid_range"];
-  if (!r.is_object() || !r.contains("first") || !r.contains("count") ||
-      !r["first"].is_number_unsigned() || !r["count"].is_number_unsigned() || r.size() != 2)
-    throw settings_error("/uid_range", "expected {first: <uid>, count: <how many>}");
-  UidRange range{r["first"].get<std::uint32_t>(), r["count"].get<std::uint32_t>()};
-  if (range.count > 0 &&
-      (range.first == 0 || range.first + std::uint64_t{range.count} > 0xfffffffeu))
-    throw settings_error("/uid_range", "the range must hold neither root nor the invalid uid -1");
-  return range;
-}
-
 RunUid::RunUid(const UidRange& range, const std::string& lock_dir) {
   std::error_code ec;
   std::filesystem::create_directories(lock_dir, ec);

@@ -24,10 +24,6 @@ struct UidRange {
 inline constexpr UidRange kDefaultUidRange{1'900'000'000u, 4096u};
 inline constexpr const char* kUidLockDir = "/run/warden/uids";
 
-// Reads the `uid_range` setting ({first, count}; count 0 turns it off),
-// kDefaultUidRange when absent. Throws PluginError naming the field.
-UidRange uid_range_setting(const nlohmann::json& settings);
-
 class RunUid {
  public:
   // Takes a free uid of the range. Throws std::runtime_error when every uid

@@ -103,36 +103,23 @@ struct Settings {
   std::uint64_t startup_ms = 30'000;
 
   explicit Settings(const nlohmann::json& s) {
-    python = tools::tools_virtualenv() / "bin" / "python";
     worker = tools::plugin_data_directory("bandit") / "bandit_worker.py";
-    for (const auto& [key, value] : s.items()) {
-      if (key == "python") {
-        if (!value.is_string() || value.get<std::string>().empty() ||
-            value.get<std::string>()[0] != '/')
-          throw settings_error("/python", "expected the absolute path of a Python with Bandit");
-        python = value.get<std::string>();
-      } else if (key == "workers") {
-        if (!value.is_number_integer() || value.get<int>() < 1 || value.get<int>() > 16)
-          throw settings_error("/workers", "expected a whole number from 1 to 16");
-        workers = value.get<int>();
-      } else if (key == "skips") {
-        if (!value.is_array()) throw settings_error("/skips", "expected a list of test ids");
-        skips.clear();
-        for (const auto& id : value) {
-          if (!id.is_string() || id.get<std::string>().empty() || id.get<std::string>()[0] != 'B')
-            throw settings_error("/skips", "expected Bandit test ids such as B101");
-          skips.push_back(id.get<std::string>());
-        }
-      } else if (key == "startup_timeout_ms") {
-        if (!value.is_number_integer() || value.get<std::int64_t>() < 100)
-          throw settings_error("/startup_timeout_ms", "expected milliseconds, at least 100");
-        startup_ms = value.get<std::uint64_t>();
-      } else {
-        throw settings_error("/" + key,
-                             "unknown setting (bandit has python, workers, skips, "
-                             "startup_timeout_ms)");
+    SettingsReader read(s, "bandit");
+    python = read.absolute_path("python", (tools::tools_virtualenv() / "bin" / "python").string(),
+                                "a Python with Bandit");
+    workers = static_cast<int>(read.whole_number("workers", workers, 1, 16));
+    if (const nlohmann::json* ids = read.field("skips")) {
+      if (!ids->is_array()) throw settings_error("/skips", "expected a list of test ids");
+      skips.clear();
+      for (const auto& id : *ids) {
+        if (!id.is_string() || id.get<std::string>().empty() || id.get<std::string>()[0] != 'B')
+          throw settings_error("/skips", "expected Bandit test ids such as B101");
+        skips.push_back(id.get<std::string>());
       }
     }
+    startup_ms = static_cast<std::uint64_t>(read.whole_number(
+        "startup_timeout_ms", static_cast<std::int64_t>(startup_ms), 100, 3'600'000));
+    read.finish();
   }
 };
 

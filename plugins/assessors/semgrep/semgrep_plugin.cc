@@ -98,22 +98,12 @@ fs::path default_engine() {
 class SemgrepAssessor {
  public:
   explicit SemgrepAssessor(const nlohmann::json& settings) {
-    engine_ = default_engine();
-    rules_dir_ = tools::plugin_data_directory("semgrep") / "rules";
-    for (const auto& [key, value] : settings.items()) {
-      bool path = value.is_string() && !value.get<std::string>().empty() &&
-                  value.get<std::string>()[0] == '/';
-      if (key == "semgrep_core") {
-        if (!path)
-          throw settings_error("/semgrep_core", "expected the absolute path of semgrep-core");
-        engine_ = value.get<std::string>();
-      } else if (key == "rules") {
-        if (!path) throw settings_error("/rules", "expected the absolute path of a rules folder");
-        rules_dir_ = value.get<std::string>();
-      } else {
-        throw settings_error("/" + key, "unknown setting (semgrep has semgrep_core, rules)");
-      }
-    }
+    SettingsReader read(settings, "semgrep");
+    engine_ =
+        read.absolute_path("semgrep_core", fs::path(default_engine()).string(), "semgrep-core");
+    rules_dir_ = read.absolute_path(
+        "rules", (tools::plugin_data_directory("semgrep") / "rules").string(), "a rules folder");
+    read.finish();
     std::string scratch = (fs::temp_directory_path() / "warden-semgrep-XXXXXX").string();
     if (::mkdtemp(scratch.data()) == nullptr)
       throw PluginError(WARDEN_ERR_INTERNAL, std::string("semgrep: cannot make its home folder: ") +

@@ -24,6 +24,7 @@
 #include "shared/pipe_write.h"
 #include "shared/run_result.h"
 #include "shared/sandbox_limits.h"
+#include "shared/sandbox_settings.h"
 #include "staging.h"
 
 namespace warden::containers {
@@ -47,50 +48,23 @@ std::string sanitized(const std::string& id) {
 
 ContainerBackend::ContainerBackend(Engine engine, const nlohmann::json& settings)
     : engine_(engine), owner_(sandboxing::this_owner()) {
-  static const std::set<std::string> kKnown = {
-      "socket",       "image",          "rootfs",          "staging_dir", "cgroup_parent",
-      "interpreters", "api_timeout_ms", "seccomp_profile", "warm_pool",   "uid_range"};
-  for (const auto& [key, value] : settings.items())
-    if (!kKnown.count(key)) throw settings_error("/" + key, "unknown setting");
-  auto text = [&](const char* key, const std::string& fallback) {
-    if (!settings.contains(key)) return fallback;
-    if (!settings[key].is_string() || settings[key].get<std::string>().empty())
-      throw settings_error(std::string("/") + key, "expected a non-empty string");
-    return settings[key].get<std::string>();
-  };
+  SettingsReader read(settings, engine_ == Engine::kDocker ? "docker" : "podman");
   bool docker = engine_ == Engine::kDocker;
-  std::string socket = text("socket", docker ? engine::kDockerSocket : engine::kPodmanSocket);
-  image_ = text("image", docker ? engine::kDefaultImage : "");
+  std::string socket = read.text("socket", docker ? engine::kDockerSocket : engine::kPodmanSocket);
+  image_ = read.text("image", docker ? engine::kDefaultImage : "");
   if (docker && settings.contains("rootfs"))
     throw settings_error("/rootfs", "docker runs images only: name one with 'image'");
-  rootfs_ = text("rootfs", image_.empty() ? engine::kDefaultRootfs : "");
-  staging_dir_ = text("staging_dir", "/var/lib/warden/staging");
-  seccomp_source_ = text("seccomp_profile", "/usr/share/containers/seccomp.json");
-  cgroup_parent_ = text("cgroup_parent", "warden");
-  if (cgroup_parent_.find('/') != std::string::npos ||
-      cgroup_parent_.find("..") != std::string::npos)
-    throw settings_error("/cgroup_parent", "expected a plain folder name");
-  if (settings.contains("api_timeout_ms") && !settings["api_timeout_ms"].is_number_unsigned())
-    throw settings_error("/api_timeout_ms", "expected a positive number of milliseconds");
-  api_timeout_ = std::chrono::milliseconds(settings.value("api_timeout_ms", 30000u));
-  if (settings.contains("warm_pool") && (!settings["warm_pool"].is_number_unsigned() ||
-                                         settings["warm_pool"].get<std::size_t>() > 16))
-    throw settings_error("/warm_pool", "expected a number of containers from 0 to 16");
-  std::size_t warm_pool = settings.value("warm_pool", std::size_t{2});
-  uid_range_ = sandboxing::uid_range_setting(settings);
-  interpreters_["python"] = {"/usr/bin/python3", "-I", "-B"};
-  if (settings.contains("interpreters")) {
-    const auto& map = settings["interpreters"];
-    if (!map.is_object())
-      throw settings_error("/interpreters", "expected a mapping of language to argv");
-    for (const auto& [language, argv] : map.items()) {
-      if (!argv.is_array() || argv.empty() || !argv[0].is_string() ||
-          argv[0].get<std::string>().empty() || argv[0].get<std::string>()[0] != '/')
-        throw settings_error("/interpreters/" + language,
-                             "expected a list of strings starting with an absolute path");
-      interpreters_[language] = argv.get<std::vector<std::string>>();
-    }
-  }
+  rootfs_ = docker ? "" : read.text("rootfs", image_.empty() ? engine::kDefaultRootfs : "");
+  staging_dir_ = read.absolute_path("staging_dir", "/var/lib/warden/staging", "a staging folder");
+  seccomp_source_ = read.absolute_path("seccomp_profile", "/usr/share/containers/seccomp.json",
+                                       "a seccomp profile");
+  cgroup_parent_ = sandboxing::cgroup_parent_setting(read);
+  api_timeout_ =
+      std::chrono::milliseconds(read.whole_number("api_timeout_ms", 30'000, 1, 3'600'000));
+  auto warm_pool = static_cast<std::size_t>(read.whole_number("warm_pool", 2, 0, 16));
+  uid_range_ = sandboxing::uid_range_setting(read);
+  interpreters_ = sandboxing::interpreters_setting(read);
+  read.finish();
   launcher_ = interpreters_.at("python").front();
   client_ = std::make_unique<EngineClient>(socket, api_timeout_);
   pool_ =

@@ -24,6 +24,7 @@
 #include "shared/run_result.h"
 #include "shared/run_uid.h"
 #include "shared/sandbox_limits.h"
+#include "shared/sandbox_settings.h"
 
 namespace warden::native {
 using sandboxing::Cgroup;
@@ -67,40 +68,13 @@ std::string sanitized(const std::string& id) {
 class NativeBackend {
  public:
   explicit NativeBackend(const nlohmann::json& settings) {
-    static const std::set<std::string> kKnown = {"bwrap", "interpreters", "cgroup_parent",
-                                                 "read_only_binds", "uid_range"};
-    for (const auto& [key, value] : settings.items())
-      if (!kKnown.count(key)) throw settings_error("/" + key, "unknown setting");
-    bwrap_ = settings.value("bwrap", "/usr/bin/bwrap");
-    cgroup_parent_ = settings.value("cgroup_parent", "warden");
-    uid_range_ = sandboxing::uid_range_setting(settings);
-    interpreters_["python"] = {"/usr/bin/python3", "-I", "-B"};
-    if (settings.contains("interpreters")) {
-      const auto& map = settings["interpreters"];
-      if (!map.is_object())
-        throw settings_error("/interpreters", "expected a mapping of language to argv");
-      for (const auto& [language, argv] : map.items()) {
-        if (!argv.is_array() || argv.empty() || !argv[0].is_string())
-          throw settings_error("/interpreters/" + language, "expected a non-empty list of strings");
-        std::vector<std::string> list = argv.get<std::vector<std::string>>();
-        if (list[0].empty() || list[0][0] != '/')
-          throw settings_error("/interpreters/" + language,
-                               "the interpreter must be an absolute path, e.g. /usr/bin/python3");
-        interpreters_[language] = list;
-      }
-    }
-    if (settings.contains("read_only_binds")) {
-      if (!settings["read_only_binds"].is_array())
-        throw settings_error("/read_only_binds", "expected a list of absolute paths");
-      for (const auto& p : settings["read_only_binds"]) {
-        if (!p.is_string() || p.get<std::string>().empty() || p.get<std::string>()[0] != '/')
-          throw settings_error("/read_only_binds", "expected absolute paths");
-        extra_binds_.push_back(p.get<std::string>());
-      }
-    }
-    if (cgroup_parent_.empty() || cgroup_parent_.find('/') != std::string::npos ||
-        cgroup_parent_.find("..") != std::string::npos)
-      throw settings_error("/cgroup_parent", "expected a plain folder name");
+    SettingsReader read(settings, "native");
+    bwrap_ = read.absolute_path("bwrap", "/usr/bin/bwrap", "bubblewrap");
+    cgroup_parent_ = sandboxing::cgroup_parent_setting(read);
+    uid_range_ = sandboxing::uid_range_setting(read);
+    interpreters_ = sandboxing::interpreters_setting(read);
+    extra_binds_ = read.absolute_paths("read_only_binds", {});
+    read.finish();
   }
 
   Availability probe() {

@@ -23,6 +23,7 @@
 #include <warden/plugin_abi.h>
 #include <warden/types.h>
 
+#include <algorithm>
 #include <chrono>
 #include <exception>
 #include <new>
@@ -52,6 +53,81 @@ class PluginError : public std::runtime_error {
 inline PluginError settings_error(const std::string& pointer, const std::string& message) {
   return PluginError(WARDEN_ERR_INVALID_ARGUMENT, pointer + ": " + message);
 }
+
+// Reads a plugin's settings (the mapping under its name in warden.yaml's
+// `settings`) field by field. Each getter checks one field and returns
+// `fallback` when it is absent; finish() refuses any field no getter asked
+// about. Every error is a settings_error with the field's JSON pointer, which
+// the host turns into the file:line:column of warden.yaml. Not thread-safe;
+// `settings` must outlive the reader.
+class SettingsReader {
+ public:
+  SettingsReader(const nlohmann::json& settings, std::string plugin)
+      : settings_(settings), plugin_(std::move(plugin)) {}
+
+  // The field as given, or nullptr when absent, for a structure the plugin
+  // reads itself (errors: settings_error("/" + key + ...)).
+  const nlohmann::json* field(const std::string& key) {
+    known_.push_back(key);
+    return settings_.contains(key) ? &settings_[key] : nullptr;
+  }
+  // A non-empty string.
+  std::string text(const std::string& key, std::string fallback) {
+    const nlohmann::json* v = field(key);
+    if (!v) return fallback;
+    if (!v->is_string() || v->get<std::string>().empty())
+      throw settings_error("/" + key, "expected a non-empty string");
+    return v->get<std::string>();
+  }
+  // An absolute path to `what` ("semgrep-core", "a rules folder").
+  std::string absolute_path(const std::string& key, std::string fallback, const std::string& what) {
+    const nlohmann::json* v = field(key);
+    if (!v) return fallback;
+    if (!is_absolute_path(*v))
+      throw settings_error("/" + key, "expected the absolute path of " + what);
+    return v->get<std::string>();
+  }
+  // A list of absolute paths.
+  std::vector<std::string> absolute_paths(const std::string& key,
+                                          std::vector<std::string> fallback) {
+    const nlohmann::json* v = field(key);
+    if (!v) return fallback;
+    if (!v->is_array()) throw settings_error("/" + key, "expected a list of absolute paths");
+    std::vector<std::string> paths;
+    for (const auto& p : *v) {
+      if (!is_absolute_path(p)) throw settings_error("/" + key, "expected absolute paths");
+      paths.push_back(p.get<std::string>());
+    }
+    return paths;
+  }
+  // A whole number from `min` to `max`.
+  std::int64_t whole_number(const std::string& key, std::int64_t fallback, std::int64_t min,
+                            std::int64_t max) {
+    const nlohmann::json* v = field(key);
+    if (!v) return fallback;
+    if (!v->is_number_integer() || v->get<std::int64_t>() < min || v->get<std::int64_t>() > max)
+      throw settings_error("/" + key, "expected a whole number from " + std::to_string(min) +
+                                          " to " + std::to_string(max));
+    return v->get<std::int64_t>();
+  }
+  // Refuses the fields no getter asked about: "unknown setting (<plugin> has ...)".
+  void finish() const {
+    for (const auto& [key, value] : settings_.items()) {
+      if (std::find(known_.begin(), known_.end(), key) != known_.end()) continue;
+      std::string names;
+      for (const auto& k : known_) names += (names.empty() ? "" : ", ") + k;
+      throw settings_error("/" + key, "unknown setting (" + plugin_ + " has " + names + ")");
+    }
+  }
+
+ private:
+  static bool is_absolute_path(const nlohmann::json& v) {
+    return v.is_string() && !v.get<std::string>().empty() && v.get<std::string>()[0] == '/';
+  }
+  const nlohmann::json& settings_;
+  std::string plugin_;
+  std::vector<std::string> known_;
+};
 
 // Wraps the host's cancellation callback.
 class Cancellation {
