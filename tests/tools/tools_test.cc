@@ -28,6 +28,7 @@
 #include <thread>
 
 #include "config/config.h"
+#include "plugin/loader.h"
 #include "plugin/plugin_set.h"
 #include "support/process.h"
 
@@ -462,4 +463,26 @@ TEST_CASE("Bandit's workers end when the process that started them is killed") {
   while (!ended() && std::chrono::steady_clock::now() < until)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   CHECK(ended());
+}
+
+TEST_CASE("a plugin's bad setting names the plugin's fields at warden.yaml's line") {
+  for (const auto& [plugin, field] : {std::pair{"bandit", "wokers"}, {"semgrep", "rule"}}) {
+    Config config = parse_config(
+        std::string("assessors:\n  settings:\n    ") + plugin + ":\n      " + field + ": 2\n",
+        "/etc/w.yaml", "/");
+    PluginCatalog catalog;  // the real plugin, as warden loads it
+    catalog.load_file(std::string(WARDEN_PLUGIN_DIR) + "/" + plugin + ".so");
+    INFO(plugin);
+    try {
+      catalog.create_assessor(plugin, config.assessors.settings.at(plugin),
+                              std::string("assessors.settings.") + plugin);
+      FAIL("the bad setting was accepted");
+    } catch (const Error& e) {
+      std::string message = e.what();
+      CHECK_THAT(message, Catch::Contains(std::string("/etc/w.yaml:4:")));
+      CHECK_THAT(message,
+                 Catch::Contains(std::string("assessors.settings.") + plugin + "." + field));
+      CHECK_THAT(message, Catch::Contains(std::string("unknown setting (") + plugin + " has"));
+    }
+  }
 }
