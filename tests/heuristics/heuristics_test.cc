@@ -640,3 +640,23 @@ TEST_CASE("a constant payload given to a deserializer is read for the functions 
   CHECK(rules_found("import pickle\npickle.loads(b\"(lp0\\nI1\\na.\")")
             .count("heuristics.shell-command") == 0);
 }
+
+TEST_CASE("a fork in any endless loop is a fork bomb, and HOME from the environment is ~") {
+  for (const char* loop :
+       {"while True:", "while 1:", "while 'forever':", "for _ in itertools.count():",
+        "for _ in iter(int, 1):", "for _ in itertools.repeat(None):"}) {
+    INFO(loop);
+    CHECK(rules_found(std::string("import os, itertools\n") + loop + "\n    os.fork()\n")
+              .count("heuristics.fork-bomb"));
+  }
+  for (const char* loop :
+       {"while 0:", "for _ in range(3):", "for _ in itertools.repeat(None, 3):"}) {
+    INFO(loop);
+    CHECK(rules_found(std::string("import os, itertools\n") + loop + "\n    os.fork()\n")
+              .count("heuristics.fork-bomb") == 0);
+  }
+  CHECK(rules_found("import os, shutil\nshutil.rmtree(os.environ['HOME'])")
+            .count("heuristics.system-path-write"));
+  CHECK(rules_found("import os\nopen(os.environ['HOME'] + '/.bashrc', 'a').write('x')")
+            .count("heuristics.persistence"));
+}

@@ -696,7 +696,7 @@ class Analyzer {
       for (const auto& [at, streams] : stream_wirings_)
         for (std::size_t n = 0; n < streams.size(); ++n)
           add(kReverseShell, at->line, at->column, streams[n], {0, static_cast<int>(n)});
-    if (has_while_true_ && fork_token_) add(kForkBomb, *fork_token_);
+    if (has_endless_loop_ && fork_token_) add(kForkBomb, *fork_token_);
     if (first_network_) {
       bool secrets = names_secret_file();
       if (secrets || environment_dump_)
@@ -951,6 +951,15 @@ class Analyzer {
       if (is_op(chain, "(") && is_fold_name(code_tokens_[chain - 1]->text))
         if (auto value = folded_call(i, end)) return value;
       if (is_op(i + 1, "(")) return std::nullopt;
+      if (is_op(chain, "[") && code_tokens_[chain - 1]->text == "environ" &&
+          resolve(dotted(i, chain)) == "os.environ") {  // os.environ["HOME"]
+        std::size_t close = matching_paren(chain);
+        if (close < end && constant(chain + 1, close) == "HOME") {
+          i = close + 1;
+          return "~";
+        }
+        return std::nullopt;
+      }
       if (is_op(i + 1, "[") && !constants_.count(t.text)) return element(i, end);
       auto it = constants_.find(t.text);
       if (it == constants_.end()) return std::nullopt;
@@ -1759,6 +1768,7 @@ class Analyzer {
         break;
       case 'f':
         if (attribute && w == "f_globals") add(kDunderWalk, t, std::string(w));
+        if (w == "for" && iterates_forever(i)) has_endless_loop_ = true;
         break;
       case 'g':
         if (attribute && w == "gi_frame") add(kDunderWalk, t, std::string(w));
@@ -1775,10 +1785,42 @@ class Analyzer {
           environment_dump_ = true;  // the whole of os.environ, not one variable
         break;
       case 'w':
-        if (w == "while" && is_name(i + 1, "True")) has_while_true_ = true;
+        if (w == "while" && is_truthy_constant(i + 1) && is_op(i + 2, ":"))
+          has_endless_loop_ = true;  // while True, while 1, while "x"
         break;
       default: break;
     }
+  }
+
+  // Token i is a constant that is always true: True, a non-zero number, a
+  // non-empty string.
+  bool is_truthy_constant(std::size_t i) const {
+    if (i >= code_tokens_.size()) return false;
+    const Token& t = *code_tokens_[i];
+    if (t.kind == TokenKind::kName) return t.text == "True";
+    if (t.kind == TokenKind::kNumber)
+      return t.text.find_first_not_of("0._xXoObBjJ") != std::string_view::npos;
+    return t.kind == TokenKind::kString && !t.from_fstring && !python::string_value(t).empty();
+  }
+
+  // `for x in <an endless iterator>:` at i: itertools.count(), cycle(),
+  // repeat(x) without a count, iter(f, sentinel).
+  bool iterates_forever(std::size_t i) const {
+    std::size_t k = i + 1;
+    while (k < code_tokens_.size() && !is_name(k, "in") &&
+           code_tokens_[k]->kind != TokenKind::kNewline)
+      ++k;
+    if (!is_name(k, "in") || k + 1 >= code_tokens_.size() ||
+        code_tokens_[k + 1]->kind != TokenKind::kName)
+      return false;
+    std::size_t open;
+    std::string q = resolve(dotted(k + 1, open));
+    if (!is_op(open, "(")) return false;
+    std::size_t close = matching_paren(open);
+    if (close >= code_tokens_.size()) return false;
+    std::size_t args = arguments(open, close).size();
+    return q == "itertools.count" || q == "itertools.cycle" ||
+           (q == "itertools.repeat" && args == 1) || (q == "iter" && args == 2);
   }
 
   bool args_have_decoder(std::size_t begin, std::size_t end) const {
@@ -2420,7 +2462,7 @@ class Analyzer {
   bool defines_reduce_ = false;
   std::vector<Finding> findings_;
   bool uses_socket_ = false;
-  bool has_while_true_ = false;
+  bool has_endless_loop_ = false;  // while True (or 1, "x"), for over itertools.count()...
   // Calls that may wire standard streams to a socket (os.dup2, a process
   // started with stdin=s.fileno()), and how many streams each wires.
   // One finding for each stream, with a detail that tells them apart.

