@@ -570,6 +570,13 @@ TEST_CASE("commands are read as the shell or exec will see them") {
   }
   CHECK(rules_found("import subprocess\nsubprocess.run(['bash', '-c', 'id'])")
             .count("heuristics.shell-command"));
+  // shell= given any true constant runs a shell.
+  CHECK(rules_found("import subprocess\nsubprocess.Popen('id', shell=1)")
+            .count("heuristics.shell-command"));
+  CHECK(rules_found("import subprocess\ndef sh(c):\n    subprocess.call(c, shell='yes')\nsh('id')")
+            .count("heuristics.shell-command"));
+  CHECK(rules_found("import subprocess\nsubprocess.Popen(['id'], shell=0)")
+            .count("heuristics.shell-command") == 0);
   CHECK(rules_found("import subprocess\nsubprocess.run(['/usr/bin/env', 'sh', '-ec', 'id'])")
             .count("heuristics.shell-command"));
   // Ordinary commands stay ordinary.

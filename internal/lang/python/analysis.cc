@@ -1641,7 +1641,7 @@ class Analyzer {
         passes_parameter |=
             code_tokens_[a]->kind == TokenKind::kName && !is_op(a + 1, "=") &&
             std::find(names.begin(), names.end(), code_tokens_[a]->text) != names.end();
-        shell |= is_name(a, "shell") && is_op(a + 1, "=") && is_name(a + 2, "True");
+        shell |= is_name(a, "shell") && is_op(a + 1, "=") && is_truthy_constant(a + 2);
       }
       if (!passes_parameter) continue;
       bool method = !names.empty() && (names[0] == "self" || names[0] == "cls");
@@ -2300,8 +2300,7 @@ class Analyzer {
                        std::size_t open, std::size_t close) {
     auto keyword_true = [&](const char* name) {
       for (const auto& a : args)
-        if (a.keyword == name && a.end - a.begin == 1 && code_tokens_[a.begin]->text == "True")
-          return true;
+        if (a.keyword == name && a.end - a.begin == 1 && is_truthy_constant(a.begin)) return true;
       return false;
     };
     if (is_known_call(q)) calls_.push_back({q, at.line});
