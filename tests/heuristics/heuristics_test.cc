@@ -667,3 +667,13 @@ TEST_CASE("a fork in any endless loop is a fork bomb, and HOME from the environm
   CHECK(rules_found("import os\nopen(os.environ['HOME'] + '/.bashrc', 'a').write('x')")
             .count("heuristics.persistence"));
 }
+
+TEST_CASE("a string built up with += is the pieces joined; another change makes it unknown") {
+  CHECK(rules_found("s = 'import os; '\ns += \"os.system('rm -rf /')\"\nexec(s)")
+            .count("heuristics.destructive-command"));
+  CHECK(rules_found(
+            "s = ''\nfor part in ('import os;', \"os.system('id')\"):\n    s += part\nexec(s)")
+            .count("heuristics.code-exec-dynamic"));
+  CHECK(rules_found("s = 'print(1)'\ns *= 2\nexec(s)").count("heuristics.code-exec-dynamic"));
+  CHECK(rules_found("n = 1\nn += 1\nprint(n)").empty());
+}

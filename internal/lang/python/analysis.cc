@@ -1420,6 +1420,12 @@ class Analyzer {
       } else if (code_tokens_[i]->kind == TokenKind::kName &&
                  (is_op(i + 1, "=") || is_op(i + 1, ","))) {
         collect_assignment(i);
+      } else if (code_tokens_[i]->kind == TokenKind::kName && i + 1 < code_tokens_.size() &&
+                 code_tokens_[i + 1]->kind == TokenKind::kOp &&
+                 code_tokens_[i + 1]->text.size() >= 2 && code_tokens_[i + 1]->text.back() == '=' &&
+                 code_tokens_[i + 1]->text != "==" && code_tokens_[i + 1]->text != "!=" &&
+                 code_tokens_[i + 1]->text != "<=" && code_tokens_[i + 1]->text != ">=") {
+        collect_augmented_assignment(i);
       } else if (code_tokens_[i]->kind == TokenKind::kName) {
         collect_namespace_assignment(i);
       }
@@ -1475,6 +1481,24 @@ class Analyzer {
           bind(names[n], values[n].begin, values[n].end);
       }
     }
+  }
+
+  // `s += "..."` at i: a string built up in pieces is the pieces joined, in
+  // the order of the program (a piece added in a loop or a branch counts
+  // once: enough to see what the string can run). Any other change of a
+  // constant makes it a variable.
+  void collect_augmented_assignment(std::size_t i) {
+    std::size_t end = i + 2;
+    while (end < code_tokens_.size() && code_tokens_[end]->kind != TokenKind::kNewline &&
+           !is_op(end, ";"))
+      ++end;
+    auto known = constants_.find(code_tokens_[i]->text);
+    if (known == constants_.end()) return;
+    auto piece = is_op(i + 1, "+=") ? constant(i + 2, end) : std::nullopt;
+    if (piece)
+      known->second += *piece;
+    else
+      constants_.erase(known);  // its value is not known any more
   }
 
   // A statement at i that puts a value into a namespace under a constant
