@@ -677,3 +677,12 @@ TEST_CASE("a string built up with += is the pieces joined; another change makes 
   CHECK(rules_found("s = 'print(1)'\ns *= 2\nexec(s)").count("heuristics.code-exec-dynamic"));
   CHECK(rules_found("n = 1\nn += 1\nprint(n)").empty());
 }
+
+TEST_CASE("an f-string with a replacement field is not a constant") {
+  CHECK(rules_found("code = input()\nexec(f'{code}')").count("heuristics.code-exec-dynamic"));
+  CHECK(rules_found("m = input()\n__import__(f'{m}')").count("heuristics.dynamic-import"));
+  CHECK(rules_found("exec(f'print(1)')").count("heuristics.code-exec-dynamic") == 0);  // no field
+  // Its literal parts are still read as a command.
+  CHECK(rules_found("import os\nt = input()\nos.system(f'rm -rf {t}')")
+            .count("heuristics.destructive-command"));
+}

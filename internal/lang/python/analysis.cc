@@ -975,8 +975,13 @@ class Analyzer {
     }
     if (t.kind != TokenKind::kString || t.from_fstring) return std::nullopt;
     std::string text;
-    while (i < end && code_tokens_[i]->kind == TokenKind::kString && !code_tokens_[i]->from_fstring)
+    while (i < end && code_tokens_[i]->kind == TokenKind::kString &&
+           !code_tokens_[i]->from_fstring) {
+      // An f-string with a replacement field (its tokens follow it) is not
+      // constant: f"{code}" is whatever code is.
+      if (i + 1 < code_tokens_.size() && code_tokens_[i + 1]->from_fstring) return std::nullopt;
       text += python::string_value(*code_tokens_[i++]);  // "a" "b" is one literal
+    }
     if (is_op(i, "%") && i + 1 < end) {
       std::vector<std::string> parts;
       if (is_op(i + 1, "(")) {
