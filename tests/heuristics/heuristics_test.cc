@@ -686,3 +686,30 @@ TEST_CASE("an f-string with a replacement field is not a constant") {
   CHECK(rules_found("import os\nt = input()\nos.system(f'rm -rf {t}')")
             .count("heuristics.destructive-command"));
 }
+
+TEST_CASE("brackets nested past CPython's limit are refused; deep legal nesting is analysed") {
+  auto nested = [](const std::string& head, int depth, const std::string& inner,
+                   const std::string& tail) {
+    std::string code;
+    for (int k = 0; k < depth; ++k) code += head;
+    code += inner;
+    for (int k = 0; k < depth; ++k) code += tail;
+    return code;
+  };
+  // CPython stops at 200 levels ("too many nested parentheses"); so does warden, without
+  // following anything inside (a hostile program must not exhaust the stack or the time).
+  for (int depth : {201, 50'000}) {
+    INFO(depth);
+    CHECK(rules_found("x = " + nested("(", depth, "'a'", ")")) ==
+          std::set<std::string>{"heuristics.unreadable-source"});
+    CHECK(rules_found("import os\nx = " + nested("getattr(", depth, "os", ", 'a')"))
+              .count("heuristics.unreadable-source"));
+  }
+  // Within the limit, many deep expressions are followed (each argument once).
+  std::string program = "import os\n";
+  for (int k = 0; k < 30; ++k) program += "x = " + nested("getattr(", 190, "os", ", 'a')") + "\n";
+  program += "os.system(" + nested("(", 190, "'rm -rf /'", ")") + ")\n";
+  auto found = rules_found(program);
+  CHECK(found.count("heuristics.destructive-command"));
+  CHECK(found.count("heuristics.unreadable-source") == 0);
+}

@@ -597,6 +597,13 @@ struct Argument {
   std::string keyword;     // "shell" for shell=True
 };
 
+// CPython refuses a program whose brackets nest deeper than this ("too many
+// nested parentheses"); warden does not follow one either.
+constexpr std::size_t kMaxBracketDepth = 200;
+// How deep the constant folder and the resolver call themselves, whatever
+// the program: a hostile one must not exhaust the stack.
+constexpr int kMaxNesting = 1000;
+
 class Analyzer {
  public:
   // `depth` 0: a program; more: code given to eval/exec/compile as a constant.
@@ -615,6 +622,7 @@ class Analyzer {
     code_tokens_.reserve(tokens_.size());
     in_loop_.reserve(tokens_.size());
     comprehension_opens_.assign(tokens_.size(), false);
+    matches_.assign(tokens_.size(), kUnmatched);
     for (const auto& t : tokens_) {
       if (t.kind == TokenKind::kIndent) {
         loop_blocks.push_back(next_block_is_loop);
@@ -653,13 +661,17 @@ class Analyzer {
       switch (t.text[0]) {
         case '(':
         case '[':
-        case '{': open_brackets.push_back(index); break;
+        case '{':
+          open_brackets.push_back(index);
+          if (open_brackets.size() > kMaxBracketDepth && !deepest_bracket_) deepest_bracket_ = &t;
+          break;
         case ')':
         case ']':
         case '}':
           if (!open_brackets.empty()) {
             std::size_t open = open_brackets.back();
             open_brackets.pop_back();
+            matches_[open] = index;
             if (comprehension_opens_[open]) comprehension_ranges_.emplace_back(open, index);
           }
           break;
@@ -677,7 +689,14 @@ class Analyzer {
     if (!source_.error.empty())
       add(kUnreadableSource, source_.error_line, 1,
           source_.error + " (CPython would run what warden cannot see)");
+    if (deepest_bracket_) {
+      add(kUnreadableSource, *deepest_bracket_,
+          "brackets nested deeper than " + std::to_string(kMaxBracketDepth) +
+              " levels: CPython refuses such a program (too many nested parentheses)");
+      return {std::move(findings_), {}, {}};
+    }
     collect_bindings();
+    followed_.clear();  // what follow() found while the bindings were still being collected
     for (std::size_t i = 0; i < code_tokens_.size(); ++i) {
       const Token& t = *code_tokens_[i];
       if (t.kind != TokenKind::kName) continue;
@@ -859,6 +878,11 @@ class Analyzer {
   // [::-1]): the ways a name, a path or a payload is spelled in pieces to
   // hide it.
   std::optional<std::string> constant(std::size_t begin, std::size_t end) const {
+    Nesting nesting(nesting_);
+    if (nesting.too_deep()) {
+      cut_short_ = true;
+      return std::nullopt;
+    }
     std::string value;
     std::size_t i = begin;
     if (is_op(i, "+")) ++i;
@@ -1335,7 +1359,14 @@ class Analyzer {
     return out;
   }
 
+  // The closing bracket of the opening one at `open` (code_tokens_.size()
+  // when it has none), as the constructor matched them.
   std::size_t matching_paren(std::size_t open) const {
+    if (open < code_tokens_.size() && code_tokens_[open]->kind == TokenKind::kOp &&
+        code_tokens_[open]->text.size() == 1 &&
+        (code_tokens_[open]->text[0] == '(' || code_tokens_[open]->text[0] == '[' ||
+         code_tokens_[open]->text[0] == '{'))
+      return matches_[open] == kUnmatched ? code_tokens_.size() : matches_[open];
     int depth = 0;
     for (std::size_t i = open; i < code_tokens_.size(); ++i) {
       const Token& t = *code_tokens_[i];
@@ -1998,6 +2029,28 @@ class Analyzer {
   // Returns the resolved name of the value it ends with ("" when unknown)
   // and sets `end` past what it followed.
   std::string follow(std::size_t i, std::size_t& end, bool report) {
+    // Only an argument followed from inside another follow() is asked about
+    // again (by each enclosing call): those answers are kept.
+    if (report || nesting_ == 0) return follow_uncached(i, end, report);
+    if (auto it = followed_.find(i); it != followed_.end()) {  // an argument seen before
+      end = it->second.second;
+      return it->second.first;
+    }
+    bool outer_cut_short = cut_short_;
+    cut_short_ = false;
+    std::string q = follow_uncached(i, end, false);
+    if (!cut_short_) followed_[i] = {q, end};
+    cut_short_ |= outer_cut_short;
+    return q;
+  }
+
+  std::string follow_uncached(std::size_t i, std::size_t& end, bool report) {
+    Nesting nesting(nesting_);
+    if (nesting.too_deep()) {
+      cut_short_ = true;
+      end = i + 1;
+      return "";
+    }
     const Token& at = *code_tokens_[i];
     std::string q = resolve(dotted(i, end));
     for (std::size_t k = i + 2; k < end; k += 2)  // os.__dict__.get(...): the namespace first
@@ -2451,6 +2504,26 @@ class Analyzer {
       fork_token_ = &at;
     }
   }
+
+  // Counts the nesting of constant() and follow() while one runs.
+  class Nesting {
+   public:
+    explicit Nesting(int& depth) : depth_(depth) { ++depth_; }
+    ~Nesting() { --depth_; }
+    Nesting(const Nesting&) = delete;
+    Nesting& operator=(const Nesting&) = delete;
+    bool too_deep() const { return depth_ > kMaxNesting; }
+
+   private:
+    int& depth_;
+  };
+  mutable int nesting_ = 0;
+  mutable bool cut_short_ = false;  // stopped at kMaxNesting: follow()'s answer is not kept
+  // follow(i, report = false) by i: value and end.
+  std::unordered_map<std::size_t, std::pair<std::string, std::size_t>> followed_;
+  static constexpr std::size_t kUnmatched = static_cast<std::size_t>(-1);
+  std::vector<std::size_t> matches_;  // per opening bracket (code-token index): its closing one
+  const Token* deepest_bracket_ = nullptr;  // an opening bracket past kMaxBracketDepth
 
   python::SourceText source_;
   std::string_view code_;  // the text CPython runs (source_.text)
