@@ -485,6 +485,11 @@ bool is_system_path(const std::string& path) {
   return false;
 }
 
+std::string_view base_name(std::string_view path) {
+  std::size_t slash = path.rfind('/');
+  return slash == std::string_view::npos ? path : path.substr(slash + 1);
+}
+
 // Files whose content runs later, by a shell, the interpreter, cron or a
 // login: writing one plants code that outlives the program.
 bool is_persistence_path(std::string_view path) {
@@ -502,8 +507,7 @@ bool is_persistence_path(std::string_view path) {
       "/.config/systemd/",   "/lib/systemd/",       "/etc/profile.d/",
       "/.git/hooks/",        "/site-packages/",     "/dist-packages/",
       "/LaunchAgents/",      "/etc/update-motd.d/", "/.local/share/systemd/"};
-  std::size_t slash = path.rfind('/');
-  std::string_view name = slash == std::string_view::npos ? path : path.substr(slash + 1);
+  std::string_view name = base_name(path);
   for (std::string_view n : kNames)
     if (name == n) return true;
   if (name.ends_with(".pth")) return true;
@@ -524,11 +528,6 @@ std::vector<std::string_view> shell_words(std::string_view command) {
     start = stop + 1;
   }
   return words;
-}
-
-std::string_view base_name(std::string_view path) {
-  std::size_t slash = path.rfind('/');
-  return slash == std::string_view::npos ? path : path.substr(slash + 1);
 }
 
 // A command that destroys data or the system: the known phrases, `rm` with
@@ -841,9 +840,8 @@ class Analyzer {
   }
 
   // `q` with its module named as the rules name it: posix and nt are os,
-  // __builtin__ is builtins, and
-  // a module replaced in sys.modules (`sys.modules["json"] = os`) is what
-  // replaced it.
+  // __builtin__ is builtins, and a module replaced in sys.modules
+  // (`sys.modules["json"] = os`) is what replaced it.
   std::string same_module(std::string q) const {
     std::size_t dot = q.find('.');
     std::string_view top = std::string_view(q).substr(0, dot);
@@ -909,9 +907,7 @@ class Analyzer {
     auto value = constant_atom(i, end);
     while (value && i < end && (is_op(i, "[") || is_op(i, "."))) {
       if (is_op(i, "[")) {  // s[::-1]
-        if (!(is_op(i + 1, ":") && is_op(i + 2, ":") && is_op(i + 3, "-") && i + 5 < end &&
-              code_tokens_[i + 4]->text == "1" && is_op(i + 5, "]")))
-          return std::nullopt;
+        if (!(i + 5 < end && is_reversal(i))) return std::nullopt;
         std::reverse(value->begin(), value->end());
         i += 6;
         continue;
@@ -957,6 +953,12 @@ class Analyzer {
       }
     }
     return value;
+  }
+
+  // Tokens at..at+5 are `[::-1]`.
+  bool is_reversal(std::size_t at) const {
+    return is_op(at, "[") && is_op(at + 1, ":") && is_op(at + 2, ":") && is_op(at + 3, "-") &&
+           at + 4 < code_tokens_.size() && code_tokens_[at + 4]->text == "1" && is_op(at + 5, "]");
   }
 
   // The atom a constant term starts with; advances `i` past it.
@@ -1053,9 +1055,7 @@ class Analyzer {
                                     std::size_t close) const {
     auto parts = joined_parts(open, close);
     if (!parts) return std::nullopt;
-    std::string out;
-    for (std::size_t k = 0; k < parts->size(); ++k) out += (k ? separator : "") + (*parts)[k];
-    return out;
+    return joined_words(*parts, separator);
   }
 
   std::optional<std::vector<std::string>> joined_parts(std::size_t open, std::size_t close) const {
@@ -1095,9 +1095,7 @@ class Analyzer {
   // The strings of a list or tuple of constants at [begin, end), of a name
   // bound to one, or of either reversed by [::-1].
   std::optional<std::vector<std::string>> string_list(std::size_t begin, std::size_t end) const {
-    bool reversed = end >= begin + 7 && is_op(end - 6, "[") && is_op(end - 5, ":") &&
-                    is_op(end - 4, ":") && is_op(end - 3, "-") &&
-                    code_tokens_[end - 2]->text == "1" && is_op(end - 1, "]");
+    bool reversed = end >= begin + 7 && is_reversal(end - 6);
     if (reversed) end -= 6;
     std::optional<std::vector<std::string>> items;
     if (end == begin + 1 && code_tokens_[begin]->kind == TokenKind::kName) {
@@ -1469,13 +1467,18 @@ class Analyzer {
     collect_wrappers();
   }
 
+  // The index past the simple statement at i: its NEWLINE or `;`.
+  std::size_t statement_end(std::size_t i) const {
+    while (i < code_tokens_.size() && code_tokens_[i]->kind != TokenKind::kNewline &&
+           !is_op(i, ";"))
+      ++i;
+    return i;
+  }
+
   // `a = b = value` and `a, b = x, y` at statement start i: constants,
   // aliases of modules and functions, decoded data, connections.
   void collect_assignment(std::size_t i) {
-    std::size_t end = i;
-    while (end < code_tokens_.size() && code_tokens_[end]->kind != TokenKind::kNewline &&
-           !is_op(end, ";"))
-      ++end;
+    std::size_t end = statement_end(i);
     if (is_op(i + 1, "=") && !is_op(i + 3, "=") && !is_op(i + 3, ",")) {  // x = value: most of them
       if (i + 2 < end) bind(std::string(code_tokens_[i]->text), i + 2, end);
       return;
@@ -1524,10 +1527,7 @@ class Analyzer {
   // once: enough to see what the string can run). Any other change of a
   // constant makes it a variable.
   void collect_augmented_assignment(std::size_t i) {
-    std::size_t end = i + 2;
-    while (end < code_tokens_.size() && code_tokens_[end]->kind != TokenKind::kNewline &&
-           !is_op(end, ";"))
-      ++end;
+    std::size_t end = statement_end(i);
     auto known = constants_.find(code_tokens_[i]->text);
     if (known == constants_.end()) return;
     auto piece = is_op(i + 1, "+=") ? constant(i + 2, end) : std::nullopt;
@@ -1553,11 +1553,8 @@ class Analyzer {
     if (!calls_setattr && !alias_shapes_.may_contain(head) && head != "__builtins__" &&
         head != "globals" && head != "locals" && head != "vars")
       return;  // self.x = ..., d[k] = ...: not a namespace a rule follows
-    std::size_t end = i;
-    while (end < code_tokens_.size() && code_tokens_[end]->kind != TokenKind::kNewline &&
-           !is_op(end, ";"))
-      ++end;
-    if (is_name(i, "setattr") && is_op(i + 1, "(") && matching_paren(i + 1) + 1 == end) {
+    std::size_t end = statement_end(i);
+    if (calls_setattr && matching_paren(i + 1) + 1 == end) {
       auto args = arguments(i + 1, end - 1);
       if (args.size() != 3 || value_of(args[0]) != "builtins") return;
       if (auto name = constant(args[1].begin, args[1].end)) bind_value(*name, args[2]);
@@ -2012,9 +2009,11 @@ class Analyzer {
     return dangerous;
   }
 
-  static std::string joined_words(const std::vector<std::string>& words) {
+  // `words` with `separator` between them, as str.join makes them.
+  static std::string joined_words(const std::vector<std::string>& words,
+                                  const std::string& separator = " ") {
     std::string out;
-    for (const auto& w : words) out += (out.empty() ? "" : " ") + w;
+    for (std::size_t k = 0; k < words.size(); ++k) out += (k ? separator : "") + words[k];
     return out;
   }
 
@@ -2086,9 +2085,7 @@ class Analyzer {
           if (report) add(kComputedAttribute, at, (q.empty() ? "a namespace" : q) + "[...]");
           break;
         }
-        if (report && kDangerousAttributes.count(*key) &&
-            add(kComputedAttribute, at, "'" + *key + "'"))
-          findings_.back().severity = Severity::kCritical;
+        if (report) check_dangerous_name(*key, at, "'" + *key + "'");
         q = q.empty() ? resolve(*key) : bare_builtin(q + "." + *key);
         mapping = false;
         end = close + 1;
@@ -2172,9 +2169,7 @@ class Analyzer {
       } else if (called == "operator.attrgetter" && !args.empty()) {
         if (auto name = constant(args[0].begin, args[0].end)) {  // attrgetter("system")(os)
           attribute = *name;
-          if (report && kDangerousAttributes.count(attribute) &&
-              add(kComputedAttribute, at, "attrgetter('" + attribute + "')"))
-            findings_.back().severity = Severity::kCritical;
+          if (report) check_dangerous_name(attribute, at, "attrgetter('" + attribute + "')");
           continue;
         }
       } else if (called == "functools.partial" && !args.empty()) {
@@ -2187,9 +2182,7 @@ class Analyzer {
           method_args.assign(args.begin() + 1, args.end());
           method_open = open;
           method_close = close;
-          if (report && kDangerousAttributes.count(method) &&
-              add(kComputedAttribute, at, "methodcaller('" + method + "')"))
-            findings_.back().severity = Severity::kCritical;
+          if (report) check_dangerous_name(method, at, "methodcaller('" + method + "')");
           continue;
         }
       }
@@ -2357,6 +2350,15 @@ class Analyzer {
     if (top == "socket") uses_socket_ = true;
   }
 
+  // A dangerous attribute (system, eval, ...) reached by a computed lookup:
+  // naming one is worse than a computed name alone, so its
+  // computed-attribute finding is critical. Returns whether `name` is one.
+  bool check_dangerous_name(const std::string& name, const Token& at, const std::string& detail) {
+    if (!kDangerousAttributes.count(name)) return false;
+    if (add(kComputedAttribute, at, detail)) findings_.back().severity = Severity::kCritical;
+    return true;
+  }
+
   // The call of `q` (already resolved) at `at` with `args`.
   void check_call(const std::string& q, const Token& at, const std::vector<Argument>& args,
                   std::size_t open, std::size_t close) {
@@ -2365,13 +2367,8 @@ class Analyzer {
       auto name = constant(name_arg.begin, name_arg.end);
       bool single_literal = name_arg.end - name_arg.begin == 1 &&
                             code_tokens_[name_arg.begin]->kind == TokenKind::kString;
-      if (name && kDangerousAttributes.count(*name)) {
-        // Naming a dangerous attribute is worse than a computed name alone.
-        if (add(kComputedAttribute, at, "'" + *name + "'"))
-          findings_.back().severity = Severity::kCritical;
-      } else if (!single_literal) {
+      if (!(name && check_dangerous_name(*name, at, "'" + *name + "'")) && !single_literal)
         add(kComputedAttribute, at);
-      }
       if (lookup->object == "builtins") add(kBuiltinsAccess, at);
       return;
     }
