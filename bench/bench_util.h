@@ -60,11 +60,8 @@ inline void print_ratio(const std::string& label, double ours, double reference,
 }
 
 // Runs argv (argv[0] a path) with stdout and stderr thrown away and waits
-// for it: what a user's shell does with a command, without the shell.
-inline void run_quietly(const std::vector<std::string>& argv);
-
-// As run_quietly, and returns the exit status (128 + signal; -1 when it
-// could not be started).
+// for it, as a user's shell does with a command, without the shell. Returns
+// the exit status (128 + signal; -1 when it could not be started).
 inline int run_quietly_status(const std::vector<std::string>& argv) {
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
@@ -84,18 +81,9 @@ inline int run_quietly_status(const std::vector<std::string>& argv) {
   return status;
 }
 
+// run_quietly_status when the status does not matter.
 inline void run_quietly(const std::vector<std::string>& argv) {
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
-  pid_t pid;
-  if (posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ) == 0)
-    waitpid(pid, nullptr, 0);
-  posix_spawn_file_actions_destroy(&actions);
+  run_quietly_status(argv);
 }
 
 }  // namespace warden::bench

@@ -433,8 +433,6 @@ TrustDecision PolicySession::trust(const Classification& decision) {
 
 namespace {
 
-// Reads one limit from the policy's table: a number in the field's unit or a
-// string with units. Throws PolicyFailure naming the field.
 // A limit's value as people write it: "2 GiB", "300000 ms", "512", "2".
 template <typename T>
 std::string show_limit(const LimitName& n, T value) {
@@ -445,6 +443,8 @@ std::string show_limit(const LimitName& n, T value) {
   }
 }
 
+// Reads one limit from the policy's table: a number in the field's unit or a
+// string with units. Throws PolicyFailure naming the field.
 std::uint64_t read_amount(const nlohmann::json& r, const char* field, bool duration,
                           std::uint64_t fallback) {
   if (!r.contains(field)) return fallback;
