@@ -25,7 +25,8 @@ nlohmann::json assessment(const Assessment& a, const policy::Classification& c,
                          {"level", to_string(c.level)}, {"score", c.score},
                          {"reasons", c.reasons},        {"summary", findings_summary(a.findings)},
                          {"metrics", a.metrics},        {"assessors", a.assessors_json()},
-                         {"user", request.user},        {"metadata", request.metadata}};
+                         {"user", request.user},        {"user_verified", request.user_verified},
+                         {"metadata", request.metadata}};
   if (include_code) data["code"] = request.code;
   return data;
 }
