@@ -1,0 +1,278 @@
+"""warden's MCP server (python -m warden.mcp, docs/mcp.md) driven over stdio by
+the official MCP SDK's own client, as an agent would: each test starts the
+server on its own warden.yaml (conftest.write_config) and talks to it with
+`mcp.client.stdio.stdio_client` + `ClientSession`. The server runs real code
+with the native backend; the audit log is read back through the server's
+history tool and through the module."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Dict, List, Optional
+
+import pytest
+
+import warden
+from conftest import under_ci, write_config
+from risk_samples import BLOCKED, HIGH, LOW
+
+mcp = pytest.importorskip("mcp", reason="the mcp extra is not installed (pip install 'warden[mcp]')")
+
+import anyio  # noqa: E402
+from mcp import ClientSession, StdioServerParameters, types  # noqa: E402
+from mcp.client.session import ClientRequestContext  # noqa: E402
+from mcp.client.stdio import stdio_client  # noqa: E402
+
+def _require_native(config: Path) -> None:
+    with warden.SafetyAPI(config) as api:
+        native = api.get_security_status()["components"].get("sandbox:native", {})
+    if not native.get("available"):
+        why = f"the native sandbox backend is unavailable: {native.get('reason', 'not loaded')}"
+        if under_ci():
+            pytest.fail(why)
+        pytest.skip(f"skipped: {why}")
+
+
+@pytest.fixture
+def server_config(tmp_path: Path) -> Path:
+    config = write_config(tmp_path)
+    _require_native(config)
+    return config
+
+
+class Session:
+    """What one test saw: the questions the server asked and the tool results."""
+
+    def __init__(self, session: ClientSession, asked: List[types.ElicitRequestFormParams]) -> None:
+        self.session = session
+        self.asked = asked
+
+    async def call(self, tool: str, **arguments: Any) -> Dict[str, Any]:
+        result = await self.session.call_tool(tool, arguments)
+        assert not result.is_error, result.content
+        assert isinstance(result.structured_content, dict)
+        return result.structured_content
+
+
+def serve(
+    config: Path,
+    test: Callable[[Session], Awaitable[None]],
+    answer: Optional[Callable[[types.ElicitRequestFormParams], types.ElicitResult]] = None,
+) -> None:
+    """Starts `python -m warden.mcp --config config`, connects the SDK's client
+    (with an elicitation callback when `answer` is given, so the client
+    declares the capability), and runs `test` on the session."""
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "warden.mcp", "--config", str(config)],
+        env={**os.environ},
+    )
+    asked: List[types.ElicitRequestFormParams] = []
+
+    async def on_elicit(
+        context: ClientRequestContext, params: types.ElicitRequestParams
+    ) -> types.ElicitResult:
+        assert isinstance(params, types.ElicitRequestFormParams)  # never URL mode
+        asked.append(params)
+        assert answer is not None
+        return answer(params)
+
+    async def main() -> None:
+        with anyio.fail_after(120):
+            async with stdio_client(params) as (read, write):
+                async with ClientSession(
+                    read, write, elicitation_callback=on_elicit if answer else None
+                ) as session:
+                    init = await session.initialize()
+                    assert init.server_info.name == "warden"
+                    await test(Session(session, asked))
+
+    anyio.run(main)
+
+
+def decisions(config: Path) -> List[Dict[str, Any]]:
+    """The decision records of the test's audit log, oldest first, read by the module."""
+    with warden.SafetyAPI(config) as api:
+        records = api.get_execution_history(100)["recent_decisions"]
+    return sorted(records, key=lambda r: r["index"])
+
+
+def test_lists_its_tools_with_schemas(server_config: Path) -> None:
+    async def test(s: Session) -> None:
+        listed = {t.name: t for t in (await s.session.list_tools()).tools}
+        assert set(listed) == {"run_code", "assess_code", "history"}
+        run = listed["run_code"]
+        assert set(run.input_schema["properties"]) == {"code", "stdin"}
+        assert run.input_schema["required"] == ["code"]
+        assert run.output_schema is not None
+        assert {"decision", "level", "stdout", "stderr", "exit_code", "limits"} <= set(
+            run.output_schema["properties"]
+        )
+        assert "no files argument" in (run.description or "")
+        assert listed["history"].annotations is not None
+        assert listed["history"].annotations.read_only_hint
+
+    serve(server_config, test)
+
+
+def test_assess_code_classifies_without_running(server_config: Path) -> None:
+    async def test(s: Session) -> None:
+        low = await s.call("assess_code", code=LOW)
+        assert low["level"] == "LOW" and low["can_execute"] and low["findings"] == []
+        blocked = await s.call("assess_code", code=BLOCKED)
+        assert blocked["level"] == "BLOCKED" and not blocked["can_execute"]
+        assert blocked["score"] >= 10
+        assert any("os.system" in r for r in blocked["reasons"])
+        assert {f["rule_id"] for f in blocked["findings"]} >= {"heuristics.shell-command"}
+        high = await s.call("assess_code", code=HIGH)
+        assert high["level"] == "HIGH" and high["needs_confirmation"]
+        history = await s.call("history", limit=10)
+        assert len(history["security_assessments"]) == 3
+        assert history["recent_executions"] == []
+
+    serve(server_config, test)
+    assert decisions(server_config) == []  # nothing was decided, let alone run
+
+
+def test_runs_benign_code_and_returns_its_output(server_config: Path) -> None:
+    code = "import sys\nprint('hello', sys.stdin.read().upper())\nsys.stderr.write('warned\\n')\nsys.exit(3)\n"
+
+    async def test(s: Session) -> None:
+        r = await s.call("run_code", code=code, stdin="from mcp")
+        assert r["decision"] == "ran" and r["level"] == "LOW"
+        assert r["stdout"] == "hello FROM MCP\n"
+        assert r["stderr"] == "warned\n"
+        assert r["exit_code"] == 3 and r["signal"] is None
+        assert r["user_answer"] == "not_asked"
+        assert r["limits"]["memory_bytes"] > 0 and r["limits"]["wall_time_ms"] > 0
+        assert r["audit_ids"]
+        assert s.asked == []  # LOW asks nobody
+
+    serve(server_config, test, answer=lambda _: types.ElicitResult(action="decline"))
+
+
+def test_output_that_is_not_utf8_comes_back_replaced(server_config: Path) -> None:
+    code = "import sys\nsys.stdout.buffer.write(b'ok \\xff\\xfe end\\n')\nsys.stderr.buffer.write(b'\\x80')\n"
+
+    async def test(s: Session) -> None:
+        r = await s.call("run_code", code=code)
+        assert r["decision"] == "ran" and r["exit_code"] == 0
+        assert r["stdout"].startswith("ok ") and r["stdout"].endswith(" end\n")
+        assert "\ufffd" in r["stdout"] and r["stdout_replaced"]
+        assert r["stderr"] == "\ufffd" and r["stderr_replaced"]
+        # The server still answers after it.
+        assert (await s.call("run_code", code=LOW))["stdout"] == "Hello, World!\n"
+
+    serve(server_config, test)
+
+
+def test_high_runs_when_the_user_confirms(server_config: Path) -> None:
+    async def test(s: Session) -> None:
+        r = await s.call("run_code", code=HIGH)
+        assert r["decision"] == "ran", r["reason"]
+        assert r["level"] == "HIGH" and r["user_answer"] == "confirmed"
+        assert r["exit_code"] == 0 and r["stdout"].endswith("1\n")
+        assert r["trust"] == "untrusted"
+        assert len(s.asked) == 1
+        question = s.asked[0]
+        assert "HIGH risk" in question.message and "ctypes" in question.message
+        assert "confirm" in question.requested_schema["properties"]
+        history = await s.call("history", limit=5)
+        assert history["recent_decisions"][0]["data"]["outcome"] == "run"
+        assert history["recent_executions"]
+
+    serve(
+        server_config,
+        test,
+        answer=lambda _: types.ElicitResult(action="accept", content={"confirm": True}),
+    )
+    records = decisions(server_config)
+    assert [r["data"]["outcome"] for r in records] == ["run"]
+    assert records[0]["data"]["level"] == "HIGH"
+    with warden.SafetyAPI(server_config) as api:
+        summary = api.get_audit_report(None)["summary"]
+    assert summary["confirmations"] == 1 and summary["by_kind"]["confirmation"] == 1
+
+
+def test_high_does_not_run_when_the_user_declines(server_config: Path) -> None:
+    async def test(s: Session) -> None:
+        r = await s.call("run_code", code=HIGH)
+        assert r["decision"] == "needs_confirmation" and r["level"] == "HIGH"
+        assert r["user_answer"] == "declined"
+        assert r["exit_code"] is None and r["stdout"] == ""
+        assert len(s.asked) == 1
+        cancelled = await s.call("run_code", code=HIGH, stdin="again")
+        assert cancelled["decision"] == "needs_confirmation"
+        assert (await s.call("history"))["recent_executions"] == []
+
+    answers = iter(
+        [types.ElicitResult(action="decline"), types.ElicitResult(action="cancel")]
+    )
+    serve(server_config, test, answer=lambda _: next(answers))
+    assert [r["data"]["outcome"] for r in decisions(server_config)] == [
+        "needs_confirmation",
+        "needs_confirmation",
+    ]
+
+
+def test_blocked_runs_only_with_an_explained_override(server_config: Path) -> None:
+    explanation = "the test suite checks that an override is audited"
+    answers = iter(
+        [
+            types.ElicitResult(action="accept", content={"explanation": "   "}),
+            types.ElicitResult(action="decline"),
+            types.ElicitResult(action="accept", content={"explanation": explanation}),
+        ]
+    )
+
+    async def test(s: Session) -> None:
+        empty = await s.call("run_code", code=BLOCKED)
+        assert empty["decision"] == "blocked" and empty["user_answer"] == "declined"
+        declined = await s.call("run_code", code=BLOCKED)
+        assert declined["decision"] == "blocked" and declined["exit_code"] is None
+        r = await s.call("run_code", code=BLOCKED)
+        assert r["decision"] == "ran", r["reason"]
+        assert r["override_used"] and r["user_answer"] == "overridden"
+        assert r["stdout"].endswith("ran anyway\n") and r["trust"] == "untrusted"
+        assert len(s.asked) == 3
+        assert "BLOCKED" in s.asked[0].message
+        assert "explanation" in s.asked[0].requested_schema["properties"]
+
+    serve(server_config, test, answer=lambda _: next(answers))
+    records = decisions(server_config)
+    assert [r["data"]["outcome"] for r in records] == ["blocked", "blocked", "run"]
+    assert records[-1]["data"]["override_used"] is True
+    with warden.SafetyAPI(server_config) as api:
+        report = api.get_audit_report(None)
+    assert explanation in str(report["summary"])
+
+
+def test_without_elicitation_nothing_risky_runs(server_config: Path) -> None:
+    async def test(s: Session) -> None:
+        high = await s.call("run_code", code=HIGH)
+        assert high["decision"] == "needs_confirmation"
+        assert high["user_answer"] == "cannot_ask"
+        assert "cannot ask the user" in high["reason"]
+        blocked = await s.call("run_code", code=BLOCKED)
+        assert blocked["decision"] == "blocked" and blocked["exit_code"] is None
+        low = await s.call("run_code", code=LOW)
+        assert low["decision"] == "ran" and low["stdout"] == "Hello, World!\n"
+
+    serve(server_config, test)  # no elicitation callback: the capability is not declared
+    assert [r["data"]["outcome"] for r in decisions(server_config)] == [
+        "needs_confirmation",
+        "blocked",
+        "run",
+    ]
+
+
+def test_bad_input_is_a_tool_error(server_config: Path) -> None:
+    async def test(s: Session) -> None:
+        result = await s.session.call_tool("run_code", {"code": ""})
+        assert result.is_error
+        assert "Code cannot be empty" in str(result.content)
+        assert (await s.call("assess_code", code=LOW))["level"] == "LOW"
+
+    serve(server_config, test)
