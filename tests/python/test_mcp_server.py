@@ -8,6 +8,7 @@ history tool and through the module."""
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict, List, Optional
@@ -60,15 +61,13 @@ def serve(
     config: Path,
     test: Callable[[Session], Awaitable[None]],
     answer: Optional[Callable[[types.ElicitRequestFormParams], types.ElicitResult]] = None,
+    command: Optional[List[str]] = None,
 ) -> None:
-    """Starts `python -m warden.mcp --config config`, connects the SDK's client
-    (with an elicitation callback when `answer` is given, so the client
-    declares the capability), and runs `test` on the session."""
-    params = StdioServerParameters(
-        command=sys.executable,
-        args=["-m", "warden.mcp", "--config", str(config)],
-        env={**os.environ},
-    )
+    """Starts the server (`python -m warden.mcp --config config`, or `command`),
+    connects the SDK's client (with an elicitation callback when `answer` is
+    given, so the client declares the capability), and runs `test` on the session."""
+    argv = command or [sys.executable, "-m", "warden.mcp", "--config", str(config)]
+    params = StdioServerParameters(command=argv[0], args=argv[1:], env={**os.environ})
     asked: List[types.ElicitRequestFormParams] = []
 
     async def on_elicit(
@@ -276,3 +275,58 @@ def test_bad_input_is_a_tool_error(server_config: Path) -> None:
         assert (await s.call("assess_code", code=LOW))["level"] == "LOW"
 
     serve(server_config, test)
+
+
+# The `warden` console script of this environment: the C++ program's `warden mcp`
+# behind it, which execs this interpreter (the script sets $WARDEN_PYTHON).
+WARDEN = Path(sys.executable).parent / "warden"
+
+
+def clean_env() -> Dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("WARDEN_")}
+
+
+def test_the_warden_mcp_command_serves_the_same_tools(server_config: Path) -> None:
+    async def test(s: Session) -> None:
+        r = await s.call("run_code", code=LOW)
+        assert r["decision"] == "ran" and r["stdout"] == "Hello, World!\n"
+        assert len((await s.call("history"))["recent_executions"]) == 1
+
+    serve(server_config, test, command=[str(WARDEN), "--config", str(server_config), "mcp"])
+    # The --config given to `warden` is the one the server opened.
+    assert [r["data"]["outcome"] for r in decisions(server_config)] == ["run"]
+
+
+def test_warden_mcp_names_what_is_missing(tmp_path: Path) -> None:
+    nowhere = subprocess.run(
+        [str(WARDEN), "mcp", "--python", str(tmp_path / "no-python")],
+        env=clean_env(), capture_output=True, text=True, stdin=subprocess.DEVNULL,
+    )
+    assert nowhere.returncode == 3
+    assert "cannot run the Python interpreter" in nowhere.stderr
+    assert str(tmp_path / "no-python") in nowhere.stderr
+
+    # A Python without the warden module (a bare virtualenv), by $WARDEN_PYTHON.
+    bare = tmp_path / "bare"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True)
+    no_module = subprocess.run(
+        [str(WARDEN), "mcp"],
+        env={**clean_env(), "WARDEN_PYTHON": str(bare / "bin" / "python")},
+        capture_output=True, text=True, stdin=subprocess.DEVNULL,
+    )
+    assert no_module.returncode == 1
+    assert "cannot import the warden Python module" in no_module.stderr
+    assert "pip install 'warden[mcp]'" in no_module.stderr
+
+    # The warden module without the MCP SDK: this environment's packages but
+    # for mcp, which a module of the same name in front of them hides.
+    hider = tmp_path / "hide"
+    hider.mkdir()
+    (hider / "mcp.py").write_text("raise ModuleNotFoundError('hidden for the test', name='mcp')\n")
+    no_sdk = subprocess.run(
+        [str(WARDEN), "mcp", "--python", sys.executable],
+        env={**clean_env(), "PYTHONPATH": str(hider)},
+        capture_output=True, text=True, stdin=subprocess.DEVNULL,
+    )
+    assert no_sdk.returncode == 1
+    assert "cannot import the MCP Python SDK (mcp)" in no_sdk.stderr
