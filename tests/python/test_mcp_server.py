@@ -330,3 +330,46 @@ def test_warden_mcp_names_what_is_missing(tmp_path: Path) -> None:
     )
     assert no_sdk.returncode == 1
     assert "cannot import the MCP Python SDK (mcp)" in no_sdk.stderr
+
+
+def test_the_2026_07_28_protocol_asks_through_input_required(server_config: Path) -> None:
+    """The SDK's Client on the newest protocol: the question comes back as an
+    InputRequiredResult and the client calls again with the answer."""
+    from mcp import Client
+
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "warden.mcp", "--config", str(server_config)],
+        env={**os.environ},
+    )
+    asked: List[str] = []
+
+    async def on_elicit(
+        context: ClientRequestContext, params: types.ElicitRequestParams
+    ) -> types.ElicitResult:
+        asked.append(params.message)
+        if "HIGH risk" in params.message:
+            return types.ElicitResult(action="accept", content={"confirm": True})
+        return types.ElicitResult(action="decline")
+
+    async def main() -> None:
+        with anyio.fail_after(120):
+            async with Client(params, elicitation_callback=on_elicit, mode="2026-07-28") as client:
+                assert client.protocol_version == "2026-07-28"
+                high = (await client.call_tool("run_code", {"code": HIGH})).structured_content
+                assert high["decision"] == "ran" and high["user_answer"] == "confirmed"
+                assert high["stdout"].endswith("1\n")
+                blocked = (await client.call_tool("run_code", {"code": BLOCKED})).structured_content
+                assert blocked["decision"] == "blocked" and blocked["user_answer"] == "declined"
+                assert len(asked) == 2
+            async with Client(params, mode="2026-07-28") as mute:  # no elicitation
+                high = (await mute.call_tool("run_code", {"code": HIGH})).structured_content
+                assert high["decision"] == "needs_confirmation"
+                assert high["user_answer"] == "cannot_ask"
+
+    anyio.run(main)
+    assert [r["data"]["outcome"] for r in decisions(server_config)] == [
+        "run",
+        "blocked",
+        "needs_confirmation",
+    ]
