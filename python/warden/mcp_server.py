@@ -46,6 +46,8 @@ __all__ = ["build_server", "main"]
 
 logger = logging.getLogger("warden.mcp")
 
+# How much of the code a question shows the user.
+_SHOWN_LINES = 40
 # The longest override explanation the default warden.yaml accepts
 # (requests.max_explanation_chars); warden checks the configured one.
 _EXPLANATION_CHARS = 500
@@ -148,9 +150,19 @@ def _can_elicit(ctx: Context) -> bool:
     return elicitation is not None and (elicitation.form is not None or elicitation.url is None)
 
 
-def _reasons_text(plan: Dict[str, Any]) -> str:
+def _question(headline: str, plan: Dict[str, Any], code: str, ending: str) -> str:
+    """What the user reads: warden's verdict, the policy's reasons, the code
+    itself (its first _SHOWN_LINES lines), and what answering does."""
     reasons = plan.get("classify", {}).get("reasons", [])
-    return "\n".join(f"- {r}" for r in reasons) or "- (no reasons given)"
+    lines = code.splitlines()
+    shown = "\n".join(lines[:_SHOWN_LINES])
+    if len(lines) > _SHOWN_LINES:
+        shown += f"\n... ({len(lines) - _SHOWN_LINES} more lines)"
+    return (
+        f"{headline}\nWhy:\n"
+        + ("\n".join(f"- {r}" for r in reasons) or "- (no reasons given)")
+        + f"\nThe code:\n{shown}\n{ending}"
+    )
 
 
 def build_server(api: SafetyAPI) -> MCPServer:
@@ -166,28 +178,34 @@ def build_server(api: SafetyAPI) -> MCPServer:
             raise ToolError(str(e)) from e
 
     def ask_confirmation(
-        plan: Annotated[Dict[str, Any], Resolve(plan)], ctx: Context
+        code: str, plan: Annotated[Dict[str, Any], Resolve(plan)], ctx: Context
     ) -> Optional[Elicit[Confirmation]]:
         if plan.get("outcome") != "needs_confirmation" or not _can_elicit(ctx):
             return None
         return Elicit(
-            "warden judged this code HIGH risk; it runs only if you confirm.\n"
-            f"{_reasons_text(plan)}\n"
-            "Run it in the sandbox with untrusted limits?",
+            _question(
+                "warden judged this code HIGH risk; it runs only if you confirm.",
+                plan,
+                code,
+                "Run it in the sandbox with untrusted limits?",
+            ),
             Confirmation,
         )
 
     def ask_override(
-        plan: Annotated[Dict[str, Any], Resolve(plan)], ctx: Context
+        code: str, plan: Annotated[Dict[str, Any], Resolve(plan)], ctx: Context
     ) -> Optional[Elicit[OverrideRequest]]:
         if plan.get("outcome") != "blocked" or not _can_elicit(ctx):
             return None
         if not plan.get("if_overridden", {}).get("may_override", {}).get("allowed", True):
             return None  # the policy refuses every override: nothing to ask
         return Elicit(
-            "warden BLOCKED this code.\n"
-            f"{_reasons_text(plan)}\n"
-            "It runs only if you override the block with an explanation (audited).",
+            _question(
+                "warden BLOCKED this code.",
+                plan,
+                code,
+                "It runs only if you override the block with an explanation (audited).",
+            ),
             OverrideRequest,
         )
 

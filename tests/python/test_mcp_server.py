@@ -167,6 +167,30 @@ def test_output_that_is_not_utf8_comes_back_replaced(server_config: Path) -> Non
     serve(server_config, test)
 
 
+def test_the_server_answers_while_code_runs(server_config: Path) -> None:
+    slow = "import time\ntime.sleep(2)\nprint('slept')\n"
+
+    async def test(s: Session) -> None:
+        finished: Dict[str, float] = {}
+
+        async def run_slow() -> None:
+            r = await s.call("run_code", code=slow)
+            assert r["decision"] == "ran" and r["stdout"] == "slept\n"
+            finished["run"] = anyio.current_time()
+
+        async with anyio.create_task_group() as tasks:
+            started = anyio.current_time()
+            tasks.start_soon(run_slow)
+            await anyio.sleep(0.3)
+            assert (await s.call("assess_code", code=LOW))["level"] == "LOW"
+            await s.session.send_ping()
+            finished["assess"] = anyio.current_time()
+        assert finished["assess"] < finished["run"]
+        assert finished["assess"] - started < 1.8  # not queued behind the 2 s run
+
+    serve(server_config, test)
+
+
 def test_high_runs_when_the_user_confirms(server_config: Path) -> None:
     async def test(s: Session) -> None:
         r = await s.call("run_code", code=HIGH)
@@ -177,6 +201,7 @@ def test_high_runs_when_the_user_confirms(server_config: Path) -> None:
         assert len(s.asked) == 1
         question = s.asked[0]
         assert "HIGH risk" in question.message and "ctypes" in question.message
+        assert "print(pickle.loads(pickle.dumps(1)))" in question.message  # the code itself
         assert "confirm" in question.requested_schema["properties"]
         history = await s.call("history", limit=5)
         assert history["recent_decisions"][0]["data"]["outcome"] == "run"
