@@ -113,7 +113,9 @@ def test_lists_its_tools_with_schemas(server_config: Path) -> None:
         assert listed["history"].annotations is not None
         assert listed["history"].annotations.read_only_hint
 
-    serve(server_config, test)
+    # Through the console script warden-mcp this time.
+    warden_mcp = Path(sys.executable).parent / "warden-mcp"
+    serve(server_config, test, command=[str(warden_mcp), "--config", str(server_config)])
 
 
 def test_assess_code_classifies_without_running(server_config: Path) -> None:
