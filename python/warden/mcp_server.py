@@ -26,9 +26,8 @@ calling again from 2026-07-28 on.
 
 import argparse
 import logging
-import os
 import sys
-from typing import Annotated, Any, Dict, List, Optional
+from typing import Annotated, Any, Callable, Dict, List, Optional, TypeVar
 
 import anyio.to_thread
 from mcp.server.elicitation import AcceptedElicitation, ElicitationResult
@@ -43,8 +42,6 @@ import warden
 from warden.api import SafetyAPI
 
 __all__ = ["build_server", "main"]
-
-logger = logging.getLogger("warden.mcp")
 
 # How much of the code a question shows the user.
 _SHOWN_LINES = 40
@@ -105,7 +102,9 @@ class RunOutput(TypedDict):
     findings: List[Finding]
     user_answer: str  # not_asked | confirmed | declined | cancelled | overridden | cannot_ask
     override_used: bool
-    trust: str
+    trust: str  # trusted | standard | untrusted: the limits the policy chose
+    backend: str  # empty when nothing ran
+    network: str
     exit_code: Optional[int]  # None when nothing ran or a signal ended it
     signal: Optional[int]
     stdout: str  # bytes that were not UTF-8 are U+FFFD (stdout_replaced)
@@ -113,8 +112,13 @@ class RunOutput(TypedDict):
     stdout_replaced: bool
     stderr_replaced: bool
     timed_out: bool
+    cpu_time_exceeded: bool
+    oom_killed: bool
+    output_truncated: bool
     limits_hit: List[str]
     limits: Dict[str, Any]  # what the sandbox enforced, in bytes and ms
+    # peak_memory_bytes, cpu_time_ms, wall_time_ms; None when nothing ran
+    resource_usage: Optional[Dict[str, int]]
     request_id: str
     audit_ids: List[str]
 
@@ -128,6 +132,20 @@ class HistoryOutput(TypedDict):
     recent_decisions: List[Dict[str, Any]]
     security_assessments: List[Dict[str, Any]]
     resource_violations: List[Dict[str, Any]]
+
+
+T = TypeVar("T")
+
+
+async def _in_thread(call: Callable[[], T]) -> T:
+    """``call()`` (a blocking Host call) in a worker thread; warden's errors as
+    tool errors, whose message the client (and its model) reads."""
+    try:
+        return await anyio.to_thread.run_sync(call)
+    except (ValueError, TypeError) as e:  # bad input: warden's own message
+        raise ToolError(str(e)) from e
+    except warden.WardenError as e:  # something warden needs is down: nothing ran
+        raise ToolError(f"warden could not serve this request, nothing ran: {e}") from e
 
 
 def _findings(result: Dict[str, Any]) -> List[Finding]:
@@ -170,12 +188,9 @@ def build_server(api: SafetyAPI) -> MCPServer:
     # Resolvers: the SDK runs them before run_code's body and asks the user what
     # they return as Elicit. They may run again on each round of a 2026-07-28 call.
 
-    def plan(code: str) -> Dict[str, Any]:
+    async def plan(code: str) -> Dict[str, Any]:
         """What warden would decide for the unconfirmed request (a dry run)."""
-        try:
-            return dict(api.explain(code))
-        except (ValueError, TypeError) as e:
-            raise ToolError(str(e)) from e
+        return await _in_thread(lambda: dict(api.explain(code)))
 
     def ask_confirmation(
         code: str, plan: Annotated[Dict[str, Any], Resolve(plan)], ctx: Context
@@ -234,6 +249,7 @@ def build_server(api: SafetyAPI) -> MCPServer:
             ElicitationResult[Confirmation], Resolve(ask_confirmation)
         ],
         override: Annotated[ElicitationResult[OverrideRequest], Resolve(ask_override)],
+        plan: Annotated[Dict[str, Any], Resolve(plan)],
         ctx: Context,
         stdin: Annotated[str, Field(description="Text given to the program on stdin")] = "",
     ) -> RunOutput:
@@ -242,13 +258,14 @@ def build_server(api: SafetyAPI) -> MCPServer:
         stderr, exit code and the limits enforced. LOW and MEDIUM run. HIGH runs only after
         the user confirms, BLOCKED only with the user's explained override: the server asks
         the user (MCP elicitation); without an answer (or a client that cannot ask) nothing
-        runs and the decision says why. The program runs as main.py with no network; only
-        stdin goes in (warden has no input files yet, so there is no files argument), and
+        runs and the decision says why. The program runs as main.py (network as the policy
+        says: none by default); only stdin goes in (warden has no input files yet, so there is no files argument), and
         only stdout and stderr come back (no output files, so no images)."""
         confirm = False
         user_override = False
         explanation: Optional[str] = None
-        user_answer = "not_asked"
+        needs_answer = plan.get("outcome") in ("needs_confirmation", "blocked")
+        user_answer = "cannot_ask" if needs_answer and not _can_elicit(ctx) else "not_asked"
         for asked in (confirmation, override):
             if not isinstance(asked, AcceptedElicitation):
                 user_answer = "declined" if asked.action == "decline" else "cancelled"
@@ -259,8 +276,6 @@ def build_server(api: SafetyAPI) -> MCPServer:
                 explanation = asked.data.explanation.strip()
                 user_override = bool(explanation)
                 user_answer = "overridden" if user_override else "declined"
-        if user_answer == "not_asked" and not _can_elicit(ctx):
-            user_answer = "cannot_ask"
         client = ctx.session.client_params
         metadata = {
             "via": "mcp",
@@ -280,10 +295,7 @@ def build_server(api: SafetyAPI) -> MCPServer:
                 )
             )
 
-        try:
-            r = await anyio.to_thread.run_sync(call)
-        except (ValueError, TypeError) as e:
-            raise ToolError(str(e)) from e
+        r = await _in_thread(call)
         reason = r["reason"]
         if user_answer == "cannot_ask" and r["decision"] in ("needs_confirmation", "blocked"):
             reason += (
@@ -301,6 +313,8 @@ def build_server(api: SafetyAPI) -> MCPServer:
             user_answer=user_answer,
             override_used=r["override_used"],
             trust=r["trust"],
+            backend=r["backend"],
+            network=r["network"],
             exit_code=r["exit_code"],
             signal=r["signal"],
             stdout=r["stdout"],
@@ -308,8 +322,12 @@ def build_server(api: SafetyAPI) -> MCPServer:
             stdout_replaced=r["stdout_replaced"],
             stderr_replaced=r["stderr_replaced"],
             timed_out=r["timed_out"],
+            cpu_time_exceeded=r["cpu_time_exceeded"],
+            oom_killed=r["oom_killed"],
+            output_truncated=r["output_truncated"],
             limits_hit=r["limits_hit"],
             limits=r["limits"],
+            resource_usage=dict(r["resource_usage"]) if r["resource_usage"] else None,
             request_id=r["request_id"],
             audit_ids=r["audit_ids"],
         )
@@ -323,10 +341,7 @@ def build_server(api: SafetyAPI) -> MCPServer:
     ) -> AssessOutput:
         """Assess and classify Python code without running it: level (LOW, MEDIUM, HIGH,
         BLOCKED), score, the policy's reasons and the findings. The assessment is audited."""
-        try:
-            r = await anyio.to_thread.run_sync(lambda: dict(api.assess_code_only(code)))
-        except (ValueError, TypeError) as e:
-            raise ToolError(str(e)) from e
+        r = await _in_thread(lambda: dict(api.assess_code_only(code)))
         return AssessOutput(
             level=str(r["level"]),
             score=r["score"],
@@ -347,10 +362,7 @@ def build_server(api: SafetyAPI) -> MCPServer:
         """The newest records of each kind from warden's audit log: executions, decisions
         (with confirmations and overrides), assessments, resource violations, and a summary
         of the last 24 hours."""
-        try:
-            r = await anyio.to_thread.run_sync(lambda: api.get_execution_history(limit))
-        except (ValueError, TypeError) as e:
-            raise ToolError(str(e)) from e
+        r = await _in_thread(lambda: api.get_execution_history(limit))
         return HistoryOutput(
             limit=r["limit"],
             summary=r["summary"],
@@ -376,7 +388,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="warden mcp: %(message)s")
     try:
-        api = SafetyAPI(args.config or os.environ.get("WARDEN_CONFIG") or None)
+        api = SafetyAPI(args.config)  # None: $WARDEN_CONFIG, the user's, the installed one
     except (ValueError, RuntimeError) as e:
         sys.exit(f"warden mcp: cannot open warden: {e}")
     try:

@@ -148,6 +148,9 @@ def test_runs_benign_code_and_returns_its_output(server_config: Path) -> None:
         assert r["exit_code"] == 3 and r["signal"] is None
         assert r["user_answer"] == "not_asked"
         assert r["limits"]["memory_bytes"] > 0 and r["limits"]["wall_time_ms"] > 0
+        assert r["backend"] == "native" and r["network"] == "none"
+        assert r["resource_usage"]["wall_time_ms"] >= 0
+        assert not (r["timed_out"] or r["oom_killed"] or r["output_truncated"])
         assert r["audit_ids"]
         assert s.asked == []  # LOW asks nobody
 
@@ -228,6 +231,7 @@ def test_high_does_not_run_when_the_user_declines(server_config: Path) -> None:
         assert r["decision"] == "needs_confirmation" and r["level"] == "HIGH"
         assert r["user_answer"] == "declined"
         assert r["exit_code"] is None and r["stdout"] == ""
+        assert r["backend"] == "" and r["resource_usage"] is None
         assert len(s.asked) == 1
         cancelled = await s.call("run_code", code=HIGH, stdin="again")
         assert cancelled["decision"] == "needs_confirmation"
@@ -285,6 +289,7 @@ def test_without_elicitation_nothing_risky_runs(server_config: Path) -> None:
         assert blocked["decision"] == "blocked" and blocked["exit_code"] is None
         low = await s.call("run_code", code=LOW)
         assert low["decision"] == "ran" and low["stdout"] == "Hello, World!\n"
+        assert low["user_answer"] == "not_asked"  # nothing to ask
 
     serve(server_config, test)  # no elicitation callback: the capability is not declared
     assert [r["data"]["outcome"] for r in decisions(server_config)] == [
