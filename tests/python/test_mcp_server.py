@@ -8,6 +8,7 @@ history tool and through the module."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -412,3 +413,24 @@ def test_the_2026_07_28_protocol_asks_through_input_required(server_config: Path
         "blocked",
         "needs_confirmation",
     ]
+
+
+def test_blocked_is_not_asked_about_when_the_policy_allows_no_override(tmp_path: Path) -> None:
+    policies = tmp_path / "policies"
+    shutil.copytree(Path(warden.data_directory()) / "policies" / "default", policies)
+    (policies / "override.lua").write_text(
+        "function may_override(decision, request)\n"
+        "  return { allowed = false, reason = 'this test allows no override' }\n"
+        "end\n"
+    )
+    config = write_config(tmp_path, f"policies: {{directory: {policies}}}\n")
+    _require_native(config)
+
+    async def test(s: Session) -> None:
+        r = await s.call("run_code", code=BLOCKED)
+        assert r["decision"] == "blocked" and r["user_answer"] == "not_asked"
+        assert s.asked == []  # no question the policy would refuse anyway
+
+    explained = types.ElicitResult(action="accept", content={"explanation": "x"})
+    serve(config, test, answer=lambda _: explained)
+    assert [r["data"]["outcome"] for r in decisions(config)] == ["blocked"]
