@@ -57,5 +57,7 @@ void add_run_commands(CLI::App& app, Context& context);
 void add_assess_command(CLI::App& app, Context& context);
 void add_image_commands(CLI::App& app, Context& context);
 void add_serve_command(CLI::App& app, Context& context);
+// warden mcp: execs the Python MCP server (warden.mcp_server) with this --config.
+void add_mcp_command(CLI::App& app, Context& context);
 
 }  // namespace warden::cli

@@ -80,6 +80,7 @@ int main(int argc, char** argv) {
   cli::add_assess_command(app, context);
   cli::add_image_commands(app, context);
   cli::add_serve_command(app, context);
+  cli::add_mcp_command(app, context);
 
   init_logging("info", 0);
   try {
