@@ -90,7 +90,8 @@ void reject_unknown_fields(const nlohmann::json& body, const std::set<std::strin
 }  // namespace
 
 std::string config_fingerprint(const Config& config) {
-  return sha256_hex(to_json(config).dump());
+  if (config.file.empty()) return sha256_hex("built-in defaults");
+  return sha256_hex(config.file.string() + "\n" + read_whole_file(config.file).value_or(""));
 }
 
 const char* error_kind_name(ErrorKind kind) {

@@ -27,11 +27,12 @@
 namespace warden::service {
 
 // The header a client sends its configuration's fingerprint in. A service of
-// another configuration (another audit folder, policy, limits, ...) answers
-// 409 instead of serving it by mistake.
+// another configuration file (another audit folder, policy, limits, ...)
+// answers 409 instead of serving it by mistake.
 inline constexpr const char* kFingerprintHeader = "X-Warden-Config";
 
-// SHA-256 of every field of `config` (to_json(Config)).
+// SHA-256 of the path and content of the file `config` was read from: users
+// whose ~ and ${XDG_...} differ share a service by naming the same file.
 std::string config_fingerprint(const Config& config);
 
 // An ExecutionRequest as the body of POST /v1/run and /v1/explain, and back.
