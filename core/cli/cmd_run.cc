@@ -126,12 +126,13 @@ void print_human(const nlohmann::json& r) {
 void add_run_commands(CLI::App& app, Context& context) {
   struct RunOptions {
     std::string file, stdin_file, override_reason, user, backend;
-    std::vector<std::string> limits;
+    std::vector<std::string> limits, args;
     bool confirm = false, json = false;
   };
   static RunOptions o;
   auto* run = app.add_subcommand("run", "Assess a program, decide, run it in a sandbox, audit it");
   run->add_option("FILE", o.file, "The program (Python)")->required();
+  run->add_option("ARGS", o.args, "The program's arguments, after --: warden run prog.py -- a b");
   run->add_option("--stdin", o.stdin_file,
                   "Feed this file to the program's standard input ('-': warden's own)");
   run->add_flag("--confirm", o.confirm, "Confirm running code judged HIGH");
@@ -149,6 +150,7 @@ void add_run_commands(CLI::App& app, Context& context) {
     ExecutionRequest request;
     request.code = read_input_file(o.file, "program", max_bytes);
     request.file_name = o.file;
+    request.args = o.args;
     if (!o.stdin_file.empty())
       request.stdin_data = read_input_file(o.stdin_file == "-" ? "/dev/stdin" : o.stdin_file,
                                            "--stdin file", max_bytes);

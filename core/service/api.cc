@@ -117,6 +117,7 @@ nlohmann::json request_to_json(const ExecutionRequest& r) {
                       {"language", r.language},
                       {"file_name", r.file_name},
                       {"stdin", r.stdin_data},
+                      {"args", r.args},
                       {"confirmed", r.confirmed},
                       {"override_blocked", r.override_blocked},
                       {"override_explanation", r.override_explanation},
@@ -130,7 +131,7 @@ nlohmann::json request_to_json(const ExecutionRequest& r) {
 ExecutionRequest request_from_json(const nlohmann::json& body) {
   reject_unknown_fields(
       body,
-      {"code", "language", "file_name", "stdin", "user", "confirmed", "override_blocked",
+      {"code", "language", "file_name", "stdin", "args", "user", "confirmed", "override_blocked",
        "override_explanation", "backend", "limits", "metadata"},
       "request");
   if (!body.contains("code") || !body["code"].is_string())
@@ -140,6 +141,7 @@ ExecutionRequest request_from_json(const nlohmann::json& body) {
   read_field(body, "language", r.language);
   read_field(body, "file_name", r.file_name);
   read_field(body, "stdin", r.stdin_data);
+  read_field(body, "args", r.args);
   read_field(body, "user", r.user);
   read_field(body, "confirmed", r.confirmed);
   read_field(body, "override_blocked", r.override_blocked);

@@ -368,6 +368,14 @@ TEST_CASE("the CLI uses a running service of its configuration, and says so with
   CHECK(served.exit_code == 0);
   CHECK_THAT(served.err, Catch::Contains("using the warden service"));
   CHECK_THAT(served.out, Catch::Contains("via"));
+  // Arguments after --, and standard input from warden's own (--stdin -).
+  auto echo = setup.dir.write("echo.py", "import sys\nprint(sys.argv[1:], sys.stdin.read())\n");
+  auto echoed = test::run_process({test::warden_binary(), "--config", setup.config_file.string(),
+                                   "run", "--stdin", "-", echo.string(), "--", "-v", "a b"},
+                                  {}, "piped");
+  INFO(echoed.err);
+  CHECK(echoed.exit_code == 0);
+  CHECK_THAT(echoed.out, Catch::Contains("['-v', 'a b'] piped"));
   auto assessed = test::run_process({test::warden_binary(), "--config", setup.config_file.string(),
                                      "assess", "--json", program.string()});
   CHECK(assessed.exit_code == 0);

@@ -38,6 +38,9 @@ struct ExecutionRequest {
   std::string language = "python";
   std::string file_name = "main.py";  // shown in findings and the audit log
   std::string stdin_data;
+  // The program's arguments (sys.argv[1:]), never seen by a shell. Bounded:
+  // at most 256 of them, 64 KiB in all, valid UTF-8 without NUL bytes.
+  std::vector<std::string> args;
   std::string user;  // who asks; policies may trust by identity
   // True when `user` is established, not merely claimed: the service took it
   // from the socket's peer credentials (or from a delegate it trusts), or the
