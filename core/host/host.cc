@@ -271,7 +271,8 @@ class HostImpl final : public Host {
     audit_->write_queued();  // in the log file before the code runs
     auto sandbox_started = std::chrono::steady_clock::now();
     try {
-      r.run = backend->run(spec, request.code, request.stdin_data, request.cancelled);
+      r.run = backend->run(spec, request.code, request.stdin_data, request.cancelled,
+                           request.on_output);
       r.sandbox_ms = milliseconds_since(sandbox_started);
     } catch (const PluginCallError& e) {
       r.sandbox_ms = milliseconds_since(sandbox_started);

@@ -56,9 +56,15 @@ ErrorKind error_kind_for(warden_status status) {
 // A warden_sink that appends to a std::string.
 struct StringSink {
   std::string text;
+  // Also told each piece, with `stream` ("stdout", "stderr"), when set.
+  const OutputCallback* forward = nullptr;
+  const char* stream = "";
   warden_sink sink() {
     return {this, [](void* context, const char* data, std::size_t size) {
-              static_cast<StringSink*>(context)->text.append(data, size);
+              auto* self = static_cast<StringSink*>(context);
+              self->text.append(data, size);
+              if (self->forward != nullptr && *self->forward)
+                (*self->forward)(self->stream, std::string_view(data, size));
             }};
   }
 };
@@ -234,8 +240,8 @@ std::vector<Finding> Assessor::assess(std::string_view code, std::string_view la
 }
 
 RunResult SandboxBackend::run(const RunSpec& spec, std::string_view code,
-                              std::string_view stdin_data,
-                              const std::function<bool()>& cancelled) const {
+                              std::string_view stdin_data, const std::function<bool()>& cancelled,
+                              const OutputCallback& on_output) const {
   if (!spec.args.empty() && plugin_->descriptor().abi_minor < 1)
     throw PluginCallError(WARDEN_ERR_UNSUPPORTED,
                           "backend " + name_ +
@@ -249,7 +255,8 @@ RunResult SandboxBackend::run(const RunSpec& spec, std::string_view code,
   request.code = {code.data(), code.size()};
   request.stdin_data = {stdin_data.data(), stdin_data.size()};
   request.cancel = cancel.abi();
-  StringSink result, out, err, error;
+  StringSink result, out{.forward = &on_output, .stream = "stdout"},
+      err{.forward = &on_output, .stream = "stderr"}, error;
   warden_status status = plugin_->descriptor().sandbox->run(instance_, &request, result.sink(),
                                                             out.sink(), err.sink(), error.sink());
   if (status != WARDEN_OK) throw PluginCallError(status, error.text);

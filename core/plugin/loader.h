@@ -152,8 +152,11 @@ class SandboxBackend : public PluginInstance {
   using PluginInstance::PluginInstance;
   // Runs a program. Throws PluginCallError; WARDEN_ERR_UNSUPPORTED means the
   // backend refused because it cannot enforce something that was asked.
+  // `on_output` (when set) gets each piece of output as the backend hands it
+  // over ("stdout" or "stderr", the bytes): as it arrives from a backend
+  // that streams (warden::OutputStream), at the end from one that does not.
   RunResult run(const RunSpec& spec, std::string_view code, std::string_view stdin_data,
-                const std::function<bool()>& cancelled) const;
+                const std::function<bool()>& cancelled, const OutputCallback& on_output = {}) const;
 };
 
 class PluginCatalog {

@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <charconv>
+#include <map>
+#include <memory>
 #include <set>
 
 #include "audit/audit_reader.h"
@@ -87,7 +89,29 @@ void reject_unknown_fields(const nlohmann::json& body, const std::set<std::strin
       throw Error(ErrorKind::kInvalidInput, std::string(what) + ": unknown field '" + key + "'");
 }
 
+// How much of `text` ends on a whole UTF-8 character: all of it, unless it
+// ends in the first bytes of a multi-byte sequence (up to 3), which then wait
+// for the rest. Invalid bytes count as whole (they are replaced anyway).
+std::size_t complete_utf8_prefix(std::string_view text) {
+  for (std::size_t back = 1; back <= 3 && back <= text.size(); ++back) {
+    auto byte = static_cast<unsigned char>(text[text.size() - back]);
+    if ((byte & 0xC0) == 0x80) continue;  // a continuation byte: look further back
+    std::size_t length = byte >= 0xF0 ? 4 : byte >= 0xE0 ? 3 : byte >= 0xC0 ? 2 : 1;
+    return length > back ? text.size() - back : text.size();
+  }
+  return text.size();
+}
+
 }  // namespace
+
+bool Api::streams(std::string_view method, std::string_view target) {
+  auto question = target.find('?');
+  if (method != "POST" || target.substr(0, question) != "/v1/run" ||
+      question == std::string_view::npos)
+    return false;
+  auto value = query_value(target.substr(question + 1), "stream");
+  return value && (*value == "true" || *value == "1");
+}
 
 std::string config_fingerprint(const Config& config) {
   if (config.file.empty()) return sha256_hex("built-in defaults");
@@ -215,6 +239,28 @@ nlohmann::json Api::route(const ApiCall& call, std::string_view path,
     ExecutionRequest request = request_from_json(parse_body(call.body, "POST /v1/run"));
     identify(request);
     request.cancelled = call.cancelled;
+    if (call.emit) {
+      // Text per stream, each piece ending on a whole UTF-8 character; a
+      // character split between pieces waits for its rest.
+      auto pending = std::make_shared<std::map<std::string, std::string>>();
+      request.on_output = [pending, emit = call.emit](std::string_view stream,
+                                                      std::string_view bytes) {
+        std::string& text = (*pending)[std::string(stream)];
+        text.append(bytes);
+        std::size_t whole = complete_utf8_prefix(text);
+        if (whole == 0) return;
+        bool replaced = false;
+        emit(
+            {{std::string(stream), valid_utf8(std::string_view(text).substr(0, whole), replaced)}});
+        text.erase(0, whole);
+      };
+      nlohmann::json result = host_.assess_and_execute(request).to_json();
+      for (const auto& [stream, rest] : *pending) {
+        bool replaced = false;
+        if (!rest.empty()) call.emit({{stream, valid_utf8(rest, replaced)}});
+      }
+      return result;
+    }
     return host_.assess_and_execute(request).to_json();
   }
   if (path == "/v1/explain") {

@@ -2,6 +2,7 @@
 // requests whose bodies and answers have the shapes of the CLI's --json.
 //
 //   POST /v1/run            ExecutionRequest (request_to_json) -> `warden run --json`
+//   POST /v1/run?stream=true the same, as JSON lines: output events, then the result
 //   POST /v1/assess         {code, language?, file_name?, explain?} -> one of `warden assess
 //   --json`'s files POST /v1/explain        ExecutionRequest -> `warden assess --explain`'s
 //   explanation GET  /v1/status         Host::get_security_status() and {"service": ...} GET
@@ -53,6 +54,9 @@ struct HttpAnswer {
 
 // What one connection asks.
 struct ApiCall {
+  // For a streamed run (POST /v1/run?stream=true): each piece of the
+  // program's output as it arrives, as {"stdout": text} or {"stderr": text}.
+  std::function<void(const nlohmann::json& event)> emit;
   std::string_view method;  // "GET", "POST"
   std::string_view target;  // path and query
   const std::string& body;
@@ -71,6 +75,11 @@ class Api {
 
   // Never throws: every failure is an error answer.
   HttpAnswer handle(const ApiCall& call) const;
+
+  // Whether `target` asks for a streamed run: the answer is then a chunked
+  // stream of JSON lines, the output events and last {"result": ...} (or
+  // {"error": ...}).
+  static bool streams(std::string_view method, std::string_view target);
 
  private:
   nlohmann::json route(const ApiCall& call, std::string_view path, std::string_view query) const;

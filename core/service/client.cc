@@ -9,6 +9,7 @@
 #include <boost/beast/http.hpp>
 #include <cstring>
 #include <limits>
+#include <optional>
 
 #include "service/api.h"
 #include "service/fd_stream.h"
@@ -47,6 +48,57 @@ std::unique_ptr<Client> Client::connect(const Config& config) {
                     "service.socket to your own)");
   }
   return std::unique_ptr<Client>(new Client(fd, path, config_fingerprint(config)));
+}
+
+nlohmann::json Client::stream_run(const nlohmann::json& body,
+                                  const std::function<void(const nlohmann::json&)>& on_event) {
+  http::request<http::string_body> request{http::verb::post, "/v1/run?stream=true", 11};
+  request.set(http::field::host, "warden");
+  request.set(http::field::user_agent, std::string("warden/") + WARDEN_VERSION);
+  request.set(kFingerprintHeader, fingerprint_);
+  request.set(http::field::content_type, "application/json");
+  request.body() = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  request.prepare_payload();
+  FdStream stream(fd_, -1, std::chrono::milliseconds(-1));
+  error_code ec;
+  http::write(stream, request, ec);
+  auto broken = [&](const std::string& what) {
+    return Error(ErrorKind::kEnvironment,
+                 "the warden service at " + socket_path_ + ": " + what + ": " + ec.message());
+  };
+  if (ec) throw broken("sending the request");
+  boost::beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(std::numeric_limits<std::uint64_t>::max());
+  http::read_header(stream, buffer, parser, ec);
+  if (ec) throw broken("reading its answer");
+  std::string& text = parser.get().body();
+  std::optional<nlohmann::json> last;
+  auto take_lines = [&] {
+    for (std::size_t end; (end = text.find('\n')) != std::string::npos; text.erase(0, end + 1)) {
+      nlohmann::json event = nlohmann::json::parse(text.substr(0, end), nullptr, false);
+      if (event.is_discarded())
+        throw Error(ErrorKind::kEnvironment,
+                    "the warden service at " + socket_path_ + " streamed a line that is not JSON");
+      if (event.contains("stdout") || event.contains("stderr"))
+        on_event(event);
+      else
+        last = std::move(event);
+    }
+  };
+  while (!parser.is_done()) {
+    http::read_some(stream, buffer, parser, ec);
+    if (ec) throw broken("reading its answer");
+    take_lines();
+  }
+  take_lines();
+  if (!last)
+    throw Error(ErrorKind::kEnvironment,
+                "the warden service at " + socket_path_ + " ended the stream without a result");
+  if (last->contains("result")) return (*last)["result"];
+  const auto& error = last->value("error", nlohmann::json::object());
+  throw Error(error_kind_from_name(error.value("kind", "internal")),
+              error.value("message", "the streamed run failed"));
 }
 
 void Client::cancel() noexcept {

@@ -3,6 +3,7 @@
 // benchmark drive the service with.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -32,6 +33,13 @@ class Client {
   // the request takes: a run ends within its limits.
   std::optional<nlohmann::json> call(std::string_view method, const std::string& target,
                                      const nlohmann::json& body = nullptr);
+
+  // A streamed run (POST /v1/run?stream=true): `on_event` gets each output
+  // event ({"stdout": text} or {"stderr": text}) as it arrives; returns the
+  // result ({"result": ...}'s value). Errors throw as call() does. The
+  // connection is closed afterwards (the service closes it).
+  nlohmann::json stream_run(const nlohmann::json& request,
+                            const std::function<void(const nlohmann::json&)>& on_event);
 
   // Ends the sending side: the service then cancels a run in progress and
   // still answers with its result. Async-signal-safe (warden run calls it

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <warden/version.h>
 
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <cerrno>
@@ -67,6 +68,39 @@ gid_t group_id(const std::string& name) {
     throw Error(ErrorKind::kConfig, "service.socket_group: no group named '" + name + "'");
   return found->gr_gid;
 }
+
+// The body of a streamed answer: JSON lines, each its own HTTP chunk. A
+// line is sent as far as the socket takes it without waiting, the rest kept
+// (bounded: a run's output is capped), so that a client that reads slowly
+// cannot hold the backend's loop, and with it the run's limits; finish()
+// sends what is left and the last chunk.
+class ChunkedEvents {
+ public:
+  explicit ChunkedEvents(int fd) : fd_(fd) {}
+
+  void emit(const nlohmann::json& event) {
+    std::string line = event.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+    char size[20];
+    std::snprintf(size, sizeof size, "%zx\r\n", line.size());
+    pending_ += size + line + "\r\n";
+    while (!pending_.empty()) {
+      ssize_t n = ::send(fd_, pending_.data(), pending_.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n <= 0) break;
+      pending_.erase(0, static_cast<std::size_t>(n));
+    }
+  }
+
+  bool finish(FdStream& stream) {
+    pending_ += "0\r\n\r\n";
+    error_code ec;
+    asio::write(stream, asio::buffer(pending_), ec);
+    return !ec;
+  }
+
+ private:
+  int fd_;
+  std::string pending_;
+};
 
 // Whether the client hung up: its run is then cancelled.
 bool peer_gone(int fd) {
@@ -257,12 +291,31 @@ void Server::serve(Connection& connection) {
         auto view = [](boost::beast::string_view v) {
           return std::string_view(v.data(), v.size());
         };
-        answer = api_.handle({.method = view(request.method_string()),
-                              .target = view(request.target()),
-                              .body = request.body(),
-                              .fingerprint = view(request[kFingerprintHeader]),
-                              .peer = peer,
-                              .cancelled = [this, fd] { return stopping_ || peer_gone(fd); }});
+        ApiCall call{.method = view(request.method_string()),
+                     .target = view(request.target()),
+                     .body = request.body(),
+                     .fingerprint = view(request[kFingerprintHeader]),
+                     .peer = peer,
+                     .cancelled = [this, fd] { return stopping_ || peer_gone(fd); }};
+        if (Api::streams(call.method, call.target)) {
+          // The header goes now, the events as they come, the answer last;
+          // then the connection closes.
+          http::response<http::empty_body> head{http::status::ok, version};
+          head.set(http::field::content_type, "application/x-ndjson");
+          head.set(http::field::server, std::string("warden/") + WARDEN_VERSION);
+          head.chunked(true);
+          head.keep_alive(false);
+          http::response_serializer<http::empty_body> serializer{head};
+          http::write_header(stream, serializer, ec);
+          if (ec) break;
+          ChunkedEvents events(fd);
+          call.emit = [&events](const nlohmann::json& event) { events.emit(event); };
+          answer = api_.handle(call);
+          events.emit(answer.status == 200 ? nlohmann::json{{"result", answer.body}} : answer.body);
+          events.finish(stream);
+          break;
+        }
+        answer = api_.handle(call);
       }
       http::response<http::string_body> response{static_cast<http::status>(answer.status), version};
       response.set(http::field::content_type, "application/json");

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <future>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -67,6 +68,31 @@ TEST_CASE("program arguments reach sys.argv verbatim, never through a shell") {
     CHECK(r.exit_code == 0);
     CHECK(nlohmann::json::parse(r.stdout_data) == nlohmann::json(spec.args));
     CHECK_FALSE(std::filesystem::exists("/tmp/warden-pwned"));
+  });
+}
+
+// Output streams to the host while the program runs (warden serve shows it
+// live), and what streamed is exactly what the result says.
+TEST_CASE("output reaches the host as it comes, and is all of the result's output") {
+  for_each_backend([](const SandboxBackend& b) {
+    using Clock = std::chrono::steady_clock;
+    std::string out, err;
+    std::optional<Clock::time_point> first;
+    RunSpec spec = short_spec();
+    RunResult r = b.run(spec,
+                        "import sys, time\nprint('early', flush=True)\ntime.sleep(1.5)\n"
+                        "print('late')\nprint('e', file=sys.stderr)\n",
+                        "", {}, [&](std::string_view stream, std::string_view bytes) {
+                          if (!first) first = Clock::now();
+                          (stream == "stdout" ? out : err).append(bytes);
+                        });
+    auto ended = Clock::now();
+    CHECK(r.exit_code == 0);
+    CHECK(out == r.stdout_data);
+    CHECK(err == r.stderr_data);
+    CHECK(out == "early\nlate\n");
+    REQUIRE(first);
+    CHECK(ended - *first > std::chrono::seconds(1));
   });
 }
 

@@ -183,6 +183,61 @@ TEST_CASE("the service answers every endpoint in the shapes of --json, and error
   CHECK(found);
 }
 
+TEST_CASE("a streamed run hands its output over as it comes, within the caps") {
+  Setup setup;
+  auto service = setup.start();
+  using Clock = std::chrono::steady_clock;
+  SECTION("output arrives while the program still runs") {
+    ExecutionRequest r;
+    r.code =
+        "import sys, time\nprint('first', flush=True)\nprint('warn', file=sys.stderr, "
+        "flush=True)\ntime.sleep(2)\nprint('second')\n";
+    std::vector<std::pair<nlohmann::json, Clock::time_point>> events;
+    nlohmann::json result = setup.client()->stream_run(
+        service::request_to_json(r),
+        [&](const nlohmann::json& e) { events.emplace_back(e, Clock::now()); });
+    auto finished = Clock::now();
+    CHECK(result["decision"] == "ran");
+    CHECK(result["stdout"] == "first\nsecond\n");
+    REQUIRE_FALSE(events.empty());
+    CHECK(events.front().first == nlohmann::json{{"stdout", "first\n"}});
+    CHECK(finished - events.front().second > std::chrono::milliseconds(1500));
+    std::string out, err;
+    for (const auto& [e, at] : events) {
+      if (e.contains("stdout")) out += e["stdout"].get<std::string>();
+      if (e.contains("stderr")) err += e["stderr"].get<std::string>();
+    }
+    CHECK(out == "first\nsecond\n");
+    CHECK(err == "warn\n");
+  }
+  SECTION("a character split between writes arrives whole; bytes that are not UTF-8 are replaced") {
+    ExecutionRequest r;
+    r.code =
+        "import os, time\nos.write(1, b'caf\\xc3')\ntime.sleep(0.3)\nos.write(1, "
+        "b'\\xa9 \\xff!')\n";
+    std::string out;
+    setup.client()->stream_run(service::request_to_json(r),
+                               [&](const nlohmann::json& e) { out += e.value("stdout", ""); });
+    CHECK(out == "caf\u00e9 \ufffd!");
+  }
+  SECTION("the output cap holds for what is streamed") {
+    ExecutionRequest r;
+    r.code = "import sys\nwhile True:\n    sys.stdout.write('x' * 65536)\n";
+    r.limits["output"] = "256KiB";
+    std::size_t streamed = 0;
+    nlohmann::json result = setup.client()->stream_run(
+        service::request_to_json(r),
+        [&](const nlohmann::json& e) { streamed += e.value("stdout", "").size(); });
+    CHECK(result["output_truncated"] == true);
+    CHECK(streamed <= 256 * 1024);
+    CHECK(streamed == result["stdout"].get<std::string>().size());
+  }
+  SECTION("bad input ends the stream with the error") {
+    CHECK_THROWS_WITH(setup.client()->stream_run({{"code", ""}}, [](const nlohmann::json&) {}),
+                      Catch::Contains("empty"));
+  }
+}
+
 TEST_CASE("fifty clients at once share one service and one intact log") {
   Setup setup;
   auto service = setup.start();

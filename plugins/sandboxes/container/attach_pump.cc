@@ -44,7 +44,14 @@ void Demultiplexer::keep(std::string_view bytes) {
   std::uint64_t used = out.size() + err.size();
   std::size_t room = static_cast<std::size_t>(cap_ - std::min(cap_, used));
   if (bytes.size() > room) truncated_ = true;
-  (stream_ == 2 ? err : out).append(bytes.substr(0, room));
+  std::string_view kept = bytes.substr(0, room);
+  (stream_ == 2 ? err : out).append(kept);
+  if (stream_out_ != nullptr) {
+    if (stream_ == 2)
+      stream_out_->write_stderr(kept);
+    else
+      stream_out_->write_stdout(kept);
+  }
 }
 
 Pumped pump(engine::AttachStream& stream, std::string_view stdin_data, Demultiplexer& output,

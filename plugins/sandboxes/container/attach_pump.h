@@ -17,10 +17,12 @@
 namespace warden::containers {
 
 // Splits the attach stream's frames (8-byte header: stream, 0, 0, 0, size
-// big-endian) into stdout and stderr, keeping at most `cap` bytes in all.
+// big-endian) into stdout and stderr, keeping at most `cap` bytes in all;
+// each piece kept also goes to `stream` when given, as it arrives.
 class Demultiplexer {
  public:
-  explicit Demultiplexer(std::uint64_t cap) : cap_(cap) {}
+  explicit Demultiplexer(std::uint64_t cap, OutputStream* stream = nullptr)
+      : cap_(cap), stream_out_(stream) {}
 
   void feed(const char* data, std::size_t size);
   bool truncated() const { return truncated_; }
@@ -30,6 +32,7 @@ class Demultiplexer {
   void keep(std::string_view bytes);
 
   std::uint64_t cap_;
+  OutputStream* stream_out_;
   std::string pending_;
   unsigned char stream_ = 1;
   std::uint32_t frame_left_ = 0;

@@ -344,7 +344,7 @@ RunResult ContainerBackend::run_in(PreparedContainer& c, const RunRequest& reque
   if (sandboxing::write_without_sigpipe(c.go_fd, "g", 1) != 1)
     throw PluginError(WARDEN_ERR_INTERNAL,
                       engine_name() + ": cannot start the program: " + std::strerror(errno));
-  Demultiplexer output(limits.output_bytes);
+  Demultiplexer output(limits.output_bytes, &request.output);
   // The kill goes out beside the pump: the engine may not finish it while
   // the container's output is not being read.
   std::future<void> kill;

@@ -135,7 +135,7 @@ class NativeBackend {
     ChildOutcome outcome;
     try {
       outcome = run_child(
-          setup, request.stdin_data, limits.wall_time_ms, limits.output_bytes,
+          setup, request.stdin_data, limits.wall_time_ms, limits.output_bytes, request.output,
           [&] { return request.cancellation.cancelled(); },
           [&] { return cgroup->cpu_time_ms() >= limits.cpu_time_ms; }, [&] { cgroup->kill_all(); });
     } catch (const std::exception& e) {

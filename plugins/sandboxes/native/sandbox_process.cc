@@ -84,7 +84,7 @@ void close_fd(int& fd) {
 }  // namespace
 
 ChildOutcome run_child(const ChildSetup& setup, std::string_view stdin_data,
-                       std::uint64_t wall_time_ms, std::uint64_t output_cap,
+                       std::uint64_t wall_time_ms, std::uint64_t output_cap, OutputStream& output,
                        const std::function<bool()>& cancelled,
                        const std::function<bool()>& cpu_exhausted,
                        const std::function<void()>& kill_tree) {
@@ -182,7 +182,12 @@ ChildOutcome run_child(const ChildSetup& setup, std::string_view stdin_data,
       }
       std::size_t room =
           output_cap - std::min<std::uint64_t>(output_cap, outcome.out.size() + outcome.err.size());
-      text->append(buffer, std::min<std::size_t>(room, static_cast<std::size_t>(r)));
+      std::string_view kept(buffer, std::min<std::size_t>(room, static_cast<std::size_t>(r)));
+      text->append(kept);
+      if (text == &outcome.out)
+        output.write_stdout(kept);
+      else
+        output.write_stderr(kept);
       if (static_cast<std::size_t>(r) > room) {
         outcome.output_truncated = true;
         kill_once();

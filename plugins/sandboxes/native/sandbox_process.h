@@ -5,6 +5,7 @@
 
 #include <sys/resource.h>
 #include <sys/types.h>
+#include <warden/plugin.h>
 
 #include <cstdint>
 #include <functional>
@@ -41,8 +42,10 @@ struct ChildOutcome {
 // when `cpu_exhausted` (polled every few milliseconds) says the run's CPU time
 // is spent, and once the child has exited (to end anything it left). Throws
 // std::runtime_error when the child cannot be started, with the step and errno.
+// Each piece of output kept (under `output_cap`) also goes to `output` as it
+// arrives.
 ChildOutcome run_child(const ChildSetup& setup, std::string_view stdin_data,
-                       std::uint64_t wall_time_ms, std::uint64_t output_cap,
+                       std::uint64_t wall_time_ms, std::uint64_t output_cap, OutputStream& output,
                        const std::function<bool()>& cancelled,
                        const std::function<bool()>& cpu_exhausted,
                        const std::function<void()>& kill_tree);

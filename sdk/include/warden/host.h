@@ -66,6 +66,13 @@ struct ExecutionRequest {
   // its run_result and resource_violation records written ("cancelled").
   // `warden run` sets it on SIGTERM and SIGINT. Empty: never cancelled.
   std::function<bool()> cancelled;
+  // Told each piece of the program's output as the backend hands it over
+  // (under the output cap): the stream ("stdout" or "stderr") and the bytes,
+  // which need not end on a line or a UTF-8 character. Called from the
+  // thread that runs the backend (the calling thread, for the shipped ones),
+  // never twice at once; the result's stdout and stderr still hold all of it. warden serve streams
+  // a run's output with it. Empty: none.
+  OutputCallback on_output;
 };
 
 // What happened to a request.

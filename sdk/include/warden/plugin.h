@@ -149,11 +149,38 @@ struct AssessRequest {
   Cancellation cancellation;
 };
 
+// The program's output as it arrives, so that the host can show it while
+// the program runs (warden serve streams it to its client). A backend calls
+// write() with each piece of output it keeps (under the output cap, in the
+// order it came), from any one thread at a time. Once a backend has written
+// here, the host takes stdout and stderr from these pieces and ignores
+// RunResult's stdout_data and stderr_data; a backend that never writes here
+// hands its whole output back in RunResult, and the host gets it at the end.
+class OutputStream {
+ public:
+  OutputStream() = default;
+  OutputStream(warden_sink out, warden_sink err) : out_(out), err_(err) {}
+  void write_stdout(std::string_view bytes) { write(out_, bytes); }
+  void write_stderr(std::string_view bytes) { write(err_, bytes); }
+  bool used() const { return used_; }
+
+ private:
+  void write(warden_sink sink, std::string_view bytes) {
+    used_ = true;
+    if (sink.write != nullptr && !bytes.empty())
+      sink.write(sink.context, bytes.data(), bytes.size());
+  }
+  warden_sink out_{nullptr, nullptr};
+  warden_sink err_{nullptr, nullptr};
+  bool used_ = false;
+};
+
 struct RunRequest {
   RunSpec spec;
   std::string_view code;        // valid for the duration of run()
   std::string_view stdin_data;  // valid for the duration of run()
   Cancellation cancellation;
+  mutable OutputStream output;  // the program's output, as it arrives
 };
 
 namespace plugin_detail {
@@ -257,9 +284,12 @@ struct SandboxAdapter {
       r.code = std::string_view(request->code.data, request->code.size);
       r.stdin_data = std::string_view(request->stdin_data.data, request->stdin_data.size);
       r.cancellation = Cancellation(request->cancel);
+      r.output = OutputStream(out, err);
       RunResult run_result = static_cast<T*>(instance)->run(r);
-      write(out, run_result.stdout_data);
-      write(err, run_result.stderr_data);
+      if (!r.output.used()) {
+        write(out, run_result.stdout_data);
+        write(err, run_result.stderr_data);
+      }
       write_json(result, run_result);
     });
   }

@@ -9,6 +9,7 @@
 #define WARDEN_TYPES_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -287,6 +288,10 @@ inline void to_json(nlohmann::json& j, const Limits& l) {
 inline void from_json(const nlohmann::json& j, Limits& l) {
   for_each_limit(l, [&j](const LimitName& n, auto& field) { j.at(n.json_name).get_to(field); });
 }
+
+// Receives a program's output piece by piece: the stream ("stdout" or
+// "stderr") and the bytes.
+using OutputCallback = std::function<void(std::string_view stream, std::string_view bytes)>;
 
 // What the host asks a sandbox backend to run. The code and stdin bytes travel
 // beside it (warden_run_request), not inside the JSON.
