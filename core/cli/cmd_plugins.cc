@@ -57,6 +57,13 @@ void add_status_command(CLI::App& app, Context& context) {
     const Config& config = context.config();
     PluginSet set(config);
     auto statuses = set.status();
+    // The service of this configuration, when one runs: its own figures.
+    nlohmann::json service = {{"socket", config.service.socket.string()}, {"running", false}};
+    if (auto* client = context.service())
+      if (auto answer = client->call("GET", "/v1/status")) {
+        service = (*answer)["service"];
+        service["running"] = true;
+      }
     if (json) {
       nlohmann::json plugins = nlohmann::json::array();
       for (const auto& s : statuses)
@@ -73,12 +80,20 @@ void add_status_command(CLI::App& app, Context& context) {
           {"default_backend", config.backends.default_backend},
           {"policies", config.policies.directory.string()},
           {"audit_directory", config.audit.directory.string()},
+          {"service", service},
           {"plugins", plugins}};
       print_json(out);
     } else {
       std::cout << "config:    " << config.file.string() << "\n"
                 << "policies:  " << config.policies.directory.string() << "\n"
-                << "audit log: " << config.audit.directory.string() << "\n\n";
+                << "audit log: " << config.audit.directory.string() << "\n"
+                << "service:   " << config.service.socket.string()
+                << (service["running"].get<bool>()
+                        ? " (running, pid " + service["pid"].dump() + ", " +
+                              service["requests"].dump() + " requests since " +
+                              service["started_at"].get<std::string>() + ")"
+                        : " (not running)")
+                << "\n\n";
       for (const auto& s : statuses) {
         std::cout << std::left << std::setw(12) << s.name << std::setw(10) << s.kind
                   << std::setw(13) << (s.available ? "available" : "UNAVAILABLE")

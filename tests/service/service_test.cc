@@ -431,6 +431,10 @@ TEST_CASE("the CLI uses a running service of its configuration, and says so with
   INFO(echoed.err);
   CHECK(echoed.exit_code == 0);
   CHECK_THAT(echoed.out, Catch::Contains("['-v', 'a b'] piped"));
+  auto status = test::run_process(
+      {test::warden_binary(), "--config", setup.config_file.string(), "status", "--json"});
+  CHECK(nlohmann::json::parse(status.out)["service"]["running"] == true);
+  CHECK(nlohmann::json::parse(status.out)["service"]["pid"] == service->pid());
   auto assessed = test::run_process({test::warden_binary(), "--config", setup.config_file.string(),
                                      "assess", "--json", program.string()});
   CHECK(assessed.exit_code == 0);
