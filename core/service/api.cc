@@ -4,7 +4,6 @@
 
 #include <charconv>
 #include <map>
-#include <memory>
 #include <set>
 
 #include "audit/audit_reader.h"
@@ -239,29 +238,25 @@ nlohmann::json Api::route(const ApiCall& call, std::string_view path,
     ExecutionRequest request = request_from_json(parse_body(call.body, "POST /v1/run"));
     identify(request);
     request.cancelled = call.cancelled;
-    if (call.emit) {
-      // Text per stream, each piece ending on a whole UTF-8 character; a
-      // character split between pieces waits for its rest.
-      auto pending = std::make_shared<std::map<std::string, std::string>>();
-      request.on_output = [pending, emit = call.emit](std::string_view stream,
-                                                      std::string_view bytes) {
-        std::string& text = (*pending)[std::string(stream)];
+    // A streamed run's text per stream, each event ending on a whole UTF-8
+    // character: the start of a character split between pieces is held here
+    // until its rest comes.
+    std::map<std::string, std::string> held;
+    auto send = [&](std::string_view stream, std::string_view text) {
+      bool replaced = false;
+      if (!text.empty()) call.emit({{std::string(stream), valid_utf8(text, replaced)}});
+    };
+    if (call.emit)
+      request.on_output = [&](std::string_view stream, std::string_view bytes) {
+        std::string& text = held.try_emplace(std::string(stream)).first->second;
         text.append(bytes);
         std::size_t whole = complete_utf8_prefix(text);
-        if (whole == 0) return;
-        bool replaced = false;
-        emit(
-            {{std::string(stream), valid_utf8(std::string_view(text).substr(0, whole), replaced)}});
+        send(stream, std::string_view(text).substr(0, whole));
         text.erase(0, whole);
       };
-      nlohmann::json result = host_.assess_and_execute(request).to_json();
-      for (const auto& [stream, rest] : *pending) {
-        bool replaced = false;
-        if (!rest.empty()) call.emit({{stream, valid_utf8(rest, replaced)}});
-      }
-      return result;
-    }
-    return host_.assess_and_execute(request).to_json();
+    nlohmann::json result = host_.assess_and_execute(request).to_json();
+    for (const auto& [stream, rest] : held) send(stream, rest);
+    return result;
   }
   if (path == "/v1/explain") {
     expect("POST");

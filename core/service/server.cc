@@ -227,7 +227,13 @@ void Server::run() {
     }
     if (!serving || !room || !(fds[1].revents & POLLIN)) continue;
     int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd < 0) continue;  // the client gave up already, or EMFILE: it retries
+    if (fd < 0) {
+      // Out of descriptors: the client waits in the backlog until one frees,
+      // rather than the loop spinning on it. Any other error: it gave up.
+      if (errno == EMFILE || errno == ENFILE)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      continue;
+    }
     std::lock_guard lock(mutex_);
     auto& connection = connections_.emplace_back(std::make_unique<Connection>());
     connection->fd = fd;
