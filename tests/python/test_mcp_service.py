@@ -15,6 +15,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -22,10 +23,12 @@ from typing import Any, Dict, Iterator, List
 
 import pytest
 
+import warden
 from conftest import write_config
 from risk_samples import BLOCKED, HIGH, LOW
 from test_mcp_server import WARDEN, Session, _require_native, serve
 
+import anyio  # noqa: E402
 from mcp import types  # noqa: E402  (test_mcp_server skipped the module without it)
 
 
@@ -109,8 +112,6 @@ def service(tmp_path: Path, socket_folder: Path) -> Iterator[Service]:
 
 def assessments(config: Path) -> List[Dict[str, Any]]:
     """The assessment records of the test's audit log, read by the module."""
-    import warden
-
     with warden.SafetyAPI(config) as api:
         return api.get_execution_history(100)["security_assessments"]
 
@@ -179,8 +180,6 @@ def test_the_confirmation_flow_goes_through_the_service(service: Service) -> Non
         "declined",
         "overridden",
     ]
-    import warden
-
     with warden.SafetyAPI(service.config) as api:
         report = api.get_audit_report(None)
     assert report["summary"]["confirmations"] == 1
@@ -249,3 +248,94 @@ def test_a_service_of_another_configuration_is_not_used(
     ran = assessments(ours)
     assert len(ran) == 1 and not through_service(ran[0])
     assert assessments(theirs) == []  # the other service ran nothing of ours
+
+
+def test_calls_share_the_service_at_once(service: Service) -> None:
+    """Calls in flight together each get a connection of their own: a call is
+    answered while a 2-second run goes on in the service."""
+    slow = "import time\ntime.sleep(2)\nprint('slept')\n"
+
+    async def test(s: Session) -> None:
+        finished: Dict[str, float] = {}
+
+        async def run_slow() -> None:
+            r = await s.call("run_code", code=slow)
+            assert r["decision"] == "ran" and r["stdout"] == "slept\n"
+            finished["run"] = anyio.current_time()
+
+        async with anyio.create_task_group() as tasks:
+            started = anyio.current_time()
+            tasks.start_soon(run_slow)
+            await anyio.sleep(0.3)
+            r = await s.call("run_code", code=LOW)
+            assert r["decision"] == "ran" and r["stdout"] == "Hello, World!\n"
+            finished["quick"] = anyio.current_time()
+        assert finished["quick"] < finished["run"]
+        assert finished["quick"] - started < 1.8  # not queued behind the 2 s run
+
+    serve(service.config, test)
+    runs = [r for r in assessments(service.config) if r["data"]["metadata"].get("via") == "mcp"]
+    assert len(runs) == 2 and all(through_service(r) for r in runs)
+
+
+def test_service_cli_never_keeps_the_server_in_process(
+    tmp_path: Path, socket_folder: Path
+) -> None:
+    sock = socket_folder / "w.sock"
+    config = config_with_socket(tmp_path, sock)
+    config.write_text(config.read_text() + "  cli: never\n")
+    running = Service(config, sock, tmp_path / "serve.log")
+    errlog = tmp_path / "mcp.err"
+    try:
+        before = requests_served(sock)
+
+        async def test(s: Session) -> None:
+            assert (await s.call("run_code", code=LOW))["decision"] == "ran"
+
+        serve(config, test, errlog=errlog)
+        assert requests_served(sock) == before + 1  # this test's own status request
+    finally:
+        running.stop()
+    assert "(service.cli: never): working in process" in errlog.read_text()
+    ran = assessments(config)
+    assert len(ran) == 1 and not through_service(ran[0])
+
+
+# Listens on a unix socket and accepts connections without answering.
+_LISTENER = """
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1])
+s.listen(8)
+print("listening", flush=True)
+while True:
+    s.accept()
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to listen as another user")
+def test_a_socket_of_another_user_gets_no_code(tmp_path: Path, socket_folder: Path) -> None:
+    """A socket served by neither this user nor root: the server refuses to
+    send code there and says why, rather than working in process."""
+    socket_folder.chmod(0o777)
+    sock = socket_folder / "w.sock"
+    config = write_config(tmp_path, f"service:\n  socket: {sock}\n")
+    nobody = 65534
+    listener = subprocess.Popen(
+        [sys.executable, "-c", _LISTENER, str(sock)], user=nobody, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert listener.stdout is not None and listener.stdout.readline() == "listening\n"
+        server = subprocess.run(
+            [sys.executable, "-m", "warden.mcp", "--config", str(config)],
+            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
+        )
+    finally:
+        listener.kill()
+        listener.wait()
+    assert server.returncode == 1
+    assert f"the warden service at {sock} is run by" in server.stderr
+    assert f"(uid {nobody}), neither you nor root: not sending it code" in server.stderr
+    assert server.stdout == ""
+    with warden.SafetyAPI(config) as api:
+        assert api.get_execution_history(10)["security_assessments"] == []
