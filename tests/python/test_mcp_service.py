@@ -190,8 +190,10 @@ def test_without_the_service_the_server_works_in_process(
     service: Service, tmp_path: Path
 ) -> None:
     """Started while the service runs; the service stops mid-session: the next
-    calls go in process. Then a server started with no service is in process."""
+    calls go in process, and back to the service when it runs again. Then a
+    server started with no service is in process."""
     errlog = tmp_path / "mcp.err"
+    restarted: List[Service] = []
 
     async def test(s: Session) -> None:
         first = await s.call("run_code", code=LOW)
@@ -201,10 +203,20 @@ def test_without_the_service_the_server_works_in_process(
         second = await s.call("run_code", code="print('in process')\n")
         assert second["decision"] == "ran" and second["stdout"] == "in process\n"
         assert (await s.call("assess_code", code=HIGH))["level"] == "HIGH"
+        restarted.append(Service(service.config, service.socket, tmp_path / "serve2.log"))
+        before = requests_served(service.socket)
+        again = await s.call("run_code", code="print('served again')\n")
+        assert again["decision"] == "ran" and again["stdout"] == "served again\n"
+        assert requests_served(service.socket) - before >= 2  # the dry run and the run
+        restarted[0].stop()
 
-    serve(service.config, test, errlog=errlog)
+    try:
+        serve(service.config, test, errlog=errlog)
+    finally:
+        for running in restarted:
+            running.stop()
     log = errlog.read_text()
-    assert f"using the warden service at {service.socket}" in log
+    assert log.count(f"using the warden service at {service.socket}") == 2
     assert f"no warden service at {service.socket}" in log and "working in process" in log
 
     async def alone(s: Session) -> None:
@@ -218,7 +230,7 @@ def test_without_the_service_the_server_works_in_process(
 
     records = assessments(service.config)
     served = [through_service(r) for r in sorted(records, key=lambda r: r["index"])]
-    assert served == [True, False, False, False]
+    assert served == [True, False, False, True, False]
 
 
 def test_a_service_of_another_configuration_is_not_used(
