@@ -243,10 +243,10 @@ class ServiceOrHost:
         self.serving = ""  # "service" | "in_process": what served the last call
 
     def start(self) -> str:
-        """Asks the service for its status, or opens the in-process host, so
-        that what cannot work says so now; returns what serves ("service" or
-        "in_process")."""
-        self._serve(lambda s: s.call("GET", "/v1/status"), lambda api: api.get_security_status())
+        """Asks the service for its status (GET /v1/status, once), or opens the
+        in-process host, so that what cannot work says so now; returns what
+        serves ("service" or "in_process")."""
+        self._serve(lambda s: s.call("GET", "/v1/status"), lambda api: None)
         return self.serving
 
     def _note(self, serving: str, why: str = "") -> None:
