@@ -24,7 +24,9 @@
 #include <vector>
 
 #include "common/paths.h"
+#include "config/config.h"
 #include "json_value.h"
+#include "service/api.h"
 
 namespace py = pybind11;
 
@@ -212,6 +214,30 @@ class HostHandle {
   std::shared_ptr<Host> host_;
 };
 
+// What a client of `warden serve` needs from the configuration at
+// `config_path` (resolved as Host::open resolves it): the service's socket,
+// whether clients use it (service.cli), and the fingerprint the service
+// compares with its own (X-Warden-Config), computed by the same function.
+py::dict service_settings(const std::string& config_path) {
+  std::string socket, fingerprint, file;
+  bool cli = true;
+  {
+    py::gil_scoped_release release;
+    Config config = load_config(resolve_config_path(config_path));
+    socket = config.service.socket.string();
+    cli = config.service.cli_uses_service;
+    fingerprint = service::config_fingerprint(config);
+    file = config.file.string();
+  }
+  py::dict settings;
+  settings["socket"] = socket;
+  settings["cli"] = cli;
+  settings["fingerprint"] = fingerprint;
+  settings["config"] = file;
+  settings["header"] = service::kFingerprintHeader;
+  return settings;
+}
+
 const char* kind_name(ErrorKind kind) {
   switch (kind) {
     case ErrorKind::kInvalidInput: return "invalid_input";
@@ -254,6 +280,10 @@ PYBIND11_MODULE(_warden, m) {
   m.def(
       "data_directory", [] { return warden::data_directory().string(); },
       "The folder holding config/warden.yaml and policies/ of this installation");
+
+  m.def("service_settings", &warden::python::service_settings, py::arg("config_path") = "",
+        "The `warden serve` a client of this configuration uses: {socket, cli, fingerprint, "
+        "config, header}; raises ValueError for a configuration that does not load");
 
   py::class_<HostHandle>(m, "Host", "An open warden host (warden::Host); thread-safe")
       .def(py::init<const std::string&>(), py::arg("config_path") = "",

@@ -4,8 +4,12 @@ official Python SDK (``pip install 'warden[mcp]'``, Python 3.10 or newer).
 
 Tools: ``run_code`` (assess, decide, run in the sandbox, audit), ``assess_code``
 (assess and classify only) and ``history`` (the audit log's newest records).
-One :class:`warden.SafetyAPI` (one ``warden::Host``) serves every call; each
-call runs in a worker thread, so the server keeps answering while code runs.
+Each call goes to the ``warden serve`` of the same configuration when one runs
+(its socket ``service.socket``; the warm assessors, sandbox pools, result
+cache and audit writer are then shared with every other client), else to one
+:class:`warden.SafetyAPI` (one ``warden::Host``) of the server's own, as the
+C++ CLI does (warden._service.ServiceOrHost); stderr says which. Each call
+runs in a worker thread, so the server keeps answering while code runs.
 
 Nothing HIGH or BLOCKED runs without the user's answer. Before ``run_code``
 runs anything, a dry run (``SafetyAPI.explain``: nothing runs, nothing is
@@ -27,7 +31,7 @@ calling again from 2026-07-28 on.
 import argparse
 import logging
 import sys
-from typing import Annotated, Any, Callable, Dict, List, Optional, TypeVar
+from typing import Annotated, Any, Callable, Dict, List, Optional, Protocol, TypeVar
 
 import anyio.to_thread
 from mcp.server.elicitation import AcceptedElicitation, ElicitationResult
@@ -39,7 +43,7 @@ from pydantic import BaseModel, Field
 from typing_extensions import TypedDict  # pydantic needs it for output schemas before 3.12
 
 import warden
-from warden.api import SafetyAPI
+from warden._service import ServiceOrHost
 
 __all__ = ["build_server", "main"]
 
@@ -137,6 +141,27 @@ class HistoryOutput(TypedDict):
 T = TypeVar("T")
 
 
+class Warden(Protocol):
+    """What the tools call: a :class:`warden.SafetyAPI`, or a
+    :class:`warden._service.ServiceOrHost` (the service when one runs)."""
+
+    def explain(self, code: str) -> Dict[str, Any]: ...
+
+    def assess_and_execute(
+        self,
+        code: str,
+        user_override: bool = False,
+        user_explanation: Optional[str] = None,
+        metadata: Optional[Dict[str, Any]] = None,
+        confirm: bool = False,
+        stdin: Optional[str] = None,
+    ) -> Any: ...
+
+    def assess_code_only(self, code: str) -> Dict[str, Any]: ...
+
+    def get_execution_history(self, limit: int = 10) -> Dict[str, Any]: ...
+
+
 async def _in_thread(call: Callable[[], T]) -> T:
     """``call()`` (a blocking Host call) in a worker thread; warden's errors as
     tool errors, whose message the client (and its model) reads."""
@@ -183,7 +208,7 @@ def _question(headline: str, plan: Dict[str, Any], code: str, ending: str) -> st
     )
 
 
-def build_server(api: SafetyAPI) -> MCPServer:
+def build_server(api: Warden) -> MCPServer:
     """The MCP server whose tools use ``api`` (which stays open while it serves)."""
     # Resolvers: the SDK runs them before run_code's body and asks the user what
     # they return as Elicit. They may run again on each round of a 2026-07-28 call.
@@ -387,8 +412,12 @@ def main(argv: Optional[List[str]] = None) -> None:
     )
     args = parser.parse_args(argv)
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="warden mcp: %(message)s")
+    logging.getLogger("warden.service").setLevel(logging.INFO)  # which path serves, on stderr
     try:
-        api = SafetyAPI(args.config)  # None: $WARDEN_CONFIG, the user's, the installed one
+        # None: $WARDEN_CONFIG, the user's, the installed one. The service of that
+        # configuration when one runs, else a host of our own, opened now.
+        api = ServiceOrHost(args.config)
+        api.start()
     except (ValueError, RuntimeError) as e:
         sys.exit(f"warden mcp: cannot open warden: {e}")
     try:

@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict, List, Optional
 
@@ -72,10 +73,12 @@ def serve(
     test: Callable[[Session], Awaitable[None]],
     answer: Optional[Callable[[types.ElicitRequestFormParams], types.ElicitResult]] = None,
     command: Optional[List[str]] = None,
+    errlog: Optional[Path] = None,
 ) -> None:
     """Starts the server (`python -m warden.mcp --config config`, or `command`),
     connects the SDK's client (with an elicitation callback when `answer` is
-    given, so the client declares the capability), and runs `test` on the session."""
+    given, so the client declares the capability), and runs `test` on the session.
+    The server's stderr goes to `errlog` when given (else to this process's)."""
     argv = command or [sys.executable, "-m", "warden.mcp", "--config", str(config)]
     params = StdioServerParameters(command=argv[0], args=argv[1:], env={**os.environ})
     asked: List[types.ElicitRequestFormParams] = []
@@ -89,8 +92,9 @@ def serve(
         return answer(params)
 
     async def main() -> None:
-        with anyio.fail_after(120):
-            async with stdio_client(params) as (read, write):
+        with anyio.fail_after(120), ExitStack() as files:
+            err = files.enter_context(errlog.open("a")) if errlog is not None else sys.stderr
+            async with stdio_client(params, errlog=err) as (read, write):
                 async with ClientSession(
                     read, write, elicitation_callback=on_elicit if answer else None
                 ) as session:
