@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -72,6 +73,43 @@ struct RequestsConfig {
   std::vector<std::string> env_allowlist = {"LANG", "LC_ALL", "TZ"};
 };
 
+// Where a webhook alert goes: http://host[:port]/path (no https).
+struct HttpUrl {
+  std::string host;
+  std::string port = "80";
+  std::string target = "/";  // path and query
+};
+
+// Parses an http:// URL; nullopt (and `why`) when it is not one warden can POST to.
+std::optional<HttpUrl> parse_http_url(const std::string& url, std::string& why);
+
+// Alerts on critical events (docs/alerts.md): the sinks, each off unless
+// configured, and the bound on what waits for delivery.
+struct SyslogAlertsConfig {
+  bool enabled = false;
+  std::filesystem::path socket = "/dev/log";  // a unix datagram socket (journald reads /dev/log)
+  std::string facility = "auth";              // RFC 5424 name
+  std::string ident = "warden";               // the tag before the message
+};
+
+struct WebhookAlertsConfig {
+  std::string url;                  // empty: off
+  HttpUrl target;                   // url, parsed
+  std::uint64_t timeout_ms = 5000;  // per attempt: connect, send, answer
+  std::uint64_t retries = 3;        // attempts after the first
+  std::uint64_t backoff_ms = 1000;  // before the first retry; doubles for each next one
+};
+
+struct AlertsConfig {
+  // Alerts waiting to be decided or delivered, at most; when full, the
+  // oldest is dropped (and counted).
+  std::uint64_t max_queued = 256;
+  // How long the host's destructor waits for the alerts still queued.
+  std::uint64_t flush_timeout_ms = 2000;
+  SyslogAlertsConfig syslog;
+  WebhookAlertsConfig webhook;
+};
+
 struct Config {
   std::filesystem::path file;  // absolute path of the file read, empty for defaults
   std::string log_level = "info";
@@ -95,6 +133,7 @@ struct Config {
                   .tmpfs_bytes = 512ull << 20,
                   .output_bytes = 16ull << 20};
   RequestsConfig requests;
+  AlertsConfig alerts;
 };
 
 // The policies installed with warden: <data>/policies/default.
