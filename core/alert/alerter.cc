@@ -57,6 +57,7 @@ Alerter::~Alerter() {
     std::lock_guard lock(mutex_);
     stopping_ = true;
     flush_deadline_ = Clock::now() + std::chrono::milliseconds(config_.flush_timeout_ms);
+    attempt_deadline_ = std::min(attempt_deadline_.load(), flush_deadline_);
   }
   wake_.notify_all();
   worker_.join();
@@ -133,9 +134,9 @@ void Alerter::work() {
     Delivery d = std::move(*next);
     deliveries_.erase(next);
     auto deadline = now + std::chrono::milliseconds(config_.webhook.timeout_ms);
-    if (stopping_) deadline = std::min(deadline, flush_deadline_);
+    attempt_deadline_ = stopping_ ? std::min(deadline, flush_deadline_) : deadline;
     lock.unlock();
-    std::optional<std::string> error = attempt(d, deadline);
+    std::optional<std::string> error = attempt(d);
     ++d.attempts;
     bool give_up = error && d.attempts > retries(d.sink);
     if (give_up) record_failure(d, *error);
@@ -199,12 +200,12 @@ std::optional<Alert> Alerter::decide(const nlohmann::json& event) {
   return alert;
 }
 
-std::optional<std::string> Alerter::attempt(const Delivery& d, Clock::time_point deadline) {
+std::optional<std::string> Alerter::attempt(const Delivery& d) {
   try {
     if (d.sink == kSyslog)
       send_syslog(config_.syslog, *d.alert);
     else
-      post_webhook(config_.webhook, *d.alert, deadline);
+      post_webhook(config_.webhook, *d.alert, attempt_deadline_);
     return std::nullopt;
   } catch (const std::exception& e) {
     return e.what();

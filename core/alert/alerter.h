@@ -21,6 +21,7 @@
 // logged and, when the log takes it, recorded.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -45,9 +46,8 @@ class Alerter {
   // `audit` may be null: a log that did not open (audit damage) cannot
   // record the alert, which is still delivered.
   Alerter(const AlertsConfig& config, policy::PolicyEngine& policy, audit::AuditLog* audit);
-  // Delivers what is queued, for at most alerts.flush_timeout (plus an
-  // attempt under way, at most webhook.timeout); what is left then is
-  // recorded as not delivered.
+  // Delivers what is queued, for at most alerts.flush_timeout (an attempt
+  // under way included); what is left then is recorded as not delivered.
   ~Alerter();
   Alerter(const Alerter&) = delete;
   Alerter& operator=(const Alerter&) = delete;
@@ -81,8 +81,7 @@ class Alerter {
   // The policy's verdict on `event` (or the default), recorded; nullopt: no alert.
   std::optional<Alert> decide(const nlohmann::json& event);
   // One attempt; the error, or nullopt when the sink took it.
-  std::optional<std::string> attempt(const Delivery& d,
-                                     std::chrono::steady_clock::time_point deadline);
+  std::optional<std::string> attempt(const Delivery& d);
   void record_failure(const Delivery& d, const std::string& error);
   // Makes room for one more (requires mutex_).
   void make_room();
@@ -100,6 +99,9 @@ class Alerter {
   Counts counts_;
   bool stopping_ = false;
   std::chrono::steady_clock::time_point flush_deadline_;
+  // The attempt under way gives up then; the destructor brings it forward
+  // to the flush deadline.
+  std::atomic<std::chrono::steady_clock::time_point> attempt_deadline_;
   std::thread worker_;
 };
 

@@ -44,10 +44,12 @@ int severity_code(const std::string& severity) {
 }
 
 // One HTTP exchange, each step run on the io_context until it completes or
-// the deadline passes.
+// the deadline passes (looked at every kSlice, as it may move).
 class Exchange {
  public:
-  explicit Exchange(std::chrono::steady_clock::time_point deadline) : deadline_(deadline) {}
+  using Deadline = std::atomic<std::chrono::steady_clock::time_point>;
+  static constexpr std::chrono::milliseconds kSlice{20};
+  explicit Exchange(const Deadline& deadline) : deadline_(deadline) {}
 
   template <class Start, class Cancel>
   void run(const char* step, Start start, Cancel cancel) {
@@ -58,8 +60,11 @@ class Exchange {
       done = true;
     });
     ioc_.restart();
-    auto left = deadline_ - std::chrono::steady_clock::now();
-    ioc_.run_for(std::max<std::chrono::steady_clock::duration>(left, std::chrono::milliseconds(1)));
+    for (;;) {
+      auto left = deadline_.load() - std::chrono::steady_clock::now();
+      if (done || left <= std::chrono::steady_clock::duration::zero()) break;
+      ioc_.run_for(std::min<std::chrono::steady_clock::duration>(left, kSlice));
+    }
     if (!done) {
       cancel();
       ioc_.restart();
@@ -73,7 +78,7 @@ class Exchange {
   asio::io_context& ioc() { return ioc_; }
 
  private:
-  std::chrono::steady_clock::time_point deadline_;
+  const Deadline& deadline_;
   asio::io_context ioc_;
 };
 
@@ -119,7 +124,7 @@ void send_syslog(const SyslogAlertsConfig& config, const Alert& alert) {
 }
 
 void post_webhook(const WebhookAlertsConfig& config, const Alert& alert,
-                  std::chrono::steady_clock::time_point deadline) {
+                  const std::atomic<std::chrono::steady_clock::time_point>& deadline) {
   try {
     Exchange x(deadline);
     tcp::resolver resolver(x.ioc());

@@ -7,6 +7,7 @@
 // Failure: Error(kEnvironment) saying which sink and why.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -40,8 +41,9 @@ std::string syslog_message(const SyslogAlertsConfig& config, const Alert& alert)
 void send_syslog(const SyslogAlertsConfig& config, const Alert& alert);
 
 // POSTs webhook_body() to config.url; succeeds on a 2xx answer. Gives up at
-// `deadline` (connect, send and the answer together).
+// `deadline` (connect, send and the answer together), which another thread
+// may move earlier while the attempt runs (the Alerter does, at shutdown).
 void post_webhook(const WebhookAlertsConfig& config, const Alert& alert,
-                  std::chrono::steady_clock::time_point deadline);
+                  const std::atomic<std::chrono::steady_clock::time_point>& deadline);
 
 }  // namespace warden::alert

@@ -602,7 +602,8 @@ AlertVerdict PolicySession::alert(const nlohmann::json& event,
   }
   auto read = [&v, &sinks](const nlohmann::json& r) {
     if (r.is_null() || r == false) return;
-    if (!r.is_object())
+    bool empty_table = r.is_array() && r.empty();  // {} reads as an empty list
+    if (!r.is_object() && !empty_table)
       throw PolicyFailure(
           "in function 'alert': must return false, nil or a table {severity=, message=, sinks=}");
     for (const auto& [key, value] : r.items())
