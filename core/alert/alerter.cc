@@ -172,7 +172,14 @@ std::optional<Alert> Alerter::decide(const nlohmann::json& event) {
       event.value("kind", "") == "policy_failure" && event.value("function", "") == "alert";
   policy::AlertVerdict v;
   const char* decided_by = "policy";
-  if (!about_alert) v = policy_.alert(event, kSinkNames);
+  if (!about_alert) {
+    try {
+      v = policy_.alert(event, kSinkNames);
+    } catch (const std::exception& e) {  // no policy state to call it on (a reload went bad)
+      spdlog::error("could not ask the policy's alert(): {}", e.what());
+      v.stop = policy::PolicyStop{policy::PolicyStop::Kind::kFailed, "alert", e.what()};
+    }
+  }
   if (about_alert || !v.defined || v.stop) {
     v = default_verdict(event);
     decided_by = "default";

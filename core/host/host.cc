@@ -197,7 +197,10 @@ class HostImpl final : public Host {
     integrity["valid"] = report.intact;
     if (!report.intact) {
       degraded = true;
-      raise_audit_damage("status", integrity.dump());
+      raise_audit_damage(
+          "status",
+          report.reason +
+              (report.bad_index ? " (record " + std::to_string(*report.bad_index) + ")" : ""));
     }
     if (alerter_) {
       alert::Alerter::Counts n = alerter_->counts();

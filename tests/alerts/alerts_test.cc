@@ -402,3 +402,61 @@ TEST_CASE("alert() answers are checked like every policy answer") {
   CHECK_THAT(verdict("function alert(e) return warden.deny('no') end").stop->reason,
              Catch::Contains("warden.deny has no meaning here"));
 }
+
+TEST_CASE("a run that reaches its limits raises a resource_violation alert") {
+  test::TempDir sockets;
+  SyslogSocket log(sockets.path() / "log.sock");
+  Fixture f("  syslog: {enabled: true, socket: " + (sockets.path() / "log.sock").string() + "}\n",
+            R"lua(
+function classify(assessment, request) return { level = "LOW" } end
+function trust(decision, request) return "trusted" end
+function limits(trust, assessment, system)
+  return { backend = "native", memory = "256MiB", wall_time = "1s", cpu_time = "1s" }
+end
+function may_override(decision, request) return false end
+)lua");
+  ExecutionResult r;
+  {
+    auto host = f.host();
+    ExecutionRequest req;
+    req.code = "while True:\n    pass\n";
+    req.user = "mai";
+    r = host->assess_and_execute(req);
+  }
+  REQUIRE(r.run);
+  auto alerts = f.records("alert");
+  REQUIRE(alerts.size() == 1);
+  const auto& event = alerts[0].data["event"];
+  CHECK(event["kind"] == "resource_violation");
+  CHECK(event["request_id"] == r.request_id);
+  CHECK(event["backend"] == "native");
+  CHECK_FALSE(event["violations"].empty());
+  CHECK(alerts[0].data["decided_by"] == "default");  // this policy has no alert()
+  CHECK_THAT(log.next(1s), Catch::Contains("warden resource violation by mai: the run reached"));
+}
+
+TEST_CASE("audit damage is alerted: once at status, and when the log does not open") {
+  test::TempDir sockets;
+  SyslogSocket log(sockets.path() / "log.sock");
+  Fixture f("  syslog: {enabled: true, socket: " + (sockets.path() / "log.sock").string() + "}\n");
+  {
+    auto host = f.host();
+    CHECK(host->get_security_status()["audit_integrity"]["valid"] == true);
+    fs::path segment = f.dir.path() / "audit/seg-00000001.wal";
+    std::string bytes = test::read_file(segment);
+    bytes[bytes.size() / 2] ^= 0x20;
+    std::ofstream(segment, std::ios::binary | std::ios::trunc) << bytes;
+    CHECK(host->get_security_status()["audit_integrity"]["valid"] == false);
+    std::string message = log.next(10s);
+    CHECK_THAT(message, Catch::StartsWith("<34>"));  // auth (4) * 8 + critical (2)
+    CHECK_THAT(message, Catch::Contains("warden audit damage: "));
+    CHECK_THAT(message, Catch::Contains("\"where\":\"status\""));
+    CHECK(host->get_security_status()["audit_integrity"]["valid"] == false);
+    CHECK(alert_counts_after(*host, "delivered", 1)["events"] == 1);  // the same damage, once
+  }
+  CHECK(log.next(200ms).empty());
+  CHECK_THROWS_AS(f.host(), Error);
+  std::string message = log.next(10s);
+  CHECK_THAT(message, Catch::Contains("warden audit damage: "));
+  CHECK_THAT(message, Catch::Contains("\"where\":\"open\""));
+}
