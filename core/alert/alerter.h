@@ -7,12 +7,14 @@
 // takes it is recorded too (`alert_failure`).
 //
 // None of that runs on the caller's time: raise() queues the event and
-// returns; one worker thread decides, records and delivers. The queue holds
-// at most alerts.max_queued events and deliveries together; when full, the
-// oldest is dropped and counted, so a dead receiver can neither block a
-// request nor grow memory without bound. Retries wait webhook.backoff,
-// doubling, without holding up the other deliveries longer than one attempt
-// (at most webhook.timeout).
+// returns. One thread decides and records; each sink has a thread of its own
+// that delivers, so a webhook that hangs holds up neither the decisions nor
+// syslog. Each queue (the events, and each sink's deliveries) holds at most
+// alerts.max_queued; when one is full its oldest is dropped and counted, so a
+// dead receiver can neither block a request nor grow memory without bound.
+// A webhook delivery that fails waits webhook.backoff, doubling, between
+// attempts, and an attempt under way holds up that sink for at most
+// webhook.timeout.
 //
 // Thread safety: raise() and counts() may be called from many threads at
 // once, and from inside the policy engine's event sink (raise() only takes
@@ -71,38 +73,45 @@ class Alerter {
  private:
   struct Delivery {
     std::shared_ptr<const Alert> alert;
-    std::string sink;
     std::uint64_t attempts = 0;
     std::chrono::steady_clock::time_point due;
     std::string last_error;
   };
+  // One sink's deliveries and the thread that makes them.
+  struct Lane {
+    std::string sink;
+    std::deque<Delivery> queue;
+    // The attempt under way gives up then; the destructor brings it forward
+    // to the flush deadline.
+    std::atomic<std::chrono::steady_clock::time_point> attempt_deadline{};
+    std::thread thread;
+  };
 
-  void work();
+  void decide_events();
+  void deliver(Lane& lane);
   // The policy's verdict on `event` (or the default), recorded; nullopt: no alert.
   std::optional<Alert> decide(const nlohmann::json& event);
   // One attempt; the error, or nullopt when the sink took it.
-  std::optional<std::string> attempt(const Delivery& d);
-  void record_failure(const Delivery& d, const std::string& error);
-  // Makes room for one more (requires mutex_).
-  void make_room();
+  std::optional<std::string> attempt(Lane& lane, const Delivery& d);
+  void record_failure(const std::string& sink, const Delivery& d, const std::string& error);
+  // Makes room for one more in `queue` (requires mutex_).
+  template <typename Queue>
+  void make_room(Queue& queue, const char* what);
   std::uint64_t retries(const std::string& sink) const;
 
   const AlertsConfig config_;
-  const std::vector<std::string> sinks_;
   policy::PolicyEngine& policy_;
   audit::AuditLog* const audit_;
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<nlohmann::json> events_;
-  std::deque<Delivery> deliveries_;
+  std::vector<std::unique_ptr<Lane>> lanes_;  // one per enabled sink
   Counts counts_;
   bool stopping_ = false;
+  bool decided_all_ = false;  // stopping, and the decider has handed on its last alert
   std::chrono::steady_clock::time_point flush_deadline_;
-  // The attempt under way gives up then; the destructor brings it forward
-  // to the flush deadline.
-  std::atomic<std::chrono::steady_clock::time_point> attempt_deadline_;
-  std::thread worker_;
+  std::thread decider_;
 };
 
 }  // namespace warden::alert

@@ -116,7 +116,8 @@ void send_syslog(const SyslogAlertsConfig& config, const Alert& alert) {
   int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) throw Error(ErrorKind::kEnvironment, where + std::strerror(errno));
   std::string message = syslog_message(config, alert);
-  ssize_t sent = ::sendto(fd, message.data(), message.size(), MSG_NOSIGNAL,
+  // Never waits: a reader that fell behind loses this alert, and says so.
+  ssize_t sent = ::sendto(fd, message.data(), message.size(), MSG_NOSIGNAL | MSG_DONTWAIT,
                           reinterpret_cast<const sockaddr*>(&address), sizeof address);
   int error = errno;
   ::close(fd);

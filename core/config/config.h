@@ -101,8 +101,8 @@ struct WebhookAlertsConfig {
 };
 
 struct AlertsConfig {
-  // Alerts waiting to be decided or delivered, at most; when full, the
-  // oldest is dropped (and counted).
+  // Alerts waiting to be decided, and waiting for each sink, at most; when a
+  // queue is full its oldest is dropped (and counted).
   std::uint64_t max_queued = 256;
   // How long the host's destructor waits for the alerts still queued.
   std::uint64_t flush_timeout_ms = 2000;

@@ -460,3 +460,33 @@ TEST_CASE("audit damage is alerted: once at status, and when the log does not op
   CHECK_THAT(message, Catch::Contains("warden audit damage: "));
   CHECK_THAT(message, Catch::Contains("\"where\":\"open\""));
 }
+
+TEST_CASE(
+    "a webhook that hangs holds up neither syslog nor the requests, and its queue is bounded") {
+  int port = free_port();
+  Receiver silent(port, false);
+  test::TempDir sockets;
+  SyslogSocket log(sockets.path() / "log.sock");
+  Fixture f(webhook(port, ", retries: 0, timeout: 30s") + "  max_queued: 2\n" +
+            "  flush_timeout: 300ms\n  syslog: {enabled: true, socket: " +
+            (sockets.path() / "log.sock").string() + "}\n");
+  auto host = f.host();
+  auto started = Clock::now();
+  REQUIRE(host->assess_and_execute(blocked_request()).decision == Outcome::kBlocked);
+  for (auto until = Clock::now() + 10s; Clock::now() < until; std::this_thread::sleep_for(10ms))
+    if (alert_counts_after(*host, "alerts", 1)["queued"] == 0) break;  // the attempt is under way
+  for (int i = 0; i < 4; ++i)
+    REQUIRE(host->assess_and_execute(blocked_request()).decision == Outcome::kBlocked);
+  CHECK(Clock::now() - started < 10s);
+  // Every alert reaches syslog while the first webhook attempt waits for an answer.
+  for (int i = 0; i < 5; ++i) CHECK_FALSE(log.next(5s).empty());
+  auto counts = alert_counts_after(*host, "alerts", 5);
+  CHECK(counts["alerts"] == 5);
+  CHECK(counts["dropped"] == 2);  // one webhook attempt under way, two waiting, two dropped
+  CHECK(counts["queued"] == 2);
+  started = Clock::now();
+  host.reset();
+  CHECK(Clock::now() - started < 2s);
+  CHECK(f.records("alert").size() == 5);
+  CHECK(f.records("alert_failure").size() == 3);  // the one under way and the two waiting
+}
