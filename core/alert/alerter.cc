@@ -200,7 +200,7 @@ std::optional<Alert> Alerter::decide(const nlohmann::json& event) {
   if (!about_alert) {
     try {
       v = policy_.alert(event, kSinkNames);
-    } catch (const std::exception& e) {  // no policy state to call it on (a reload went bad)
+    } catch (const std::exception& e) {  // not a policy failure (out of memory, ...)
       spdlog::error("could not ask the policy's alert(): {}", e.what());
       v.stop = policy::PolicyStop{policy::PolicyStop::Kind::kFailed, "alert", e.what()};
     }

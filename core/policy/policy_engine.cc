@@ -588,14 +588,16 @@ OverrideVerdict PolicySession::may_override(const Classification& decision) {
   return v;
 }
 
-}  // namespace warden::policy
-
-namespace warden::policy {
-
 AlertVerdict PolicySession::alert(const nlohmann::json& event,
                                   const std::vector<std::string>& sinks) {
   AlertVerdict v;
-  sandbox();
+  try {
+    sandbox();  // a fresh state, when the last call failed
+  } catch (const PolicyFailure& e) {
+    engine_->report_failure("alert", e.what());
+    v.stop = PolicyStop{PolicyStop::Kind::kFailed, "alert", e.what()};
+    return v;
+  }
   if (!evaluator_->has_alert) {
     v.defined = false;
     return v;
@@ -632,9 +634,12 @@ AlertVerdict PolicySession::alert(const nlohmann::json& event,
         throw PolicyFailure("in function 'alert': 'sinks' must be a list of sink names");
       v.sinks.emplace();
       for (const auto& sink : r["sinks"]) {
-        if (!sink.is_string() || std::find(sinks.begin(), sinks.end(), sink) == sinks.end())
+        if (!sink.is_string() || std::find(sinks.begin(), sinks.end(), sink) == sinks.end()) {
+          std::string names;
+          for (const auto& name : sinks) names += (names.empty() ? "" : ", ") + name;
           throw PolicyFailure("in function 'alert': 'sinks' names " + sink.dump() +
-                              ", which is not a sink (syslog, webhook)");
+                              ", which is not a sink (" + names + ")");
+        }
         v.sinks->push_back(sink.get<std::string>());
       }
     }
