@@ -100,7 +100,7 @@ std::string syslog_message(const SyslogAlertsConfig& config, const Alert& alert)
   std::string line =
       "<" + std::to_string(facility_code(config.facility) * 8 + severity_code(alert.severity)) +
       ">" + stamp + " " + config.ident + "[" + std::to_string(::getpid()) + "]: " + alert.message +
-      " " + alert.event.dump();
+      " " + alert.event.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   if (line.size() > kMaxSyslogBytes) line.resize(kMaxSyslogBytes);
   return line;
 }
@@ -145,10 +145,14 @@ void post_webhook(const WebhookAlertsConfig& config, const Alert& alert,
         "connect", [&](auto done) { stream.async_connect(endpoints, done); },
         [&] { stream.cancel(); });
     http::request<http::string_body> request(http::verb::post, config.target.target, 11);
-    request.set(http::field::host, config.target.host);
+    const std::string& host = config.target.host;
+    std::string authority = host.find(':') == std::string::npos ? host : "[" + host + "]";
+    if (config.target.port != "80") authority += ":" + config.target.port;
+    request.set(http::field::host, authority);
     request.set(http::field::user_agent, "warden");
     request.set(http::field::content_type, "application/json");
-    request.body() = webhook_body(alert).dump();
+    request.body() =
+        webhook_body(alert).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     request.prepare_payload();
     x.run(
         "send the alert", [&](auto done) { http::async_write(stream, request, done); },

@@ -87,6 +87,10 @@ class Receiver {
     got_.wait_for(lock, wait, [&] { return bodies_.size() >= n; });
     return bodies_;
   }
+  std::vector<std::string> hosts() {
+    std::lock_guard lock(mutex_);
+    return hosts_;
+  }
 
  private:
   void serve() {
@@ -116,6 +120,10 @@ class Receiver {
       ::send(c, ok, std::strlen(ok), MSG_NOSIGNAL);
       ::close(c);
       std::lock_guard lock(mutex_);
+      auto host = in.find("\r\nHost: ");
+      hosts_.push_back(host == std::string::npos
+                           ? ""
+                           : in.substr(host + 8, in.find("\r\n", host + 2) - host - 8));
       bodies_.push_back(nlohmann::json::parse(in.substr(body_at)));
       got_.notify_all();
     }
@@ -129,6 +137,7 @@ class Receiver {
   std::mutex mutex_;
   std::condition_variable got_;
   std::vector<nlohmann::json> bodies_;
+  std::vector<std::string> hosts_;  // each request's Host header
   std::thread thread_;
 };
 
@@ -245,6 +254,7 @@ TEST_CASE("a blocked request's alert reaches a local webhook, and the alert is a
   CHECK(alerts[0].data["decided_by"] == "policy");
   CHECK(alerts[0].data["event"]["kind"] == "blocked");
   CHECK(receiver.bodies(1)[0]["alert_id"] == alerts[0].id);
+  CHECK(receiver.hosts() == std::vector<std::string>{"127.0.0.1:" + std::to_string(port)});
   CHECK(f.records("alert_failure").empty());
 }
 
