@@ -500,3 +500,22 @@ TEST_CASE(
   CHECK(f.records("alert").size() == 5);
   CHECK(f.records("alert_failure").size() == 3);  // the one under way and the two waiting
 }
+
+TEST_CASE("a changed policy that does not load raises a policy_failure alert") {
+  test::TempDir sockets;
+  SyslogSocket log(sockets.path() / "log.sock");
+  Fixture f("  syslog: {enabled: true, socket: " + (sockets.path() / "log.sock").string() + "}\n",
+            blocking_policy(""));
+  std::string config = test::read_file(f.config);
+  config.replace(config.find("hot_reload: false"), 17, "hot_reload: true");
+  f.dir.write("warden.yaml", config);
+  auto host = f.host();
+  f.dir.write("policy/policy.lua", "function classify(");
+  std::this_thread::sleep_for(600ms);  // past the half second between checks
+  CHECK(host->assess_and_execute(blocked_request()).decision == Outcome::kBlocked);  // the old one
+  std::string first = log.next(10s), second = log.next(10s);
+  std::string reload = first.find("policy failure") != std::string::npos ? first : second;
+  CHECK_THAT(reload, Catch::StartsWith("<35>"));  // auth (4) * 8 + error (3)
+  CHECK_THAT(reload, Catch::Contains("\"function\":\"\""));
+  CHECK_THAT(reload, Catch::Contains((f.dir.path() / "policy").string()));
+}
