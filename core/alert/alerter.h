@@ -49,7 +49,8 @@ class Alerter {
   // record the alert, which is still delivered.
   Alerter(const AlertsConfig& config, policy::PolicyEngine& policy, audit::AuditLog* audit);
   // Delivers what is queued, for at most alerts.flush_timeout (an attempt
-  // under way included); what is left then is recorded as not delivered.
+  // under way is cut short then); what is left is recorded as not delivered
+  // (alert_failure), which is all it does past that deadline.
   ~Alerter();
   Alerter(const Alerter&) = delete;
   Alerter& operator=(const Alerter&) = delete;
