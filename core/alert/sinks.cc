@@ -8,8 +8,10 @@
 #include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -23,6 +25,7 @@ namespace {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 using error_code = boost::system::error_code;
 
@@ -124,52 +127,88 @@ void send_syslog(const SyslogAlertsConfig& config, const Alert& alert) {
   if (sent < 0) throw Error(ErrorKind::kEnvironment, where + std::strerror(error));
 }
 
+namespace {
+
+// Sends the request over `stream` (plain or TLS, connected) and returns the
+// answer's status.
+template <class Stream>
+unsigned exchange(Exchange& x, Stream& stream, http::request<http::string_body>& request) {
+  auto cancel = [&] { beast::get_lowest_layer(stream).cancel(); };
+  x.run(
+      "send the alert", [&](auto done) { http::async_write(stream, request, done); }, cancel);
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(64 * 1024);
+  x.run(
+      "read the answer", [&](auto done) { http::async_read(stream, buffer, parser, done); },
+      cancel);
+  return parser.get().result_int();
+}
+
+}  // namespace
+
 void post_webhook(const WebhookAlertsConfig& config, const Alert& alert,
                   const std::atomic<std::chrono::steady_clock::time_point>& deadline) {
+  const std::string& host = config.target.host;
   try {
     Exchange x(deadline);
     tcp::resolver resolver(x.ioc());
-    beast::tcp_stream stream(x.ioc());
     tcp::resolver::results_type endpoints;
     x.run(
         "resolve the host",
         [&](auto done) {
-          resolver.async_resolve(config.target.host, config.target.port,
+          resolver.async_resolve(host, config.target.port,
                                  [&endpoints, done](error_code ec, tcp::resolver::results_type r) {
                                    endpoints = std::move(r);
                                    done(ec);
                                  });
         },
         [&] { resolver.cancel(); });
-    x.run(
-        "connect", [&](auto done) { stream.async_connect(endpoints, done); },
-        [&] { stream.cancel(); });
+    auto connect = [&](beast::tcp_stream& stream) {
+      x.run(
+          "connect", [&](auto done) { stream.async_connect(endpoints, done); },
+          [&] { stream.cancel(); });
+    };
     http::request<http::string_body> request(http::verb::post, config.target.target, 11);
-    const std::string& host = config.target.host;
     std::string authority = host.find(':') == std::string::npos ? host : "[" + host + "]";
-    if (config.target.port != "80") authority += ":" + config.target.port;
+    if (config.target.port != (config.target.tls ? "443" : "80"))
+      authority += ":" + config.target.port;
     request.set(http::field::host, authority);
     request.set(http::field::user_agent, "warden");
     request.set(http::field::content_type, "application/json");
     request.body() =
         webhook_body(alert).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     request.prepare_payload();
-    x.run(
-        "send the alert", [&](auto done) { http::async_write(stream, request, done); },
-        [&] { stream.cancel(); });
-    beast::flat_buffer buffer;
-    http::response_parser<http::string_body> parser;
-    parser.body_limit(64 * 1024);
-    x.run(
-        "read the answer", [&](auto done) { http::async_read(stream, buffer, parser, done); },
-        [&] { stream.cancel(); });
-    error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    unsigned status = parser.get().result_int();
+    unsigned status = 0;
+    if (!config.target.tls) {
+      beast::tcp_stream stream(x.ioc());
+      connect(stream);
+      status = exchange(x, stream, request);
+    } else {
+      ssl::context tls(ssl::context::tls_client);
+      tls.set_verify_mode(ssl::verify_peer);
+      if (config.ca_file.empty())
+        tls.set_default_verify_paths();
+      else
+        tls.load_verify_file(config.ca_file.string());
+      beast::ssl_stream<beast::tcp_stream> stream(x.ioc(), tls);
+      if (SSL_set_tlsext_host_name(stream.native_handle(), host.c_str()) != 1)
+        throw Error(ErrorKind::kEnvironment, "cannot name the host for TLS (SNI)");
+      stream.set_verify_callback(ssl::host_name_verification(host));
+      connect(beast::get_lowest_layer(stream));
+      x.run(
+          "make the TLS handshake",
+          [&](auto done) { stream.async_handshake(ssl::stream_base::client, done); },
+          [&] { beast::get_lowest_layer(stream).cancel(); });
+      status = exchange(x, stream, request);
+    }
     if (status < 200 || status > 299)
       throw Error(ErrorKind::kEnvironment, "answered HTTP " + std::to_string(status));
   } catch (const Error& e) {
     throw Error(ErrorKind::kEnvironment, "webhook " + config.url + ": " + e.what());
+  } catch (const boost::system::system_error& e) {  // the TLS context: ca_file
+    throw Error(ErrorKind::kEnvironment, "webhook " + config.url + ": cannot set up TLS (ca_file " +
+                                             config.ca_file.string() + "): " + e.what());
   }
 }
 

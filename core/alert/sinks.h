@@ -40,7 +40,9 @@ std::string syslog_message(const SyslogAlertsConfig& config, const Alert& alert)
 // Sends syslog_message() to config.socket.
 void send_syslog(const SyslogAlertsConfig& config, const Alert& alert);
 
-// POSTs webhook_body() to config.url; succeeds on a 2xx answer. Gives up at
+// POSTs webhook_body() to config.url; succeeds on a 2xx answer. Over https
+// the receiver's certificate must chain to config.ca_file (or the system's
+// trust store) and name the URL's host. Gives up at
 // `deadline` (connect, send and the answer together), which another thread
 // may move earlier while the attempt runs (the Alerter does, at shutdown).
 void post_webhook(const WebhookAlertsConfig& config, const Alert& alert,

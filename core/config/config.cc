@@ -183,6 +183,8 @@ Config parse_config(const std::string& text, const std::string& file_name, const
     alerts.webhook.retries = static_cast<std::uint64_t>(
         w.get_int("retries", static_cast<std::int64_t>(alerts.webhook.retries), 0, 100));
     alerts.webhook.backoff_ms = w.get_duration_ms("backoff", alerts.webhook.backoff_ms);
+    alerts.webhook.ca_file =
+        w.get_string("ca_file", "").empty() ? fs::path() : w.get_path("ca_file", "", base);
     w.finish();
     a.finish();
   }
@@ -191,17 +193,14 @@ Config parse_config(const std::string& text, const std::string& file_name, const
 }
 
 std::optional<HttpUrl> parse_http_url(const std::string& url, std::string& why) {
-  constexpr std::string_view kScheme = "http://";
-  if (url.rfind("https://", 0) == 0) {
-    why = "https is not supported; give an http:// URL (a local relay can forward over TLS)";
-    return std::nullopt;
-  }
-  if (url.rfind(kScheme, 0) != 0) {
-    why = "must be an http:// URL, got '" + url + "'";
-    return std::nullopt;
-  }
-  std::string rest = url.substr(kScheme.size());
   HttpUrl out;
+  out.tls = url.rfind("https://", 0) == 0;
+  if (!out.tls && url.rfind("http://", 0) != 0) {
+    why = "must be an http:// or https:// URL, got '" + url + "'";
+    return std::nullopt;
+  }
+  if (out.tls) out.port = "443";
+  std::string rest = url.substr(url.find("//") + 2);
   std::size_t slash = rest.find_first_of("/?");
   std::string authority = rest.substr(0, slash);
   if (slash != std::string::npos)
@@ -309,7 +308,8 @@ nlohmann::json to_json(const Config& c) {
              {{"url", c.alerts.webhook.url},
               {"timeout_ms", c.alerts.webhook.timeout_ms},
               {"retries", c.alerts.webhook.retries},
-              {"backoff_ms", c.alerts.webhook.backoff_ms}}}}}};
+              {"backoff_ms", c.alerts.webhook.backoff_ms},
+              {"ca_file", c.alerts.webhook.ca_file.string()}}}}}};
 }
 
 Config load_config(const fs::path& file) {

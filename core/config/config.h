@@ -73,14 +73,16 @@ struct RequestsConfig {
   std::vector<std::string> env_allowlist = {"LANG", "LC_ALL", "TZ"};
 };
 
-// Where a webhook alert goes: http://host[:port]/path (no https).
+// Where a webhook alert goes: http[s]://host[:port]/path.
 struct HttpUrl {
+  bool tls = false;  // https
   std::string host;
-  std::string port = "80";
+  std::string port = "80";   // 443 for https
   std::string target = "/";  // path and query
 };
 
-// Parses an http:// URL; nullopt (and `why`) when it is not one warden can POST to.
+// Parses an http:// or https:// URL; nullopt (and `why`) when it is not one
+// warden can POST to.
 std::optional<HttpUrl> parse_http_url(const std::string& url, std::string& why);
 
 // Alerts on critical events (docs/alerts.md): the sinks, each off unless
@@ -93,8 +95,11 @@ struct SyslogAlertsConfig {
 };
 
 struct WebhookAlertsConfig {
-  std::string url;                  // empty: off
-  HttpUrl target;                   // url, parsed
+  std::string url;  // empty: off
+  HttpUrl target;   // url, parsed
+  // For https: the certificates (PEM) the receiver's must chain to; empty:
+  // the system's trust store.
+  std::filesystem::path ca_file;
   std::uint64_t timeout_ms = 5000;  // per attempt: connect, send, answer
   std::uint64_t retries = 3;        // attempts after the first
   std::uint64_t backoff_ms = 1000;  // before the first retry; doubles for each next one

@@ -4,6 +4,7 @@
 #define CATCH_CONFIG_MAIN
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -61,10 +62,12 @@ int free_port() {
 }
 
 // An HTTP server on 127.0.0.1:port that answers every POST with 200 and keeps
-// the bodies; with `answer` false it takes connections and never answers.
+// the bodies; with `answer` false it takes connections and never answers;
+// with `tls` it speaks HTTPS with that context's certificate.
 class Receiver {
  public:
-  explicit Receiver(int port, bool answer = true) : answer_(answer) {
+  explicit Receiver(int port, bool answer = true, SSL_CTX* tls = nullptr)
+      : answer_(answer), tls_(tls) {
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
     ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -91,6 +94,7 @@ class Receiver {
     std::lock_guard lock(mutex_);
     return hosts_;
   }
+  int refused_handshakes() const { return refused_handshakes_; }
 
  private:
   void serve() {
@@ -103,11 +107,24 @@ class Receiver {
         held_.push_back(c);
         continue;
       }
+      timeval five{5, 0};
+      ::setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &five, sizeof five);
+      SSL* ssl = nullptr;
+      if (tls_ != nullptr) {
+        ssl = SSL_new(tls_);
+        SSL_set_fd(ssl, c);
+        if (SSL_accept(ssl) != 1) {  // e.g. the client did not trust the certificate
+          SSL_free(ssl);
+          ::close(c);
+          ++refused_handshakes_;
+          continue;
+        }
+      }
       std::string in;
       char buf[4096];
       std::size_t body_at = std::string::npos, length = 0;
       while (body_at == std::string::npos || in.size() < body_at + length) {
-        ssize_t n = ::recv(c, buf, sizeof buf, 0);
+        ssize_t n = ssl ? SSL_read(ssl, buf, sizeof buf) : ::recv(c, buf, sizeof buf, 0);
         if (n <= 0) break;
         in.append(buf, static_cast<std::size_t>(n));
         if (body_at == std::string::npos && (body_at = in.find("\r\n\r\n")) != std::string::npos) {
@@ -117,7 +134,13 @@ class Receiver {
         }
       }
       const char* ok = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-      ::send(c, ok, std::strlen(ok), MSG_NOSIGNAL);
+      if (ssl) {
+        SSL_write(ssl, ok, static_cast<int>(std::strlen(ok)));
+        SSL_shutdown(ssl);
+        SSL_free(ssl);
+      } else {
+        ::send(c, ok, std::strlen(ok), MSG_NOSIGNAL);
+      }
       ::close(c);
       std::lock_guard lock(mutex_);
       auto host = in.find("\r\nHost: ");
@@ -131,6 +154,7 @@ class Receiver {
   }
 
   bool answer_;
+  SSL_CTX* tls_;
   int fd_ = -1;
   std::atomic<bool> stop_{false};
   std::vector<int> held_;
@@ -138,6 +162,7 @@ class Receiver {
   std::condition_variable got_;
   std::vector<nlohmann::json> bodies_;
   std::vector<std::string> hosts_;  // each request's Host header
+  std::atomic<int> refused_handshakes_{0};
   std::thread thread_;
 };
 
@@ -518,4 +543,45 @@ TEST_CASE("a changed policy that does not load raises a policy_failure alert") {
   CHECK_THAT(reload, Catch::StartsWith("<35>"));  // auth (4) * 8 + error (3)
   CHECK_THAT(reload, Catch::Contains("\"function\":\"\""));
   CHECK_THAT(reload, Catch::Contains((f.dir.path() / "policy").string()));
+}
+
+TEST_CASE("an https webhook is delivered to a receiver whose certificate chains to ca_file") {
+  test::TempDir keys;
+  fs::path cert = keys.path() / "cert.pem", key = keys.path() / "key.pem";
+  auto made = test::run_process({"/usr/bin/openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                                 "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key.string(),
+                                 "-out", cert.string(), "-days", "1", "-subj", "/CN=127.0.0.1",
+                                 "-addext", "subjectAltName=IP:127.0.0.1"});
+  REQUIRE(made.exit_code == 0);
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> tls(SSL_CTX_new(TLS_server_method()),
+                                                        SSL_CTX_free);
+  REQUIRE(SSL_CTX_use_certificate_file(tls.get(), cert.c_str(), SSL_FILETYPE_PEM) == 1);
+  REQUIRE(SSL_CTX_use_PrivateKey_file(tls.get(), key.c_str(), SSL_FILETYPE_PEM) == 1);
+  int port = free_port();
+  Receiver receiver(port, true, tls.get());
+  std::string url = "  webhook: {url: 'https://127.0.0.1:" + std::to_string(port) + "/hook'";
+
+  SECTION("trusted through ca_file") {
+    Fixture f(url + ", ca_file: " + cert.string() + "}\n");
+    auto host = f.host();
+    auto r = host->assess_and_execute(blocked_request());
+    auto bodies = receiver.bodies(1);
+    REQUIRE(bodies.size() == 1);
+    CHECK(bodies[0]["event"]["request_id"] == r.request_id);
+    host.reset();
+    CHECK(f.records("alert_failure").empty());
+  }
+  SECTION("not trusted by the system's store: refused, and recorded") {
+    Fixture f(url + ", retries: 0}\n");
+    {
+      auto host = f.host();
+      host->assess_and_execute(blocked_request());
+      CHECK(alert_counts_after(*host, "failed", 1)["failed"] == 1);
+    }
+    CHECK(receiver.bodies(1, 100ms).empty());
+    auto failures = f.records("alert_failure");
+    REQUIRE(failures.size() == 1);
+    CHECK_THAT(failures[0].data["error"].get<std::string>(),
+               Catch::Contains("cannot make the TLS handshake"));
+  }
 }

@@ -163,9 +163,14 @@ TEST_CASE("alert sinks are off unless configured, and a webhook URL is read stri
   Config plain = parse_config("alerts: {webhook: {url: 'http://alerts.example'}}\n", "w.yaml", "/");
   CHECK(plain.alerts.webhook.target.port == "80");
   CHECK(plain.alerts.webhook.target.target == "/");
-  CHECK(config_error("alerts:\n  webhook:\n    url: https://x.example/\n") ==
-        "/etc/w.yaml:3:10: alerts.webhook.url: https is not supported; give an http:// URL (a "
-        "local relay can forward over TLS)");
+  Config tls = parse_config("alerts: {webhook: {url: 'https://x.example/a', ca_file: ca.pem}}\n",
+                            "/etc/w.yaml", "/etc");
+  CHECK(tls.alerts.webhook.target.tls);
+  CHECK(tls.alerts.webhook.target.port == "443");
+  CHECK(tls.alerts.webhook.ca_file == "/etc/ca.pem");
+  CHECK(config_error("alerts:\n  webhook:\n    url: ftp://x.example/\n") ==
+        "/etc/w.yaml:3:10: alerts.webhook.url: must be an http:// or https:// URL, got "
+        "'ftp://x.example/'");
   CHECK_THAT(config_error("alerts:\n  webhook: {url: 'http://x:99999/'}\n"),
              Catch::Contains("alerts.webhook.url: the port of 'http://x:99999/' must be"));
   CHECK_THAT(config_error("alerts:\n  syslog: {facility: security}\n"),
