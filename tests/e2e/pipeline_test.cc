@@ -309,9 +309,12 @@ TEST_CASE("no code runs while the audit log cannot be written") {
     std::string block(4096, 'x');
     for (int i = 0; i < 256 && filler; ++i) filler << block;
   }
+  // The records of a program larger than a page: they cannot fit in the
+  // slack of the segment's last page, whatever the log holds so far.
+  std::string program = "# " + std::string(8192, 'x') + "\nprint('must not run')\n";
   for (int attempt = 0; attempt < 2; ++attempt) {
     try {
-      host->assess_and_execute(request("print('must not run')\n"));
+      host->assess_and_execute(request(program));
       FAIL("a request ran while the audit log was full");
     } catch (const Error& e) {
       CHECK(e.kind() == ErrorKind::kEnvironment);
