@@ -1,7 +1,8 @@
 // The critical events that may raise an alert (docs/policies.md, "alert"),
 // each shape made in one place: what the policy's alert(event) receives and
 // the `alert` record keeps. Every event has `kind`, `time`, `user`, `level`
-// and `reason`; one of a request adds its `request_id`.
+// and `reason`; one of a request adds its `request_id` and `score`. Pure
+// functions of their arguments: safe from any thread, they do not throw.
 #pragma once
 
 #include <warden/host.h>
