@@ -102,16 +102,20 @@ class HostHandle {
   ~HostHandle() { close(); }
 
   // The request of assess_and_execute and explain, from their keywords.
-  static ExecutionRequest make_request(
-      const std::string& code, const std::string& language, const std::string& file_name,
-      const std::string& stdin_data, const std::string& user, bool confirmed, bool override_blocked,
-      const std::string& override_explanation, std::optional<std::string> backend,
-      std::map<std::string, std::string> limits, py::handle metadata) {
+  static ExecutionRequest make_request(const std::string& code, const std::string& language,
+                                       const std::string& file_name, const std::string& stdin_data,
+                                       std::vector<std::string> args, const std::string& user,
+                                       bool confirmed, bool override_blocked,
+                                       const std::string& override_explanation,
+                                       std::optional<std::string> backend,
+                                       std::map<std::string, std::string> limits,
+                                       py::handle metadata) {
     ExecutionRequest request;
     request.code = code;
     request.language = language;
     request.file_name = file_name;
     request.stdin_data = stdin_data;
+    request.args = std::move(args);
     request.user = user;
     request.confirmed = confirmed;
     request.override_blocked = override_blocked;
@@ -128,13 +132,14 @@ class HostHandle {
 
   py::object assess_and_execute(const std::string& code, const std::string& language,
                                 const std::string& file_name, const std::string& stdin_data,
-                                const std::string& user, bool confirmed, bool override_blocked,
+                                std::vector<std::string> args, const std::string& user,
+                                bool confirmed, bool override_blocked,
                                 const std::string& override_explanation,
                                 std::optional<std::string> backend,
                                 std::map<std::string, std::string> limits, py::handle metadata) {
-    ExecutionRequest request =
-        make_request(code, language, file_name, stdin_data, user, confirmed, override_blocked,
-                     override_explanation, std::move(backend), std::move(limits), metadata);
+    ExecutionRequest request = make_request(code, language, file_name, stdin_data, std::move(args),
+                                            user, confirmed, override_blocked, override_explanation,
+                                            std::move(backend), std::move(limits), metadata);
     std::shared_ptr<Host> host = open_host();
     nlohmann::json result;
     {
@@ -155,7 +160,7 @@ class HostHandle {
                      std::optional<std::string> backend, std::map<std::string, std::string> limits,
                      py::handle metadata) {
     ExecutionRequest request =
-        make_request(code, language, file_name, "", user, confirmed, override_blocked,
+        make_request(code, language, file_name, "", {}, user, confirmed, override_blocked,
                      override_explanation, std::move(backend), std::move(limits), metadata);
     return call([&](Host& h) { return h.explain(request); });
   }
@@ -256,7 +261,8 @@ PYBIND11_MODULE(_warden, m) {
            "installed warden.yaml")
       .def("assess_and_execute", &HostHandle::assess_and_execute, py::arg("code"), py::kw_only(),
            py::arg("language") = "python", py::arg("file_name") = "main.py", py::arg("stdin") = "",
-           py::arg("user") = "", py::arg("confirmed") = false, py::arg("override_blocked") = false,
+           py::arg("args") = std::vector<std::string>{}, py::arg("user") = "",
+           py::arg("confirmed") = false, py::arg("override_blocked") = false,
            py::arg("override_explanation") = "", py::arg("backend") = py::none(),
            py::arg("limits") = std::map<std::string, std::string>{},
            py::arg("metadata") = py::none(),

@@ -3,8 +3,9 @@
 # (build/python-dist; the CMake build is kept in build/python-wheel, so a
 # re-run rebuilds only what changed), installs that wheel into a virtualenv
 # (build/python-venv, made with Debian's /usr/bin/python3), then runs pytest
-# on tests/python. $WARDEN_WHEEL tells the tests which wheel that was, so the
-# packaging tests install the very same file elsewhere.
+# on tests/python. The wheel goes in with its mcp extra (the MCP SDK), for the
+# MCP server's tests. $WARDEN_WHEEL tells the tests which wheel that was, so
+# the packaging tests install the very same file elsewhere.
 # Exit 0 only when the tests ran and passed; pytest's "no tests ran" (5) fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,7 +26,7 @@ wheels=("$dist"/warden-*.whl)
 export WARDEN_WHEEL=${wheels[0]}
 echo "test-python: installing $(basename "$WARDEN_WHEEL") into build/python-venv"
 "$venv/bin/pip" install "${pip_quiet[@]}" --force-reinstall --no-deps "$WARDEN_WHEEL"
-"$venv/bin/pip" install "${pip_quiet[@]}" "$WARDEN_WHEEL"  # its dependencies
+"$venv/bin/pip" install "${pip_quiet[@]}" "$WARDEN_WHEEL[mcp]"  # its dependencies, the MCP SDK too
 
 status=0
 "$venv/bin/python" -m pytest -o cache_dir="$root/build/pytest-cache" "$root/tests/python" "$@" \

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "config/config.h"
+#include "service/client.h"
 
 namespace warden::cli {
 
@@ -24,9 +25,14 @@ class Context {
   const Config& config();
   // The path that config() reads or read.
   std::string config_path() const;
+  // The running `warden serve` of this configuration, connected on first
+  // use, or nullptr when none runs (or service.cli is "never"): the command
+  // then works in process. -v says which.
+  service::Client* service();
 
  private:
   std::optional<Config> config_;
+  std::optional<std::unique_ptr<service::Client>> service_;
 };
 
 // A command's body returns the process exit code. Errors thrown as
@@ -50,5 +56,8 @@ void add_audit_commands(CLI::App& app, Context& context);
 void add_run_commands(CLI::App& app, Context& context);
 void add_assess_command(CLI::App& app, Context& context);
 void add_image_commands(CLI::App& app, Context& context);
+void add_serve_command(CLI::App& app, Context& context);
+// warden mcp: execs the Python MCP server (warden.mcp_server) with this --config.
+void add_mcp_command(CLI::App& app, Context& context);
 
 }  // namespace warden::cli

@@ -8,6 +8,7 @@
 #include "cli/cli.h"
 #include "cli/progress.h"
 #include "pipeline/explain.h"
+#include "service/client.h"
 
 namespace warden::cli {
 
@@ -31,36 +32,48 @@ void add_assess_command(CLI::App& app, Context& context) {
           file, read_input_file(file, "program", context.config().requests.max_code_bytes));
     }
     Progress progress(!json && !sarif && context.verbosity >= 0, "starting warden's plugins");
-    auto host = Host::open(context.config_path());
+    // Through the running service, else a host of this process, opened once.
+    service::Client* service = context.service();
+    std::unique_ptr<Host> host;
+    auto assess_one = [&](const std::string& file, const std::string& code) {
+      if (service) {
+        if (auto answer = service->call(
+                "POST", "/v1/assess", {{"code", code}, {"file_name", file}, {"explain", explain}}))
+          return *answer;
+        service = nullptr;  // it serves another configuration
+      }
+      if (!host) host = Host::open(context.config_path());
+      nlohmann::json r = host->assess_code_only(code, "python", file);
+      if (explain) {
+        ExecutionRequest request;
+        request.code = code;
+        request.file_name = file;
+        nlohmann::json e = host->explain(request);  // the assessment is cached by now
+        e.erase("assessment");
+        r["explanation"] = std::move(e);
+      }
+      return r;
+    };
     nlohmann::json results = nlohmann::json::array();
     std::vector<nlohmann::json> assessments;
     bool dangerous = false;
     for (const auto& [file, code] : sources) {
       progress.step("assessing " + file);
-      nlohmann::json r = host->assess_code_only(code, "python", file);
+      nlohmann::json r = assess_one(file, code);
       std::string level = r["level"];
       dangerous = dangerous || level == "HIGH" || level == "BLOCKED";
       assessments.push_back(r["assessment"]);
-      results.push_back({{"file", file},
-                         {"level", level},
-                         {"score", r["score"]},
-                         {"reasons", r["reasons"]},
-                         {"findings", r["findings"]},
-                         {"metrics", r["metrics"]},
-                         {"imports", r["assessment"]["imports"]},
-                         {"calls", r["assessment"]["calls"]},
-                         {"assessors", r["assessors"]}});
-    }
-    if (explain) {
-      progress.step("explaining the policy's decisions");
-      for (std::size_t i = 0; i < results.size(); ++i) {
-        ExecutionRequest request;
-        request.code = sources[i].second;
-        request.file_name = sources[i].first;
-        nlohmann::json e = host->explain(request);  // the assessment is cached by now
-        e.erase("assessment");
-        results[i]["explanation"] = std::move(e);
-      }
+      nlohmann::json result = {{"file", file},
+                               {"level", level},
+                               {"score", r["score"]},
+                               {"reasons", r["reasons"]},
+                               {"findings", r["findings"]},
+                               {"metrics", r["metrics"]},
+                               {"imports", r["assessment"]["imports"]},
+                               {"calls", r["assessment"]["calls"]},
+                               {"assessors", r["assessors"]}};
+      if (r.contains("explanation")) result["explanation"] = r["explanation"];
+      results.push_back(std::move(result));
     }
     progress.clear();
     if (sarif) {

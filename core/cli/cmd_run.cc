@@ -16,6 +16,8 @@
 #include "cli/cli.h"
 #include "cli/progress.h"
 #include "common/units.h"
+#include "service/api.h"
+#include "service/identity.h"
 
 namespace warden::cli {
 
@@ -42,13 +44,18 @@ namespace {
 // The signal (SIGTERM, SIGINT) that asked `warden run` to stop, or 0.
 std::atomic<int> stop_signal{0};
 static_assert(std::atomic<int>::is_always_lock_free, "set from a signal handler");
+// The service connection a run goes through, if any: a signal cancels it.
+service::Client* signalled_client = nullptr;
 
 // From here on SIGTERM and SIGINT end the run in progress (the backend kills
-// it) instead of warden, which then writes the run's records and exits with
-// 128 + the signal.
+// it, in process or in the service) instead of warden, which then prints the
+// run's result and exits with 128 + the signal.
 void stop_runs_on_signals() {
   struct sigaction action {};
-  action.sa_handler = [](int signal) { stop_signal = signal; };
+  action.sa_handler = [](int signal) {
+    stop_signal = signal;
+    if (signalled_client != nullptr) signalled_client->cancel();
+  };
   sigemptyset(&action.sa_mask);
   action.sa_flags = SA_RESTART;
   for (int signal : {SIGTERM, SIGINT}) ::sigaction(signal, &action, nullptr);
@@ -56,51 +63,62 @@ void stop_runs_on_signals() {
 
 // The exit code of `warden run`: the program's own when it ran, otherwise 1
 // for a negative verdict (docs/cli.md).
-int exit_code_of(const ExecutionResult& r) {
-  if (r.decision != Outcome::kRan || !r.run) return 1;
-  if (r.run->exit_code) return *r.run->exit_code;
-  if (r.run->signal) return 128 + *r.run->signal;
+int exit_code_of(const nlohmann::json& r) {
+  if (r["decision"] != "ran") return 1;
+  if (r["exit_code"].is_number()) return r["exit_code"].get<int>();
+  if (r["signal"].is_number()) return 128 + r["signal"].get<int>();
   return 1;
 }
 
-void print_output(const char* label, const std::string& text, bool truncated) {
-  if (text.empty()) return;
-  std::cout << "--- " << label << (truncated ? " (truncated by the output cap)" : "") << " ---\n"
-            << text;
-  if (text.back() != '\n') std::cout << "\n";
+std::string text(const nlohmann::json& j) {
+  return j.is_string() ? j.get<std::string>() : j.dump();
 }
 
-void print_human(const ExecutionResult& r) {
-  std::cout << "level:    " << to_string(r.level) << " (score " << r.score << ")\n";
-  for (const auto& reason : r.reasons) std::cout << "          " << reason << "\n";
-  for (const auto& f : r.findings)
-    std::cout << "  " << std::setw(4) << f.line << "  " << std::left << std::setw(9)
-              << to_string(f.severity) << std::setw(11) << f.assessor << f.rule_id << ": "
-              << f.message << std::right << "\n";
-  std::cout << "decision: " << to_string(r.decision);
-  if (!r.reason.empty()) std::cout << " — " << r.reason;
+void print_output(const char* label, const std::string& output, bool truncated) {
+  if (output.empty()) return;
+  std::cout << "--- " << label << (truncated ? " (truncated by the output cap)" : "") << " ---\n"
+            << output;
+  if (output.back() != '\n') std::cout << "\n";
+}
+
+// `r` is the `warden run --json` object, from this process's host or the
+// service's.
+void print_human(const nlohmann::json& r) {
+  std::cout << "level:    " << text(r["level"]) << " (score " << r["score"] << ")\n";
+  for (const auto& reason : r["reasons"]) std::cout << "          " << text(reason) << "\n";
+  for (const auto& f : r["findings"])
+    std::cout << "  " << std::setw(4) << f["line"].get<int>() << "  " << std::left << std::setw(9)
+              << text(f["severity"]) << std::setw(11) << text(f["assessor"]) << text(f["rule_id"])
+              << ": " << text(f["message"]) << std::right << "\n";
+  std::cout << "decision: " << text(r["decision"]);
+  if (!r["reason"].get<std::string>().empty()) std::cout << " — " << text(r["reason"]);
   std::cout << "\n";
-  for (const auto& w : r.warnings) std::cout << "warning:  " << w << "\n";
-  if (r.decision != Outcome::kRan || !r.run) return;
-  const RunResult& run = *r.run;
-  std::cout << "trust:    " << to_string(r.trust) << (r.override_used ? " (override)" : "") << "\n"
-            << "backend:  " << r.backend << " (" << run.backend_run_id << ")\n"
-            << "limits:   memory " << format_size(r.limits.memory_bytes) << ", cpus "
-            << r.limits.cpus << ", wall " << r.limits.wall_time_ms << " ms, cpu "
-            << r.limits.cpu_time_ms << " ms, pids " << r.limits.pids << ", file "
-            << format_size(r.limits.file_size_bytes) << ", output "
-            << format_size(r.limits.output_bytes) << ", network " << to_string(r.network) << "\n";
+  for (const auto& w : r["warnings"]) std::cout << "warning:  " << text(w) << "\n";
+  if (r["decision"] != "ran") return;
+  const auto& l = r["limits"];
+  std::cout << "trust:    " << text(r["trust"])
+            << (r["override_used"].get<bool>() ? " (override)" : "") << "\n"
+            << "backend:  " << text(r["backend"]) << " (" << text(r["backend_run_id"]) << ")\n"
+            << "limits:   memory " << format_size(l["memory_bytes"].get<std::uint64_t>())
+            << ", cpus " << l["cpus"] << ", wall " << l["wall_time_ms"] << " ms, cpu "
+            << l["cpu_time_ms"] << " ms, pids " << l["pids"] << ", file "
+            << format_size(l["file_size_bytes"].get<std::uint64_t>()) << ", output "
+            << format_size(l["output_bytes"].get<std::uint64_t>()) << ", network "
+            << text(r["network"]) << "\n";
   std::cout << "exit:     ";
-  if (run.exit_code) std::cout << *run.exit_code;
-  if (run.signal) std::cout << "signal " << *run.signal;
-  if (run.timed_out) std::cout << ", timed out";
-  if (run.cpu_time_exceeded) std::cout << ", CPU time exceeded";
-  if (run.oom_killed) std::cout << ", killed for memory";
-  for (const auto& hit : run.limits_hit) std::cout << ", " << hit << " limit hit";
-  std::cout << "\nusage:    peak memory " << format_size(run.peak_memory_bytes) << ", cpu "
-            << run.cpu_time_ms << " ms, wall " << run.wall_time_ms << " ms\n";
-  print_output("stdout", run.stdout_data, run.output_truncated);
-  print_output("stderr", run.stderr_data, run.output_truncated);
+  if (r["exit_code"].is_number()) std::cout << r["exit_code"];
+  if (r["signal"].is_number()) std::cout << "signal " << r["signal"];
+  if (r["timed_out"].get<bool>()) std::cout << ", timed out";
+  if (r["cpu_time_exceeded"].get<bool>()) std::cout << ", CPU time exceeded";
+  if (r["oom_killed"].get<bool>()) std::cout << ", killed for memory";
+  for (const auto& hit : r["limits_hit"]) std::cout << ", " << text(hit) << " limit hit";
+  const auto& usage = r["resource_usage"];
+  std::cout << "\nusage:    peak memory "
+            << format_size(usage["peak_memory_bytes"].get<std::uint64_t>()) << ", cpu "
+            << usage["cpu_time_ms"] << " ms, wall " << usage["wall_time_ms"] << " ms\n";
+  bool truncated = r["output_truncated"].get<bool>();
+  print_output("stdout", r["stdout"].get<std::string>(), truncated);
+  print_output("stderr", r["stderr"].get<std::string>(), truncated);
 }
 
 }  // namespace
@@ -108,13 +126,15 @@ void print_human(const ExecutionResult& r) {
 void add_run_commands(CLI::App& app, Context& context) {
   struct RunOptions {
     std::string file, stdin_file, override_reason, user, backend;
-    std::vector<std::string> limits;
+    std::vector<std::string> limits, args;
     bool confirm = false, json = false;
   };
   static RunOptions o;
   auto* run = app.add_subcommand("run", "Assess a program, decide, run it in a sandbox, audit it");
   run->add_option("FILE", o.file, "The program (Python)")->required();
-  run->add_option("--stdin", o.stdin_file, "Feed this file to the program's standard input");
+  run->add_option("ARGS", o.args, "The program's arguments, after --: warden run prog.py -- a b");
+  run->add_option("--stdin", o.stdin_file,
+                  "Feed this file to the program's standard input ('-': warden's own)");
   run->add_flag("--confirm", o.confirm, "Confirm running code judged HIGH");
   run->add_option("--override", o.override_reason,
                   "Run code judged BLOCKED anyway, with this explanation (audited)");
@@ -130,12 +150,13 @@ void add_run_commands(CLI::App& app, Context& context) {
     ExecutionRequest request;
     request.code = read_input_file(o.file, "program", max_bytes);
     request.file_name = o.file;
+    request.args = o.args;
     if (!o.stdin_file.empty())
-      request.stdin_data = read_input_file(o.stdin_file, "--stdin file", max_bytes);
+      request.stdin_data = read_input_file(o.stdin_file == "-" ? "/dev/stdin" : o.stdin_file,
+                                           "--stdin file", max_bytes);
     request.confirmed = o.confirm;
     request.override_blocked = !o.override_reason.empty();
     request.override_explanation = o.override_reason;
-    request.user = o.user.empty() ? std::string(getlogin() ? getlogin() : "") : o.user;
     if (!o.backend.empty()) request.backend = o.backend;
     for (const auto& limit : o.limits) {
       auto eq = limit.find('=');
@@ -144,17 +165,31 @@ void add_run_commands(CLI::App& app, Context& context) {
                     "--limit '" + limit + "': expected NAME=VALUE, e.g. memory=512MiB");
       request.limits[limit.substr(0, eq)] = limit.substr(eq + 1);
     }
-    request.cancelled = [] { return stop_signal != 0; };
-    Progress progress(!o.json && context.verbosity >= 0, "starting warden's plugins");
-    auto host = Host::open(context.config_path());
-    progress.step("assessing and running " + o.file);
-    ExecutionResult result = host->assess_and_execute(request);
-    progress.clear();
+    // A typed --as is a claim; without it the requester is this process's
+    // user, as the kernel knows it (the service takes its peer's instead).
+    request.user = o.user;
+    std::optional<nlohmann::json> result;
+    if (auto* service = context.service()) {
+      signalled_client = service;
+      result = service->call("POST", "/v1/run", service::request_to_json(request));
+      signalled_client = nullptr;
+    }
+    if (!result) {
+      if (request.user.empty()) {
+        request.user = service::user_name(::geteuid());
+        request.user_verified = true;
+      }
+      request.cancelled = [] { return stop_signal != 0; };
+      Progress progress(!o.json && context.verbosity >= 0, "starting warden's plugins");
+      auto host = Host::open(context.config_path());
+      progress.step("assessing and running " + o.file);
+      result = host->assess_and_execute(request).to_json();
+    }
     if (o.json)
-      print_json(result.to_json());
+      print_json(*result);
     else
-      print_human(result);
-    return stop_signal != 0 ? 128 + stop_signal : exit_code_of(result);
+      print_human(*result);
+    return stop_signal != 0 ? 128 + stop_signal : exit_code_of(*result);
   });
 
   static int limit = 10;

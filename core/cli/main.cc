@@ -1,3 +1,4 @@
+#include <spdlog/spdlog.h>
 #include <warden/plugin_abi.h>
 #include <warden/version.h>
 
@@ -39,6 +40,19 @@ std::string Context::config_path() const {
   return resolve_config_path(config_option).string();
 }
 
+service::Client* Context::service() {
+  if (!service_) {
+    const Config& c = config();
+    service_ = c.service.cli_uses_service ? service::Client::connect(c) : nullptr;
+    if (*service_)
+      spdlog::debug("using the warden service at {}", c.service.socket.string());
+    else
+      spdlog::debug("no warden service at {}{}: working in process", c.service.socket.string(),
+                    c.service.cli_uses_service ? "" : " used (service.cli: never)");
+  }
+  return service_->get();
+}
+
 }  // namespace warden::cli
 
 int main(int argc, char** argv) {
@@ -65,6 +79,8 @@ int main(int argc, char** argv) {
   cli::add_run_commands(app, context);
   cli::add_assess_command(app, context);
   cli::add_image_commands(app, context);
+  cli::add_serve_command(app, context);
+  cli::add_mcp_command(app, context);
 
   init_logging("info", 0);
   try {

@@ -1,5 +1,6 @@
 #include "config/config.h"
 
+#include <cstdlib>
 #include <fstream>
 #include <limits>
 #include <sstream>
@@ -188,6 +189,26 @@ Config parse_config(const std::string& text, const std::string& file_name, const
     w.finish();
     a.finish();
   }
+  {
+    YamlMap s = top.get_map("service");
+    ServiceConfig& service = config.service;
+    service.socket = s.get_path("socket", ServiceConfig::kDefaultSocket, base);
+    std::string mode = s.get_string("socket_mode", "0600");
+    char* end = nullptr;
+    unsigned long bits = std::strtoul(mode.c_str(), &end, 8);
+    if (mode.empty() || *end != '\0' || bits > 0777)
+      s.fail(s.node()["socket_mode"], "socket_mode",
+             "'" + mode + "' is not an octal permission such as 0600 or 0660");
+    service.socket_mode = static_cast<std::uint32_t>(bits);
+    service.socket_group = s.get_string("socket_group", service.socket_group);
+    service.delegates = s.get_string_list("delegates", service.delegates);
+    service.max_clients = static_cast<std::uint64_t>(
+        s.get_int("max_clients", static_cast<std::int64_t>(service.max_clients), 1, 4096));
+    service.idle_timeout_ms = s.get_duration_ms("idle_timeout", service.idle_timeout_ms);
+    service.cli_uses_service = s.get_choice("cli", service.cli_uses_service ? "auto" : "never",
+                                            {"auto", "never"}) == "auto";
+    s.finish();
+  }
   top.finish();
   return config;
 }
@@ -309,7 +330,15 @@ nlohmann::json to_json(const Config& c) {
               {"timeout_ms", c.alerts.webhook.timeout_ms},
               {"retries", c.alerts.webhook.retries},
               {"backoff_ms", c.alerts.webhook.backoff_ms},
-              {"ca_file", c.alerts.webhook.ca_file.string()}}}}}};
+              {"ca_file", c.alerts.webhook.ca_file.string()}}}}},
+          {"service",
+           {{"socket", c.service.socket.string()},
+            {"socket_mode", c.service.socket_mode},
+            {"socket_group", c.service.socket_group},
+            {"delegates", c.service.delegates},
+            {"max_clients", c.service.max_clients},
+            {"idle_timeout_ms", c.service.idle_timeout_ms},
+            {"cli", c.service.cli_uses_service ? "auto" : "never"}}}};
 }
 
 Config load_config(const fs::path& file) {

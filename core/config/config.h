@@ -115,6 +115,22 @@ struct AlertsConfig {
   WebhookAlertsConfig webhook;
 };
 
+// `warden serve` and the CLI's use of it (docs/service.md).
+struct ServiceConfig {
+  static constexpr const char* kDefaultSocket =
+      "${XDG_RUNTIME_DIR:-~/.local/state}/warden/warden.sock";
+  std::filesystem::path socket;      // default: kDefaultSocket, expanded
+  std::uint32_t socket_mode = 0600;  // permissions of the socket file
+  std::string socket_group;          // its group (empty: the service's own)
+  // Users (by name) trusted to speak for others: only their requests may name
+  // another user (`warden run --as`). Everyone else is who the socket's peer
+  // credentials say.
+  std::vector<std::string> delegates;
+  std::uint64_t max_clients = 64;          // connections served at once; more wait
+  std::uint64_t idle_timeout_ms = 60'000;  // an idle connection is closed after this
+  bool cli_uses_service = true;            // the CLI sends requests to a running service
+};
+
 struct Config {
   std::filesystem::path file;  // absolute path of the file read, empty for defaults
   std::string log_level = "info";
@@ -139,6 +155,7 @@ struct Config {
                   .output_bytes = 16ull << 20};
   RequestsConfig requests;
   AlertsConfig alerts;
+  ServiceConfig service;
 };
 
 // The policies installed with warden: <data>/policies/default.

@@ -299,6 +299,7 @@ class HostImpl final : public Host {
     RunSpec spec;
     spec.run_id = r.request_id;
     spec.language = request.language;
+    spec.args = request.args;
     spec.limits = r.limits;
     spec.network = r.network;
     for (const auto& name : config_.requests.env_allowlist)

@@ -1,5 +1,7 @@
 #include "pipeline/audit_records.h"
 
+#include "common/text.h"
+
 namespace warden::pipeline::records {
 namespace {
 
@@ -27,11 +29,20 @@ nlohmann::json with_request_id(nlohmann::json data, const nlohmann::json& event)
 
 nlohmann::json assessment(const Assessment& a, const policy::Classification& c,
                           const ExecutionRequest& request, bool include_code) {
-  nlohmann::json data = {{"file", request.file_name},   {"code_sha256", a.code_sha256},
-                         {"level", to_string(c.level)}, {"score", c.score},
-                         {"reasons", c.reasons},        {"summary", findings_summary(a.findings)},
-                         {"metrics", a.metrics},        {"assessors", a.assessors_json()},
-                         {"user", request.user},        {"metadata", request.metadata}};
+  nlohmann::json data = {{"file", request.file_name},
+                         {"code_sha256", a.code_sha256},
+                         {"level", to_string(c.level)},
+                         {"score", c.score},
+                         {"reasons", c.reasons},
+                         {"summary", findings_summary(a.findings)},
+                         {"metrics", a.metrics},
+                         {"assessors", a.assessors_json()},
+                         {"user", request.user},
+                         {"user_verified", request.user_verified},
+                         {"metadata", request.metadata},
+                         {"args", request.args},
+                         {"stdin_sha256", sha256_hex(request.stdin_data)},
+                         {"stdin_bytes", request.stdin_data.size()}};
   if (include_code) data["code"] = request.code;
   return data;
 }

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <type_traits>
 
+#include "common/text.h"
 #include "common/units.h"
 
 namespace warden::pipeline {
@@ -80,6 +81,25 @@ void check_code(const std::string& code, const RequestsConfig& limits) {
                 "Code too large (max " + std::to_string(limits.max_code_bytes / 1024) + "KB)");
 }
 
+void check_args(const std::vector<std::string>& args) {
+  if (args.size() > kMaxArgs)
+    throw Error(ErrorKind::kInvalidInput,
+                "Too many program arguments: " + std::to_string(args.size()) + " (max " +
+                    std::to_string(kMaxArgs) + ")");
+  std::size_t total = 0;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    total += args[i].size();
+    bool replaced = false;
+    valid_utf8(args[i], replaced);
+    if (replaced || args[i].find('\0') != std::string::npos)
+      throw Error(ErrorKind::kInvalidInput, "Program argument " + std::to_string(i + 1) +
+                                                " is not UTF-8 text without NUL bytes");
+  }
+  if (total > kMaxArgBytes)
+    throw Error(ErrorKind::kInvalidInput, "Program arguments too long: " + std::to_string(total) +
+                                              " bytes (max " + std::to_string(kMaxArgBytes) + ")");
+}
+
 void check_request(const ExecutionRequest& request, const RequestsConfig& limits,
                    const Limits& ceilings, const std::vector<std::string>& loaded_backends) {
   check_code(request.code, limits);
@@ -96,6 +116,11 @@ void check_request(const ExecutionRequest& request, const RequestsConfig& limits
     throw Error(ErrorKind::kInvalidInput, "Unknown backend '" + *request.backend + "' (loaded: " +
                                               (names.empty() ? "none" : names) + ")");
   }
+  if (request.stdin_data.size() > limits.max_code_bytes)
+    throw Error(ErrorKind::kInvalidInput, "stdin too large (max " +
+                                              std::to_string(limits.max_code_bytes / 1024) +
+                                              "KB, requests.max_code_size)");
+  check_args(request.args);
   apply_requested_limits(Limits{}, request.limits, ceilings);  // throws on a bad one
   if (request.language != "python")
     throw Error(ErrorKind::kInvalidInput,

@@ -12,10 +12,10 @@
 
 namespace warden::pipeline {
 
-// Throws Error(kInvalidInput) naming what is wrong: empty code, code over
-// requests.max_code_size, an override without an explanation or with one over
-// requests.max_explanation_chars, a backend that is not loaded, a requested
-// limit that is unknown, malformed or above its ceiling.
+// Throws Error(kInvalidInput) naming what is wrong: empty code, code or
+// stdin over requests.max_code_size, bad program arguments (check_args), an override without an
+// explanation or with one over requests.max_explanation_chars, a backend that is not loaded, a
+// requested limit that is unknown, malformed or above its ceiling.
 void check_request(const ExecutionRequest& request, const RequestsConfig& limits,
                    const Limits& ceilings, const std::vector<std::string>& loaded_backends);
 
@@ -24,6 +24,13 @@ void check_request(const ExecutionRequest& request, const RequestsConfig& limits
 // a malformed value or a value above its ceiling.
 Limits apply_requested_limits(Limits base, const std::map<std::string, std::string>& requested,
                               const Limits& ceilings);
+
+// Program arguments: at most kMaxArgs, kMaxArgBytes in all, each UTF-8
+// text (they cross the plugin boundary as JSON) without NUL bytes. Throws
+// Error(kInvalidInput) naming the argument.
+inline constexpr std::size_t kMaxArgs = 256;
+inline constexpr std::size_t kMaxArgBytes = 64 * 1024;
+void check_args(const std::vector<std::string>& args);
 
 // The same checks that apply to code alone (assess_code_only).
 void check_code(const std::string& code, const RequestsConfig& limits);

@@ -236,6 +236,11 @@ std::vector<Finding> Assessor::assess(std::string_view code, std::string_view la
 RunResult SandboxBackend::run(const RunSpec& spec, std::string_view code,
                               std::string_view stdin_data,
                               const std::function<bool()>& cancelled) const {
+  if (!spec.args.empty() && plugin_->descriptor().abi_minor < 1)
+    throw PluginCallError(WARDEN_ERR_UNSUPPORTED,
+                          "backend " + name_ +
+                              " was built for plugin ABI 1.0, which has no program arguments: "
+                              "rebuild it against 1.1 or newer");
   std::string spec_json = as_json_text(spec);
   CancelContext cancel{&cancelled};
   warden_run_request request{};

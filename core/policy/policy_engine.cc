@@ -370,6 +370,8 @@ nlohmann::json PolicyEngine::decision_json(const Classification& c) {
 
 nlohmann::json PolicyEngine::request_input(const ExecutionRequest& request) {
   return {{"user", request.user},
+          {"user_verified", request.user_verified},
+          {"args", request.args},
           {"confirmed", request.confirmed},
           {"metadata", request.metadata},
           {"backend", request.backend ? nlohmann::json(*request.backend) : nlohmann::json(nullptr)},

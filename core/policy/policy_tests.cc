@@ -70,7 +70,8 @@ function fake_assessment(findings, fields)
   return a
 end
 function fake_request(fields)
-  local r = { user = "tester", confirmed = false, override = nil, metadata = {}, backend = nil }
+  local r = { user = "tester", user_verified = false, confirmed = false, override = nil, metadata = {},
+              backend = nil }
   for k, v in pairs(fields or {}) do r[k] = v end
   return r
 end

@@ -3,7 +3,9 @@ program installed in the package (``warden/bin/warden``), which finds its
 plugins, policies and default warden.yaml in the package folder like the
 module does. Before it starts, the user's warden.yaml (when there is one and
 neither --config nor $WARDEN_CONFIG names another) and Bandit and Semgrep
-installed in this environment are made known to it, as for the module."""
+installed in this environment are made known to it, as for the module, and
+this interpreter becomes $WARDEN_PYTHON (unless set), the Python that
+``warden mcp`` runs the MCP server with."""
 
 from __future__ import annotations
 
@@ -28,6 +30,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     if not binary.is_file():
         sys.exit(f"warden: the warden program is missing from the package ({binary})")
     use_installed_assessors()
+    if not os.environ.get("WARDEN_PYTHON") and sys.executable:
+        os.environ["WARDEN_PYTHON"] = sys.executable
     if not os.environ.get("WARDEN_CONFIG") and not any(
         a == "--config" or a.startswith("--config=") for a in args
     ):

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from typing import Any, Dict, List, Mapping, Optional, TypedDict, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, TypedDict, Union
 
 from warden._locations import default_config_path
 from warden._logging import core_log_level
@@ -183,6 +183,7 @@ class SafetyAPI:
         backend: Optional[str] = None,
         user: Optional[str] = None,
         limits: Optional[Mapping[str, Any]] = None,
+        args: Optional[Sequence[str]] = None,
     ) -> ExecutionResult:
         """Assesses ``code``, decides, runs it in the sandbox when allowed, audits.
 
@@ -192,13 +193,18 @@ class SafetyAPI:
         policy accepts, always with untrusted limits (else ``"blocked"``).
         ``limits`` asks for limits instead of the policy's, by the names of
         warden.yaml's ``ceilings`` ({"memory": "256MiB", "wall_time": "5s"});
-        a value above its ceiling is a ValueError. Blocks until the run ends.
+        a value above its ceiling is a ValueError. ``args`` are the program's
+        ``sys.argv[1:]``, never seen by a shell (at most 256, 64 KiB, text).
+        Blocks until the run ends.
         """
         if stdin is not None and not isinstance(stdin, (str, bytes)):
             raise TypeError(f"stdin must be a str or bytes, not {type(stdin).__name__}")
+        if isinstance(args, (str, bytes)) or not all(isinstance(a, str) for a in args or ()):
+            raise TypeError("args must be a sequence of str (the program's sys.argv[1:])")
         result = self._host.assess_and_execute(
             _text(code, "code"),  # empty: the core raises "Code cannot be empty"
             stdin=stdin if stdin is not None else "",
+            args=list(args or ()),
             user=_text(user, "user"),
             confirmed=bool(confirm),
             override_blocked=bool(user_override),

@@ -53,6 +53,23 @@ TEST_CASE("an ordinary program runs, reads stdin and exits with its code") {
   });
 }
 
+// Arguments reach the program as they are: no shell expands, splits or runs
+// anything in them, however they are spelled.
+TEST_CASE("program arguments reach sys.argv verbatim, never through a shell") {
+  for_each_backend([](const SandboxBackend& b) {
+    RunSpec spec = short_spec();
+    spec.args = {"plain", "two words",  "$(touch /tmp/warden-pwned)",
+                 "`id`",  "; rm -rf /", "'quoted\"",
+                 "",      "--flag=x",   "ünïcode",
+                 "*"};
+    RunResult r = run(b, spec, "import json, sys\nprint(json.dumps(sys.argv[1:]))\n");
+    INFO(r.stderr_data);
+    CHECK(r.exit_code == 0);
+    CHECK(nlohmann::json::parse(r.stdout_data) == nlohmann::json(spec.args));
+    CHECK_FALSE(std::filesystem::exists("/tmp/warden-pwned"));
+  });
+}
+
 TEST_CASE("a fork bomb is held by the pids limit and cleaned up") {
   for_each_backend([](const SandboxBackend& b) {
     std::string marker = unique_marker();

@@ -19,8 +19,10 @@
 #include <thread>
 
 #include "audit/audit_reader.h"
+#include "audit/note_signer.h"
 #include "backends.h"
 #include "support/process.h"
+#include "support/service.h"
 
 using namespace warden;
 namespace fs = std::filesystem;
@@ -107,8 +109,10 @@ struct Warden {
             "backends: {enabled: [" +
             backend + "]}\npolicies: {directory: " + std::string(WARDEN_SOURCE_DIR) +
             "/policies/default}\naudit:\n  directory: " + (dir.path() / "audit").string() +
-            "\n  signing_key: " + (dir.path() / "keys/audit.key").string() + "\n");
+            "\n  signing_key: " + (dir.path() / "keys/audit.key").string() +
+            "\nservice: {socket: " + socket().string() + "}\n");
   }
+  fs::path socket() const { return dir.path() / "s.sock"; }
   // Starts `warden run` of `program` in the background; its output goes to files.
   pid_t start(const std::string& backend, const std::string& program,
               const std::string& limits = "wall_time=120s") {
@@ -185,6 +189,47 @@ TEST_CASE("killing warden mid-run leaves no process, container or cgroup") {
         CHECK(containers_of(b.name(), owner).empty());
       }
     }
+  });
+}
+
+// The same for the service: `warden run` sends its program to `warden serve`,
+// which is killed with SIGKILL while the program sleeps.
+TEST_CASE(
+    "killing warden serve mid-run leaves no process, container or cgroup, and an intact log") {
+  abuse::for_each_backend([](const SandboxBackend& b) {
+    Warden warden(b.name());
+    auto service = std::make_unique<test::ServiceProcess>(warden.config, warden.socket(),
+                                                          warden.dir.path() / "serve.log");
+    std::string owner = owner_of(service->pid());
+    std::string tag = owner;
+    tag[tag.find('.')] = '_';
+    pid_t client = warden.start(b.name(), "import time\ntime.sleep(300)\n");
+    bool running = eventually([&] { return !sandbox_processes(tag, "/sandbox/main.py").empty(); },
+                              std::chrono::seconds(60));
+    INFO(warden.output() << service->log());
+    REQUIRE(running);
+    service->stop(SIGKILL);
+    int status = 0;
+    REQUIRE(::waitpid(client, &status, 0) == client);
+    CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 3));  // the service went away
+    CHECK_THAT(warden.output(), Catch::Contains("warden service"));
+    CHECK(eventually([&] { return sandbox_processes(tag).empty(); }, std::chrono::seconds(10)));
+    // The next service replaces the dead one's socket and reaps what it left.
+    service = std::make_unique<test::ServiceProcess>(warden.config, warden.socket(),
+                                                     warden.dir.path() / "serve.log");
+    pid_t again = warden.start(b.name(), "print('next')\n");
+    REQUIRE(::waitpid(again, &status, 0) == again);
+    CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+    CHECK(eventually([&] { return cgroups_named(tag).empty(); }, std::chrono::seconds(10)));
+    CHECK(containers_of(b.name(), owner).empty());
+    // Nothing the dead service wrote is lost or damaged: the next one, once
+    // stopped, has signed what the dead one had not.
+    service->stop(SIGTERM);
+    auto report = audit::verify_log(
+        warden.dir.path() / "audit", "warden.local/audit",
+        audit::read_verifier_key(warden.dir.path() / "keys/audit.key.pub"), std::nullopt);
+    INFO(report.reason);
+    CHECK(report.intact);
   });
 }
 

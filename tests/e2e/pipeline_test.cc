@@ -244,10 +244,42 @@ TEST_CASE("bad input is refused with a clear message") {
   expect_invalid(limits, "limit 'pids' = 'lots': expected a positive whole number");
   limits.limits = {{"swap", "1GiB"}};
   expect_invalid(limits, "limit 'swap'");
+  auto input = request(kLow);
+  input.stdin_data = std::string(100 * 1024 + 1, 'x');
+  expect_invalid(input, "stdin too large (max 100KB");
+  auto args = request(kLow);
+  args.args = std::vector<std::string>(257, "a");
+  expect_invalid(args, "Too many program arguments: 257 (max 256)");
+  args.args = {"ok", std::string(65 * 1024, 'a')};
+  expect_invalid(args, "Program arguments too long");
+  args.args = {"ok", "bad\xff"};
+  expect_invalid(args, "Program argument 2 is not UTF-8");
+  args.args = {std::string("nul\0byte", 8)};
+  expect_invalid(args, "Program argument 1 is not UTF-8 text without NUL bytes");
   // Refused before any work: nothing was assessed, so nothing was recorded.
   CHECK(f.log().records.size() == records_before);
   CHECK_THROWS_AS(host->get_execution_history(0), Error);
   CHECK_THROWS_AS(host->get_audit_report(-1), Error);
+}
+
+TEST_CASE("program arguments and stdin reach the program, and the log records them") {
+  Fixture f;
+  auto host = f.host();
+  auto r = request("import sys\nprint(sys.argv[1:], sys.stdin.read())\n");
+  r.args = {"-n", "3", "two words"};
+  r.stdin_data = "input";
+  auto result = host->assess_and_execute(r);
+  REQUIRE(result.run);
+  CHECK(result.run->stdout_data == "['-n', '3', 'two words'] input\n");
+  bool recorded = false;
+  for (const auto& rec : f.log().records)
+    if (rec.kind == "assessment" && rec.data["args"] == nlohmann::json(r.args)) {
+      recorded = true;
+      CHECK(rec.data["stdin_sha256"] ==
+            "c96c6d5be8d08a12e7b5cdc1b207fa6b2430974c86803d8891675e76fd992c20");
+      CHECK(rec.data["stdin_bytes"] == 5);
+    }
+  CHECK(recorded);
 }
 
 TEST_CASE("execution history and the audit report come from the log") {
@@ -309,17 +341,32 @@ TEST_CASE("no code runs while the audit log cannot be written") {
     std::string block(4096, 'x');
     for (int i = 0; i < 256 && filler; ++i) filler << block;
   }
-  // The records of a program larger than a page: they cannot fit in the
-  // slack of the segment's last page, whatever the log holds so far.
-  std::string program = "# " + std::string(8192, 'x') + "\nprint('must not run')\n";
-  for (int attempt = 0; attempt < 2; ++attempt) {
+  // The last page of the segment file may still hold a request's records:
+  // such a request is durable and may run. The first whose records do not
+  // fit is refused before its code runs, and so is every one after it.
+  std::vector<std::string> ran;
+  bool refused = false;
+  for (int attempt = 0; attempt < 50 && !refused; ++attempt) {
     try {
-      host->assess_and_execute(request(program));
-      FAIL("a request ran while the audit log was full");
+      ran.push_back(host->assess_and_execute(request("print('fits')\n")).request_id);
     } catch (const Error& e) {
       CHECK(e.kind() == ErrorKind::kEnvironment);
       CHECK_THAT(e.what(), Catch::Contains("audit log cannot be written"));
+      refused = true;
     }
+  }
+  REQUIRE(refused);
+  for (int attempt = 0; attempt < 2; ++attempt)
+    CHECK_THROWS_WITH(host->assess_and_execute(request("print('must not run')\n")),
+                      Catch::Contains("audit log cannot be written"));
+  auto records = audit::scan_log(small.path() / "audit", "warden.local/audit").records;
+  for (const auto& id : ran) {
+    INFO("request " << id << " ran");
+    bool recorded = false;
+    for (const auto& rec : records)
+      recorded =
+          recorded || (rec.kind == "run_result" && rec.data.dump().find(id) != std::string::npos);
+    CHECK(recorded);
   }
   CHECK(host->get_security_status()["system_status"] == "degraded");
 }

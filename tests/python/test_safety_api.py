@@ -31,6 +31,17 @@ def test_low_risk_code_runs_and_its_output_comes_back(api):
     assert result["warnings"] == []
 
 
+def test_program_arguments_reach_sys_argv_as_they_are(api):
+    code = "import sys\nprint(sys.argv[1:])\n"
+    result = api.assess_and_execute(code, args=["-n", "two words", "$(id)"])
+    assert result["decision"] == "ran"
+    assert result["stdout"] == "['-n', 'two words', '$(id)']\n"
+    with pytest.raises(TypeError):
+        api.assess_and_execute(code, args="-n 3")  # a string is not a list of arguments
+    with pytest.raises(ValueError, match="Too many program arguments"):
+        api.assess_and_execute(code, args=["x"] * 257)
+
+
 def test_medium_risk_runs_with_warnings_and_standard_trust(api):
     result = api.assess_and_execute(MEDIUM)
     assert result["level"] == "MEDIUM"

@@ -12,7 +12,7 @@ TEST_CASE("warden --version prints the version and the plugin ABI") {
   auto r = run_process({warden_binary(), "--version"});
   CHECK(r.exit_code == 0);
   CHECK_THAT(r.out, Catch::Contains(std::string("warden ") + WARDEN_VERSION));
-  CHECK_THAT(r.out, Catch::Contains("plugin ABI 1.0"));
+  CHECK_THAT(r.out, Catch::Contains("plugin ABI 1.1"));
 }
 
 TEST_CASE("configuration errors exit 2 with file:line:column") {
@@ -65,7 +65,7 @@ TEST_CASE("plugins list --json shows what a folder holds, refusals included") {
       saw_echo = true;
       CHECK(p["kind"] == "assessor");
       CHECK(p["version"] == "1.2.3");
-      CHECK(p["abi"] == "1.0");
+      CHECK(p["abi"] == "1.1");
     }
     if (std::string(p["file"]).ends_with("abi_two.so")) {
       saw_abi_two = true;

@@ -48,6 +48,23 @@ TEST_CASE("the shipped configuration shows every built-in default, field by fiel
   CHECK(shipped.size() == defaults.size());
 }
 
+TEST_CASE("the system service's configuration names every path absolutely") {
+  Config service = load_config(std::string(WARDEN_SOURCE_DIR) + "/config/service.yaml");
+  CHECK(service.service.socket == "/run/warden/warden.sock");
+  CHECK(service.audit.directory == "/var/lib/warden/audit");
+  CHECK(service.assessors.cache_directory == "/var/cache/warden/assessments");
+  CHECK(service.policies.directory ==
+        std::filesystem::path(WARDEN_SOURCE_DIR) / "policies/default");
+}
+
+TEST_CASE("service settings are read strictly") {
+  CHECK_THAT(config_error("service:\n  socket_mode: \"0999\"\n"),
+             Catch::Contains("service.socket_mode: '0999' is not an octal permission"));
+  CHECK_THAT(config_error("service:\n  cli: sometimes\n"), Catch::Contains("service.cli"));
+  CHECK(parse_config("service:\n  socket_mode: \"0660\"\n", "x.yaml", "/").service.socket_mode ==
+        0660);
+}
+
 TEST_CASE("an unknown key names file, line, column and the field") {
   std::string msg = config_error("assessors:\n  enabled: [heuristics]\n  dedline: 5s\n");
   CHECK(msg == "/etc/w.yaml:3:3: assessors.dedline: unknown key");

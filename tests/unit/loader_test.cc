@@ -43,6 +43,19 @@ class CountingAssessor {
 constexpr warden_plugin_descriptor kCounting =
     make_assessor_descriptor<CountingAssessor>("counting", "2.0.0", "counts");
 
+// A backend that prints what it was asked to run.
+class ArgvSandbox {
+ public:
+  explicit ArgvSandbox(const nlohmann::json&) {}
+  Availability probe() { return {true, "", "", ""}; }
+  RunResult run(const RunRequest& request) {
+    RunResult r;
+    r.exit_code = 0;
+    r.stdout_data = nlohmann::json(request.spec.args).dump();
+    return r;
+  }
+};
+
 }  // namespace
 
 TEST_CASE("plugins from one folder load, and refused ones do not stop the others") {
@@ -55,7 +68,7 @@ TEST_CASE("plugins from one folder load, and refused ones do not stop the others
   CHECK(echo->name == "echo");
   CHECK(echo->kind == "assessor");
   CHECK(echo->version == "1.2.3");
-  CHECK(echo->abi == "1.0");
+  CHECK(echo->abi == "1.1");
   CHECK(catalog.find("echo") != nullptr);
 
   const PluginRecord* abi_two = record_for(catalog, "abi_two.so");
@@ -63,13 +76,13 @@ TEST_CASE("plugins from one folder load, and refused ones do not stop the others
   CHECK_FALSE(abi_two->loaded);
   CHECK_THAT(abi_two->error, Catch::Contains((kFixtures / "mixed/abi_two.so").string()));
   CHECK_THAT(abi_two->error, Catch::Contains("built for plugin ABI 2.0"));
-  CHECK_THAT(abi_two->error, Catch::Contains("this warden speaks ABI 1.0"));
+  CHECK_THAT(abi_two->error, Catch::Contains("this warden speaks ABI 1.1"));
   CHECK_THAT(abi_two->error, Catch::Contains("rebuild"));
 
   const PluginRecord* minor = record_for(catalog, "abi_future_minor.so");
   REQUIRE(minor != nullptr);
   CHECK_FALSE(minor->loaded);
-  CHECK_THAT(minor->error, Catch::Contains("ABI 1.99, newer than this warden's ABI 1.0"));
+  CHECK_THAT(minor->error, Catch::Contains("ABI 1.99, newer than this warden's ABI 1.1"));
 
   const PluginRecord* bad_kind = record_for(catalog, "bad_kind.so");
   REQUIRE(bad_kind != nullptr);
@@ -208,6 +221,35 @@ TEST_CASE("a sandbox plugin round-trips its spec, output and refusals") {
     CHECK_THAT(e.what(), Catch::Contains("memory"));
   }
   CHECK_THROWS_AS(catalog.create_assessor("echo_sandbox", {}, "x"), Error);
+}
+
+TEST_CASE("program arguments go to a backend of ABI 1.1, and a 1.0 backend refuses them") {
+  static const warden_plugin_descriptor current =
+      make_sandbox_descriptor<ArgvSandbox>("argv_now", "1.0.0", "prints its arguments");
+  static warden_plugin_descriptor old = [] {
+    warden_plugin_descriptor d =
+        make_sandbox_descriptor<ArgvSandbox>("argv_old", "1.0.0", "built for ABI 1.0");
+    d.abi_minor = 0;
+    return d;
+  }();
+  PluginCatalog catalog;
+  catalog.add_descriptor(&current);
+  catalog.add_descriptor(&old);
+  RunSpec spec;
+  spec.run_id = "r1";
+  spec.args = {"a", "b c"};
+  auto now = catalog.create_sandbox("argv_now", {}, "x");
+  CHECK(now->run(spec, "print(1)", "", {}).stdout_data == R"(["a","b c"])");
+  auto then = catalog.create_sandbox("argv_old", {}, "x");
+  try {
+    then->run(spec, "print(1)", "", {});
+    FAIL("a 1.0 backend would have dropped the arguments");
+  } catch (const PluginCallError& e) {
+    CHECK(e.status() == WARDEN_ERR_UNSUPPORTED);
+    CHECK_THAT(e.what(), Catch::Contains("plugin ABI 1.0, which has no program arguments"));
+  }
+  spec.args.clear();
+  CHECK(then->run(spec, "print(1)", "", {}).exit_code == 0);  // without arguments it serves
 }
 
 TEST_CASE("an enabled plugin that is missing shows as unavailable with the reason") {

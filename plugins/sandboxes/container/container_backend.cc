@@ -335,6 +335,7 @@ RunResult ContainerBackend::run_in(PreparedContainer& c, const RunRequest& reque
   c.cgroup->begin_measuring();
   std::vector<std::string> argv = interpreters_.at(spec.language);
   argv.push_back(std::string("/sandbox/") + kProgram);
+  argv.insert(argv.end(), spec.args.begin(), spec.args.end());
   c.staging->write(kProgram, request.code);
   c.staging->write(kLaunchMessage, launch_message(spec, argv));
   std::string target = container_target(c.id);

@@ -249,6 +249,7 @@ class NativeBackend {
              {"--seccomp", "3", "--", kPrlimit, "--fsize=" + file_size + ":" + file_size, "--"});
     a.insert(a.end(), interpreter.begin(), interpreter.end());
     a.push_back(kCodePath);
+    a.insert(a.end(), spec.args.begin(), spec.args.end());
     return a;
   }
 

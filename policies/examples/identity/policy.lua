@@ -2,11 +2,19 @@
 -- decides how far the trust goes. Maintainers' LOW and MEDIUM code is trusted;
 -- unknown requesters are never more than standard; only maintainers may
 -- override a BLOCKED decision.
+--
+-- A name only counts when it is established (request.user_verified): taken by
+-- `warden serve` from the socket's peer credentials, or by the CLI from its own
+-- uid. Anyone can type `--as alice`; that request is treated as unknown.
 
 THRESHOLDS = { MEDIUM = 4, HIGH = 7, BLOCKED = 10 }
 WEIGHTS = { info = 0, low = 1, medium = 2, high = 3, critical = 5 }
 LEVELS = { "LOW", "MEDIUM", "HIGH", "BLOCKED" }
 MAINTAINERS = { alice = true, bob = true }
+
+local function is_maintainer(request)
+  return request.user_verified == true and MAINTAINERS[request.user or ""] == true
+end
 local MiB = 1024 * 1024
 
 function classify(assessment)
@@ -24,8 +32,9 @@ function classify(assessment)
 end
 
 function trust(decision, request)
-  local maintainer = MAINTAINERS[request.user or ""] == true
-  note("trust", (request.user or "anonymous") .. (maintainer and " is a maintainer" or " is not a maintainer"))
+  local maintainer = is_maintainer(request)
+  note("trust", (request.user or "anonymous") .. (request.user_verified and "" or " (unverified)") ..
+       (maintainer and " is a maintainer" or " is not a maintainer"))
   if decision.level == "HIGH" or decision.level == "BLOCKED" then return "untrusted" end
   if maintainer then return "trusted" end
   return "standard"
@@ -40,8 +49,8 @@ function limits(trust, assessment, system)
 end
 
 function may_override(decision, request)
-  if not MAINTAINERS[request.user or ""] then
-    return { allowed = false, reason = "only maintainers may override a BLOCKED decision" }
+  if not is_maintainer(request) then
+    return { allowed = false, reason = "only maintainers (by verified identity) may override a BLOCKED decision" }
   end
   if not request.override or (request.override.explanation or "") == "" then
     return { allowed = false, reason = "an override needs an explanation" }

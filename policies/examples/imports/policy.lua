@@ -1,6 +1,8 @@
 -- Block imports of `requests` unless the requester is trusted: a network
 -- client in code from anyone else is denied with the line it comes from,
 -- before any other rule. The rest is the default policy's scoring, in short.
+-- A requester is trusted only by an established name (request.user_verified:
+-- the service's peer credentials, the CLI's own uid), never by a typed --as.
 
 local imports = require("lib.imports")
 
@@ -11,8 +13,12 @@ WEIGHTS = { info = 0, low = 1, medium = 2, high = 3, critical = 5 }
 LEVELS = { "LOW", "MEDIUM", "HIGH", "BLOCKED" }
 local MiB = 1024 * 1024
 
+local function is_trusted(request)
+  return request.user_verified == true and TRUSTED_USERS[request.user or ""] == true
+end
+
 function classify(assessment, request)
-  if not TRUSTED_USERS[request.user or ""] then
+  if not is_trusted(request) then
     for _, package in ipairs(GUARDED_PACKAGES) do
       local found = imports.of_package(assessment, package)
       if #found > 0 then
@@ -35,7 +41,7 @@ end
 
 function trust(decision, request)
   if decision.level ~= "LOW" then return "untrusted" end
-  return TRUSTED_USERS[request.user or ""] and "trusted" or "standard"
+  return is_trusted(request) and "trusted" or "standard"
 end
 
 function limits(trust, assessment, system, request)

@@ -21,9 +21,15 @@ end
 
 function test_trusted_requesters_may()
   local a = program({ { module = "requests", line = 3 } }, { { name = "requests.get", line = 5 } })
-  local d = classify(a, fake_request({ user = "alice" }))
+  local d = classify(a, fake_request({ user = "alice", user_verified = true }))
   expect_eq(warden.denial(d), nil, "not denied")
   expect_eq(d.level, "LOW")
+end
+
+function test_a_typed_trusted_name_is_not_trusted()
+  local a = program({ { module = "requests", line = 3 } }, {})
+  expect_denied(function() return classify(a, fake_request({ user = "alice", user_verified = false })) end,
+                "imports requests at line 3")
 end
 
 function test_other_modules_pass()

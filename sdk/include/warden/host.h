@@ -38,7 +38,16 @@ struct ExecutionRequest {
   std::string language = "python";
   std::string file_name = "main.py";  // shown in findings and the audit log
   std::string stdin_data;
-  std::string user;        // who asks; policies may trust by identity
+  // The program's arguments (sys.argv[1:]), never seen by a shell. Bounded:
+  // at most 256 of them, 64 KiB in all, valid UTF-8 without NUL bytes.
+  std::vector<std::string> args;
+  std::string user;  // who asks; policies may trust by identity
+  // True when `user` is established, not merely claimed: the service took it
+  // from the socket's peer credentials (or from a delegate it trusts), or the
+  // CLI from its own uid. A name typed with --as, or set by an embedder, is
+  // false unless the embedder vouches for it. Policies see
+  // request.user_verified; trust by identity should require it.
+  bool user_verified = false;
   bool confirmed = false;  // the user confirmed running HIGH-risk code
   // An override of a BLOCKED decision: run anyway, always with untrusted
   // limits, if the policy's may_override allows it. The explanation is

@@ -291,8 +291,12 @@ inline void from_json(const nlohmann::json& j, Limits& l) {
 // What the host asks a sandbox backend to run. The code and stdin bytes travel
 // beside it (warden_run_request), not inside the JSON.
 struct RunSpec {
-  std::string run_id;                      // unique per run, chosen by the host
-  std::string language = "python";         // the backend maps it to an interpreter
+  std::string run_id;               // unique per run, chosen by the host
+  std::string language = "python";  // the backend maps it to an interpreter
+  // The program's arguments (Python's sys.argv[1:]), passed as they are, never
+  // through a shell. Since ABI 1.1: the host refuses arguments to a backend
+  // built for 1.0, which would drop them.
+  std::vector<std::string> args;
   std::map<std::string, std::string> env;  // the whole environment of the program
   Limits limits;
   NetworkMode network = NetworkMode::kNone;
@@ -304,6 +308,7 @@ struct RunSpec {
 inline void to_json(nlohmann::json& j, const RunSpec& s) {
   j = nlohmann::json{{"run_id", s.run_id},
                      {"language", s.language},
+                     {"args", s.args},
                      {"env", s.env},
                      {"limits", s.limits},
                      {"network", to_string(s.network)},
@@ -315,6 +320,7 @@ inline void to_json(nlohmann::json& j, const RunSpec& s) {
 inline void from_json(const nlohmann::json& j, RunSpec& s) {
   s.run_id = j.at("run_id").get<std::string>();
   s.language = j.value("language", "python");
+  s.args = j.value("args", std::vector<std::string>{});
   s.env = j.value("env", std::map<std::string, std::string>{});
   s.limits = j.at("limits").get<Limits>();
   s.network = network_mode_from_string(j.value("network", "none"));

@@ -1,0 +1,274 @@
+#include "service/api.h"
+
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+#include <set>
+
+#include "audit/audit_reader.h"
+#include "audit/note_signer.h"
+#include "common/text.h"
+
+namespace warden::service {
+namespace {
+
+// A 4xx/5xx answer that is not a warden::Error: routing and HTTP itself.
+struct HttpError {
+  int status;
+  std::string message;
+};
+
+HttpAnswer error_answer(int status, ErrorKind kind, const std::string& message) {
+  return {status, {{"error", {{"kind", error_kind_name(kind)}, {"message", message}}}}};
+}
+
+int status_for(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::kInvalidInput: return 400;
+    case ErrorKind::kRefused: return 403;
+    case ErrorKind::kConfig: return 422;
+    case ErrorKind::kEnvironment: return 503;
+    case ErrorKind::kInternal: return 500;
+  }
+  return 500;
+}
+
+// The value of `name` in a query string "a=1&b=2", or nullopt.
+std::optional<std::string_view> query_value(std::string_view query, std::string_view name) {
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    auto eq = pair.find('=');
+    if (pair.substr(0, eq) == name)
+      return eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return std::nullopt;
+}
+
+int query_int(std::string_view query, std::string_view name, int fallback) {
+  auto text = query_value(query, name);
+  if (!text) return fallback;
+  int value = 0;
+  auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
+  if (ec != std::errc() || end != text->data() + text->size())
+    throw Error(ErrorKind::kInvalidInput, "query parameter " + std::string(name) + "='" +
+                                              std::string(*text) + "': expected an integer");
+  return value;
+}
+
+// The JSON body as an object; `what` names the endpoint in messages.
+nlohmann::json parse_body(const std::string& body, std::string_view what) {
+  nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
+  if (j.is_discarded() || !j.is_object())
+    throw Error(ErrorKind::kInvalidInput, std::string(what) + ": the body must be a JSON object");
+  return j;
+}
+
+// Reads `key` of `body` as T when present; throws naming the field when it
+// has the wrong type.
+template <class T>
+void read_field(const nlohmann::json& body, const char* key, T& out) {
+  auto it = body.find(key);
+  if (it == body.end() || it->is_null()) return;
+  try {
+    it->get_to(out);
+  } catch (const nlohmann::json::exception&) {
+    throw Error(ErrorKind::kInvalidInput,
+                std::string("field '") + key + "': wrong type (" + it->type_name() + ")");
+  }
+}
+
+void reject_unknown_fields(const nlohmann::json& body, const std::set<std::string>& known,
+                           std::string_view what) {
+  for (const auto& [key, value] : body.items())
+    if (!known.contains(key))
+      throw Error(ErrorKind::kInvalidInput, std::string(what) + ": unknown field '" + key + "'");
+}
+
+}  // namespace
+
+std::string config_fingerprint(const Config& config) {
+  if (config.file.empty()) return sha256_hex("built-in defaults");
+  return sha256_hex(config.file.string() + "\n" + read_whole_file(config.file).value_or(""));
+}
+
+const char* error_kind_name(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::kInvalidInput: return "invalid_input";
+    case ErrorKind::kConfig: return "config";
+    case ErrorKind::kRefused: return "refused";
+    case ErrorKind::kEnvironment: return "environment";
+    case ErrorKind::kInternal: return "internal";
+  }
+  return "internal";
+}
+
+ErrorKind error_kind_from_name(std::string_view name) {
+  for (ErrorKind kind : {ErrorKind::kInvalidInput, ErrorKind::kConfig, ErrorKind::kRefused,
+                         ErrorKind::kEnvironment, ErrorKind::kInternal})
+    if (name == error_kind_name(kind)) return kind;
+  return ErrorKind::kInternal;
+}
+
+nlohmann::json request_to_json(const ExecutionRequest& r) {
+  nlohmann::json j = {{"code", r.code},
+                      {"language", r.language},
+                      {"file_name", r.file_name},
+                      {"stdin", r.stdin_data},
+                      {"args", r.args},
+                      {"confirmed", r.confirmed},
+                      {"override_blocked", r.override_blocked},
+                      {"override_explanation", r.override_explanation},
+                      {"limits", r.limits},
+                      {"metadata", r.metadata}};
+  if (!r.user.empty()) j["user"] = r.user;
+  if (r.backend) j["backend"] = *r.backend;
+  return j;
+}
+
+ExecutionRequest request_from_json(const nlohmann::json& body) {
+  reject_unknown_fields(
+      body,
+      {"code", "language", "file_name", "stdin", "args", "user", "confirmed", "override_blocked",
+       "override_explanation", "backend", "limits", "metadata"},
+      "request");
+  if (!body.contains("code") || !body["code"].is_string())
+    throw Error(ErrorKind::kInvalidInput, "field 'code': required, a string");
+  ExecutionRequest r;
+  read_field(body, "code", r.code);
+  read_field(body, "language", r.language);
+  read_field(body, "file_name", r.file_name);
+  read_field(body, "stdin", r.stdin_data);
+  read_field(body, "args", r.args);
+  read_field(body, "user", r.user);
+  read_field(body, "confirmed", r.confirmed);
+  read_field(body, "override_blocked", r.override_blocked);
+  read_field(body, "override_explanation", r.override_explanation);
+  std::string backend;
+  read_field(body, "backend", backend);
+  if (!backend.empty()) r.backend = backend;
+  read_field(body, "limits", r.limits);
+  if (body.contains("metadata") && !body["metadata"].is_null()) {
+    if (!body["metadata"].is_object())
+      throw Error(ErrorKind::kInvalidInput, "field 'metadata': must be a JSON object");
+    r.metadata = body["metadata"];
+  }
+  return r;
+}
+
+Api::Api(Host& host, const Config& config, std::function<nlohmann::json()> service_status)
+    : host_(host),
+      config_(config),
+      fingerprint_(config_fingerprint(config)),
+      service_status_(std::move(service_status)) {}
+
+std::string Api::requester(const PeerCredentials& peer, const std::string& named) const {
+  std::string own = user_name(peer.uid);
+  if (named.empty() || named == own) return own;
+  for (const auto& delegate : config_.service.delegates)
+    if (delegate == own) return named;
+  throw Error(ErrorKind::kRefused, own + " (uid " + std::to_string(peer.uid) +
+                                       ") may not speak for '" + named +
+                                       "': only the users in service.delegates may name another "
+                                       "user");
+}
+
+HttpAnswer Api::handle(const ApiCall& call) const {
+  std::string_view target = call.target;
+  auto question = target.find('?');
+  std::string_view path = target.substr(0, question);
+  std::string_view query =
+      question == std::string_view::npos ? std::string_view{} : target.substr(question + 1);
+  if (!call.fingerprint.empty() && call.fingerprint != fingerprint_)
+    return error_answer(
+        409, ErrorKind::kConfig,
+        "this warden service runs with another configuration (" + config_.file.string() + ")");
+  try {
+    return {200, route(call, path, query)};
+  } catch (const HttpError& e) {
+    return error_answer(e.status, ErrorKind::kInvalidInput, e.message);
+  } catch (const Error& e) {
+    return error_answer(status_for(e.kind()), e.kind(), e.what());
+  } catch (const std::exception& e) {
+    spdlog::error("service: {} {}: {}", call.method, path, e.what());
+    return error_answer(500, ErrorKind::kInternal, e.what());
+  }
+}
+
+nlohmann::json Api::route(const ApiCall& call, std::string_view path,
+                          std::string_view query) const {
+  auto expect = [&](std::string_view method) {
+    if (call.method != method)
+      throw HttpError{405, std::string(path) + " takes " + std::string(method) + ", not " +
+                               std::string(call.method)};
+  };
+  // Who the request is from goes into the request and its audit records.
+  auto identify = [&](ExecutionRequest& request) {
+    request.user = requester(call.peer, request.user);
+    request.user_verified = true;
+    request.metadata["service_peer"] = {{"uid", call.peer.uid}, {"pid", call.peer.pid}};
+  };
+  if (path == "/v1/run") {
+    expect("POST");
+    ExecutionRequest request = request_from_json(parse_body(call.body, "POST /v1/run"));
+    identify(request);
+    request.cancelled = call.cancelled;
+    return host_.assess_and_execute(request).to_json();
+  }
+  if (path == "/v1/explain") {
+    expect("POST");
+    ExecutionRequest request = request_from_json(parse_body(call.body, "POST /v1/explain"));
+    identify(request);
+    return host_.explain(request);
+  }
+  if (path == "/v1/assess") {
+    expect("POST");
+    nlohmann::json body = parse_body(call.body, "POST /v1/assess");
+    reject_unknown_fields(body, {"code", "language", "file_name", "explain"}, "POST /v1/assess");
+    ExecutionRequest request;  // the fields assess and explain share
+    read_field(body, "code", request.code);
+    read_field(body, "language", request.language);
+    read_field(body, "file_name", request.file_name);
+    bool explain = false;
+    read_field(body, "explain", explain);
+    nlohmann::json answer =
+        host_.assess_code_only(request.code, request.language, request.file_name);
+    if (explain) {
+      identify(request);
+      nlohmann::json e = host_.explain(request);  // the assessment is cached by now
+      e.erase("assessment");
+      answer["explanation"] = std::move(e);
+    }
+    return answer;
+  }
+  if (path == "/v1/status") {
+    expect("GET");
+    nlohmann::json status = host_.get_security_status();
+    status["service"] = service_status_();
+    return status;
+  }
+  if (path == "/v1/history") {
+    expect("GET");
+    return host_.get_execution_history(query_int(query, "limit", 10));
+  }
+  if (path == "/v1/report") {
+    expect("GET");
+    return host_.get_audit_report(query_int(query, "hours", 24));
+  }
+  if (path == "/v1/policy/reload") {
+    expect("POST");
+    return host_.configure_policies(PolicyUpdate{.directory = config_.policies.directory.string()});
+  }
+  if (path == "/v1/audit/verify") {
+    expect("GET");
+    const AuditConfig& a = config_.audit;
+    return audit::verify_log(a.directory, a.origin, audit::read_verifier_key(a.public_key),
+                             std::nullopt)
+        .to_json();
+  }
+  throw HttpError{404, "no such endpoint: " + std::string(path) + " (docs/service.md)"};
+}
+
+}  // namespace warden::service

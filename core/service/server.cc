@@ -1,0 +1,284 @@
+#include "service/server.h"
+
+#include <grp.h>
+#include <poll.h>
+#include <spdlog/spdlog.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <warden/version.h>
+
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "common/text.h"
+#include "service/fd_stream.h"
+
+namespace warden::service {
+
+namespace http = boost::beast::http;
+namespace fs = std::filesystem;
+
+struct Server::Connection {
+  int fd = -1;
+  std::thread thread;
+  std::atomic<bool> done{false};
+};
+
+namespace {
+
+[[noreturn]] void fail(const std::string& what) {
+  throw Error(ErrorKind::kEnvironment, what + ": " + std::strerror(errno));
+}
+
+sockaddr_un socket_address(const fs::path& path) {
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  const std::string& text = path.native();
+  if (text.size() >= sizeof address.sun_path)
+    throw Error(ErrorKind::kConfig, "service.socket " + text + ": longer than the " +
+                                        std::to_string(sizeof address.sun_path - 1) +
+                                        " bytes a unix socket path may have");
+  std::memcpy(address.sun_path, text.c_str(), text.size() + 1);
+  return address;
+}
+
+// Whether something accepts connections on the socket at `path`.
+bool someone_listens(const fs::path& path) {
+  sockaddr_un address = socket_address(path);
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) fail("socket");
+  bool listens = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+  ::close(fd);
+  return listens;
+}
+
+gid_t group_id(const std::string& name) {
+  std::vector<char> buffer(16384);
+  group entry{};
+  group* found = nullptr;
+  if (::getgrnam_r(name.c_str(), &entry, buffer.data(), buffer.size(), &found) != 0 ||
+      found == nullptr)
+    throw Error(ErrorKind::kConfig, "service.socket_group: no group named '" + name + "'");
+  return found->gr_gid;
+}
+
+// Whether the client hung up: its run is then cancelled.
+bool peer_gone(int fd) {
+  pollfd p{fd, POLLRDHUP, 0};
+  return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
+}  // namespace
+
+Server::Server(Host& host, const Config& config)
+    : host_(host),
+      config_(config),
+      socket_path_(config.service.socket),
+      api_(host, config, [this] { return status(); }) {
+  sockaddr_un address = socket_address(socket_path_);
+  fs::path folder = socket_path_.parent_path();
+  std::error_code error;
+  if (!fs::exists(folder, error)) {
+    fs::create_directories(folder, error);
+    if (error || ::chmod(folder.c_str(), 0700) != 0)
+      throw Error(ErrorKind::kEnvironment,
+                  "service.socket: cannot create its folder " + folder.string());
+  }
+  auto existing = fs::symlink_status(socket_path_, error);
+  if (fs::exists(existing)) {
+    if (existing.type() != fs::file_type::socket)
+      throw Error(ErrorKind::kConfig, "service.socket " + socket_path_.string() +
+                                          ": a file that is not a socket is in the way");
+    if (someone_listens(socket_path_))
+      throw Error(ErrorKind::kEnvironment,
+                  "a warden service already listens on " + socket_path_.string());
+    fs::remove(socket_path_, error);  // stale: its service is gone
+  }
+  listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (listen_fd_ < 0) fail("socket");
+  if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0)
+    fail("service.socket " + socket_path_.string() + ": cannot bind");
+  // Nobody can connect before listen(), so the mode is right before anyone can.
+  if (::chmod(socket_path_.c_str(), config.service.socket_mode) != 0)
+    fail("service.socket " + socket_path_.string() + ": cannot set its mode");
+  if (!config.service.socket_group.empty() && ::chown(socket_path_.c_str(), static_cast<uid_t>(-1),
+                                                      group_id(config.service.socket_group)) != 0)
+    fail("service.socket " + socket_path_.string() + ": cannot give it to group " +
+         config.service.socket_group);
+  if (::listen(listen_fd_, 128) != 0) fail("listen");
+  if (::pipe2(control_, O_CLOEXEC | O_NONBLOCK) != 0) fail("pipe");
+  stopping_fd_ = ::eventfd(0, EFD_CLOEXEC);
+  if (stopping_fd_ < 0) fail("eventfd");
+  started_at_ = utc_timestamp();
+}
+
+Server::~Server() {
+  stop();
+  stopping_ = true;
+  std::uint64_t one = 1;
+  [[maybe_unused]] auto n = ::write(stopping_fd_, &one, sizeof one);
+  for (auto& c : connections_)
+    if (c->thread.joinable()) c->thread.join();
+  for (int fd : {listen_fd_, control_[0], control_[1], stopping_fd_})
+    if (fd >= 0) ::close(fd);
+  std::error_code error;
+  fs::remove(socket_path_, error);
+}
+
+void Server::stop() noexcept {
+  char byte = 'S';
+  [[maybe_unused]] auto n = ::write(control_[1], &byte, 1);
+}
+
+void Server::reload_policies() noexcept {
+  char byte = 'R';
+  [[maybe_unused]] auto n = ::write(control_[1], &byte, 1);
+}
+
+nlohmann::json Server::status() const {
+  return {{"pid", ::getpid()},
+          {"socket", socket_path_.string()},
+          {"config", config_.file.string()},
+          {"version", WARDEN_VERSION},
+          {"started_at", started_at_},
+          {"requests", requests_.load()},
+          {"max_clients", config_.service.max_clients}};
+}
+
+void Server::end_finished_connections() {
+  std::lock_guard lock(mutex_);
+  for (auto it = connections_.begin(); it != connections_.end();) {
+    if ((*it)->done) {
+      (*it)->thread.join();
+      it = connections_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void Server::run() {
+  spdlog::info("warden service listening on {}", socket_path_.string());
+  for (bool serving = true; serving;) {
+    bool room;
+    {
+      std::lock_guard lock(mutex_);
+      room = active_ < config_.service.max_clients;
+    }
+    // At capacity the listening socket is not polled: new clients wait in
+    // its backlog until a connection ends (which writes 'F').
+    pollfd fds[2] = {{control_[0], POLLIN, 0}, {listen_fd_, POLLIN, 0}};
+    if (::poll(fds, room ? 2 : 1, -1) < 0) {
+      if (errno == EINTR) continue;
+      fail("poll");
+    }
+    char command = 0;
+    while (::read(control_[0], &command, 1) == 1) {
+      if (command == 'S') serving = false;
+      if (command == 'F') end_finished_connections();
+      if (command == 'R') {
+        try {
+          host_.configure_policies(PolicyUpdate{.directory = config_.policies.directory.string()});
+          spdlog::info("policies reloaded from {}", config_.policies.directory.string());
+        } catch (const std::exception& e) {
+          spdlog::error("policy reload refused, the old policy stays: {}", e.what());
+        }
+      }
+    }
+    if (!serving || !room || !(fds[1].revents & POLLIN)) continue;
+    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) continue;  // the client gave up already, or EMFILE: it retries
+    std::lock_guard lock(mutex_);
+    auto& connection = connections_.emplace_back(std::make_unique<Connection>());
+    connection->fd = fd;
+    ++active_;
+    connection->thread = std::thread([this, c = connection.get()] {
+      serve(*c);
+      {
+        std::lock_guard done_lock(mutex_);
+        --active_;
+      }
+      c->done = true;
+      char byte = 'F';
+      [[maybe_unused]] auto n = ::write(control_[1], &byte, 1);
+    });
+  }
+  spdlog::info("warden service stopping: waiting for the requests in progress");
+  stopping_ = true;
+  std::uint64_t one = 1;
+  [[maybe_unused]] auto n = ::write(stopping_fd_, &one, sizeof one);
+  std::list<std::unique_ptr<Connection>> remaining;
+  {
+    std::lock_guard lock(mutex_);
+    remaining.swap(connections_);
+  }
+  for (auto& c : remaining) c->thread.join();  // each takes mutex_ as it ends
+}
+
+void Server::serve(Connection& connection) {
+  const int fd = connection.fd;
+  try {
+    PeerCredentials peer = peer_credentials(fd);
+    FdStream stream(fd, stopping_fd_, std::chrono::milliseconds(config_.service.idle_timeout_ms));
+    boost::beast::flat_buffer buffer;
+    // Code and stdin, each up to max_code_size, JSON-escaped (at most 6
+    // bytes per byte), and room for the rest of the request.
+    const std::uint64_t body_limit = 12 * config_.requests.max_code_bytes + (1u << 20);
+    for (bool keep_alive = true; keep_alive && !stopping_;) {
+      http::request_parser<http::string_body> parser;
+      parser.body_limit(body_limit);
+      error_code ec;
+      http::read(stream, buffer, parser, ec);
+      HttpAnswer answer;
+      unsigned version = 11;
+      if (ec == http::error::body_limit) {
+        answer = {413,
+                  {{"error",
+                    {{"kind", "invalid_input"},
+                     {"message", "request body larger than " + std::to_string(body_limit) +
+                                     " bytes (12 x requests.max_code_size + 1MiB)"}}}}};
+        keep_alive = false;
+      } else if (ec && ec.category() == http::make_error_code(http::error::body_limit).category()) {
+        answer = {400, {{"error", {{"kind", "invalid_input"}, {"message", ec.message()}}}}};
+        keep_alive = false;
+      } else if (ec) {
+        break;  // the client left, was idle too long, or the service stops
+      } else {
+        auto& request = parser.get();
+        version = request.version();
+        keep_alive = request.keep_alive();
+        ++requests_;
+        auto view = [](boost::beast::string_view v) {
+          return std::string_view(v.data(), v.size());
+        };
+        answer = api_.handle({.method = view(request.method_string()),
+                              .target = view(request.target()),
+                              .body = request.body(),
+                              .fingerprint = view(request[kFingerprintHeader]),
+                              .peer = peer,
+                              .cancelled = [this, fd] { return stopping_ || peer_gone(fd); }});
+      }
+      http::response<http::string_body> response{static_cast<http::status>(answer.status), version};
+      response.set(http::field::content_type, "application/json");
+      response.set(http::field::server, std::string("warden/") + WARDEN_VERSION);
+      response.keep_alive(keep_alive && !stopping_);
+      response.body() =
+          answer.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+      response.prepare_payload();
+      http::write(stream, response, ec);
+      if (ec) break;
+    }
+  } catch (const std::exception& e) {
+    spdlog::warn("service: a connection ended: {}", e.what());
+  }
+  ::shutdown(fd, SHUT_RDWR);
+  ::close(fd);
+}
+
+}  // namespace warden::service

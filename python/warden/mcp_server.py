@@ -1,0 +1,397 @@
+"""warden as an MCP server (docs/mcp.md): ``warden mcp``, ``warden-mcp`` or
+``python -m warden.mcp`` serve the Model Context Protocol over stdio with the
+official Python SDK (``pip install 'warden[mcp]'``, Python 3.10 or newer).
+
+Tools: ``run_code`` (assess, decide, run in the sandbox, audit), ``assess_code``
+(assess and classify only) and ``history`` (the audit log's newest records).
+One :class:`warden.SafetyAPI` (one ``warden::Host``) serves every call; each
+call runs in a worker thread, so the server keeps answering while code runs.
+
+Nothing HIGH or BLOCKED runs without the user's answer. Before ``run_code``
+runs anything, a dry run (``SafetyAPI.explain``: nothing runs, nothing is
+recorded) says what warden would decide; for HIGH the server asks the user
+through MCP elicitation to confirm, for BLOCKED (when the policy allows an
+override) it asks for an explanation. Only an accepted answer changes the
+request (``confirm=True``, or ``user_override=True`` with the explanation);
+a declined or cancelled question, or a client that cannot elicit, leaves the
+request as it was, so warden answers ``needs_confirmation`` or ``blocked`` and
+nothing runs. warden itself decides again on the real request and audits it,
+the user's answer (in the request's metadata) included.
+
+The questions go through the SDK's resolvers, which ask the way the
+negotiated protocol does it: an ``elicitation/create`` request during the
+call up to 2025-11-25, an ``InputRequiredResult`` the client answers by
+calling again from 2026-07-28 on.
+"""
+
+import argparse
+import logging
+import sys
+from typing import Annotated, Any, Callable, Dict, List, Optional, TypeVar
+
+import anyio.to_thread
+from mcp.server.elicitation import AcceptedElicitation, ElicitationResult
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.resolve import Elicit, Resolve
+from mcp.types import ToolAnnotations
+from pydantic import BaseModel, Field
+from typing_extensions import TypedDict  # pydantic needs it for output schemas before 3.12
+
+import warden
+from warden.api import SafetyAPI
+
+__all__ = ["build_server", "main"]
+
+# How much of the code a question shows the user.
+_SHOWN_LINES = 40
+# The longest override explanation the default warden.yaml accepts
+# (requests.max_explanation_chars); warden checks the configured one.
+_EXPLANATION_CHARS = 500
+
+
+class Confirmation(BaseModel):
+    """What the user is asked before HIGH-risk code runs."""
+
+    confirm: bool = Field(
+        default=True,
+        title="Run it",
+        description="Run this HIGH-risk code in warden's sandbox with untrusted limits",
+    )
+
+
+class OverrideRequest(BaseModel):
+    """What the user is asked before BLOCKED code runs anyway."""
+
+    explanation: str = Field(
+        title="Why run it anyway",
+        description="Why this blocked code should run; kept in warden's audit log",
+        max_length=_EXPLANATION_CHARS,
+    )
+
+
+class Finding(TypedDict):
+    assessor: str
+    rule_id: str
+    severity: str
+    line: int
+    message: str
+
+
+class AssessOutput(TypedDict):
+    """What assess_code returns."""
+
+    level: str  # LOW | MEDIUM | HIGH | BLOCKED
+    score: float
+    reasons: List[str]
+    findings: List[Finding]
+    can_execute: bool  # runs without asking (LOW, MEDIUM)
+    needs_confirmation: bool  # HIGH: runs only when the user confirms
+    audit_id: str
+
+
+class RunOutput(TypedDict):
+    """What run_code returns: warden's decision and, when it ran, the run."""
+
+    decision: str  # ran | needs_confirmation | blocked | refused
+    reason: str
+    level: str
+    score: float
+    reasons: List[str]
+    warnings: List[str]
+    findings: List[Finding]
+    user_answer: str  # not_asked | confirmed | declined | cancelled | overridden | cannot_ask
+    override_used: bool
+    trust: str  # trusted | standard | untrusted: the limits the policy chose
+    backend: str  # empty when nothing ran
+    network: str
+    exit_code: Optional[int]  # None when nothing ran or a signal ended it
+    signal: Optional[int]
+    stdout: str  # bytes that were not UTF-8 are U+FFFD (stdout_replaced)
+    stderr: str
+    stdout_replaced: bool
+    stderr_replaced: bool
+    timed_out: bool
+    cpu_time_exceeded: bool
+    oom_killed: bool
+    output_truncated: bool
+    limits_hit: List[str]
+    limits: Dict[str, Any]  # what the sandbox enforced, in bytes and ms
+    # peak_memory_bytes, cpu_time_ms, wall_time_ms; None when nothing ran
+    resource_usage: Optional[Dict[str, int]]
+    request_id: str
+    audit_ids: List[str]
+
+
+class HistoryOutput(TypedDict):
+    """What history returns: the audit log's newest records of each kind."""
+
+    limit: int
+    summary: Dict[str, Any]
+    recent_executions: List[Dict[str, Any]]
+    recent_decisions: List[Dict[str, Any]]
+    security_assessments: List[Dict[str, Any]]
+    resource_violations: List[Dict[str, Any]]
+
+
+T = TypeVar("T")
+
+
+async def _in_thread(call: Callable[[], T]) -> T:
+    """``call()`` (a blocking Host call) in a worker thread; warden's errors as
+    tool errors, whose message the client (and its model) reads."""
+    try:
+        return await anyio.to_thread.run_sync(call)
+    except (ValueError, TypeError) as e:  # bad input: warden's own message
+        raise ToolError(str(e)) from e
+    except warden.WardenError as e:  # something warden needs is down: nothing ran
+        raise ToolError(f"warden could not serve this request, nothing ran: {e}") from e
+
+
+def _findings(result: Dict[str, Any]) -> List[Finding]:
+    return [
+        Finding(
+            assessor=f.get("assessor", ""),
+            rule_id=f.get("rule_id", ""),
+            severity=f.get("severity", ""),
+            line=f.get("line", 0),
+            message=f.get("message", ""),
+        )
+        for f in result.get("findings", [])
+    ]
+
+
+def _can_elicit(ctx: Context) -> bool:
+    """The client declared form elicitation (a bare ``elicitation: {}`` counts)."""
+    capabilities = ctx.client_capabilities
+    elicitation = capabilities.elicitation if capabilities is not None else None
+    return elicitation is not None and (elicitation.form is not None or elicitation.url is None)
+
+
+def _question(headline: str, plan: Dict[str, Any], code: str, ending: str) -> str:
+    """What the user reads: warden's verdict, the policy's reasons, the code
+    itself (its first _SHOWN_LINES lines), and what answering does."""
+    reasons = plan.get("classify", {}).get("reasons", [])
+    lines = code.splitlines()
+    shown = "\n".join(lines[:_SHOWN_LINES])
+    if len(lines) > _SHOWN_LINES:
+        shown += f"\n... ({len(lines) - _SHOWN_LINES} more lines)"
+    return (
+        f"{headline}\nWhy:\n"
+        + ("\n".join(f"- {r}" for r in reasons) or "- (no reasons given)")
+        + f"\nThe code:\n{shown}\n{ending}"
+    )
+
+
+def build_server(api: SafetyAPI) -> MCPServer:
+    """The MCP server whose tools use ``api`` (which stays open while it serves)."""
+    # Resolvers: the SDK runs them before run_code's body and asks the user what
+    # they return as Elicit. They may run again on each round of a 2026-07-28 call.
+
+    async def plan(code: str) -> Dict[str, Any]:
+        """What warden would decide for the unconfirmed request (a dry run)."""
+        return await _in_thread(lambda: dict(api.explain(code)))
+
+    def ask_confirmation(
+        code: str, plan: Annotated[Dict[str, Any], Resolve(plan)], ctx: Context
+    ) -> Optional[Elicit[Confirmation]]:
+        if plan.get("outcome") != "needs_confirmation" or not _can_elicit(ctx):
+            return None
+        return Elicit(
+            _question(
+                "warden judged this code HIGH risk; it runs only if you confirm.",
+                plan,
+                code,
+                "Run it in the sandbox with untrusted limits?",
+            ),
+            Confirmation,
+        )
+
+    def ask_override(
+        code: str, plan: Annotated[Dict[str, Any], Resolve(plan)], ctx: Context
+    ) -> Optional[Elicit[OverrideRequest]]:
+        if plan.get("outcome") != "blocked" or not _can_elicit(ctx):
+            return None
+        if not plan.get("if_overridden", {}).get("may_override", {}).get("allowed", True):
+            return None  # the policy refuses every override: nothing to ask
+        return Elicit(
+            _question(
+                "warden BLOCKED this code.",
+                plan,
+                code,
+                "It runs only if you override the block with an explanation (audited).",
+            ),
+            OverrideRequest,
+        )
+
+    server = MCPServer(
+        name="warden",
+        title="warden",
+        version=warden.version(),
+        instructions=(
+            "warden assesses untrusted Python code, runs it in a sandbox with limits fitted to "
+            "its risk, and audits everything. Use run_code to run Python, assess_code to only "
+            "assess it, history to read the audit log. HIGH-risk code runs only after the user "
+            "confirms, BLOCKED code only with the user's explained override: the server asks "
+            "the user itself (elicitation); never try to bypass a decision."
+        ),
+    )
+
+    @server.tool(
+        title="Run Python code in warden's sandbox",
+        annotations=ToolAnnotations(
+            read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False
+        ),
+    )
+    async def run_code(
+        code: Annotated[str, Field(description="The Python program (main.py)")],
+        confirmation: Annotated[
+            ElicitationResult[Confirmation], Resolve(ask_confirmation)
+        ],
+        override: Annotated[ElicitationResult[OverrideRequest], Resolve(ask_override)],
+        plan: Annotated[Dict[str, Any], Resolve(plan)],
+        ctx: Context,
+        stdin: Annotated[str, Field(description="Text given to the program on stdin")] = "",
+    ) -> RunOutput:
+        """Assess Python code, decide by warden's policy, and run it in the sandbox when
+        allowed; the result has the decision, level, score, reasons, findings, stdout,
+        stderr, exit code and the limits enforced. LOW and MEDIUM run. HIGH runs only after
+        the user confirms, BLOCKED only with the user's explained override: the server asks
+        the user (MCP elicitation); without an answer (or a client that cannot ask) nothing
+        runs and the decision says why. The program runs as main.py (network as the policy
+        says: none by default); only stdin goes in (warden has no input files yet, so there is no files argument), and
+        only stdout and stderr come back (no output files, so no images)."""
+        confirm = False
+        user_override = False
+        explanation: Optional[str] = None
+        needs_answer = plan.get("outcome") in ("needs_confirmation", "blocked")
+        user_answer = "cannot_ask" if needs_answer and not _can_elicit(ctx) else "not_asked"
+        for asked in (confirmation, override):
+            if not isinstance(asked, AcceptedElicitation):
+                user_answer = "declined" if asked.action == "decline" else "cancelled"
+            elif isinstance(asked.data, Confirmation):
+                confirm = asked.data.confirm
+                user_answer = "confirmed" if confirm else "declined"
+            elif isinstance(asked.data, OverrideRequest):
+                explanation = asked.data.explanation.strip()
+                user_override = bool(explanation)
+                user_answer = "overridden" if user_override else "declined"
+        client = ctx.session.client_params
+        metadata = {
+            "via": "mcp",
+            "mcp_client": client.client_info.name if client is not None else "",
+            "user_answer": user_answer,
+        }
+
+        def call() -> Dict[str, Any]:
+            return dict(
+                api.assess_and_execute(
+                    code,
+                    confirm=confirm,
+                    user_override=user_override,
+                    user_explanation=explanation,
+                    stdin=stdin,
+                    metadata=metadata,
+                )
+            )
+
+        r = await _in_thread(call)
+        reason = r["reason"]
+        if user_answer == "cannot_ask" and r["decision"] in ("needs_confirmation", "blocked"):
+            reason += (
+                "; this MCP client cannot ask the user (no elicitation capability), so it"
+                " did not run"
+            )
+        return RunOutput(
+            decision=r["decision"],
+            reason=reason,
+            level=str(r["level"]),
+            score=r["score"],
+            reasons=r["reasons"],
+            warnings=r["warnings"],
+            findings=_findings(r),
+            user_answer=user_answer,
+            override_used=r["override_used"],
+            trust=r["trust"],
+            backend=r["backend"],
+            network=r["network"],
+            exit_code=r["exit_code"],
+            signal=r["signal"],
+            stdout=r["stdout"],
+            stderr=r["stderr"],
+            stdout_replaced=r["stdout_replaced"],
+            stderr_replaced=r["stderr_replaced"],
+            timed_out=r["timed_out"],
+            cpu_time_exceeded=r["cpu_time_exceeded"],
+            oom_killed=r["oom_killed"],
+            output_truncated=r["output_truncated"],
+            limits_hit=r["limits_hit"],
+            limits=r["limits"],
+            resource_usage=dict(r["resource_usage"]) if r["resource_usage"] else None,
+            request_id=r["request_id"],
+            audit_ids=r["audit_ids"],
+        )
+
+    @server.tool(
+        title="Assess Python code without running it",
+        annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True),
+    )
+    async def assess_code(
+        code: Annotated[str, Field(description="The Python program (main.py)")],
+    ) -> AssessOutput:
+        """Assess and classify Python code without running it: level (LOW, MEDIUM, HIGH,
+        BLOCKED), score, the policy's reasons and the findings. The assessment is audited."""
+        r = await _in_thread(lambda: dict(api.assess_code_only(code)))
+        return AssessOutput(
+            level=str(r["level"]),
+            score=r["score"],
+            reasons=r["reasons"],
+            findings=_findings(r),
+            can_execute=r["can_execute"],
+            needs_confirmation=r["needs_confirmation"],
+            audit_id=r["audit_id"],
+        )
+
+    @server.tool(
+        title="warden's audit history",
+        annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=True),
+    )
+    async def history(
+        limit: Annotated[int, Field(ge=1, le=1000, description="Records of each kind")] = 10,
+    ) -> HistoryOutput:
+        """The newest records of each kind from warden's audit log: executions, decisions
+        (with confirmations and overrides), assessments, resource violations, and a summary
+        of the last 24 hours."""
+        r = await _in_thread(lambda: api.get_execution_history(limit))
+        return HistoryOutput(
+            limit=r["limit"],
+            summary=r["summary"],
+            recent_executions=r["recent_executions"],
+            recent_decisions=r["recent_decisions"],
+            security_assessments=r["security_assessments"],
+            resource_violations=r["resource_violations"],
+        )
+
+    return server
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    """``warden-mcp [--config warden.yaml]``: serve MCP on stdin/stdout until the client
+    closes them. Logs go to stderr; stdout carries only the protocol."""
+    parser = argparse.ArgumentParser(
+        prog="warden mcp", description="warden's MCP server (stdio): run_code, assess_code, history"
+    )
+    parser.add_argument(
+        "--config",
+        help="warden.yaml (default: $WARDEN_CONFIG, then the user's, then the installed one)",
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="warden mcp: %(message)s")
+    try:
+        api = SafetyAPI(args.config)  # None: $WARDEN_CONFIG, the user's, the installed one
+    except (ValueError, RuntimeError) as e:
+        sys.exit(f"warden mcp: cannot open warden: {e}")
+    try:
+        build_server(api).run("stdio")
+    finally:
+        api.close()
