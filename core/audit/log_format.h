@@ -31,6 +31,8 @@ constexpr const char* kSystemStop = "system_stop";
 constexpr const char* kRecovery = "recovery";
 constexpr const char* kKeyRotation = "key_rotation";
 constexpr const char* kRetention = "retention";
+constexpr const char* kAlert = "alert";                 // an alert raised (issue #18)
+constexpr const char* kAlertFailure = "alert_failure";  // an alert a sink never took
 constexpr const char* kQuarantine =
     "quarantine";  // first record of a log that replaced a damaged one
 }  // namespace kind

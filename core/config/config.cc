@@ -153,6 +153,43 @@ Config parse_config(const std::string& text, const std::string& file_name, const
     r.finish();
   }
   {
+    YamlMap a = top.get_map("alerts");
+    AlertsConfig& alerts = config.alerts;
+    alerts.max_queued = static_cast<std::uint64_t>(
+        a.get_int("max_queued", static_cast<std::int64_t>(alerts.max_queued), 1, 1'000'000));
+    alerts.flush_timeout_ms = a.get_duration_ms("flush_timeout", alerts.flush_timeout_ms);
+    YamlMap s = a.get_map("syslog");
+    alerts.syslog.enabled = s.get_bool("enabled", alerts.syslog.enabled);
+    alerts.syslog.socket = s.get_path("socket", alerts.syslog.socket.string(), base);
+    alerts.syslog.facility =
+        s.get_choice("facility", alerts.syslog.facility,
+                     {"kern",   "user",   "mail",   "daemon",   "auth",   "syslog", "lpr",
+                      "news",   "uucp",   "cron",   "authpriv", "ftp",    "local0", "local1",
+                      "local2", "local3", "local4", "local5",   "local6", "local7"});
+    alerts.syslog.ident = s.get_string("ident", alerts.syslog.ident);
+    if (alerts.syslog.ident.empty() || alerts.syslog.ident.size() > 48 ||
+        alerts.syslog.ident.find_first_of(" :[]\n") != std::string::npos)
+      s.fail(s.node()["ident"], "ident",
+             "must be 1 to 48 characters without spaces, ':' or brackets");
+    s.finish();
+    YamlMap w = a.get_map("webhook");
+    alerts.webhook.url = w.get_string("url", alerts.webhook.url);
+    if (!alerts.webhook.url.empty()) {
+      std::string why;
+      std::optional<HttpUrl> target = parse_http_url(alerts.webhook.url, why);
+      if (!target) w.fail(w.node()["url"], "url", why);
+      alerts.webhook.target = *target;
+    }
+    alerts.webhook.timeout_ms = w.get_duration_ms("timeout", alerts.webhook.timeout_ms);
+    alerts.webhook.retries = static_cast<std::uint64_t>(
+        w.get_int("retries", static_cast<std::int64_t>(alerts.webhook.retries), 0, 100));
+    alerts.webhook.backoff_ms = w.get_duration_ms("backoff", alerts.webhook.backoff_ms);
+    alerts.webhook.ca_file =
+        w.get_string("ca_file", "").empty() ? fs::path() : w.get_path("ca_file", "", base);
+    w.finish();
+    a.finish();
+  }
+  {
     YamlMap s = top.get_map("service");
     ServiceConfig& service = config.service;
     service.socket = s.get_path("socket", ServiceConfig::kDefaultSocket, base);
@@ -174,6 +211,46 @@ Config parse_config(const std::string& text, const std::string& file_name, const
   }
   top.finish();
   return config;
+}
+
+std::optional<HttpUrl> parse_http_url(const std::string& url, std::string& why) {
+  HttpUrl out;
+  out.tls = url.rfind("https://", 0) == 0;
+  if (!out.tls && url.rfind("http://", 0) != 0) {
+    why = "must be an http:// or https:// URL, got '" + url + "'";
+    return std::nullopt;
+  }
+  if (out.tls) out.port = "443";
+  std::string rest = url.substr(url.find("//") + 2);
+  std::size_t slash = rest.find_first_of("/?");
+  std::string authority = rest.substr(0, slash);
+  if (slash != std::string::npos)
+    out.target = rest[slash] == '/' ? rest.substr(slash) : "/" + rest.substr(slash);
+  std::size_t colon = authority.rfind(':');
+  bool bracketed = !authority.empty() && authority.front() == '[';
+  if (colon != std::string::npos && (!bracketed || authority[colon - 1] == ']')) {
+    out.port = authority.substr(colon + 1);
+    authority.resize(colon);
+    bool digits = !out.port.empty() && out.port.size() <= 5 &&
+                  out.port.find_first_not_of("0123456789") == std::string::npos;
+    if (!digits || std::stoul(out.port) == 0 || std::stoul(out.port) > 65535) {
+      why = "the port of '" + url + "' must be a number from 1 to 65535";
+      return std::nullopt;
+    }
+  }
+  if (bracketed) {
+    if (authority.size() < 3 || authority.back() != ']') {
+      why = "'" + url + "' has a malformed IPv6 address";
+      return std::nullopt;
+    }
+    authority = authority.substr(1, authority.size() - 2);
+  }
+  if (authority.empty() || authority.find_first_of("@ ") != std::string::npos) {
+    why = "'" + url + "' must name a host (and no user)";
+    return std::nullopt;
+  }
+  out.host = authority;
+  return out;
 }
 
 fs::path default_policy_directory() {
@@ -240,6 +317,20 @@ nlohmann::json to_json(const Config& c) {
            {{"max_code_size", c.requests.max_code_bytes},
             {"max_explanation_chars", c.requests.max_explanation_chars},
             {"env_allowlist", c.requests.env_allowlist}}},
+          {"alerts",
+           {{"max_queued", c.alerts.max_queued},
+            {"flush_timeout_ms", c.alerts.flush_timeout_ms},
+            {"syslog",
+             {{"enabled", c.alerts.syslog.enabled},
+              {"socket", c.alerts.syslog.socket.string()},
+              {"facility", c.alerts.syslog.facility},
+              {"ident", c.alerts.syslog.ident}}},
+            {"webhook",
+             {{"url", c.alerts.webhook.url},
+              {"timeout_ms", c.alerts.webhook.timeout_ms},
+              {"retries", c.alerts.webhook.retries},
+              {"backoff_ms", c.alerts.webhook.backoff_ms},
+              {"ca_file", c.alerts.webhook.ca_file.string()}}}}},
           {"service",
            {{"socket", c.service.socket.string()},
             {"socket_mode", c.service.socket_mode},

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -72,6 +73,48 @@ struct RequestsConfig {
   std::vector<std::string> env_allowlist = {"LANG", "LC_ALL", "TZ"};
 };
 
+// Where a webhook alert goes: http[s]://host[:port]/path.
+struct HttpUrl {
+  bool tls = false;  // https
+  std::string host;
+  std::string port = "80";   // 443 for https
+  std::string target = "/";  // path and query
+};
+
+// Parses an http:// or https:// URL; nullopt (and `why`) when it is not one
+// warden can POST to.
+std::optional<HttpUrl> parse_http_url(const std::string& url, std::string& why);
+
+// Alerts on critical events (docs/alerts.md): the sinks, each off unless
+// configured, and the bound on what waits for delivery.
+struct SyslogAlertsConfig {
+  bool enabled = false;
+  std::filesystem::path socket = "/dev/log";  // a unix datagram socket (journald reads /dev/log)
+  std::string facility = "auth";              // RFC 5424 name
+  std::string ident = "warden";               // the tag before the message
+};
+
+struct WebhookAlertsConfig {
+  std::string url;  // empty: off
+  HttpUrl target;   // url, parsed
+  // For https: the certificates (PEM) the receiver's must chain to; empty:
+  // the system's trust store.
+  std::filesystem::path ca_file;
+  std::uint64_t timeout_ms = 5000;  // per attempt: connect, send, answer
+  std::uint64_t retries = 3;        // attempts after the first
+  std::uint64_t backoff_ms = 1000;  // before the first retry; doubles for each next one
+};
+
+struct AlertsConfig {
+  // Alerts waiting to be decided, and waiting for each sink, at most; when a
+  // queue is full its oldest is dropped (and counted).
+  std::uint64_t max_queued = 256;
+  // How long the host's destructor waits for the alerts still queued.
+  std::uint64_t flush_timeout_ms = 2000;
+  SyslogAlertsConfig syslog;
+  WebhookAlertsConfig webhook;
+};
+
 // `warden serve` and the CLI's use of it (docs/service.md).
 struct ServiceConfig {
   static constexpr const char* kDefaultSocket =
@@ -111,6 +154,7 @@ struct Config {
                   .tmpfs_bytes = 512ull << 20,
                   .output_bytes = 16ull << 20};
   RequestsConfig requests;
+  AlertsConfig alerts;
   ServiceConfig service;
 };
 

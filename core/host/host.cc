@@ -7,9 +7,11 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <mutex>
 #include <optional>
 #include <random>
 
+#include "alert/alerter.h"
 #include "assess/assessment.h"
 #include "audit/audit_log.h"
 #include "audit/audit_reader.h"
@@ -21,6 +23,7 @@
 #include "common/text.h"
 #include "common/units.h"
 #include "config/config.h"
+#include "pipeline/alert_events.h"
 #include "pipeline/audit_records.h"
 #include "pipeline/decision.h"
 #include "pipeline/explain.h"
@@ -54,13 +57,27 @@ class HostImpl final : public Host {
     plugins_ = std::make_unique<PluginSet>(config_);
     stage_ = std::make_unique<AssessmentStage>(*plugins_, config_.assessors);
     policy_ = std::make_unique<policy::PolicyEngine>(config_.policies, config_.ceilings);
-    audit_ = audit::AuditLog::open(config_.audit);
+    bool alerts = !alert::Alerter::enabled_sinks(config_.alerts).empty();
+    try {
+      audit_ = audit::AuditLog::open(config_.audit);
+    } catch (const Error& e) {
+      if (alerts && e.kind() == ErrorKind::kRefused) {  // damaged: tell someone, then refuse
+        alert::Alerter(config_.alerts, *policy_, nullptr)
+            .raise(pipeline::alert_events::audit_damage("open", e.what()));
+      }
+      throw;
+    }
+    if (alerts) alerter_ = std::make_unique<alert::Alerter>(config_.alerts, *policy_, audit_.get());
     policy_->set_event_sink([this](const std::string& event, const nlohmann::json& details) {
       try {
         audit_->append(event, details);
       } catch (const std::exception& e) {
         spdlog::error("could not audit {}: {}", event, e.what());
       }
+      // A request's own policy failures are raised with the request (run_pipeline).
+      bool outside_a_request = !details.contains("function") || details["function"] == "alert";
+      if (event == audit::kind::kPolicyFailure && outside_a_request)
+        raise(pipeline::alert_events::policy_failure(details));
     });
     nlohmann::json plugins = nlohmann::json::array();
     for (const auto& r : plugins_->catalog().records())
@@ -72,6 +89,7 @@ class HostImpl final : public Host {
   }
 
   ~HostImpl() override {
+    alerter_.reset();  // flushes, bounded, while the log still takes its records
     try {
       audit_->append(kind::kSystemStop, nlohmann::json::object());
     } catch (const std::exception& e) {
@@ -168,13 +186,32 @@ class HostImpl final : public Host {
     components["policy"] = {{"directory", policy_->directory().string()}, {"available", true}};
     components["audit_log"] = {{"writable", audit_->writable()},
                                {"reason", audit_->unwritable_reason()}};
-    if (!audit_->writable()) degraded = true;
+    if (!audit_->writable()) {
+      degraded = true;
+      raise_audit_damage("status", audit_->unwritable_reason());
+    }
     audit_->checkpoint_now();  // cover everything written so far
     audit::VerifyReport report = audit::verify_log(config_.audit.directory, config_.audit.origin,
                                                    audit_->verifier_key(), std::nullopt);
     nlohmann::json integrity = report.to_json();
     integrity["valid"] = report.intact;
-    if (!report.intact) degraded = true;
+    if (!report.intact) {
+      degraded = true;
+      raise_audit_damage(
+          "status",
+          report.reason +
+              (report.bad_index ? " (record " + std::to_string(*report.bad_index) + ")" : ""));
+    }
+    if (alerter_) {
+      alert::Alerter::Counts n = alerter_->counts();
+      components["alerts"] = {{"sinks", alert::Alerter::enabled_sinks(config_.alerts)},
+                              {"events", n.events},
+                              {"alerts", n.alerts},
+                              {"delivered", n.delivered},
+                              {"failed", n.failed},
+                              {"dropped", n.dropped},
+                              {"queued", n.queued}};
+    }
     return {{"system_status", degraded ? "degraded" : "operational"},
             {"components", components},
             {"system_resources", policy::system_snapshot()},
@@ -252,6 +289,7 @@ class HostImpl final : public Host {
     if (d.confirmed_high) record(kind::kConfirmation, pipeline::records::confirmation(d, request));
     if (d.override_verdict) record(kind::kOverride, pipeline::records::override_asked(d, request));
     record(kind::kDecision, pipeline::records::decision(d, request, policy.policy_sha256()));
+    raise_decision_alerts(d, {request, r.request_id});
     if (d.outcome != Outcome::kRan) return r;
     r.backend = d.backend;
     r.limits = d.plan;
@@ -286,9 +324,41 @@ class HostImpl final : public Host {
       return r;
     }
     record(kind::kRunResult, pipeline::records::run_result(r.backend, *r.run));
-    if (nlohmann::json violations = pipeline::records::violations(d, *r.run); !violations.is_null())
+    if (nlohmann::json violations = pipeline::records::violations(d, *r.run);
+        !violations.is_null()) {
+      raise(pipeline::alert_events::resource_violation(d, violations, {request, r.request_id}));
       record(kind::kResourceViolation, std::move(violations));
+    }
     return r;
+  }
+
+  // The alerts a decision may raise: its policy failures, a blocked attempt,
+  // an override used.
+  void raise_decision_alerts(const pipeline::Decision& d,
+                             const pipeline::alert_events::RequestContext& context) {
+    if (!alerter_) return;
+    for (const std::optional<policy::PolicyStop>* stop :
+         {&d.classification.stop, d.override_verdict ? &d.override_verdict->stop : nullptr,
+          d.trust ? &d.trust->stop : nullptr, d.limits ? &d.limits->stop : nullptr})
+      if (stop != nullptr && *stop && !(*stop)->denied())
+        raise(pipeline::alert_events::policy_failure(d, **stop, context));
+    if (d.outcome == Outcome::kBlocked) raise(pipeline::alert_events::blocked(d, context));
+    if (d.override_used) raise(pipeline::alert_events::override_used(d, context));
+  }
+
+  void raise(nlohmann::json event) {
+    if (alerter_) alerter_->raise(std::move(event));
+  }
+
+  // Once per distinct finding: a status asked every minute of a damaged log
+  // is one alert, not one a minute.
+  void raise_audit_damage(const char* where, const std::string& reason) {
+    {
+      std::lock_guard lock(damage_mutex_);
+      if (reason == damage_alerted_) return;
+      damage_alerted_ = reason;
+    }
+    raise(pipeline::alert_events::audit_damage(where, reason));
   }
 
   pipeline::DecisionInputs decision_inputs(const ExecutionRequest& request) const {
@@ -299,6 +369,7 @@ class HostImpl final : public Host {
   }
 
   void require_writable_audit() {
+    if (!audit_->writable()) raise_audit_damage("write", audit_->unwritable_reason());
     if (!audit_->writable())
       throw Error(ErrorKind::kEnvironment,
                   "refusing to run code: the audit log cannot be written (" +
@@ -310,6 +381,9 @@ class HostImpl final : public Host {
   std::unique_ptr<AssessmentStage> stage_;
   std::unique_ptr<policy::PolicyEngine> policy_;
   std::unique_ptr<audit::AuditLog> audit_;
+  std::unique_ptr<alert::Alerter> alerter_;  // none when no alert sink is enabled
+  std::mutex damage_mutex_;
+  std::string damage_alerted_;  // the audit damage alerted last
 };
 
 }  // namespace

@@ -19,6 +19,12 @@ nlohmann::json findings_summary(const std::vector<Finding>& findings) {
   return {{"count", findings.size()}, {"by_severity", by_severity}, {"findings", list}};
 }
 
+// An alert's records belong to the request whose event raised it, if any.
+nlohmann::json with_request_id(nlohmann::json data, const nlohmann::json& event) {
+  if (event.contains("request_id")) data["request_id"] = event["request_id"];
+  return data;
+}
+
 }  // namespace
 
 nlohmann::json assessment(const Assessment& a, const policy::Classification& c,
@@ -116,6 +122,28 @@ nlohmann::json violations(const Decision& d, const RunResult& run) {
 
 nlohmann::json cancelled(const Decision& d) {
   return {{"violations", {"cancelled"}}, {"backend", d.backend}, {"limits", d.plan}};
+}
+
+nlohmann::json alert(const nlohmann::json& event, const std::string& severity,
+                     const std::string& message, const std::vector<std::string>& sinks,
+                     const char* decided_by) {
+  return with_request_id({{"event", event},
+                          {"severity", severity},
+                          {"message", message},
+                          {"sinks", sinks},
+                          {"decided_by", decided_by}},
+                         event);
+}
+
+nlohmann::json alert_failure(const nlohmann::json& event, const std::string& alert_id,
+                             const std::string& sink, std::uint64_t attempts,
+                             const std::string& error) {
+  return with_request_id({{"alert_id", alert_id},
+                          {"kind", event.value("kind", "")},
+                          {"sink", sink},
+                          {"attempts", attempts},
+                          {"error", error}},
+                         event);
 }
 
 }  // namespace warden::pipeline::records

@@ -1,6 +1,6 @@
-// The data of every audit record the request pipeline writes, each shape
-// made in one place (docs/audit-format.md, "Record data"). The host adds the
-// request id.
+// The data of every audit record the request pipeline and its alerts write,
+// each shape made in one place (docs/audit-format.md, "Record data"). The
+// host adds the request id; an alert's records carry its event's.
 #pragma once
 
 #include <warden/types.h>
@@ -36,5 +36,16 @@ nlohmann::json run_not_finished(const std::string& backend, bool cancelled,
 nlohmann::json violations(const Decision& d, const RunResult& run);
 // `resource_violation` of a run cancelled part way (warden was asked to stop).
 nlohmann::json cancelled(const Decision& d);
+// `alert`: an alert raised for a critical event (the event as the policy's
+// alert() saw it), how severe, what it says, the sinks it goes to, and
+// whether the policy or the default decided ("policy" | "default").
+nlohmann::json alert(const nlohmann::json& event, const std::string& severity,
+                     const std::string& message, const std::vector<std::string>& sinks,
+                     const char* decided_by);
+// `alert_failure`: an alert (its `alert` record's id) that a sink did not
+// take after `attempts` tries, and the last error.
+nlohmann::json alert_failure(const nlohmann::json& event, const std::string& alert_id,
+                             const std::string& sink, std::uint64_t attempts,
+                             const std::string& error);
 
 }  // namespace warden::pipeline::records

@@ -79,6 +79,7 @@ struct PolicySession::Evaluator {
   std::uint64_t generation;
   std::string sha256;  // the version's, as describe() gives it
   LuaSandbox sandbox;
+  bool has_alert = false;  // alert() is optional
   Evaluator(const PolicyEngine::Sources& sources, const Budget& budget)
       : generation(sources.generation),
         sha256(sha256_hex(file_hashes(sources.files).dump())),
@@ -89,6 +90,7 @@ struct PolicySession::Evaluator {
       if (!sandbox.has_function(fn))
         throw PolicyFailure(sources.directory.string() + ": no policy file defines function '" +
                             fn + "' (required: classify, trust, limits, may_override)");
+    has_alert = sandbox.has_function("alert");
     sandbox.freeze();
     sandbox.set_modules(nullptr);  // loaded: require() only returns what it loaded
   }
@@ -285,6 +287,12 @@ OverrideVerdict PolicyEngine::may_override(const Classification& decision,
                                            const nlohmann::json& request) {
   static const nlohmann::json kNoAssessment;  // may_override() does not see the assessment
   return session(kNoAssessment, request).may_override(decision);
+}
+
+AlertVerdict PolicyEngine::alert(const nlohmann::json& event,
+                                 const std::vector<std::string>& sinks) {
+  static const nlohmann::json kNone;  // alert() sees the event only
+  return session(kNone, kNone).alert(event, sinks);
 }
 
 std::string PolicyStop::describe() const {
@@ -579,6 +587,76 @@ OverrideVerdict PolicySession::may_override(const Classification& decision) {
   } else if (!v.allowed && v.reason.empty()) {
     v.reason = "the policy does not allow overriding this decision";
   }
+  return v;
+}
+
+AlertVerdict PolicySession::alert(const nlohmann::json& event,
+                                  const std::vector<std::string>& sinks) {
+  AlertVerdict v;
+  try {
+    sandbox();  // a fresh state, when the last call failed
+  } catch (const PolicyFailure& e) {
+    engine_->report_failure("alert", e.what());
+    v.stop = PolicyStop{PolicyStop::Kind::kFailed, "alert", e.what()};
+    return v;
+  }
+  if (!evaluator_->has_alert) {
+    v.defined = false;
+    return v;
+  }
+  auto read = [&v, &sinks](const nlohmann::json& r) {
+    if (r.is_null() || r == false) return;
+    bool empty_table = r.is_array() && r.empty();  // {} reads as an empty list
+    if (!r.is_object() && !empty_table)
+      throw PolicyFailure(
+          "in function 'alert': must return false, nil or a table {severity=, message=, sinks=}");
+    for (const auto& [key, value] : r.items())
+      if (key != "severity" && key != "message" && key != "sinks")
+        throw PolicyFailure("in function 'alert': unknown field '" + key +
+                            "' (severity, message, sinks)");
+    v.severity = "warning";
+    if (r.contains("severity")) {
+      const auto& given = r["severity"];
+      auto known = std::find_if(kAlertSeverities.begin(), kAlertSeverities.end(),
+                                [&given](const char* s) { return given == s; });
+      if (known == kAlertSeverities.end())
+        throw PolicyFailure(
+            "in function 'alert': 'severity' must be one of emergency, alert, critical, error, "
+            "warning, notice, info, debug, got " +
+            given.dump());
+      v.severity = *known;
+    }
+    if (r.contains("message")) {
+      if (!r["message"].is_string())
+        throw PolicyFailure("in function 'alert': 'message' must be a string");
+      v.message = r["message"].get<std::string>();
+    }
+    if (r.contains("sinks")) {
+      if (!r["sinks"].is_array())
+        throw PolicyFailure("in function 'alert': 'sinks' must be a list of sink names");
+      v.sinks.emplace();
+      for (const auto& sink : r["sinks"]) {
+        if (!sink.is_string() || std::find(sinks.begin(), sinks.end(), sink) == sinks.end()) {
+          std::string names;
+          for (const auto& name : sinks) names += (names.empty() ? "" : ", ") + name;
+          throw PolicyFailure("in function 'alert': 'sinks' names " + sink.dump() +
+                              ", which is not a sink (" + names + ")");
+        }
+        v.sinks->push_back(sink.get<std::string>());
+      }
+    }
+    v.raise = true;
+  };
+  v.stop = run("alert", {event}, v.notes, read);
+  if (v.stop && v.stop->denied()) {
+    // alert() has nothing to refuse: a denial is a failure like any other.
+    std::string why =
+        "in function 'alert': warden.deny has no meaning here (" + v.stop->reason + ")";
+    engine_->report_failure("alert", why);
+    v.stop = PolicyStop{PolicyStop::Kind::kFailed, "alert", why};
+  }
+  if (v.stop)
+    v = AlertVerdict{.raise = false, .stop = std::move(v.stop), .notes = std::move(v.notes)};
   return v;
 }
 

@@ -14,6 +14,7 @@
 #include <warden/host.h>
 #include <warden/types.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -39,7 +40,7 @@ using Notes = std::vector<std::pair<std::string, std::string>>;  // (topic, text
 struct PolicyStop {
   enum class Kind { kDenied, kFailed };
   Kind kind = Kind::kFailed;
-  std::string function;  // "classify", "trust", "limits" or "may_override"
+  std::string function;  // "classify", "trust", "limits", "may_override" or "alert"
   // The policy's reason (denied), or why it failed: "in function 'f':
   // file:line: message".
   std::string reason;
@@ -88,6 +89,25 @@ struct OverrideVerdict {
   Notes notes;
 };
 
+// Alert severities in RFC 5424 order: the index is the syslog severity.
+inline constexpr std::array<const char*, 8> kAlertSeverities = {
+    "emergency", "alert", "critical", "error", "warning", "notice", "info", "debug"};
+
+// alert(event): whether a critical event is worth an alert, and which. A
+// policy need not define alert(): then `defined` is false and the caller
+// applies its default, as it does after a failure (stop set; a warden.deny
+// counts as a failure, alert() has nothing to refuse). Both leave `raise`
+// false.
+struct AlertVerdict {
+  bool defined = true;
+  bool raise = false;
+  std::string severity;                           // one of kAlertSeverities
+  std::string message;                            // empty: the caller words it
+  std::optional<std::vector<std::string>> sinks;  // absent: every enabled sink
+  std::optional<PolicyStop> stop;
+  Notes notes;
+};
+
 // Called with ("policy_load" | "policy_reload" | "policy_failure", details).
 using PolicyEventSink = std::function<void(const std::string&, const nlohmann::json&)>;
 
@@ -120,6 +140,8 @@ class PolicySession {
                         const std::vector<std::string>& backends);
   // may_override(decision, request)
   OverrideVerdict may_override(const Classification& decision);
+  // alert(event); `sinks` are the names a verdict may give.
+  AlertVerdict alert(const nlohmann::json& event, const std::vector<std::string>& sinks);
   // The SHA-256 of the policy version that answered the latest call (the
   // `sha256` of its policy_load/policy_reload record); empty before any call.
   const std::string& policy_sha256() const { return policy_sha256_; }
@@ -164,6 +186,7 @@ class PolicyEngine {
                         const nlohmann::json& request, const nlohmann::json& system,
                         const std::vector<std::string>& backends);
   OverrideVerdict may_override(const Classification& decision, const nlohmann::json& request);
+  AlertVerdict alert(const nlohmann::json& event, const std::vector<std::string>& sinks);
 
   // Validates the folder, then makes it the policy for every later call.
   // Throws Error(kConfig) and keeps the current policy when it fails.

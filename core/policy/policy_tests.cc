@@ -75,6 +75,12 @@ function fake_request(fields)
   for k, v in pairs(fields or {}) do r[k] = v end
   return r
 end
+function fake_event(kind, fields)
+  local e = { kind = kind, time = "2026-01-01T00:00:00.000Z", user = "tester", level = "BLOCKED",
+              reason = "test event", request_id = "r-0000000000000000", score = 10 }
+  for k, v in pairs(fields or {}) do e[k] = v end
+  return e
+end
 function fake_system(fields)
   local s = { cpus = 2, free_memory_bytes = 8 * 1024 ^ 3, total_memory_bytes = 16 * 1024 ^ 3, load1 = 0.2,
               loaded_backends = { "native", "docker", "podman" }, default_backend = "native",

@@ -68,3 +68,14 @@ function test_override_needs_an_explanation()
   expect_eq(may_override(d, fake_request()).allowed, false)
   expect_eq(may_override(d, fake_request({ override = { explanation = "reviewed" } })).allowed, true)
 end
+
+function test_every_critical_event_alerts_and_audit_damage_is_critical()
+  for _, kind in ipairs({ "blocked", "override", "resource_violation", "policy_failure" }) do
+    local a = alert(fake_event(kind, { user = "mai", reason = "why" }))
+    expect(a, kind .. " alerts")
+    expect(a.message:find("by mai: why", 1, true), "the message names the user and the reason")
+  end
+  expect_eq(alert(fake_event("audit_damage", { user = "", reason = "record 3 changed" })).severity,
+            "critical")
+  expect_eq(alert(fake_event("something_new")), false)
+end

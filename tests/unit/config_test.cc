@@ -161,3 +161,37 @@ TEST_CASE("audit retention limits are read, and off unless set") {
   CHECK_THAT(config_error("audit:\n  retention:\n    max_bytes: lots\n"),
              Catch::StartsWith("/etc/w.yaml:3:16: audit.retention.max_bytes:"));
 }
+
+TEST_CASE("alert sinks are off unless configured, and a webhook URL is read strictly") {
+  Config off = parse_config("log_level: info\n", "/etc/w.yaml", "/etc");
+  CHECK_FALSE(off.alerts.syslog.enabled);
+  CHECK(off.alerts.webhook.url.empty());
+  Config c = parse_config(
+      "alerts:\n  syslog: {enabled: true, socket: run/log, facility: local3}\n"
+      "  webhook: {url: 'http://127.0.0.1:8088/hooks/warden?x=1', retries: 0, backoff: 50ms}\n",
+      "/etc/w.yaml", "/etc");
+  CHECK(c.alerts.syslog.socket == "/etc/run/log");
+  CHECK(c.alerts.syslog.facility == "local3");
+  CHECK(c.alerts.webhook.target.host == "127.0.0.1");
+  CHECK(c.alerts.webhook.target.port == "8088");
+  CHECK(c.alerts.webhook.target.target == "/hooks/warden?x=1");
+  CHECK(c.alerts.webhook.retries == 0);
+  CHECK(c.alerts.webhook.backoff_ms == 50);
+  Config plain = parse_config("alerts: {webhook: {url: 'http://alerts.example'}}\n", "w.yaml", "/");
+  CHECK(plain.alerts.webhook.target.port == "80");
+  CHECK(plain.alerts.webhook.target.target == "/");
+  Config tls = parse_config("alerts: {webhook: {url: 'https://x.example/a', ca_file: ca.pem}}\n",
+                            "/etc/w.yaml", "/etc");
+  CHECK(tls.alerts.webhook.target.tls);
+  CHECK(tls.alerts.webhook.target.port == "443");
+  CHECK(tls.alerts.webhook.ca_file == "/etc/ca.pem");
+  CHECK(config_error("alerts:\n  webhook:\n    url: ftp://x.example/\n") ==
+        "/etc/w.yaml:3:10: alerts.webhook.url: must be an http:// or https:// URL, got "
+        "'ftp://x.example/'");
+  CHECK_THAT(config_error("alerts:\n  webhook: {url: 'http://x:99999/'}\n"),
+             Catch::Contains("alerts.webhook.url: the port of 'http://x:99999/' must be"));
+  CHECK_THAT(config_error("alerts:\n  syslog: {facility: security}\n"),
+             Catch::Contains("alerts.syslog.facility: must be one of kern"));
+  CHECK_THAT(config_error("alerts:\n  syslog: {ident: 'a b'}\n"),
+             Catch::Contains("alerts.syslog.ident: must be 1 to 48 characters"));
+}

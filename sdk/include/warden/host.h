@@ -124,6 +124,9 @@ class WARDEN_API Host {
   // Opens a host from a configuration file; an empty path resolves like the
   // CLI: $WARDEN_CONFIG, then the installed warden.yaml. Loads plugins and
   // policies and opens the audit log (which writes a system_start record).
+  // A damaged log is refused (Error kRefused) after an audit_damage alert,
+  // when an alert sink is enabled (docs/alerts.md). The destructor waits for
+  // queued alerts at most alerts.flush_timeout.
   static std::unique_ptr<Host> open(const std::string& config_path = "");
   virtual ~Host();
 
@@ -157,7 +160,9 @@ class WARDEN_API Host {
   virtual nlohmann::json get_execution_history(int limit = 10) = 0;
 
   // {"system_status": "operational"|"degraded", "components": {...},
-  //  "system_resources": {...}, "audit_integrity": {"valid", ...}}.
+  //  "system_resources": {...}, "audit_integrity": {"valid", ...}}. With an
+  // alert sink enabled, components.alerts counts the alerts (docs/alerts.md),
+  // and audit damage found here raises one (once per finding).
   virtual nlohmann::json get_security_status() = 0;
 
   // Validates the new policy, then applies it atomically for every later
