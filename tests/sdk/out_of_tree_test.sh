@@ -37,7 +37,7 @@ found = [p for p in plugins if p["name"] == "forbidden_imports"]
 assert found, f"forbidden_imports not listed: {plugins}"
 p = found[0]
 assert p["status"] == "loaded", p
-assert p["kind"] == "assessor" and p["version"] == "1.0.0" and p["abi"] == "1.0", p
+assert p["kind"] == "assessor" and p["version"] == "1.0.0" and p["abi"] == "1.1", p
 print("listed:", p["name"], p["kind"], p["version"], "ABI", p["abi"])
 PY
 
