@@ -331,7 +331,7 @@ TEST_CASE("closing the host waits for a receiver that never answers only flush_t
   std::this_thread::sleep_for(100ms);  // the attempt is under way, waiting for an answer
   auto started = Clock::now();
   host.reset();
-  CHECK(Clock::now() - started < 2s);
+  CHECK(Clock::now() - started < 10s);  // 300 ms, not 30 s: the margin is for a loaded machine
   auto failures = f.records("alert_failure");
   REQUIRE(failures.size() == 1);
   CHECK_THAT(failures[0].data["error"].get<std::string>(), Catch::Contains("no answer in time"));
@@ -519,9 +519,11 @@ TEST_CASE(
   CHECK(counts["alerts"] == 5);
   CHECK(counts["dropped"] == 2);  // one webhook attempt under way, two waiting, two dropped
   CHECK(counts["queued"] == 2);
+  // Closing waits flush_timeout (300 ms), not the attempt's 30 s; the margin
+  // is for a loaded machine's own shutdown work (checkpoint, fsync).
   started = Clock::now();
   host.reset();
-  CHECK(Clock::now() - started < 2s);
+  CHECK(Clock::now() - started < 10s);
   CHECK(f.records("alert").size() == 5);
   CHECK(f.records("alert_failure").size() == 3);  // the one under way and the two waiting
 }
