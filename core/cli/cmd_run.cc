@@ -9,6 +9,7 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <optional>
 
 #include "audit/audit_reader.h"
 #include "audit/note_signer.h"
@@ -82,8 +83,10 @@ void print_output(const char* label, const std::string& output, bool truncated) 
 }
 
 // `r` is the `warden run --json` object, from this process's host or the
-// service's.
-void print_human(const nlohmann::json& r) {
+// service's. `exact` is the run's own output when this process ran it: its
+// bytes are printed as they are, where JSON's text has U+FFFD for bytes that
+// are not UTF-8.
+void print_human(const nlohmann::json& r, const RunResult* exact) {
   std::cout << "level:    " << text(r["level"]) << " (score " << r["score"] << ")\n";
   for (const auto& reason : r["reasons"]) std::cout << "          " << text(reason) << "\n";
   for (const auto& f : r["findings"])
@@ -117,8 +120,8 @@ void print_human(const nlohmann::json& r) {
             << format_size(usage["peak_memory_bytes"].get<std::uint64_t>()) << ", cpu "
             << usage["cpu_time_ms"] << " ms, wall " << usage["wall_time_ms"] << " ms\n";
   bool truncated = r["output_truncated"].get<bool>();
-  print_output("stdout", r["stdout"].get<std::string>(), truncated);
-  print_output("stderr", r["stderr"].get<std::string>(), truncated);
+  print_output("stdout", exact ? exact->stdout_data : r["stdout"].get<std::string>(), truncated);
+  print_output("stderr", exact ? exact->stderr_data : r["stderr"].get<std::string>(), truncated);
 }
 
 }  // namespace
@@ -169,6 +172,7 @@ void add_run_commands(CLI::App& app, Context& context) {
     // user, as the kernel knows it (the service takes its peer's instead).
     request.user = o.user;
     std::optional<nlohmann::json> result;
+    std::optional<RunResult> exact;  // the output's bytes, when run in this process
     if (auto* service = context.service()) {
       signalled_client = service;
       result = service->call("POST", "/v1/run", service::request_to_json(request));
@@ -183,12 +187,14 @@ void add_run_commands(CLI::App& app, Context& context) {
       Progress progress(!o.json && context.verbosity >= 0, "starting warden's plugins");
       auto host = Host::open(context.config_path());
       progress.step("assessing and running " + o.file);
-      result = host->assess_and_execute(request).to_json();
+      ExecutionResult ran = host->assess_and_execute(request);
+      result = ran.to_json();
+      exact = std::move(ran.run);
     }
     if (o.json)
       print_json(*result);
     else
-      print_human(*result);
+      print_human(*result, exact ? &*exact : nullptr);
     return stop_signal != 0 ? 128 + stop_signal : exit_code_of(*result);
   });
 

@@ -413,6 +413,11 @@ TEST_CASE("warden run: the program's exit code, or 1 for a negative verdict") {
   CHECK(rj["stdout"] == "ok\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
   CHECK(rj["stdout_replaced"] == true);
   CHECK(rj["stderr_replaced"] == false);
+  // Printed for people, in process, the program's own bytes come out as they are.
+  auto human = test::run_process(
+      {test::warden_binary(), "--config", f.config.string(), "run", binary.string()});
+  CHECK(human.exit_code == 0);
+  CHECK_THAT(human.out, Catch::Contains("--- stdout ---\nok\xff\xfe\x80\n"));
 
   // The reading commands read the files alone: they append no record.
   std::uint64_t before = f.log().size();
