@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "cli/cli.h"
+#include "service/client.h"
 #include "service/server.h"
 
 namespace warden::cli {
@@ -61,6 +62,11 @@ void add_serve_command(CLI::App& app, Context& context) {
       "Serve assess/run/history/... on service.socket for every client, until SIGTERM or SIGINT");
   set_handler(serve, [&context] {
     const Config& config = context.config();
+    // Before a host writes its start and stop into the log: the Server
+    // checks again, for a service that starts meanwhile.
+    if (service::Client::connect(config))
+      throw Error(ErrorKind::kEnvironment,
+                  "a warden service already listens on " + config.service.socket.string());
     auto host = Host::open(context.config_path());
     service::Server server(*host, config);
     running_server = &server;

@@ -15,6 +15,7 @@
 #include <boost/beast/http.hpp>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 #include "common/text.h"
@@ -134,21 +135,29 @@ Server::Server(Host& host, const Config& config)
                   "a warden service already listens on " + socket_path_.string());
     fs::remove(socket_path_, error);  // stale: its service is gone
   }
+  // What can fail without the socket file is done first; after bind() a
+  // failure removes the file again.
+  std::optional<gid_t> group;
+  if (!config.service.socket_group.empty()) group = group_id(config.service.socket_group);
+  if (::pipe2(control_, O_CLOEXEC | O_NONBLOCK) != 0) fail("pipe");
+  stopping_fd_ = ::eventfd(0, EFD_CLOEXEC);
+  if (stopping_fd_ < 0) fail("eventfd");
   listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (listen_fd_ < 0) fail("socket");
   if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0)
     fail("service.socket " + socket_path_.string() + ": cannot bind");
+  auto fail_bound = [&](const std::string& what) {
+    int error = errno;
+    ::unlink(socket_path_.c_str());
+    errno = error;
+    fail("service.socket " + socket_path_.string() + ": " + what);
+  };
   // Nobody can connect before listen(), so the mode is right before anyone can.
   if (::chmod(socket_path_.c_str(), config.service.socket_mode) != 0)
-    fail("service.socket " + socket_path_.string() + ": cannot set its mode");
-  if (!config.service.socket_group.empty() && ::chown(socket_path_.c_str(), static_cast<uid_t>(-1),
-                                                      group_id(config.service.socket_group)) != 0)
-    fail("service.socket " + socket_path_.string() + ": cannot give it to group " +
-         config.service.socket_group);
-  if (::listen(listen_fd_, 128) != 0) fail("listen");
-  if (::pipe2(control_, O_CLOEXEC | O_NONBLOCK) != 0) fail("pipe");
-  stopping_fd_ = ::eventfd(0, EFD_CLOEXEC);
-  if (stopping_fd_ < 0) fail("eventfd");
+    fail_bound("cannot set its mode");
+  if (group && ::chown(socket_path_.c_str(), static_cast<uid_t>(-1), *group) != 0)
+    fail_bound("cannot give it to group " + config.service.socket_group);
+  if (::listen(listen_fd_, 128) != 0) fail_bound("cannot listen");
   started_at_ = utc_timestamp();
 }
 

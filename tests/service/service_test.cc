@@ -238,6 +238,28 @@ TEST_CASE("a streamed run hands its output over as it comes, within the caps") {
   }
 }
 
+TEST_CASE("a service that cannot start says why and leaves no socket behind") {
+  Setup setup("  socket_group: no-such-group-for-warden\n");
+  auto r =
+      test::run_process({test::warden_binary(), "--config", setup.config_file.string(), "serve"});
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err,
+             Catch::Contains("service.socket_group: no group named 'no-such-group-for-warden'"));
+  CHECK_FALSE(fs::exists(setup.socket));
+
+  // A live service's socket is left alone: a second service exits, the first still serves.
+  Setup live;
+  auto service = live.start();
+  auto second =
+      test::run_process({test::warden_binary(), "--config", live.config_file.string(), "serve"});
+  CHECK(second.exit_code == 3);
+  CHECK_THAT(second.err, Catch::Contains("a warden service already listens on"));
+  CHECK(live.client()->call("GET", "/v1/status").has_value());
+  auto records = live.records();
+  CHECK(std::count_if(records.begin(), records.end(),
+                      [](const auto& r) { return r.kind == "system_start"; }) == 1);
+}
+
 TEST_CASE("fifty clients at once share one service and one intact log") {
   Setup setup;
   auto service = setup.start();
