@@ -50,6 +50,8 @@ class Client {
 
  private:
   Client(int fd, std::string socket_path, std::string fingerprint);
+  // Writes one request; throws kEnvironment when the connection is broken.
+  void send(std::string_view method, const std::string& target, const nlohmann::json& body);
 
   int fd_;
   std::string socket_path_;

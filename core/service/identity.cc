@@ -2,6 +2,7 @@
 
 #include <pwd.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -20,6 +21,20 @@ PeerCredentials peer_credentials(int fd) {
         ErrorKind::kEnvironment,
         std::string("cannot read the peer credentials of a connection: ") + std::strerror(errno));
   return {credentials.pid, credentials.uid, credentials.gid};
+}
+
+int connect_to(const std::filesystem::path& path) {
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  const std::string& text = path.native();
+  if (text.size() >= sizeof address.sun_path) return -1;  // nothing can listen there
+  std::memcpy(address.sun_path, text.c_str(), text.size() + 1);
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+    ::close(fd);
+    fd = -1;
+  }
+  return fd;
 }
 
 std::string user_name(uid_t uid) {

@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <filesystem>
 #include <string>
 
 namespace warden::service {
@@ -22,5 +23,10 @@ PeerCredentials peer_credentials(int fd);
 // The login name of `uid` from the passwd database, or "uid:<n>" when it has
 // none. Thread-safe.
 std::string user_name(uid_t uid);
+
+// A connection to the unix socket at `path` (close-on-exec), or -1 when
+// nothing accepts there (no socket, a stale one, a path too long for a unix
+// socket). The caller owns the descriptor.
+int connect_to(const std::filesystem::path& path);
 
 }  // namespace warden::service

@@ -52,12 +52,9 @@ sockaddr_un socket_address(const fs::path& path) {
 
 // Whether something accepts connections on the socket at `path`.
 bool someone_listens(const fs::path& path) {
-  sockaddr_un address = socket_address(path);
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) fail("socket");
-  bool listens = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
-  ::close(fd);
-  return listens;
+  int fd = connect_to(path);
+  if (fd >= 0) ::close(fd);
+  return fd >= 0;
 }
 
 gid_t group_id(const std::string& name) {
