@@ -8,6 +8,7 @@
 #include "cli/cli.h"
 #include "cli/progress.h"
 #include "pipeline/explain.h"
+#include "service/api.h"
 #include "service/client.h"
 
 namespace warden::cli {
@@ -43,16 +44,10 @@ void add_assess_command(CLI::App& app, Context& context) {
         service = nullptr;  // it serves another configuration
       }
       if (!host) host = Host::open(context.config_path());
-      nlohmann::json r = host->assess_code_only(code, "python", file);
-      if (explain) {
-        ExecutionRequest request;
-        request.code = code;
-        request.file_name = file;
-        nlohmann::json e = host->explain(request);  // the assessment is cached by now
-        e.erase("assessment");
-        r["explanation"] = std::move(e);
-      }
-      return r;
+      ExecutionRequest request;
+      request.code = code;
+      request.file_name = file;
+      return service::assess_explained(*host, request, explain);
     };
     nlohmann::json results = nlohmann::json::array();
     std::vector<nlohmann::json> assessments;

@@ -103,6 +103,16 @@ std::size_t complete_utf8_prefix(std::string_view text) {
 
 }  // namespace
 
+nlohmann::json assess_explained(Host& host, const ExecutionRequest& request, bool explain) {
+  nlohmann::json answer = host.assess_code_only(request.code, request.language, request.file_name);
+  if (explain) {
+    nlohmann::json e = host.explain(request);  // the assessment is cached by now
+    e.erase("assessment");
+    answer["explanation"] = std::move(e);
+  }
+  return answer;
+}
+
 bool Api::streams(std::string_view method, std::string_view target) {
   auto question = target.find('?');
   if (method != "POST" || target.substr(0, question) != "/v1/run" ||
@@ -274,15 +284,8 @@ nlohmann::json Api::route(const ApiCall& call, std::string_view path,
     read_field(body, "file_name", request.file_name);
     bool explain = false;
     read_field(body, "explain", explain);
-    nlohmann::json answer =
-        host_.assess_code_only(request.code, request.language, request.file_name);
-    if (explain) {
-      identify(request);
-      nlohmann::json e = host_.explain(request);  // the assessment is cached by now
-      e.erase("assessment");
-      answer["explanation"] = std::move(e);
-    }
-    return answer;
+    identify(request);
+    return assess_explained(host_, request, explain);
   }
   if (path == "/v1/status") {
     expect("GET");

@@ -43,6 +43,12 @@ std::string config_fingerprint(const Config& config);
 nlohmann::json request_to_json(const ExecutionRequest& request);
 ExecutionRequest request_from_json(const nlohmann::json& body);
 
+// What POST /v1/assess answers, and `warden assess` in process: the
+// assessment of the request's code (Host::assess_code_only) and, when
+// `explain`, the policy's explanation of it (Host::explain, without the
+// assessment a second time) as "explanation".
+nlohmann::json assess_explained(Host& host, const ExecutionRequest& request, bool explain);
+
 // ErrorKind <-> its name in error answers ("invalid_input", ...).
 const char* error_kind_name(ErrorKind kind);
 ErrorKind error_kind_from_name(std::string_view name);
