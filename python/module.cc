@@ -238,17 +238,6 @@ py::dict service_settings(const std::string& config_path) {
   return settings;
 }
 
-const char* kind_name(ErrorKind kind) {
-  switch (kind) {
-    case ErrorKind::kInvalidInput: return "invalid_input";
-    case ErrorKind::kConfig: return "config";
-    case ErrorKind::kRefused: return "refused";
-    case ErrorKind::kEnvironment: return "environment";
-    case ErrorKind::kInternal: return "internal";
-  }
-  return "internal";
-}
-
 }  // namespace
 }  // namespace warden::python
 
@@ -266,7 +255,7 @@ PYBIND11_MODULE(_warden, m) {
         return;
       }
       py::object error = py::reinterpret_borrow<py::object>(warden_error.ptr())(e.what());
-      error.attr("kind") = warden::python::kind_name(e.kind());
+      error.attr("kind") = warden::service::error_kind_name(e.kind());
       PyErr_SetObject(warden_error.ptr(), error.ptr());
     }
   });
