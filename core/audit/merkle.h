@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/text.h"  // to_base64, from_base64
+
 namespace warden::audit {
 
 using Hash = std::array<unsigned char, 32>;
@@ -18,9 +20,6 @@ Hash sha256(std::string_view data);
 Hash leaf_hash(std::string_view data);
 Hash node_hash(const Hash& left, const Hash& right);
 std::string to_hex(const Hash& h);
-std::string to_base64(std::string_view bytes);
-// Returns false on malformed input.
-bool from_base64(std::string_view text, std::string& out);
 
 // The root of the first `size` leaves (size <= leaves.size()).
 Hash tree_root(const std::vector<Hash>& leaves, std::size_t size);

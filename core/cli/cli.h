@@ -46,9 +46,11 @@ void add_plugin_commands(CLI::App& app, Context& context);
 void add_status_command(CLI::App& app, Context& context);
 void add_policy_commands(CLI::App& app, Context& context);
 // Reads at most max_bytes of path; a file (or FIFO, device) with more is
-// refused with an error naming it and the limit, before it can exhaust memory.
+// refused with an error naming it and the limit (`limit_name`, the
+// configuration field), before it can exhaust memory.
 std::string read_input_file(const std::string& path, const std::string& what,
-                            std::uint64_t max_bytes);
+                            std::uint64_t max_bytes,
+                            const char* limit_name = "requests.max_code_size");
 // Prints `j` indented, and a line break, to stdout. Strings that are not UTF-8
 // (a program's output) are printed with U+FFFD in place of their bad bytes.
 void print_json(const nlohmann::json& j);

@@ -1,10 +1,16 @@
 // warden run, warden history, warden report: the pipeline from the command
 // line, through the same warden::Host that embedders use.
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <warden/host.h>
 
+#include <fcntl.h>
+
 #include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 
 #include <fstream>
 #include <iomanip>
@@ -16,6 +22,7 @@
 #include "audit/report.h"
 #include "cli/cli.h"
 #include "cli/progress.h"
+#include "common/text.h"
 #include "common/units.h"
 #include "service/api.h"
 #include "service/identity.h"
@@ -23,7 +30,7 @@
 namespace warden::cli {
 
 std::string read_input_file(const std::string& path, const std::string& what,
-                            std::uint64_t max_bytes) {
+                            std::uint64_t max_bytes, const char* limit_name) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(ErrorKind::kInvalidInput, what + " " + path + ": cannot be read");
   std::string data;
@@ -33,8 +40,8 @@ std::string read_input_file(const std::string& path, const std::string& what,
     data.append(buffer, static_cast<std::size_t>(in.gcount()));
     if (data.size() > max_bytes)
       throw Error(ErrorKind::kInvalidInput, what + " " + path + ": larger than the limit of " +
-                                                std::to_string(max_bytes) +
-                                                " bytes (requests.max_code_size)");
+                                                std::to_string(max_bytes) + " bytes (" +
+                                                limit_name + ")");
   }
   if (in.bad()) throw Error(ErrorKind::kInvalidInput, what + " " + path + ": cannot be read");
   return data;
@@ -82,11 +89,80 @@ void print_output(const char* label, const std::string& output, bool truncated) 
   if (output.back() != '\n') std::cout << "\n";
 }
 
+// "--input [NAME=]PATH": the file at PATH, to be placed at NAME in the
+// program's working folder (at PATH's file name when no NAME is given).
+RunFile input_file_option(const std::string& option, std::uint64_t max_bytes) {
+  auto eq = option.find('=');
+  std::string path = eq == std::string::npos ? option : option.substr(eq + 1);
+  std::string name = eq == std::string::npos ? std::filesystem::path(option).filename().string()
+                                             : option.substr(0, eq);
+  return {name, read_input_file(path, "--input file", max_bytes, "requests.max_input_size"), ""};
+}
+
+// Writes the run's files (the `files` of `warden run --json`) under `dir`,
+// creating folders, replacing files of the same name, and never following a
+// symbolic link on the way (the names come from the program).
+void save_output_files(const nlohmann::json& files, const std::filesystem::path& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  int root = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (root < 0)
+    throw Error(ErrorKind::kEnvironment,
+                "--output-dir " + dir.string() + ": cannot open: " + std::strerror(errno));
+  auto fail = [&](const std::string& path, const char* step) {
+    int err = errno;
+    ::close(root);
+    throw Error(ErrorKind::kEnvironment, "cannot save output file " + path + " in " + dir.string() +
+                                             ": " + step + ": " + std::strerror(err));
+  };
+  for (const auto& f : files) {
+    std::string path = f["path"].get<std::string>(), content;
+    if (std::string why = run_file_path_problem(path); !why.empty()) {
+      errno = EINVAL;
+      fail(path, why.c_str());
+    }
+    if (!from_base64(f["content_base64"].get<std::string>(), content)) {
+      errno = EINVAL;
+      fail(path, "its content is not base64");
+    }
+    int folder = ::dup(root);
+    std::filesystem::path relative(path);
+    for (const auto& name : relative.parent_path()) {
+      if (::mkdirat(folder, name.c_str(), 0755) != 0 && errno != EEXIST) fail(path, "mkdir");
+      int next = ::openat(folder, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      ::close(folder);
+      if ((folder = next) < 0) fail(path, "open folder");
+    }
+    int fd = ::openat(folder, relative.filename().c_str(),
+                      O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+    ::close(folder);
+    if (fd < 0) fail(path, "open");
+    bool written =
+        ::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size());
+    if (::close(fd) != 0 || !written) fail(path, "write");
+  }
+  ::close(root);
+}
+
+// The files the run handed back and those it left out, on stdout.
+void print_files(const nlohmann::json& r, const std::string& output_dir) {
+  for (const auto& f : r["files"])
+    std::cout << "file:     " << text(f["path"]) << " ("
+              << format_size(f["size"].get<std::uint64_t>()) << ", sha256 "
+              << text(f["sha256"]).substr(0, 16) << "…) "
+              << (output_dir.empty() ? "not saved (--output-dir DIR saves it)"
+                                     : "saved in " + output_dir)
+              << "\n";
+  for (const auto& f : r["files_skipped"])
+    std::cout << "left out: " << (f["path"] == "" ? "" : text(f["path"]) + ": ")
+              << text(f["reason"]) << "\n";
+}
+
 // `r` is the `warden run --json` object, from this process's host or the
 // service's. `exact` is the run's own output when this process ran it: its
 // bytes are printed as they are, where JSON's text has U+FFFD for bytes that
 // are not UTF-8.
-void print_human(const nlohmann::json& r, const RunResult* exact) {
+void print_human(const nlohmann::json& r, const RunResult* exact, const std::string& output_dir) {
   std::cout << "level:    " << text(r["level"]) << " (score " << r["score"] << ")\n";
   for (const auto& reason : r["reasons"]) std::cout << "          " << text(reason) << "\n";
   for (const auto& f : r["findings"])
@@ -122,14 +198,15 @@ void print_human(const nlohmann::json& r, const RunResult* exact) {
   bool truncated = r["output_truncated"].get<bool>();
   print_output("stdout", exact ? exact->stdout_data : r["stdout"].get<std::string>(), truncated);
   print_output("stderr", exact ? exact->stderr_data : r["stderr"].get<std::string>(), truncated);
+  print_files(r, output_dir);
 }
 
 }  // namespace
 
 void add_run_commands(CLI::App& app, Context& context) {
   struct RunOptions {
-    std::string file, stdin_file, override_reason, user, backend;
-    std::vector<std::string> limits, args;
+    std::string file, stdin_file, override_reason, user, backend, output_dir;
+    std::vector<std::string> limits, args, inputs;
     bool confirm = false, json = false;
   };
   static RunOptions o;
@@ -138,6 +215,11 @@ void add_run_commands(CLI::App& app, Context& context) {
   run->add_option("ARGS", o.args, "The program's arguments, after --: warden run prog.py -- a b");
   run->add_option("--stdin", o.stdin_file,
                   "Feed this file to the program's standard input ('-': warden's own)");
+  run->add_option("--input", o.inputs,
+                  "Place this file, read-only, in the program's working folder: [NAME=]PATH "
+                  "(NAME: where, relative; PATH's file name by default)");
+  run->add_option("--output-dir", o.output_dir,
+                  "Save the files the program leaves in its working folder here");
   run->add_flag("--confirm", o.confirm, "Confirm running code judged HIGH");
   run->add_option("--override", o.override_reason,
                   "Run code judged BLOCKED anyway, with this explanation (audited)");
@@ -157,6 +239,8 @@ void add_run_commands(CLI::App& app, Context& context) {
     if (!o.stdin_file.empty())
       request.stdin_data = read_input_file(o.stdin_file == "-" ? "/dev/stdin" : o.stdin_file,
                                            "--stdin file", max_bytes);
+    for (const auto& input : o.inputs)
+      request.files.push_back(input_file_option(input, context.config().requests.max_input_bytes));
     request.confirmed = o.confirm;
     request.override_blocked = !o.override_reason.empty();
     request.override_explanation = o.override_reason;
@@ -191,10 +275,11 @@ void add_run_commands(CLI::App& app, Context& context) {
       result = ran.to_json();
       exact = std::move(ran.run);
     }
+    if (!o.output_dir.empty()) save_output_files((*result)["files"], o.output_dir);
     if (o.json)
       print_json(*result);
     else
-      print_human(*result, exact ? &*exact : nullptr);
+      print_human(*result, exact ? &*exact : nullptr, o.output_dir);
     return stop_signal != 0 ? 128 + stop_signal : exit_code_of(*result);
   });
 

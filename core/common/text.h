@@ -12,6 +12,11 @@ namespace warden {
 // Lower-case hex of the bytes.
 std::string to_hex(std::string_view bytes);
 
+// Standard base64 (RFC 4648, padded), and back: from_base64 accepts only the
+// canonical encoding and returns false for anything else.
+std::string to_base64(std::string_view bytes);
+bool from_base64(std::string_view text, std::string& out);
+
 // Hex SHA-256 of the bytes.
 std::string sha256_hex(std::string_view data);
 

@@ -145,6 +145,7 @@ Config parse_config(const std::string& text, const std::string& file_name, const
   {
     YamlMap r = top.get_map("requests");
     config.requests.max_code_bytes = r.get_size("max_code_size", config.requests.max_code_bytes);
+    config.requests.max_input_bytes = r.get_size("max_input_size", config.requests.max_input_bytes);
     config.requests.max_explanation_chars = static_cast<std::uint64_t>(
         r.get_int("max_explanation_chars",
                   static_cast<std::int64_t>(config.requests.max_explanation_chars), 1, 100'000));
@@ -315,6 +316,7 @@ nlohmann::json to_json(const Config& c) {
           {"ceilings", limits(c.ceilings)},
           {"requests",
            {{"max_code_size", c.requests.max_code_bytes},
+            {"max_input_size", c.requests.max_input_bytes},
             {"max_explanation_chars", c.requests.max_explanation_chars},
             {"env_allowlist", c.requests.env_allowlist}}},
           {"alerts",

@@ -70,6 +70,9 @@ struct AuditConfig {
 struct RequestsConfig {
   std::uint64_t max_code_bytes = 100 * 1024;
   std::uint64_t max_explanation_chars = 500;
+  // Input files of one request, all together (their count is bounded by
+  // kMaxInputFiles in pipeline/request_check.h).
+  std::uint64_t max_input_bytes = 16ull << 20;
   std::vector<std::string> env_allowlist = {"LANG", "LC_ALL", "TZ"};
 };
 
@@ -152,7 +155,9 @@ struct Config {
                   .file_size_bytes = 256ull << 20,
                   .open_files = 1024,
                   .tmpfs_bytes = 512ull << 20,
-                  .output_bytes = 16ull << 20};
+                  .output_bytes = 16ull << 20,
+                  .output_files = 256,
+                  .output_files_bytes = 64ull << 20};
   RequestsConfig requests;
   AlertsConfig alerts;
   ServiceConfig service;

@@ -57,6 +57,13 @@ nlohmann::json ExecutionResult::to_json() const {
                            {"cpu_time_ms", run->cpu_time_ms},
                            {"wall_time_ms", run->wall_time_ms}};
     j["backend_run_id"] = run->backend_run_id;
+    j["files"] = nlohmann::json::array();
+    for (const RunFile& f : run->files)
+      j["files"].push_back({{"path", f.path},
+                            {"size", f.content.size()},
+                            {"sha256", f.sha256},
+                            {"content_base64", to_base64(f.content)}});
+    j["files_skipped"] = run->files_skipped;
   } else {
     j["exit_code"] = nullptr;
     j["signal"] = nullptr;
@@ -71,6 +78,8 @@ nlohmann::json ExecutionResult::to_json() const {
     j["limits_hit"] = nlohmann::json::array();
     j["resource_usage"] = nullptr;
     j["backend_run_id"] = "";
+    j["files"] = nlohmann::json::array();
+    j["files_skipped"] = nlohmann::json::array();
   }
   return j;
 }

@@ -310,7 +310,8 @@ class HostImpl final : public Host {
     auto sandbox_started = std::chrono::steady_clock::now();
     try {
       r.run = backend->run(spec, request.code, request.stdin_data, request.cancelled,
-                           request.on_output);
+                           request.on_output, request.files);
+      for (RunFile& f : r.run->files) f.sha256 = sha256_hex(f.content);
       r.sandbox_ms = milliseconds_since(sandbox_started);
     } catch (const PluginCallError& e) {
       r.sandbox_ms = milliseconds_since(sandbox_started);

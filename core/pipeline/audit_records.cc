@@ -25,6 +25,18 @@ nlohmann::json with_request_id(nlohmann::json data, const nlohmann::json& event)
   return data;
 }
 
+// Each file's path, size and SHA-256: the host's hash of the bytes, computed
+// here for input files and taken from RunFile::sha256 (set by the host) for
+// the files a run handed back.
+nlohmann::json file_hashes(const std::vector<RunFile>& files, bool compute) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const RunFile& f : files)
+    list.push_back({{"path", f.path},
+                    {"size", f.content.size()},
+                    {"sha256", compute ? sha256_hex(f.content) : f.sha256}});
+  return list;
+}
+
 }  // namespace
 
 nlohmann::json assessment(const Assessment& a, const policy::Classification& c,
@@ -42,7 +54,8 @@ nlohmann::json assessment(const Assessment& a, const policy::Classification& c,
                          {"metadata", request.metadata},
                          {"args", request.args},
                          {"stdin_sha256", sha256_hex(request.stdin_data)},
-                         {"stdin_bytes", request.stdin_data.size()}};
+                         {"stdin_bytes", request.stdin_data.size()},
+                         {"input_files", file_hashes(request.files, true)}};
   if (include_code) data["code"] = request.code;
   return data;
 }
@@ -94,6 +107,7 @@ nlohmann::json run_start(const Decision& d) {
 nlohmann::json run_result(const std::string& backend, const RunResult& run) {
   nlohmann::json data = run;
   data["backend"] = backend;
+  data["files"] = file_hashes(run.files, false);
   data["stdout_bytes"] = run.stdout_data.size();
   data["stderr_bytes"] = run.stderr_data.size();
   return data;

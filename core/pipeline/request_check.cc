@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <set>
 #include <type_traits>
 
 #include "common/text.h"
@@ -100,6 +101,30 @@ void check_args(const std::vector<std::string>& args) {
                                               " bytes (max " + std::to_string(kMaxArgBytes) + ")");
 }
 
+void check_input_files(const std::vector<RunFile>& files, const RequestsConfig& limits) {
+  if (files.size() > kMaxInputFiles)
+    throw Error(ErrorKind::kInvalidInput, "Too many input files: " + std::to_string(files.size()) +
+                                              " (max " + std::to_string(kMaxInputFiles) + ")");
+  std::uint64_t total = 0;
+  std::set<std::string> paths;
+  for (const RunFile& f : files) {
+    if (std::string why = run_file_path_problem(f.path); !why.empty())
+      throw Error(ErrorKind::kInvalidInput, "Input file '" + f.path + "': " + why);
+    if (!paths.insert(f.path).second)
+      throw Error(ErrorKind::kInvalidInput, "Input file '" + f.path + "' is given twice");
+    total += f.content.size();
+  }
+  for (const std::string& path : paths)
+    for (auto slash = path.find('/'); slash != std::string::npos; slash = path.find('/', slash + 1))
+      if (paths.count(path.substr(0, slash)))
+        throw Error(ErrorKind::kInvalidInput, "Input file '" + path.substr(0, slash) +
+                                                  "' is also a folder of '" + path + "'");
+  if (total > limits.max_input_bytes)
+    throw Error(ErrorKind::kInvalidInput,
+                "Input files too large: " + std::to_string(total) + " bytes (max " +
+                    std::to_string(limits.max_input_bytes) + ", requests.max_input_size)");
+}
+
 void check_request(const ExecutionRequest& request, const RequestsConfig& limits,
                    const Limits& ceilings, const std::vector<std::string>& loaded_backends) {
   check_code(request.code, limits);
@@ -121,6 +146,7 @@ void check_request(const ExecutionRequest& request, const RequestsConfig& limits
                                               std::to_string(limits.max_code_bytes / 1024) +
                                               "KB, requests.max_code_size)");
   check_args(request.args);
+  check_input_files(request.files, limits);
   apply_requested_limits(Limits{}, request.limits, ceilings);  // throws on a bad one
   if (request.language != "python")
     throw Error(ErrorKind::kInvalidInput,

@@ -13,7 +13,8 @@
 namespace warden::pipeline {
 
 // Throws Error(kInvalidInput) naming what is wrong: empty code, code or
-// stdin over requests.max_code_size, bad program arguments (check_args), an override without an
+// stdin over requests.max_code_size, bad program arguments (check_args) or input files
+// (check_input_files), an override without an
 // explanation or with one over requests.max_explanation_chars, a backend that is not loaded, a
 // requested limit that is unknown, malformed or above its ceiling.
 void check_request(const ExecutionRequest& request, const RequestsConfig& limits,
@@ -31,6 +32,12 @@ Limits apply_requested_limits(Limits base, const std::map<std::string, std::stri
 inline constexpr std::size_t kMaxArgs = 256;
 inline constexpr std::size_t kMaxArgBytes = 64 * 1024;
 void check_args(const std::vector<std::string>& args);
+
+// Input files: at most kMaxInputFiles, requests.max_input_size in all, each
+// path a run file path (run_file_path_problem), none repeated and none a
+// folder of another. Throws Error(kInvalidInput) naming the file.
+inline constexpr std::size_t kMaxInputFiles = 64;
+void check_input_files(const std::vector<RunFile>& files, const RequestsConfig& limits);
 
 // The same checks that apply to code alone (assess_code_only).
 void check_code(const std::string& code, const RequestsConfig& limits);

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <set>
 #include <system_error>
 
 #include "plugin/plugin_host.h"
@@ -66,6 +67,36 @@ struct StringSink {
               if (self->forward != nullptr && *self->forward)
                 (*self->forward)(self->stream, std::string_view(data, size));
             }};
+  }
+};
+
+// Takes the files a backend hands back, holding it to the run's limits and to
+// run file paths whatever it does: what does not fit goes to `skipped`.
+struct FileSink {
+  const Limits& limits;
+  std::vector<RunFile> files;
+  std::vector<SkippedFile> skipped;
+  std::uint64_t bytes = 0;
+  std::set<std::string> paths;
+  warden_file_sink sink() {
+    return {this, [](void* context, const char* path, const char* data, std::size_t size) {
+              static_cast<FileSink*>(context)->add(path ? path : "", std::string_view(data, size));
+            }};
+  }
+  void add(std::string path, std::string_view content) {
+    std::string why = run_file_path_problem(path);
+    if (why.empty() && paths.count(path)) why = "handed back twice by the backend";
+    if (why.empty() && files.size() >= limits.output_files)
+      why = "over the output_files limit (the backend handed back more)";
+    if (why.empty() && content.size() > limits.output_files_bytes - bytes)
+      why = "over the output_files_size limit (the backend handed back more)";
+    if (!why.empty()) {
+      if (skipped.size() < 64) skipped.push_back({std::move(path), content.size(), why});
+      return;
+    }
+    bytes += content.size();
+    paths.insert(path);
+    files.push_back({std::move(path), std::string(content), ""});
   }
 };
 
@@ -241,12 +272,17 @@ std::vector<Finding> Assessor::assess(std::string_view code, std::string_view la
 
 RunResult SandboxBackend::run(const RunSpec& spec, std::string_view code,
                               std::string_view stdin_data, const std::function<bool()>& cancelled,
-                              const OutputCallback& on_output) const {
-  if (!spec.args.empty() && plugin_->descriptor().abi_minor < 1)
+                              const OutputCallback& on_output,
+                              const std::vector<RunFile>& input_files) const {
+  if ((!spec.args.empty() || !input_files.empty()) && plugin_->descriptor().abi_minor < 1)
     throw PluginCallError(WARDEN_ERR_UNSUPPORTED,
-                          "backend " + name_ +
-                              " was built for plugin ABI 1.0, which has no program arguments: "
-                              "rebuild it against 1.1 or newer");
+                          "backend " + name_ + " was built for plugin ABI 1.0, which has no " +
+                              (spec.args.empty() ? "input files" : "program arguments") +
+                              ": rebuild it against 1.1 or newer");
+  std::vector<warden_file> files;
+  for (const RunFile& f : input_files)
+    files.push_back({f.path.c_str(), {f.content.data(), f.content.size()}});
+  FileSink output_files{.limits = spec.limits};
   std::string spec_json = as_json_text(spec);
   CancelContext cancel{&cancelled};
   warden_run_request request{};
@@ -255,6 +291,9 @@ RunResult SandboxBackend::run(const RunSpec& spec, std::string_view code,
   request.code = {code.data(), code.size()};
   request.stdin_data = {stdin_data.data(), stdin_data.size()};
   request.cancel = cancel.abi();
+  request.input_files = files.data();
+  request.input_file_count = files.size();
+  request.output_files = output_files.sink();
   StringSink result, out{.forward = &on_output, .stream = "stdout"},
       err{.forward = &on_output, .stream = "stderr"}, error;
   warden_status status = plugin_->descriptor().sandbox->run(instance_, &request, result.sink(),
@@ -269,6 +308,11 @@ RunResult SandboxBackend::run(const RunSpec& spec, std::string_view code,
   }
   r.stdout_data = std::move(out.text);
   r.stderr_data = std::move(err.text);
+  r.files = std::move(output_files.files);
+  std::sort(r.files.begin(), r.files.end(),
+            [](const RunFile& a, const RunFile& b) { return a.path < b.path; });
+  r.files_skipped.insert(r.files_skipped.end(), output_files.skipped.begin(),
+                         output_files.skipped.end());
   return r;
 }
 

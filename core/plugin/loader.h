@@ -155,8 +155,15 @@ class SandboxBackend : public PluginInstance {
   // `on_output` (when set) gets each piece of output as the backend hands it
   // over ("stdout" or "stderr", the bytes): as it arrives from a backend
   // that streams (warden::OutputStream), at the end from one that does not.
+  // `input_files` (paths already checked) are placed read-only in the
+  // working directory; the files the program left come back in the result's
+  // `files`, in path order, held to spec.limits and to run file paths
+  // whatever the backend hands over (their sha256 is left to the caller).
+  // Program arguments or input files for a backend built for ABI 1.0 are
+  // refused (WARDEN_ERR_UNSUPPORTED).
   RunResult run(const RunSpec& spec, std::string_view code, std::string_view stdin_data,
-                const std::function<bool()>& cancelled, const OutputCallback& on_output = {}) const;
+                const std::function<bool()>& cancelled, const OutputCallback& on_output = {},
+                const std::vector<RunFile>& input_files = {}) const;
 };
 
 class PluginCatalog {

@@ -88,6 +88,29 @@ void reject_unknown_fields(const nlohmann::json& body, const std::set<std::strin
       throw Error(ErrorKind::kInvalidInput, std::string(what) + ": unknown field '" + key + "'");
 }
 
+// The request's "files": [{"path", "content_base64"}], decoded.
+std::vector<RunFile> input_files_from_json(const nlohmann::json& body) {
+  std::vector<RunFile> files;
+  auto it = body.find("files");
+  if (it == body.end() || it->is_null()) return files;
+  if (!it->is_array())
+    throw Error(ErrorKind::kInvalidInput,
+                "field 'files': must be a list of {path, content_base64}");
+  for (std::size_t i = 0; i < it->size(); ++i) {
+    const nlohmann::json& f = (*it)[i];
+    std::string where = "field 'files[" + std::to_string(i) + "]'";
+    if (!f.is_object() || !f.contains("path") || !f["path"].is_string() ||
+        !f.contains("content_base64") || !f["content_base64"].is_string() || f.size() != 2)
+      throw Error(ErrorKind::kInvalidInput,
+                  where + ": must be {\"path\": string, \"content_base64\": string}");
+    RunFile file{.path = f["path"].get<std::string>()};
+    if (!from_base64(f["content_base64"].get<std::string>(), file.content))
+      throw Error(ErrorKind::kInvalidInput, where + ": content_base64 is not base64 (RFC 4648)");
+    files.push_back(std::move(file));
+  }
+  return files;
+}
+
 // How much of `text` ends on a whole UTF-8 character: all of it, unless it
 // ends in the first bytes of a multi-byte sequence (up to 3), which then wait
 // for the rest. Invalid bytes count as whole (they are replaced anyway).
@@ -156,6 +179,11 @@ nlohmann::json request_to_json(const ExecutionRequest& r) {
                       {"override_explanation", r.override_explanation},
                       {"limits", r.limits},
                       {"metadata", r.metadata}};
+  if (!r.files.empty()) {
+    j["files"] = nlohmann::json::array();
+    for (const RunFile& f : r.files)
+      j["files"].push_back({{"path", f.path}, {"content_base64", to_base64(f.content)}});
+  }
   if (!r.user.empty()) j["user"] = r.user;
   if (r.backend) j["backend"] = *r.backend;
   return j;
@@ -164,8 +192,8 @@ nlohmann::json request_to_json(const ExecutionRequest& r) {
 ExecutionRequest request_from_json(const nlohmann::json& body) {
   reject_unknown_fields(
       body,
-      {"code", "language", "file_name", "stdin", "args", "user", "confirmed", "override_blocked",
-       "override_explanation", "backend", "limits", "metadata"},
+      {"code", "language", "file_name", "stdin", "args", "files", "user", "confirmed",
+       "override_blocked", "override_explanation", "backend", "limits", "metadata"},
       "request");
   if (!body.contains("code") || !body["code"].is_string())
     throw Error(ErrorKind::kInvalidInput, "field 'code': required, a string");
@@ -175,6 +203,7 @@ ExecutionRequest request_from_json(const nlohmann::json& body) {
   read_field(body, "file_name", r.file_name);
   read_field(body, "stdin", r.stdin_data);
   read_field(body, "args", r.args);
+  r.files = input_files_from_json(body);
   read_field(body, "user", r.user);
   read_field(body, "confirmed", r.confirmed);
   read_field(body, "override_blocked", r.override_blocked);

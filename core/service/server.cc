@@ -274,8 +274,10 @@ void Server::serve(Connection& connection) {
     FdStream stream(fd, stopping_fd_, std::chrono::milliseconds(config_.service.idle_timeout_ms));
     boost::beast::flat_buffer buffer;
     // Code and stdin, each up to max_code_size, JSON-escaped (at most 6
-    // bytes per byte), and room for the rest of the request.
-    const std::uint64_t body_limit = 12 * config_.requests.max_code_bytes + (1u << 20);
+    // bytes per byte), input files in base64 (4 bytes per 3), and room for
+    // the rest of the request.
+    const std::uint64_t body_limit = 12 * config_.requests.max_code_bytes +
+                                     (config_.requests.max_input_bytes + 2) / 3 * 4 + (1u << 20);
     for (bool keep_alive = true; keep_alive && !stopping_;) {
       http::request_parser<http::string_body> parser;
       parser.body_limit(body_limit);
@@ -288,7 +290,8 @@ void Server::serve(Connection& connection) {
                   {{"error",
                     {{"kind", "invalid_input"},
                      {"message", "request body larger than " + std::to_string(body_limit) +
-                                     " bytes (12 x requests.max_code_size + 1MiB)"}}}}};
+                                     " bytes (12 x requests.max_code_size + 4/3 x "
+                                     "requests.max_input_size + 1MiB)"}}}}};
         keep_alive = false;
       } else if (ec && ec.category() == http::make_error_code(http::error::body_limit).category()) {
         answer = {400, {{"error", {{"kind", "invalid_input"}, {"message", ec.message()}}}}};

@@ -256,6 +256,20 @@ TEST_CASE("bad input is refused with a clear message") {
   expect_invalid(args, "Program argument 2 is not UTF-8");
   args.args = {std::string("nul\0byte", 8)};
   expect_invalid(args, "Program argument 1 is not UTF-8 text without NUL bytes");
+  auto files = request(kLow);
+  files.files = {{"../escape", "x", ""}};
+  expect_invalid(files, "Input file '../escape': the path has a \".\" or \"..\" in it");
+  files.files = {{"/etc/passwd", "x", ""}};
+  expect_invalid(files, "Input file '/etc/passwd': the path is absolute");
+  files.files = {{"a", "x", ""}, {"a-b", "y", ""}, {"a/b", "z", ""}};
+  expect_invalid(files, "Input file 'a' is also a folder of 'a/b'");
+  files.files = {{"same", "x", ""}, {"same", "y", ""}};
+  expect_invalid(files, "Input file 'same' is given twice");
+  files.files = std::vector<RunFile>(65);
+  for (std::size_t i = 0; i < files.files.size(); ++i) files.files[i].path = std::to_string(i);
+  expect_invalid(files, "Too many input files: 65 (max 64)");
+  files.files = {{"big", std::string((16u << 20) + 1, 'x'), ""}};
+  expect_invalid(files, "Input files too large: 16777217 bytes (max 16777216");
   // Refused before any work: nothing was assessed, so nothing was recorded.
   CHECK(f.log().records.size() == records_before);
   CHECK_THROWS_AS(host->get_execution_history(0), Error);
@@ -280,6 +294,60 @@ TEST_CASE("program arguments and stdin reach the program, and the log records th
       CHECK(rec.data["stdin_bytes"] == 5);
     }
   CHECK(recorded);
+}
+
+TEST_CASE("input files are read-only in the sandbox, the files it leaves come back, all hashed") {
+  Fixture f;
+  auto host = f.host();
+  auto r = request(
+      "import os\n"
+      "print(open('data/in.csv').read(), end='')\n"
+      "for attempt in (lambda: open('data/in.csv', 'w'), lambda: os.remove('data/in.csv'),\n"
+      "                lambda: os.rename('data/in.csv', 'moved'), lambda: os.chmod('data/in.csv', "
+      "0o666),\n"
+      "                lambda: open('data/new', 'w')):\n"
+      "    try:\n"
+      "        attempt()\n"
+      "        print('changed')\n"
+      "    except OSError as e:\n"
+      "        print(type(e).__name__)\n"
+      "os.makedirs('out/deep', exist_ok=True)\n"
+      "open('out/deep/plot.png', 'wb').write(bytes(range(256)))\n"
+      "open('notes.txt', 'w').write('done')\n");
+  r.files = {{"data/in.csv", "a,b\n1,2\n", ""}};
+  auto result = host->assess_and_execute(r);
+  REQUIRE(result.run);
+  CHECK(result.run->stdout_data ==
+        "a,b\n1,2\nPermissionError\nPermissionError\nPermissionError\nPermissionError\n"
+        "PermissionError\n");
+  REQUIRE(result.run->files.size() == 2);
+  CHECK(result.run->files[0].path == "notes.txt");
+  CHECK(result.run->files[0].content == "done");
+  CHECK(result.run->files[1].path == "out/deep/plot.png");
+  CHECK(result.run->files[1].content.size() == 256);
+  CHECK(result.run->files[1].sha256 ==
+        "40aff2e9d2d8922e47afd4648e6967497158785fbd1da870e7110266bf944880");
+  CHECK(result.run->files_skipped.empty());
+  nlohmann::json j = result.to_json();
+  CHECK(j["files"][0]["content_base64"] == "ZG9uZQ==");
+  bool inputs_recorded = false, outputs_recorded = false;
+  for (const auto& rec : f.log().records) {
+    if (rec.kind == "assessment" && rec.data["input_files"].size() == 1) {
+      inputs_recorded = true;
+      CHECK(rec.data["input_files"][0] ==
+            nlohmann::json(
+                {{"path", "data/in.csv"},
+                 {"size", 8},
+                 {"sha256", "492d5ea496056f1a6a6592241032fab764c321596317930b4fa0e1e8bc3b7470"}}));
+    }
+    if (rec.kind == "run_result" && rec.data["files"].size() == 2) {
+      outputs_recorded = true;
+      CHECK(rec.data["files"][1]["sha256"] == result.run->files[1].sha256);
+      CHECK_FALSE(rec.data["files"][1].contains("content"));
+    }
+  }
+  CHECK(inputs_recorded);
+  CHECK(outputs_recorded);
 }
 
 TEST_CASE("execution history and the audit report come from the log") {

@@ -22,6 +22,7 @@
 #include "shared/cgroup.h"
 #include "shared/owner.h"
 #include "shared/pipe_write.h"
+#include "shared/run_files.h"
 #include "shared/run_result.h"
 #include "shared/sandbox_limits.h"
 #include "shared/sandbox_settings.h"
@@ -197,8 +198,8 @@ std::unique_ptr<PreparedContainer> ContainerBackend::prepare(const RunSpec& spec
   }
   c->staging = std::make_unique<StagingFolder>(staging_dir_ / (owner_ + "-" + name));
   std::string staging = c->staging->dir().string();
-  c->scratch = std::make_unique<ScratchMount>(staging_dir_ / (owner_ + "-" + name + ".tmp"),
-                                              spec.limits.tmpfs_bytes);
+  c->scratch = std::make_unique<sandboxing::ScratchMount>(
+      staging_dir_ / (owner_ + "-" + name + ".tmp"), spec.limits.tmpfs_bytes);
   std::string scratch = c->scratch->dir().string();
   ContainerPlaces places{.name = name,
                          .image = image_,
@@ -338,6 +339,7 @@ RunResult ContainerBackend::run_in(PreparedContainer& c, const RunRequest& reque
   argv.insert(argv.end(), spec.args.begin(), spec.args.end());
   c.staging->write(kProgram, request.code);
   c.staging->write(kLaunchMessage, launch_message(spec, argv));
+  sandboxing::place_input_files(c.scratch->dir(), request.input_files);
   std::string target = container_target(c.id);
 
   auto start = Clock::now();
@@ -379,6 +381,10 @@ RunResult ContainerBackend::run_in(PreparedContainer& c, const RunRequest& reque
   result.backend_run_id = c.id;
   result.stdout_data = std::move(output.out);
   result.stderr_data = std::move(output.err);
+  bool over_limit = false;
+  result.files_skipped = sandboxing::hand_back_output_files(
+      c.scratch->dir(), request.input_files, limits, request.output_files, over_limit);
+  if (over_limit) result.limits_hit.push_back("output_files");
   return result;
 }
 

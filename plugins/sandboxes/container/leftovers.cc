@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "shared/owner.h"
+#include "shared/scratch_mount.h"
 #include "staging.h"
 
 namespace warden::containers {
@@ -32,7 +33,7 @@ void reap_leftovers(const engine::EngineClient& client, Engine engine,
     // Staging folders are named "<owner pid>.<start>-...".
     std::string name = entry.path().filename().string();
     if (sandboxing::owner_alive(name.substr(0, name.find('-')))) continue;
-    if (entry.path().extension() == ".tmp") ScratchMount::unmount(entry.path());
+    if (entry.path().extension() == ".tmp") sandboxing::ScratchMount::unmount(entry.path());
     std::filesystem::remove_all(entry.path(), ec);
   }
   // Cgroups are named "warden-<engine>-<owner pid>_<start>-<n>".

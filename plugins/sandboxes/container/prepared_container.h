@@ -14,6 +14,7 @@
 #include "engine/engine_client.h"
 #include "shared/cgroup.h"
 #include "shared/run_uid.h"
+#include "shared/scratch_mount.h"
 #include "staging.h"
 
 namespace warden::containers {
@@ -44,7 +45,7 @@ class PreparedContainer {
   std::unique_ptr<sandboxing::Cgroup> cgroup;
   std::unique_ptr<sandboxing::RunUid> uid;  // the run's own uid, when the backend has a range
   std::unique_ptr<StagingFolder> staging;
-  std::unique_ptr<ScratchMount> scratch;
+  std::unique_ptr<sandboxing::ScratchMount> scratch;
   std::unique_ptr<ContainerGuard> guard;
   std::unique_ptr<engine::AttachStream> stream;
   // The FIFO's write end, held open for the whole run: the launcher starts the

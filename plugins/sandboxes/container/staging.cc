@@ -1,6 +1,5 @@
 #include "staging.h"
 
-#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <warden/plugin.h>
@@ -43,24 +42,6 @@ void StagingFolder::write(const char* name, std::string_view content) const {
   out.close();
   if (!out) throw PluginError(WARDEN_ERR_INTERNAL, "cannot write " + file.string());
   ::chmod(file.c_str(), 0444);
-}
-
-ScratchMount::ScratchMount(std::filesystem::path dir, std::uint64_t bytes) : dir_(std::move(dir)) {
-  if (::mkdir(dir_.c_str(), 0700) != 0)
-    throw PluginError(WARDEN_ERR_INTERNAL, "cannot create the scratch folder " + dir_.string() +
-                                               ": " + std::strerror(errno));
-  std::string options = "size=" + std::to_string(bytes) + ",mode=1777";
-  if (::mount("tmpfs", dir_.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, options.c_str()) != 0) {
-    int err = errno;
-    ::rmdir(dir_.c_str());
-    throw PluginError(WARDEN_ERR_INTERNAL, "cannot mount the scratch tmpfs on " + dir_.string() +
-                                               ": " + std::strerror(err));
-  }
-}
-
-void ScratchMount::unmount(const std::filesystem::path& dir) {
-  ::umount2(dir.c_str(), MNT_DETACH);
-  ::rmdir(dir.c_str());
 }
 
 }  // namespace warden::containers

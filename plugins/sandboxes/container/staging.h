@@ -1,6 +1,6 @@
-// The host-side places of one container: the staging folder bound read-only
-// at /sandbox (the launcher's FIFO, then the program and its launch message)
-// and the scratch tmpfs bound at /tmp and /dev/shm. Both go with the run.
+// The staging folder of one container, bound read-only at /sandbox: the
+// launcher's FIFO, then the program and its launch message. It goes with the
+// run. (Its scratch space is shared/scratch_mount.h.)
 #pragma once
 
 #include <cstdint>
@@ -24,25 +24,6 @@ class StagingFolder {
   std::filesystem::path fifo() const;
   // Writes a file the sandbox user may read and nobody may change.
   void write(const char* name, std::string_view content) const;
-
- private:
-  std::filesystem::path dir_;
-};
-
-// The run's scratch space: a tmpfs of the run's size mounted on the host and
-// bound into the container at both /tmp and /dev/shm, so that every writable
-// place in the container counts against the one limit. Unmounted with the run.
-class ScratchMount {
- public:
-  // Throws PluginError.
-  ScratchMount(std::filesystem::path dir, std::uint64_t bytes);
-  ~ScratchMount() { unmount(dir_); }
-  ScratchMount(const ScratchMount&) = delete;
-  ScratchMount& operator=(const ScratchMount&) = delete;
-
-  const std::filesystem::path& dir() const { return dir_; }
-  // Unmounts (lazily: a container may still hold it) and removes one.
-  static void unmount(const std::filesystem::path& dir);
 
  private:
   std::filesystem::path dir_;

@@ -21,10 +21,12 @@
 #include "seccomp_policy.h"
 #include "shared/cgroup.h"
 #include "shared/owner.h"
+#include "shared/run_files.h"
 #include "shared/run_result.h"
 #include "shared/run_uid.h"
 #include "shared/sandbox_limits.h"
 #include "shared/sandbox_settings.h"
+#include "shared/scratch_mount.h"
 
 namespace warden::native {
 using sandboxing::Cgroup;
@@ -34,6 +36,7 @@ namespace {
 
 constexpr const char* kCodePath = "/sandbox/main.py";
 constexpr const char* kCgroupPrefix = "warden-native-";
+constexpr const char* kScratchSuffix = ".tmp";
 // util-linux's prlimit, from the host's /usr: it lowers RLIMIT_FSIZE and
 // execs the interpreter inside the sandbox.
 constexpr const char* kPrlimit = "/usr/bin/prlimit";
@@ -74,6 +77,7 @@ class NativeBackend {
     uid_range_ = sandboxing::uid_range_setting(read);
     interpreters_ = sandboxing::interpreters_setting(read);
     extra_binds_ = read.absolute_paths("read_only_binds", {});
+    scratch_dir_ = read.absolute_path("scratch_dir", "/var/lib/warden/native", "a scratch folder");
     read.finish();
   }
 
@@ -82,9 +86,12 @@ class NativeBackend {
     if (probed_) return availability_;
     availability_ = check_host();
     probed_ = true;
-    // The cgroups of runs whose host died (it was killed, say) go first.
-    if (availability_.available)
+    // The cgroups and scratch spaces of runs whose host died (it was killed,
+    // say) go first.
+    if (availability_.available) {
       sandboxing::remove_dead_owners_cgroups(cgroup_parent_, kCgroupPrefix);
+      sandboxing::remove_dead_owners_scratch(scratch_dir_, kScratchSuffix);
+    }
     return availability_;
   }
 
@@ -98,9 +105,10 @@ class NativeBackend {
     if (Availability a = probe(); !a.available) throw PluginError(WARDEN_ERR_UNAVAILABLE, a.reason);
     sandboxing::refuse_unenforceable(spec, "bwrap and its init");
 
+    std::uint64_t n = ++sequence_;
     // "warden-native-<owner>-<run id>-<n>": a later host reaps it if this one dies.
     std::string id = std::string(kCgroupPrefix) + sandboxing::owner_tag(sandboxing::this_owner()) +
-                     "-" + sanitized(spec.run_id) + "-" + std::to_string(++sequence_);
+                     "-" + sanitized(spec.run_id) + "-" + std::to_string(n);
     std::unique_ptr<Cgroup> cgroup;
     try {
       cgroup = std::make_unique<Cgroup>(
@@ -108,6 +116,13 @@ class NativeBackend {
     } catch (const std::exception& e) {
       throw PluginError(WARDEN_ERR_UNSUPPORTED, e.what());
     }
+    // The working folder, /tmp: the host places the input files in it and
+    // reads back what the program left there.
+    sandboxing::ScratchMount scratch(
+        scratch_dir_ / (sandboxing::this_owner() + "-" + sanitized(spec.run_id) + "-" +
+                        std::to_string(n) + kScratchSuffix),
+        limits.tmpfs_bytes);
+    sandboxing::place_input_files(scratch.dir(), request.input_files);
     OwnedFd seccomp(compile_seccomp_filter());
     OwnedFd code(::memfd_create("warden-code", MFD_CLOEXEC));
     if (code.fd < 0 || ::write(code.fd, request.code.data(), request.code.size()) !=
@@ -118,7 +133,7 @@ class NativeBackend {
 
     ChildSetup setup;
     setup.program = bwrap_;
-    setup.argv = bwrap_argv(spec, interpreter->second);
+    setup.argv = bwrap_argv(spec, interpreter->second, scratch.dir());
     setup.env = {"PATH=/usr/bin:/bin"};
     setup.cgroup_fds = cgroup->join_fds();
     setup.inherited_fds = {{seccomp.fd, 3}, {code.fd, 4}};
@@ -158,6 +173,10 @@ class NativeBackend {
     result.backend_run_id = id;
     result.stdout_data = std::move(outcome.out);
     result.stderr_data = std::move(outcome.err);
+    bool over_limit = false;
+    result.files_skipped = sandboxing::hand_back_output_files(
+        scratch.dir(), request.input_files, limits, request.output_files, over_limit);
+    if (over_limit) result.limits_hit.push_back("output_files");
     return result;
   }
 
@@ -176,6 +195,12 @@ class NativeBackend {
     }
     if (std::string why = Cgroup::unusable_reason(cgroup_parent_); !why.empty()) {
       a.reason = why;
+      return a;
+    }
+    std::error_code ec;
+    std::filesystem::create_directories(scratch_dir_, ec);
+    if (ec) {
+      a.reason = "cannot create the scratch folder " + scratch_dir_.string() + ": " + ec.message();
       return a;
     }
     if (!is_executable(kPrlimit)) {
@@ -205,7 +230,8 @@ class NativeBackend {
   }
 
   std::vector<std::string> bwrap_argv(const RunSpec& spec,
-                                      const std::vector<std::string>& interpreter) {
+                                      const std::vector<std::string>& interpreter,
+                                      const std::filesystem::path& scratch) {
     std::vector<std::string> a = {bwrap_,          "--unshare-all", "--die-with-parent",
                                   "--new-session", "--hostname",    "sandbox"};
     if (spec.network == NetworkMode::kOpen) a.push_back("--share-net");
@@ -235,8 +261,8 @@ class NativeBackend {
     a.insert(a.end(), {"--symlink", "/proc/self/fd", "/dev/fd", "--symlink", "/proc/self/fd/0",
                        "/dev/stdin", "--symlink", "/proc/self/fd/1", "/dev/stdout", "--symlink",
                        "/proc/self/fd/2", "/dev/stderr", "--symlink", "/tmp", "/dev/shm"});
-    a.insert(a.end(), {"--size", std::to_string(spec.limits.tmpfs_bytes), "--tmpfs", "/tmp",
-                       "--ro-bind-data", "4", kCodePath, "--remount-ro", "/"});
+    a.insert(a.end(), {"--bind", scratch.string(), "/tmp", "--ro-bind-data", "4", kCodePath,
+                       "--remount-ro", "/"});
     a.insert(a.end(), {"--chdir", "/tmp", "--clearenv"});
     std::map<std::string, std::string> env = {
         {"HOME", "/tmp"}, {"PATH", "/usr/bin:/bin"}, {"TMPDIR", "/tmp"}};
@@ -257,6 +283,7 @@ class NativeBackend {
   std::string cgroup_parent_;
   std::map<std::string, std::vector<std::string>> interpreters_;
   std::vector<std::string> extra_binds_;
+  std::filesystem::path scratch_dir_;
   sandboxing::UidRange uid_range_;
   std::mutex probe_mutex_;
   bool probed_ = false;

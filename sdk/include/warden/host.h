@@ -41,6 +41,12 @@ struct ExecutionRequest {
   // The program's arguments (sys.argv[1:]), never seen by a shell. Bounded:
   // at most 256 of them, 64 KiB in all, valid UTF-8 without NUL bytes.
   std::vector<std::string> args;
+  // Files placed read-only in the program's working folder before it starts
+  // (`sha256` is ignored: the host computes it for the audit log). At most 64,
+  // requests.max_input_size in all, each path relative (run_file_path_problem
+  // in types.h), none a folder of another. They count against the run's
+  // scratch space (tmpfs limit).
+  std::vector<RunFile> files;
   std::string user;  // who asks; policies may trust by identity
   // True when `user` is established, not merely claimed: the service took it
   // from the socket's peer credentials (or from a delegate it trusts), or the

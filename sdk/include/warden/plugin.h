@@ -25,6 +25,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstddef>
 #include <exception>
 #include <new>
 #include <nlohmann/json.hpp>
@@ -175,12 +176,35 @@ class OutputStream {
   bool used_ = false;
 };
 
+// A file to place in the working directory; valid for the duration of run().
+struct InputFile {
+  std::string_view path;  // checked by the host: run_file_path_problem() is ""
+  std::string_view content;
+};
+
+// Where a backend hands back the files the program left (ABI 1.1): call
+// add() once per file kept, from one thread at a time.
+class OutputFiles {
+ public:
+  OutputFiles() = default;
+  explicit OutputFiles(warden_file_sink sink) : sink_(sink) {}
+  void add(const std::string& path, std::string_view content) {
+    if (sink_.add != nullptr)
+      sink_.add(sink_.context, path.c_str(), content.data(), content.size());
+  }
+
+ private:
+  warden_file_sink sink_{nullptr, nullptr};
+};
+
 struct RunRequest {
   RunSpec spec;
   std::string_view code;        // valid for the duration of run()
   std::string_view stdin_data;  // valid for the duration of run()
+  std::vector<InputFile> input_files;
   Cancellation cancellation;
   mutable OutputStream output;  // the program's output, as it arrives
+  mutable OutputFiles output_files;
 };
 
 namespace plugin_detail {
@@ -285,6 +309,14 @@ struct SandboxAdapter {
       r.stdin_data = std::string_view(request->stdin_data.data, request->stdin_data.size);
       r.cancellation = Cancellation(request->cancel);
       r.output = OutputStream(out, err);
+      if (request->struct_size >=
+          offsetof(warden_run_request, output_files) + sizeof(warden_file_sink)) {
+        for (std::size_t i = 0; i < request->input_file_count; ++i)
+          r.input_files.push_back(
+              {request->input_files[i].path,
+               {request->input_files[i].content.data, request->input_files[i].content.size}});
+        r.output_files = OutputFiles(request->output_files);
+      }
       RunResult run_result = static_cast<T*>(instance)->run(r);
       if (!r.output.used()) {
         write(out, run_result.stdout_data);

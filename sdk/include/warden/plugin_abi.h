@@ -126,6 +126,23 @@ typedef struct warden_assessor_vtable {
 
 /* ----------------------------------------------------------------- sandbox */
 
+/* A file placed in the program's working directory before it runs. */
+typedef struct warden_file {
+  /* Relative to the working directory, '/'-separated, NUL-terminated UTF-8;
+   * the host has checked it (no "..", no absolute path: see
+   * run_file_path_problem() in <warden/types.h>). */
+  const char* path;
+  warden_bytes content;
+} warden_file;
+
+/* Where a backend hands back the files the program left. add() copies the
+ * path (NUL-terminated) and the bytes before it returns; call it once per
+ * file, from one thread at a time. */
+typedef struct warden_file_sink {
+  void* context;
+  void (*add)(void* context, const char* path, const char* data, size_t size);
+} warden_file_sink;
+
 typedef struct warden_run_request {
   size_t struct_size;
   /* The run specification as JSON: language, limits, network, environment,
@@ -134,6 +151,16 @@ typedef struct warden_run_request {
   warden_bytes code;       /* the program to run */
   warden_bytes stdin_data; /* fed to the program's standard input */
   warden_cancel cancel;
+  /* Since 1.1. Files to place, read-only for the program, in its working
+   * directory (they count against the scratch space's size); the host sends
+   * none to a 1.0 backend. */
+  const warden_file* input_files;
+  size_t input_file_count;
+  /* Since 1.1. The regular files the program left in its working directory,
+   * other than the input files, handed back under the spec's output_files
+   * and output_files_bytes limits; what is left out goes into the result's
+   * "files_skipped" with the reason. */
+  warden_file_sink output_files;
 } warden_run_request;
 
 typedef struct warden_sandbox_vtable {

@@ -221,6 +221,10 @@ struct Limits {
   std::uint32_t open_files = 256;
   std::uint64_t tmpfs_bytes = 64ull << 20;  // size of the writable scratch space
   std::uint64_t output_bytes = 1ull << 20;  // stdout + stderr combined
+  // The files the program leaves in its working directory that are handed
+  // back (RunResult::files): at most this many, this many bytes in all.
+  std::uint32_t output_files = 16;
+  std::uint64_t output_files_bytes = 8ull << 20;
 
   friend bool operator==(const Limits&, const Limits&) = default;
 };
@@ -253,7 +257,11 @@ inline constexpr auto kLimitTable = std::make_tuple(
     std::pair{LimitName{"open_files", "open_files", LimitUnit::kCount, 8, 1'048'576},
               &Limits::open_files},
     std::pair{LimitName{"tmpfs", "tmpfs_bytes", LimitUnit::kBytes}, &Limits::tmpfs_bytes},
-    std::pair{LimitName{"output", "output_bytes", LimitUnit::kBytes}, &Limits::output_bytes});
+    std::pair{LimitName{"output", "output_bytes", LimitUnit::kBytes}, &Limits::output_bytes},
+    std::pair{LimitName{"output_files", "output_files", LimitUnit::kCount, 1, 4096},
+              &Limits::output_files},
+    std::pair{LimitName{"output_files_size", "output_files_bytes", LimitUnit::kBytes},
+              &Limits::output_files_bytes});
 
 // Calls `f(LimitName, field)` for every field of `l` (a Limits or a const
 // Limits), in the table's order.
@@ -292,6 +300,76 @@ inline void from_json(const nlohmann::json& j, Limits& l) {
 // Receives a program's output piece by piece: the stream ("stdout" or
 // "stderr") and the bytes.
 using OutputCallback = std::function<void(std::string_view stream, std::string_view bytes)>;
+
+// ---------------------------------------------------------------- run files
+
+// A file given to a run (placed read-only in the program's working directory
+// before it starts) or handed back from it (a regular file the program left
+// there). `path` is relative to the working directory, '/'-separated
+// ("data/in.csv"); see run_file_path_problem(). `sha256` (lower-case hex) is
+// computed by the host, never taken from a backend.
+struct RunFile {
+  std::string path;
+  std::string content;
+  std::string sha256;
+};
+
+// A file the program left that was not handed back, and why ("over the
+// output_files limit", "not a regular file", ...).
+struct SkippedFile {
+  std::string path;
+  std::uint64_t size = 0;
+  std::string reason;
+  friend bool operator==(const SkippedFile&, const SkippedFile&) = default;
+};
+
+inline void to_json(nlohmann::json& j, const SkippedFile& f) {
+  j = nlohmann::json{{"path", f.path}, {"size", f.size}, {"reason", f.reason}};
+}
+
+inline void from_json(const nlohmann::json& j, SkippedFile& f) {
+  f.path = j.at("path").get<std::string>();
+  f.size = j.value("size", std::uint64_t{0});
+  f.reason = j.value("reason", "");
+}
+
+// Bounds on a run file's path: its length, one name's length, its depth.
+inline constexpr std::size_t kMaxRunFilePath = 1024;
+inline constexpr std::size_t kMaxRunFileName = 255;
+inline constexpr std::size_t kMaxRunFileDepth = 16;
+
+// Why `path` cannot name a run file, or "" when it can: it must be relative,
+// '/'-separated names none of which is empty, "." or "..", UTF-8 without
+// control characters, within the bounds above. Every such path stays inside
+// the working directory, and means the same on every backend.
+inline std::string run_file_path_problem(std::string_view path) {
+  if (path.empty()) return "the path is empty";
+  if (path.size() > kMaxRunFilePath)
+    return "the path is longer than " + std::to_string(kMaxRunFilePath) + " bytes";
+  if (path.front() == '/')
+    return "the path is absolute (it must be relative to the working folder)";
+  std::size_t depth = 0;
+  for (std::size_t start = 0; start <= path.size();) {
+    std::size_t end = std::min(path.find('/', start), path.size());
+    std::string_view name = path.substr(start, end - start);
+    if (name.empty()) return "the path has an empty name (\"//\" or a trailing \"/\")";
+    if (name == "." || name == "..") return "the path has a \".\" or \"..\" in it";
+    if (name.size() > kMaxRunFileName)
+      return "a name in the path is longer than " + std::to_string(kMaxRunFileName) + " bytes";
+    if (++depth > kMaxRunFileDepth)
+      return "the path is deeper than " + std::to_string(kMaxRunFileDepth) + " folders";
+    start = end + 1;
+  }
+  for (char c : path)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+      return "the path has a control character in it";
+  try {
+    (void)nlohmann::json(std::string(path)).dump();  // strict: throws on bytes that are not UTF-8
+  } catch (const nlohmann::json::type_error&) {
+    return "the path is not UTF-8";
+  }
+  return "";
+}
 
 // What the host asks a sandbox backend to run. The code and stdin bytes travel
 // beside it (warden_run_request), not inside the JSON.
@@ -351,6 +429,12 @@ struct RunResult {
   std::string backend_run_id;  // the backend's own id: container id, cgroup name
   std::string stdout_data;     // not part of the JSON form: travels through sinks
   std::string stderr_data;
+  // The files handed back (under limits.output_files and output_files_bytes),
+  // in path order. Not part of the JSON form: they travel through
+  // warden_run_request's output_files sink.
+  std::vector<RunFile> files;
+  // Files the program left that were not handed back, with the reason.
+  std::vector<SkippedFile> files_skipped;
 };
 
 inline void to_json(nlohmann::json& j, const RunResult& r) {
@@ -364,7 +448,8 @@ inline void to_json(nlohmann::json& j, const RunResult& r) {
                      {"peak_memory_bytes", r.peak_memory_bytes},
                      {"cpu_time_ms", r.cpu_time_ms},
                      {"wall_time_ms", r.wall_time_ms},
-                     {"backend_run_id", r.backend_run_id}};
+                     {"backend_run_id", r.backend_run_id},
+                     {"files_skipped", r.files_skipped}};
 }
 
 inline void from_json(const nlohmann::json& j, RunResult& r) {
@@ -381,6 +466,7 @@ inline void from_json(const nlohmann::json& j, RunResult& r) {
   r.cpu_time_ms = j.value("cpu_time_ms", std::uint64_t{0});
   r.wall_time_ms = j.value("wall_time_ms", std::uint64_t{0});
   r.backend_run_id = j.value("backend_run_id", "");
+  r.files_skipped = j.value("files_skipped", std::vector<SkippedFile>{});
 }
 
 }  // namespace warden
