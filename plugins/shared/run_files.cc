@@ -171,15 +171,15 @@ std::vector<SkippedFile> hand_back_output_files(const fs::path& dir,
     }
     skipped.push_back({f.path, f.size, reason});
   }
-  if (walk.cut_short)
-    skipped.push_back({"", 0,
-                       "more than " + std::to_string(kMaxEntriesWalked) +
-                           " entries in the working folder: the rest were not looked at"});
   if (skipped.size() > kMaxSkippedListed) {
     std::size_t rest = skipped.size() - kMaxSkippedListed;
     skipped.resize(kMaxSkippedListed);
     skipped.push_back({"", 0, std::to_string(rest) + " more left out, not listed"});
   }
+  if (walk.cut_short)
+    skipped.push_back({"", 0,
+                       "more than " + std::to_string(kMaxEntriesWalked) +
+                           " entries in the working folder: the rest were not looked at"});
   return skipped;
 }
 

@@ -23,7 +23,8 @@ void place_input_files(const std::filesystem::path& dir, const std::vector<Input
 // while they fit limits.output_files and limits.output_files_bytes. Returns
 // what was left out and why: files over a limit, files that are not
 // regular (a symbolic link is never followed), names that are not run file
-// paths; at most kMaxSkippedListed of them, then one entry counting the rest.
+// paths; at most kMaxSkippedListed of them, then one entry counting the rest
+// and one saying so when the folder had too many entries to look at all.
 // Sets `over_limit` when a limit left a file out.
 inline constexpr std::size_t kMaxSkippedListed = 64;
 std::vector<SkippedFile> hand_back_output_files(const std::filesystem::path& dir,

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
@@ -466,6 +467,110 @@ TEST_CASE("a planted symlink leads nowhere on the host") {
     CHECK((r.stdout_data == "unreadable\n" || r.stdout_data == "False\n"));
   });
   std::filesystem::remove(canary);
+}
+
+// Input files: readable, never changeable, whatever the program tries.
+TEST_CASE("input files can be read but not changed, replaced or removed") {
+  for_each_backend([](const SandboxBackend& b) {
+    std::vector<RunFile> inputs = {{"in.txt", "original", ""}, {"data/deep/table.csv", "1,2", ""}};
+    RunResult r = b.run(short_spec(),
+                        "import os, shutil\n"
+                        "def attempt(name, f):\n"
+                        "    try:\n"
+                        "        f()\n"
+                        "        print(name, 'CHANGED')\n"
+                        "    except OSError as e:\n"
+                        "        print(name, type(e).__name__)\n"
+                        "print(open('in.txt').read(), open('/tmp/data/deep/table.csv').read())\n"
+                        "attempt('write', lambda: open('in.txt', 'a').write('x'))\n"
+                        "attempt('truncate', lambda: os.truncate('in.txt', 0))\n"
+                        "attempt('remove', lambda: os.remove('in.txt'))\n"
+                        "attempt('rename', lambda: os.rename('in.txt', 'other'))\n"
+                        "attempt('replace', lambda: os.replace('other.txt', 'in.txt')"
+                        " if open('other.txt', 'w') else None)\n"
+                        "attempt('chmod', lambda: os.chmod('in.txt', 0o777))\n"
+                        "attempt('utime', lambda: os.utime('in.txt', (0, 0)))\n"
+                        "attempt('rmtree', lambda: shutil.rmtree('data'))\n"
+                        "attempt('into folder', lambda: open('data/deep/new', 'w'))\n"
+                        "attempt('rename folder', lambda: os.rename('data', 'moved'))\n"
+                        "print(open('in.txt').read(), open('data/deep/table.csv').read())\n",
+                        "", {}, {}, inputs);
+    INFO(r.stdout_data << r.stderr_data);
+    CHECK(r.exit_code == 0);
+    CHECK(r.stdout_data.find("CHANGED") == std::string::npos);
+    CHECK(r.stdout_data.rfind("original 1,2\n", 0) == 0);
+    CHECK(r.stdout_data.ends_with("original 1,2\n"));
+    // The inputs are not handed back as if the program had written them.
+    REQUIRE(r.files.size() == 1);
+    CHECK(r.files[0].path == "other.txt");
+  });
+}
+
+// What the program leaves is the host's to read only as far as it is a
+// plain file in the working folder, within the limits: a link is never
+// followed, a FIFO never opened, an odd name never written out.
+TEST_CASE("output files come back within their limits; links, FIFOs and odd names do not") {
+  for_each_backend([](const SandboxBackend& b) {
+    RunSpec spec = short_spec();
+    spec.limits.output_files = 4;
+    spec.limits.output_files_bytes = 1000;
+    RunResult r = b.run(spec,
+                        "import os\n"
+                        "os.symlink('/etc/shadow', 'shadow')\n"
+                        "os.symlink('/etc', 'etc')\n"
+                        "os.mkfifo('pipe')\n"
+                        "open(b'bad\\xff.txt', 'w').write('x')\n"
+                        "open('line\\nbreak', 'w').write('x')\n"
+                        "deep = '/'.join(['d'] * 20)\n"
+                        "os.makedirs(deep)\n"
+                        "open(deep + '/f', 'w').write('x')\n"
+                        "open('big', 'w').write('x' * 2000)\n"
+                        "for i in range(6):\n"
+                        "    open(f'small{i}', 'w').write(str(i) * 100)\n",
+                        "", {});
+    INFO(nlohmann::json(r).dump());
+    CHECK(r.exit_code == 0);
+    std::vector<std::string> kept;
+    for (const auto& f : r.files) kept.push_back(f.path);
+    CHECK(kept == std::vector<std::string>{"small0", "small1", "small2", "small3"});
+    CHECK(r.files[3].content == std::string(100, '3'));
+    std::map<std::string, std::string> skipped;
+    for (const auto& f : r.files_skipped) skipped[f.path] = f.reason;
+    CHECK_THAT(skipped["shadow"], Catch::Contains("not a regular file"));
+    CHECK_THAT(skipped["etc"], Catch::Contains("not a regular file"));
+    CHECK_THAT(skipped["pipe"], Catch::Contains("not a regular file"));
+    CHECK_THAT(skipped["bad\xef\xbf\xbd.txt"], Catch::Contains("not UTF-8"));
+    CHECK_THAT(skipped["line\nbreak"], Catch::Contains("control character"));
+    CHECK_THAT(skipped["big"], Catch::Contains("output_files_size"));
+    CHECK_THAT(skipped["small4"], Catch::Contains("output_files limit"));
+    CHECK_THAT(skipped["small5"], Catch::Contains("output_files limit"));
+    bool deep_skipped = false;
+    for (const auto& [path, reason] : skipped)
+      deep_skipped |= reason.find("deeper") != std::string::npos;
+    CHECK(deep_skipped);
+    check_reached(r, "output_files");
+  });
+}
+
+TEST_CASE("a working folder of 20,000 entries costs the host a bounded walk") {
+  for_each_backend([](const SandboxBackend& b) {
+    RunSpec spec = short_spec();
+    spec.limits.wall_time_ms = 30'000;
+    spec.limits.cpu_time_ms = 20'000;
+    RunResult r = b.run(spec,
+                        "for i in range(20000):\n"
+                        "    open(f'f{i:05}', 'w').close()\n",
+                        "", {});
+    INFO(nlohmann::json(r).dump());
+    CHECK(r.exit_code == 0);
+    CHECK(r.files.size() == spec.limits.output_files);
+    REQUIRE_FALSE(r.files_skipped.empty());
+    CHECK(r.files_skipped.size() <= 66);
+    bool cut_short = false;
+    for (const auto& f : r.files_skipped)
+      cut_short |= f.reason.find("were not looked at") != std::string::npos;
+    CHECK(cut_short);
+  });
 }
 
 TEST_CASE("the probe sees the limits that were asked for") {

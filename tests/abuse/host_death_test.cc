@@ -89,6 +89,15 @@ std::string containers_of(const std::string& backend, const std::string& owner) 
   return r.out;
 }
 
+// The mounts whose place names the owner: the scratch spaces of its runs.
+std::string scratch_mounts_of(const std::string& owner) {
+  std::istringstream mounts(read_text("/proc/self/mounts"));
+  std::string found;
+  for (std::string line; std::getline(mounts, line);)
+    if (line.find("/" + owner + "-") != std::string::npos) found += line + "\n";
+  return found;
+}
+
 bool eventually(const std::function<bool()>& done, std::chrono::seconds within) {
   auto deadline = Clock::now() + within;
   while (Clock::now() < deadline) {
@@ -187,6 +196,7 @@ TEST_CASE("killing warden mid-run leaves no process, container or cgroup") {
         }
         CHECK(eventually([&] { return cgroups_named(tag).empty(); }, std::chrono::seconds(10)));
         CHECK(containers_of(b.name(), owner).empty());
+        CHECK(scratch_mounts_of(owner).empty());
       }
     }
   });
@@ -222,6 +232,7 @@ TEST_CASE(
     CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
     CHECK(eventually([&] { return cgroups_named(tag).empty(); }, std::chrono::seconds(10)));
     CHECK(containers_of(b.name(), owner).empty());
+    CHECK(scratch_mounts_of(owner).empty());
     // Nothing the dead service wrote is lost or damaged: the next one, once
     // stopped, has signed what the dead one had not.
     service->stop(SIGTERM);
