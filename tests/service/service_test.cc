@@ -462,3 +462,63 @@ TEST_CASE("the CLI uses a running service of its configuration, and says so with
   CHECK(assessed.exit_code == 0);
   CHECK(nlohmann::json::parse(assessed.out)["files"][0]["level"] == "LOW");
 }
+
+TEST_CASE("input and output files travel through the CLI and the service alike") {
+  Setup setup;
+  auto program = setup.dir.write("p.py",
+                                 "import os\n"
+                                 "rows = open('data.csv').read().split()\n"
+                                 "os.makedirs('out', exist_ok=True)\n"
+                                 "open('out/report.bin', 'wb').write(bytes([0, 255]) + "
+                                 "open('cfg/settings.txt', 'rb').read())\n"
+                                 "print(len(rows), 'rows')\n");
+  auto data = setup.dir.write("data.csv", "a\nb\nc\n");
+  auto settings = setup.dir.write("elsewhere.txt", "conf");
+  auto run = [&](const fs::path& output_dir) {
+    return test::run_process({test::warden_binary(), "--config", setup.config_file.string(), "run",
+                              "--input", data.string(), "--input",
+                              "cfg/settings.txt=" + settings.string(), "--output-dir",
+                              output_dir.string(), program.string()});
+  };
+  auto check_saved = [](const fs::path& output_dir) {
+    std::ifstream in(output_dir / "out/report.bin", std::ios::binary);
+    std::string saved((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    CHECK(saved == std::string("\0\xff", 2) + "conf");
+  };
+  auto in_process = run(setup.dir.path() / "in-process");
+  INFO(in_process.out << in_process.err);
+  CHECK(in_process.exit_code == 0);
+  CHECK_THAT(in_process.out, Catch::Contains("3 rows"));
+  CHECK_THAT(in_process.out, Catch::Contains("file:     out/report.bin (6 B"));
+  check_saved(setup.dir.path() / "in-process");
+
+  auto service = setup.start();
+  auto served = run(setup.dir.path() / "served");
+  INFO(served.out << served.err);
+  CHECK(served.exit_code == 0);
+  CHECK_THAT(served.out, Catch::Contains("3 rows"));
+  check_saved(setup.dir.path() / "served");
+
+  // The API's shape: base64 both ways, each file's hash.
+  ExecutionRequest request;
+  request.code = "open('copy', 'w').write(open('in').read() * 2)\n";
+  request.files = {{"in", "ab", ""}};
+  nlohmann::json answer =
+      setup.client()->call("POST", "/v1/run", service::request_to_json(request)).value();
+  REQUIRE(answer["files"].size() == 1);
+  CHECK(answer["files"][0]["path"] == "copy");
+  CHECK(answer["files"][0]["content_base64"] == "YWJhYg==");
+  CHECK(answer["files"][0]["sha256"] ==
+        "a667282675f4876021d392aa6592f39dabf718748c4b738563cb9d5dc8f21f24");
+  auto [status, body] =
+      raw_http(setup.socket,
+               post("/v1/run",
+                    R"J({"code": "print(1)", "files": [{"path": "x", "content_base64": "a"}]})J"));
+  CHECK(status == 400);
+  CHECK_THAT(body["error"]["message"].get<std::string>(),
+             Catch::Contains("files[0]': content_base64 is not base64"));
+  auto escaping = test::run_process({test::warden_binary(), "--config", setup.config_file.string(),
+                                     "run", "--input", "../up=" + data.string(), program.string()});
+  CHECK(escaping.exit_code != 0);
+  CHECK_THAT(escaping.err, Catch::Contains("Input file '../up'"));
+}
