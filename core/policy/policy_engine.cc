@@ -369,9 +369,13 @@ nlohmann::json PolicyEngine::decision_json(const Classification& c) {
 }
 
 nlohmann::json PolicyEngine::request_input(const ExecutionRequest& request) {
+  nlohmann::json files = nlohmann::json::array();
+  for (const RunFile& f : request.files)
+    files.push_back({{"path", f.path}, {"size", f.content.size()}});
   return {{"user", request.user},
           {"user_verified", request.user_verified},
           {"args", request.args},
+          {"files", std::move(files)},
           {"confirmed", request.confirmed},
           {"metadata", request.metadata},
           {"backend", request.backend ? nlohmann::json(*request.backend) : nlohmann::json(nullptr)},

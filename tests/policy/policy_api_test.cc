@@ -32,6 +32,8 @@ local function check(request, where)
   assert(request.confirmed == true, where .. ": confirmed")
   assert(request.backend == "native", where .. ": backend")
   assert(request.override.explanation == "reviewed", where .. ": override")
+  assert(#request.files == 1 and request.files[1].path == "data/in.csv" and
+         request.files[1].size == 3, where .. ": files")
   if request.metadata.deny == where then return warden.deny(where .. " says no") end
   if request.metadata.raise == where then error(warden.deny(where .. " raises no")) end
 end
@@ -54,6 +56,7 @@ nlohmann::json request_with(nlohmann::json metadata) {
   r.backend = "native";
   r.override_blocked = true;
   r.override_explanation = "reviewed";
+  r.files = {{"data/in.csv", "a,b", ""}};
   metadata["ticket"] = "T-7";
   r.metadata = std::move(metadata);
   return PolicyEngine::request_input(r);
@@ -175,6 +178,7 @@ TEST_CASE("a denial reaches the caller as blocked or refused with its reason, an
     r.backend = "native";
     r.override_blocked = true;
     r.override_explanation = "reviewed";
+    r.files = {{"data/in.csv", "a,b", ""}};
     metadata["ticket"] = "T-7";
     r.metadata = std::move(metadata);
     return r;
