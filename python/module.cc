@@ -104,20 +104,22 @@ class HostHandle {
   ~HostHandle() { close(); }
 
   // The request of assess_and_execute and explain, from their keywords.
-  static ExecutionRequest make_request(const std::string& code, const std::string& language,
-                                       const std::string& file_name, const std::string& stdin_data,
-                                       std::vector<std::string> args, const std::string& user,
-                                       bool confirmed, bool override_blocked,
-                                       const std::string& override_explanation,
-                                       std::optional<std::string> backend,
-                                       std::map<std::string, std::string> limits,
-                                       py::handle metadata) {
+  static ExecutionRequest make_request(
+      const std::string& code, const std::string& language, const std::string& file_name,
+      const std::string& stdin_data, std::vector<std::string> args,
+      std::vector<std::pair<std::string, std::string>> files, const std::string& user,
+      bool confirmed, bool override_blocked, const std::string& override_explanation,
+      std::optional<std::string> backend, std::map<std::string, std::string> limits,
+      py::handle metadata) {
     ExecutionRequest request;
     request.code = code;
     request.language = language;
     request.file_name = file_name;
     request.stdin_data = stdin_data;
     request.args = std::move(args);
+    request.files.reserve(files.size());
+    for (auto& [path, content] : files)
+      request.files.push_back(RunFile{.path = std::move(path), .content = std::move(content)});
     request.user = user;
     request.confirmed = confirmed;
     request.override_blocked = override_blocked;
@@ -134,14 +136,15 @@ class HostHandle {
 
   py::object assess_and_execute(const std::string& code, const std::string& language,
                                 const std::string& file_name, const std::string& stdin_data,
-                                std::vector<std::string> args, const std::string& user,
-                                bool confirmed, bool override_blocked,
+                                std::vector<std::string> args,
+                                std::vector<std::pair<std::string, std::string>> files,
+                                const std::string& user, bool confirmed, bool override_blocked,
                                 const std::string& override_explanation,
                                 std::optional<std::string> backend,
                                 std::map<std::string, std::string> limits, py::handle metadata) {
-    ExecutionRequest request = make_request(code, language, file_name, stdin_data, std::move(args),
-                                            user, confirmed, override_blocked, override_explanation,
-                                            std::move(backend), std::move(limits), metadata);
+    ExecutionRequest request = make_request(
+        code, language, file_name, stdin_data, std::move(args), std::move(files), user, confirmed,
+        override_blocked, override_explanation, std::move(backend), std::move(limits), metadata);
     std::shared_ptr<Host> host = open_host();
     nlohmann::json result;
     {
@@ -162,7 +165,7 @@ class HostHandle {
                      std::optional<std::string> backend, std::map<std::string, std::string> limits,
                      py::handle metadata) {
     ExecutionRequest request =
-        make_request(code, language, file_name, "", {}, user, confirmed, override_blocked,
+        make_request(code, language, file_name, "", {}, {}, user, confirmed, override_blocked,
                      override_explanation, std::move(backend), std::move(limits), metadata);
     return call([&](Host& h) { return h.explain(request); });
   }
@@ -280,12 +283,15 @@ PYBIND11_MODULE(_warden, m) {
            "installed warden.yaml")
       .def("assess_and_execute", &HostHandle::assess_and_execute, py::arg("code"), py::kw_only(),
            py::arg("language") = "python", py::arg("file_name") = "main.py", py::arg("stdin") = "",
-           py::arg("args") = std::vector<std::string>{}, py::arg("user") = "",
-           py::arg("confirmed") = false, py::arg("override_blocked") = false,
+           py::arg("args") = std::vector<std::string>{},
+           py::arg("files") = std::vector<std::pair<std::string, std::string>>{},
+           py::arg("user") = "", py::arg("confirmed") = false, py::arg("override_blocked") = false,
            py::arg("override_explanation") = "", py::arg("backend") = py::none(),
            py::arg("limits") = std::map<std::string, std::string>{},
            py::arg("metadata") = py::none(),
-           "Assess, decide, run and audit; returns the `warden run --json` dict")
+           "Assess, decide, run and audit; returns the `warden run --json` dict. `files` are the "
+           "input files, (path, content) pairs placed read-only in the program's working folder; "
+           "the files it leaves there come back in the result's `files` (content_base64)")
       .def("assess_code_only", &HostHandle::assess_code_only, py::arg("code"), py::kw_only(),
            py::arg("language") = "python", py::arg("file_name") = "main.py")
       .def("explain", &HostHandle::explain, py::arg("code"), py::kw_only(),

@@ -19,7 +19,7 @@ from warden._logging import route_core_logs  # noqa: E402
 from warden._warden import Host, WardenError, data_directory, version  # noqa: E402
 from warden.aio import make_async_class  # noqa: E402
 from warden.api import ExecutionResult, ResourceUsage, SafetyAPI  # noqa: E402
-from warden.results import SecurityLevel  # noqa: E402
+from warden.results import OutputFile, SecurityLevel, SkippedFile, output_files  # noqa: E402
 
 route_core_logs()
 
@@ -31,10 +31,13 @@ __all__ = [
     "AsyncSafetyAPI",
     "ExecutionResult",
     "Host",
+    "OutputFile",
     "ResourceUsage",
     "SafetyAPI",
     "SecurityLevel",
+    "SkippedFile",
     "WardenError",
     "data_directory",
+    "output_files",
     "version",
 ]

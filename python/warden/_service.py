@@ -23,6 +23,7 @@ module raises them: ``ValueError`` for ``invalid_input`` and ``config``,
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import logging
@@ -32,12 +33,12 @@ import socket
 import struct
 import threading
 import time
-from typing import Any, Callable, Dict, List, Mapping, Optional, TypeVar
+from typing import Any, Callable, Dict, List, Mapping, Optional, TypeVar, Union
 from urllib.parse import urlencode
 
 from warden._locations import default_config_path
 from warden._warden import WardenError, service_settings, version
-from warden.api import PathLike, SafetyAPI, assessor_hints
+from warden.api import PathLike, SafetyAPI, assessor_hints, input_files
 from warden.results import python_result
 
 __all__ = ["NotServed", "ServiceClient", "ServiceOrHost"]
@@ -294,8 +295,11 @@ class ServiceOrHost:
         metadata: Optional[Dict[str, Any]] = None,
         confirm: bool = False,
         stdin: Optional[str] = None,
+        files: Optional[Mapping[str, Union[str, bytes]]] = None,
     ) -> Dict[str, Any]:
-        """SafetyAPI.assess_and_execute with these arguments: POST /v1/run."""
+        """SafetyAPI.assess_and_execute with these arguments: POST /v1/run, the
+        input files as ``{"path", "content_base64"}``."""
+        pairs = input_files(files)  # a TypeError here, before either path is taken
         body: Dict[str, Any] = {
             "code": code,
             "stdin": stdin or "",
@@ -304,6 +308,11 @@ class ServiceOrHost:
             "override_explanation": user_explanation or "",
             "metadata": metadata or {},
         }
+        if pairs:
+            body["files"] = [
+                {"path": path, "content_base64": base64.b64encode(content).decode("ascii")}
+                for path, content in pairs
+            ]
 
         def by_service(service: ServiceClient) -> Dict[str, Any]:
             result: Dict[str, Any] = service.call("POST", "/v1/run", body)
@@ -320,6 +329,7 @@ class ServiceOrHost:
                     metadata=metadata,
                     confirm=confirm,
                     stdin=stdin,
+                    files=dict(pairs),
                 )
             ),
         )

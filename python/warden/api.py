@@ -20,12 +20,12 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from typing import Any, Dict, List, Mapping, Optional, Sequence, TypedDict, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, TypedDict, Union
 
 from warden._locations import default_config_path
 from warden._logging import core_log_level
 from warden._warden import Host, set_log_level
-from warden.results import SecurityLevel, python_result
+from warden.results import OutputFile, SecurityLevel, SkippedFile, python_result
 
 __all__ = ["ExecutionResult", "ResourceUsage", "SafetyAPI", "assessor_hints"]
 
@@ -75,6 +75,10 @@ class ExecutionResult(TypedDict):
     limits_hit: List[str]
     resource_usage: Optional[ResourceUsage]  # None when nothing ran
     backend_run_id: str
+    # The files the program left in its working folder, in path order (their
+    # bytes by path: warden.output_files(result)); empty when nothing ran.
+    files: List[OutputFile]
+    files_skipped: List[SkippedFile]  # files it left that did not come back, and why
     audit_ids: List[str]  # the audit records this request wrote
     timings: Timings  # how long warden took, and of that the sandbox
 
@@ -99,6 +103,32 @@ def _count(value: Any, message: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(message)
     return min(value, _C_INT_MAX)
+
+
+def input_files(files: Optional[Mapping[str, Union[str, bytes]]]) -> List[Tuple[str, bytes]]:
+    """``{"data/in.csv": b"...", "notes.txt": "text"}`` as (path, bytes) pairs,
+    a str encoded as UTF-8. The paths are checked by the core (ValueError)."""
+    if files is None:
+        return []
+    if not isinstance(files, Mapping):
+        raise TypeError(
+            "files must be a mapping of relative path (str) to content (bytes or str),"
+            f" not {type(files).__name__}"
+        )
+    pairs = []
+    for path, content in files.items():
+        if not isinstance(path, str):
+            raise TypeError(f"files: a path must be a str, not {type(path).__name__}")
+        if isinstance(content, str):
+            content = content.encode("utf-8")
+        elif isinstance(content, (bytearray, memoryview)):
+            content = bytes(content)
+        elif not isinstance(content, bytes):
+            raise TypeError(
+                f"files['{path}']: the content must be bytes or str, not {type(content).__name__}"
+            )
+        pairs.append((path, content))
+    return pairs
 
 
 def _limit_texts(limits: Optional[Mapping[str, Any]]) -> Dict[str, str]:
@@ -184,6 +214,7 @@ class SafetyAPI:
         user: Optional[str] = None,
         limits: Optional[Mapping[str, Any]] = None,
         args: Optional[Sequence[str]] = None,
+        files: Optional[Mapping[str, Union[str, bytes]]] = None,
     ) -> ExecutionResult:
         """Assesses ``code``, decides, runs it in the sandbox when allowed, audits.
 
@@ -195,7 +226,14 @@ class SafetyAPI:
         warden.yaml's ``ceilings`` ({"memory": "256MiB", "wall_time": "5s"});
         a value above its ceiling is a ValueError. ``args`` are the program's
         ``sys.argv[1:]``, never seen by a shell (at most 256, 64 KiB, text).
-        Blocks until the run ends.
+        ``files`` are input files, relative path to content (bytes, or str
+        encoded as UTF-8), placed read-only in the program's working folder
+        (its cwd) before it starts (at most 64, ``requests.max_input_size`` in
+        all; a path that is absolute or has ``..`` is a ValueError). The files
+        the program leaves there come back in ``files`` (path, size, sha256,
+        content_base64; :func:`warden.output_files` gives their bytes by path),
+        those over the ``output_files`` and ``output_files_size`` limits in
+        ``files_skipped``. Blocks until the run ends.
         """
         if stdin is not None and not isinstance(stdin, (str, bytes)):
             raise TypeError(f"stdin must be a str or bytes, not {type(stdin).__name__}")
@@ -205,6 +243,7 @@ class SafetyAPI:
             _text(code, "code"),  # empty: the core raises "Code cannot be empty"
             stdin=stdin if stdin is not None else "",
             args=list(args or ()),
+            files=input_files(files),
             user=_text(user, "user"),
             confirmed=bool(confirm),
             override_blocked=bool(user_override),

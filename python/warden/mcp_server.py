@@ -29,17 +29,40 @@ calling again from 2026-07-28 on.
 """
 
 import argparse
+import base64
 import logging
 import sys
-from typing import Annotated, Any, Callable, Dict, List, Optional, Protocol, TypeVar
+from typing import (
+    Annotated,
+    Any,
+    Callable,
+    Dict,
+    List,
+    Mapping,
+    Optional,
+    Protocol,
+    Tuple,
+    TypeVar,
+    Union,
+)
+from urllib.parse import quote
 
 import anyio.to_thread
 from mcp.server.elicitation import AcceptedElicitation, ElicitationResult
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.resolve import Elicit, Resolve
-from mcp.types import ToolAnnotations
+from mcp.types import (
+    CallToolResult,
+    ContentBlock,
+    EmbeddedResource,
+    ImageContent,
+    TextContent,
+    TextResourceContents,
+    ToolAnnotations,
+)
 from pydantic import BaseModel, Field
+from pydantic_core import to_json
 from typing_extensions import TypedDict  # pydantic needs it for output schemas before 3.12
 
 import warden
@@ -49,6 +72,16 @@ __all__ = ["build_server", "main"]
 
 # How much of the code a question shows the user.
 _SHOWN_LINES = 40
+# An output file that is UTF-8 text up to this size comes back as an embedded
+# text resource as well as summarised.
+_TEXT_FILE_BYTES = 64 * 1024
+# Images, told by their first bytes (never by name): (prefix, MIME type).
+_IMAGE_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+)
 # The longest override explanation the default warden.yaml accepts
 # (requests.max_explanation_chars); warden checks the configured one.
 _EXPLANATION_CHARS = 500
@@ -94,6 +127,28 @@ class AssessOutput(TypedDict):
     audit_id: str
 
 
+class FileOutput(TypedDict):
+    """A file the program left in its working folder."""
+
+    path: str  # relative to the working folder: "plots/a.png"
+    size: int
+    sha256: str
+    # image/png, image/jpeg, image/gif, image/webp (by their first bytes);
+    # text/plain (UTF-8 text); application/octet-stream (anything else)
+    mime_type: str
+    # image: an ImageContent block; resource: an embedded text resource (UTF-8
+    # text up to 64 KiB); summary: only this entry (larger text, other bytes)
+    returned_as: str
+
+
+class SkippedOutput(TypedDict):
+    """A file the program left that did not come back, and why."""
+
+    path: str
+    size: int
+    reason: str
+
+
 class RunOutput(TypedDict):
     """What run_code returns: warden's decision and, when it ran, the run."""
 
@@ -123,6 +178,8 @@ class RunOutput(TypedDict):
     limits: Dict[str, Any]  # what the sandbox enforced, in bytes and ms
     # peak_memory_bytes, cpu_time_ms, wall_time_ms; None when nothing ran
     resource_usage: Optional[Dict[str, int]]
+    files: List[FileOutput]  # in path order; empty when nothing ran
+    files_skipped: List[SkippedOutput]  # over the output_files or output_files_size limit, ...
     request_id: str
     audit_ids: List[str]
 
@@ -155,6 +212,7 @@ class Warden(Protocol):
         metadata: Optional[Dict[str, Any]] = None,
         confirm: bool = False,
         stdin: Optional[str] = None,
+        files: Optional[Mapping[str, Union[str, bytes]]] = None,
     ) -> Any: ...
 
     def assess_code_only(self, code: str) -> Dict[str, Any]: ...
@@ -184,6 +242,81 @@ def _findings(result: Dict[str, Any]) -> List[Finding]:
         )
         for f in result.get("findings", [])
     ]
+
+
+def _input_files(
+    files: Optional[Dict[str, str]], files_base64: Optional[Dict[str, str]]
+) -> Dict[str, bytes]:
+    """run_code's ``files`` (text) and ``files_base64`` (bytes) as one mapping."""
+    given: Dict[str, bytes] = {p: t.encode("utf-8") for p, t in (files or {}).items()}
+    for path, encoded in (files_base64 or {}).items():
+        if path in given:
+            raise ToolError(f"input file '{path}' is given in both files and files_base64")
+        try:
+            given[path] = base64.b64decode(encoded, validate=True)
+        except ValueError as e:  # binascii.Error, or text that is not ASCII
+            raise ToolError(f"files_base64['{path}'] is not base64: {e}") from e
+    return given
+
+
+def _image_type(content: bytes) -> Optional[str]:
+    """The MIME type of a PNG, JPEG, GIF or WEBP image, told by its first bytes."""
+    for magic, mime_type in _IMAGE_MAGIC:
+        if content.startswith(magic):
+            return mime_type
+    if content[:4] == b"RIFF" and content[8:12] == b"WEBP":  # RIFF, the size, WEBP
+        return "image/webp"
+    return None
+
+
+def _text(content: bytes) -> Optional[str]:
+    """``content`` as text when it is UTF-8 without NUL bytes, else None."""
+    if b"\0" in content:
+        return None
+    try:
+        return content.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _output_files(result: Dict[str, Any]) -> Tuple[List[FileOutput], List[ContentBlock]]:
+    """The run's files as entries of the structured result, and the content
+    blocks that carry them: images as ImageContent, small UTF-8 text as an
+    embedded text resource (``warden://run/<request_id>/<path>``)."""
+    entries: List[FileOutput] = []
+    blocks: List[ContentBlock] = []
+    contents = warden.output_files(result)  # checked against their sha256
+    for f in result["files"]:
+        path, content = f["path"], contents[f["path"]]
+        image = _image_type(content)
+        text = None if image else _text(content)
+        if image is not None:
+            mime_type, returned_as = image, "image"
+            blocks.append(
+                ImageContent(data=base64.b64encode(content).decode("ascii"), mime_type=image)
+            )
+        elif text is not None:
+            mime_type = "text/plain"
+            returned_as = "resource" if len(content) <= _TEXT_FILE_BYTES else "summary"
+            if returned_as == "resource":
+                uri = f"warden://run/{result['request_id']}/{quote(path)}"
+                blocks.append(
+                    EmbeddedResource(
+                        resource=TextResourceContents(uri=uri, mime_type=mime_type, text=text)
+                    )
+                )
+        else:
+            mime_type, returned_as = "application/octet-stream", "summary"
+        entries.append(
+            FileOutput(
+                path=path,
+                size=f["size"],
+                sha256=f["sha256"],
+                mime_type=mime_type,
+                returned_as=returned_as,
+            )
+        )
+    return entries, blocks
 
 
 def _can_elicit(ctx: Context) -> bool:
@@ -277,15 +410,32 @@ def build_server(api: Warden) -> MCPServer:
         plan: Annotated[Dict[str, Any], Resolve(plan)],
         ctx: Context,
         stdin: Annotated[str, Field(description="Text given to the program on stdin")] = "",
-    ) -> RunOutput:
+        files: Annotated[
+            Optional[Dict[str, str]],
+            Field(
+                description="Input text files: relative path ('data/in.csv') -> text (UTF-8), "
+                "placed read-only in the program's working folder (its cwd) before it starts"
+            ),
+        ] = None,
+        files_base64: Annotated[
+            Optional[Dict[str, str]],
+            Field(
+                description="Input binary files: relative path -> content in base64, placed "
+                "like files"
+            ),
+        ] = None,
+    ) -> Annotated[CallToolResult, RunOutput]:
         """Assess Python code, decide by warden's policy, and run it in the sandbox when
         allowed; the result has the decision, level, score, reasons, findings, stdout,
         stderr, exit code and the limits enforced. LOW and MEDIUM run. HIGH runs only after
         the user confirms, BLOCKED only with the user's explained override: the server asks
         the user (MCP elicitation); without an answer (or a client that cannot ask) nothing
-        runs and the decision says why. The program runs as main.py (network as the policy
-        says: none by default); only stdin goes in (warden has no input files yet, so there is no files argument), and
-        only stdout and stderr come back (no output files, so no images)."""
+        runs and the decision says why. The program runs as main.py in its working folder
+        (network as the policy says: none by default), with stdin and the input files of
+        files (text) and files_base64 (binary), read-only there. The files it leaves there
+        come back: each in the result's files (path, size, sha256, mime_type), images (PNG,
+        JPEG, GIF, WEBP) also as image content, UTF-8 text up to 64 KiB also as an embedded
+        text resource; files over the output limits are listed in files_skipped."""
         confirm = False
         user_override = False
         explanation: Optional[str] = None
@@ -308,6 +458,8 @@ def build_server(api: Warden) -> MCPServer:
             "user_answer": user_answer,
         }
 
+        inputs = _input_files(files, files_base64)
+
         def call() -> Dict[str, Any]:
             return dict(
                 api.assess_and_execute(
@@ -317,6 +469,7 @@ def build_server(api: Warden) -> MCPServer:
                     user_explanation=explanation,
                     stdin=stdin,
                     metadata=metadata,
+                    files=inputs or None,
                 )
             )
 
@@ -327,7 +480,8 @@ def build_server(api: Warden) -> MCPServer:
                 "; this MCP client cannot ask the user (no elicitation capability), so it"
                 " did not run"
             )
-        return RunOutput(
+        file_entries, file_blocks = _output_files(r)
+        output = RunOutput(
             decision=r["decision"],
             reason=reason,
             level=str(r["level"]),
@@ -353,9 +507,18 @@ def build_server(api: Warden) -> MCPServer:
             limits_hit=r["limits_hit"],
             limits=r["limits"],
             resource_usage=dict(r["resource_usage"]) if r["resource_usage"] else None,
+            files=file_entries,
+            files_skipped=[
+                SkippedOutput(path=f["path"], size=f["size"], reason=f["reason"])
+                for f in r["files_skipped"]
+            ],
             request_id=r["request_id"],
             audit_ids=r["audit_ids"],
         )
+        # The structured result, also as JSON text (as the SDK writes it for the
+        # other tools), then the files' own blocks.
+        text = TextContent(text=to_json(output, indent=2).decode())
+        return CallToolResult(content=[text, *file_blocks], structured_content=dict(output))
 
     @server.tool(
         title="Assess Python code without running it",

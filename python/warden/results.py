@@ -2,6 +2,8 @@
 
 - :class:`SecurityLevel` is the risk level as an enum. It subclasses ``str``,
   so ``result["level"] == "LOW"`` and ``json.dumps(result)`` keep working.
+- :func:`output_files` gives the files a run handed back (``result["files"]``,
+  base64 in the JSON) as ``{path: bytes}``, each checked against its sha256.
 - Timestamps are RFC 3339 in UTC. The C++ core writes them with a trailing
   ``Z``, which ``datetime.fromisoformat`` accepts only from Python 3.11 on;
   results carry them as ``+00:00`` instead, which every Python parses.
@@ -9,10 +11,30 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import enum
-from typing import Any, Dict
+import hashlib
+from typing import Any, Dict, Mapping, TypedDict
 
-__all__ = ["SecurityLevel", "python_result"]
+__all__ = ["OutputFile", "SecurityLevel", "SkippedFile", "output_files", "python_result"]
+
+
+class OutputFile(TypedDict):
+    """A file the program left in its working folder (a result's ``files``)."""
+
+    path: str  # relative to the working folder, '/'-separated: "plots/a.png"
+    size: int  # bytes
+    sha256: str  # lower-case hex, computed by the host
+    content_base64: str
+
+
+class SkippedFile(TypedDict):
+    """A file the program left that did not come back (``files_skipped``)."""
+
+    path: str  # "" on the entry that counts the ones not listed
+    size: int
+    reason: str  # "over the output_files limit", "not a regular file", ...
 
 
 class SecurityLevel(str, enum.Enum):
@@ -48,6 +70,22 @@ _LEVELS = {level.value: level for level in SecurityLevel}
 
 def _timestamp(value: str) -> str:
     return value[:-1] + "+00:00" if value.endswith("Z") else value
+
+
+def output_files(result: Mapping[str, Any]) -> Dict[str, bytes]:
+    """The files of ``result`` (of assess_and_execute) as ``{path: bytes}``, in
+    path order; ``{}`` when nothing ran. Raises ValueError when a file's bytes
+    do not match its ``sha256``."""
+    files: Dict[str, bytes] = {}
+    for f in result.get("files", ()):
+        try:
+            content = base64.b64decode(f["content_base64"], validate=True)
+        except binascii.Error as e:
+            raise ValueError(f"output file '{f['path']}': content_base64 is not base64") from e
+        if hashlib.sha256(content).hexdigest() != f["sha256"]:
+            raise ValueError(f"output file '{f['path']}': its bytes do not match its sha256")
+        files[f["path"]] = content
+    return files
 
 
 def python_result(value: Any) -> Any:

@@ -7,6 +7,8 @@ history tool and through the module."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import shutil
 import subprocess
@@ -62,10 +64,14 @@ class Session:
         self.asked = asked
 
     async def call(self, tool: str, **arguments: Any) -> Dict[str, Any]:
+        return (await self.call_result(tool, **arguments)).structured_content  # type: ignore
+
+    async def call_result(self, tool: str, **arguments: Any) -> types.CallToolResult:
+        """The whole result: its content blocks as well as its structured content."""
         result = await self.session.call_tool(tool, arguments)
         assert not result.is_error, result.content
         assert isinstance(result.structured_content, dict)
-        return result.structured_content
+        return result
 
 
 def serve(
@@ -117,13 +123,14 @@ def test_lists_its_tools_with_schemas(server_config: Path) -> None:
         listed = {t.name: t for t in (await s.session.list_tools()).tools}
         assert set(listed) == {"run_code", "assess_code", "history"}
         run = listed["run_code"]
-        assert set(run.input_schema["properties"]) == {"code", "stdin"}
+        assert set(run.input_schema["properties"]) == {"code", "stdin", "files", "files_base64"}
         assert run.input_schema["required"] == ["code"]
         assert run.output_schema is not None
         assert {"decision", "level", "stdout", "stderr", "exit_code", "limits"} <= set(
             run.output_schema["properties"]
         )
-        assert "no files argument" in (run.description or "")
+        assert "files_base64" in (run.description or "")
+        assert {"files", "files_skipped"} <= set(run.output_schema["properties"])
         assert listed["history"].annotations is not None
         assert listed["history"].annotations.read_only_hint
 
@@ -169,6 +176,128 @@ def test_runs_benign_code_and_returns_its_output(server_config: Path) -> None:
         assert s.asked == []  # LOW asks nobody
 
     serve(server_config, test, answer=lambda _: types.ElicitResult(action="decline"))
+
+
+# A program that writes a 1x1 PNG with plain Python (struct and zlib), a text
+# file, a binary file, and prints what its input files hold.
+WRITE_PNG = """\
+import struct
+import zlib
+
+
+def chunk(kind, data):
+    body = kind + data
+    return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+
+png = (
+    b"\\x89PNG\\r\\n\\x1a\\n"
+    + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
+    + chunk(b"IDAT", zlib.compress(b"\\x00\\xff\\x80\\x00"))
+    + chunk(b"IEND", b"")
+)
+"""
+FILES_PROGRAM = WRITE_PNG + """
+import os
+
+os.mkdir("plots")
+with open("plots/dot.png", "wb") as f:
+    f.write(png)
+with open("report.txt", "w") as f:
+    f.write("mean=2\\n")
+with open("raw.bin", "wb") as f:
+    f.write(bytes(range(256)))
+with open("in/params.txt") as f:
+    params = f.read().strip()
+with open("in/blob.bin", "rb") as f:
+    blob = f.read()
+print(params, blob.hex())
+"""
+
+
+def png_bytes() -> bytes:
+    scope: Dict[str, Any] = {}
+    exec(WRITE_PNG, scope)
+    return scope["png"]
+
+
+def test_input_files_go_in_and_output_files_come_back_with_images(server_config: Path) -> None:
+    png = png_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and png.endswith(b"IEND\xaeB`\x82")
+
+    async def test(s: Session) -> None:
+        result = await s.call_result(
+            "run_code",
+            code=FILES_PROGRAM,
+            files={"in/params.txt": "alpha=3\n"},
+            files_base64={"in/blob.bin": base64.b64encode(b"\x00\xff").decode()},
+        )
+        r = result.structured_content
+        assert r is not None
+        assert r["decision"] == "ran", r["reason"]
+        assert r["stdout"] == "alpha=3 00ff\n" and r["exit_code"] == 0
+        assert r["files"] == [
+            {
+                "path": "plots/dot.png",
+                "size": len(png),
+                "sha256": hashlib.sha256(png).hexdigest(),
+                "mime_type": "image/png",
+                "returned_as": "image",
+            },
+            {
+                "path": "raw.bin",
+                "size": 256,
+                "sha256": hashlib.sha256(bytes(range(256))).hexdigest(),
+                "mime_type": "application/octet-stream",
+                "returned_as": "summary",
+            },
+            {
+                "path": "report.txt",
+                "size": 7,
+                "sha256": hashlib.sha256(b"mean=2\n").hexdigest(),
+                "mime_type": "text/plain",
+                "returned_as": "resource",
+            },
+        ]
+        assert r["files_skipped"] == []
+        # The JSON text first, then the image, then the text file as a resource.
+        text, image, resource = result.content
+        assert isinstance(text, types.TextContent) and '"plots/dot.png"' in text.text
+        assert isinstance(image, types.ImageContent)
+        assert image.mime_type == "image/png" and base64.b64decode(image.data) == png
+        assert isinstance(resource, types.EmbeddedResource)
+        assert isinstance(resource.resource, types.TextResourceContents)
+        assert resource.resource.text == "mean=2\n"
+        assert resource.resource.uri == f"warden://run/{r['request_id']}/report.txt"
+
+    serve(server_config, test)
+
+
+def test_an_image_is_told_by_its_bytes_and_skipped_files_are_listed(tmp_path: Path) -> None:
+    config = write_config(tmp_path, "ceilings: {output_files: 2}\n")
+    _require_native(config)
+    png = png_bytes()
+    code = WRITE_PNG + (
+        "open('not-an-image.png', 'w').write('plain text')\n"
+        "open('picture.dat', 'wb').write(png)\n"
+        "open('zz-over.txt', 'w').write('x')\n"
+    )
+
+    async def test(s: Session) -> None:
+        result = await s.session.call_tool("run_code", {"code": code})
+        assert not result.is_error, result.content
+        r = result.structured_content
+        assert r is not None and r["decision"] == "ran", r
+        assert [(f["path"], f["mime_type"]) for f in r["files"]] == [
+            ("not-an-image.png", "text/plain"),
+            ("picture.dat", "image/png"),
+        ]
+        images = [c for c in result.content if isinstance(c, types.ImageContent)]
+        assert [base64.b64decode(i.data) for i in images] == [png]
+        assert [(f["path"], f["size"]) for f in r["files_skipped"]] == [("zz-over.txt", 1)]
+        assert "output_files" in r["files_skipped"][0]["reason"]
+
+    serve(config, test)
 
 
 def test_output_that_is_not_utf8_comes_back_replaced(server_config: Path) -> None:
@@ -318,6 +447,18 @@ def test_bad_input_is_a_tool_error(server_config: Path) -> None:
         result = await s.session.call_tool("run_code", {"code": ""})
         assert result.is_error
         assert "Code cannot be empty" in str(result.content)
+        for files, message in (
+            ({"files": {"../x": "x"}}, """Input file '../x': the path has a "." or ".." in it"""),
+            ({"files": {"/etc/x": "x"}}, "Input file '/etc/x': the path is absolute"),
+            ({"files_base64": {"a.bin": "not base64!"}}, "files_base64['a.bin'] is not base64"),
+            (
+                {"files": {"a": "x"}, "files_base64": {"a": "eA=="}},
+                "input file 'a' is given in both files and files_base64",
+            ),
+        ):
+            bad = await s.session.call_tool("run_code", {"code": LOW, **files})
+            assert bad.is_error and isinstance(bad.content[0], types.TextContent)
+            assert message in bad.content[0].text
         assert (await s.call("assess_code", code=LOW))["level"] == "LOW"
 
     serve(server_config, test)

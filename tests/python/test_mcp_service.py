@@ -8,6 +8,7 @@ marks with the client's peer credentials (metadata.service_peer)."""
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import os
@@ -26,7 +27,7 @@ import pytest
 import warden
 from conftest import write_config
 from risk_samples import BLOCKED, HIGH, LOW
-from test_mcp_server import WARDEN, Session, _require_native, serve
+from test_mcp_server import WARDEN, WRITE_PNG, Session, _require_native, png_bytes, serve
 
 import anyio  # noqa: E402
 from mcp import types  # noqa: E402  (test_mcp_server skipped the module without it)
@@ -145,6 +146,36 @@ def test_runs_go_through_the_running_service(service: Service, tmp_path: Path) -
     assert runs[0]["data"]["metadata"]["service_peer"]["uid"] == os.geteuid()
     assert runs[0]["data"]["user_verified"]  # the peer's identity, from the kernel
     assert runs[0]["data"]["metadata"]["user_answer"] == "not_asked"
+
+
+def test_files_go_through_the_service_both_ways(service: Service) -> None:
+    png = png_bytes()
+    code = WRITE_PNG + (
+        "open('dot.png', 'wb').write(png)\n"
+        "print(open('in/params.txt').read(), open('in/blob.bin', 'rb').read().hex())\n"
+    )
+
+    async def test(s: Session) -> None:
+        result = await s.call_result(
+            "run_code",
+            code=code,
+            files={"in/params.txt": "alpha=3"},
+            files_base64={"in/blob.bin": base64.b64encode(b"\x01\x02").decode()},
+        )
+        r = result.structured_content
+        assert r is not None and r["decision"] == "ran", r["reason"]
+        assert r["stdout"] == "alpha=3 0102\n"
+        assert [(f["path"], f["mime_type"], f["returned_as"]) for f in r["files"]] == [
+            ("dot.png", "image/png", "image")
+        ]
+        images = [c for c in result.content if isinstance(c, types.ImageContent)]
+        assert [(i.mime_type, base64.b64decode(i.data)) for i in images] == [("image/png", png)]
+
+    serve(service.config, test)
+    runs = [r for r in assessments(service.config) if r["data"]["metadata"].get("via") == "mcp"]
+    assert len(runs) == 1 and through_service(runs[0])
+    inputs = sorted(f["path"] for f in runs[0]["data"]["input_files"])
+    assert inputs == ["in/blob.bin", "in/params.txt"]
 
 
 def test_the_confirmation_flow_goes_through_the_service(service: Service) -> None:

@@ -4,6 +4,8 @@ Lua policy, the native sandbox and the audit log, all as installed by pip."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 from pathlib import Path
 
@@ -40,6 +42,75 @@ def test_program_arguments_reach_sys_argv_as_they_are(api):
         api.assess_and_execute(code, args="-n 3")  # a string is not a list of arguments
     with pytest.raises(ValueError, match="Too many program arguments"):
         api.assess_and_execute(code, args=["x"] * 257)
+
+
+FILES_PROGRAM = """\
+import hashlib
+import pathlib
+
+data = pathlib.Path("data/in.csv").read_bytes()
+print(pathlib.Path("notes.txt").read_text(encoding="utf-8"))
+print(hashlib.sha256(data).hexdigest())
+try:
+    with open("data/in.csv", "ab") as f:
+        f.write(b"more")
+except PermissionError:
+    print("read-only")
+pathlib.Path("out").mkdir()
+pathlib.Path("out/result.bin").write_bytes(bytes(range(256)) + data[::-1])
+"""
+
+
+def test_input_files_go_in_read_only_and_the_files_left_come_back(api):
+    blob = b"a,b\n1,2\n\xff\x00\x80"
+    result = api.assess_and_execute(
+        FILES_PROGRAM, files={"data/in.csv": blob, "notes.txt": "h\u00e9llo"}
+    )
+    assert result["decision"] == "ran", result["reason"]
+    assert result["stderr"] == "" and result["exit_code"] == 0
+    assert result["stdout"] == f"h\u00e9llo\n{hashlib.sha256(blob).hexdigest()}\nread-only\n"
+    expected = bytes(range(256)) + blob[::-1]
+    # Only what the program left: the input files do not come back.
+    assert [f["path"] for f in result["files"]] == ["out/result.bin"]
+    out = result["files"][0]
+    assert out["size"] == len(expected)
+    assert out["sha256"] == hashlib.sha256(expected).hexdigest()
+    assert base64.b64decode(out["content_base64"]) == expected
+    assert warden.output_files(result) == {"out/result.bin": expected}
+    assert result["files_skipped"] == []
+    # The audit log has the inputs' and the outputs' hashes.
+    history = api.get_execution_history(limit=1)
+    notes = "h\u00e9llo".encode()
+    assert history["security_assessments"][0]["data"]["input_files"] == [
+        {"path": "data/in.csv", "size": len(blob), "sha256": hashlib.sha256(blob).hexdigest()},
+        {"path": "notes.txt", "size": len(notes), "sha256": hashlib.sha256(notes).hexdigest()},
+    ]
+
+
+def test_files_over_the_output_files_limit_are_listed_as_skipped(api):
+    code = "for i in range(3):\n    open(f'f{i}.txt', 'w').write(str(i))\n"
+    result = api.assess_and_execute(code, limits={"output_files": 2})
+    assert result["decision"] == "ran", result["reason"]
+    assert warden.output_files(result) == {"f0.txt": b"0", "f1.txt": b"1"}
+    assert [(f["path"], f["size"]) for f in result["files_skipped"]] == [("f2.txt", 1)]
+    assert "output_files" in result["files_skipped"][0]["reason"]
+
+
+def test_bad_input_files_are_refused_before_anything_runs(api):
+    code = "print('ran')\n"
+    with pytest.raises(ValueError, match=r"Input file '\.\./x': the path has a \"\.\" or \"\.\.\""):
+        api.assess_and_execute(code, files={"../x": b""})
+    with pytest.raises(ValueError, match="Input file '/etc/x': the path is absolute"):
+        api.assess_and_execute(code, files={"/etc/x": "x"})
+    with pytest.raises(ValueError, match="'a' is also a folder of 'a/b'"):
+        api.assess_and_execute(code, files={"a": b"", "a/b": b""})
+    with pytest.raises(TypeError, match=r"files\['a'\]: the content must be bytes or str, not int"):
+        api.assess_and_execute(code, files={"a": 3})
+    with pytest.raises(TypeError, match="a path must be a str, not bytes"):
+        api.assess_and_execute(code, files={b"a": b""})
+    with pytest.raises(TypeError, match="files must be a mapping"):
+        api.assess_and_execute(code, files=[("a", b"")])
+    assert api.get_execution_history()["recent_executions"] == []
 
 
 def test_medium_risk_runs_with_warnings_and_standard_trust(api):
