@@ -154,8 +154,11 @@ TEST_CASE("the service answers every endpoint in the shapes of --json, and error
   auto [not_json, not_json_body] = raw_http(setup.socket, post("/v1/run", "{nope"));
   CHECK(not_json == 400);
   CHECK(not_json_body["error"]["kind"] == "invalid_input");
+  const RequestsConfig& bounds = setup.config().requests;
+  const std::uint64_t body_limit =
+      12 * bounds.max_code_bytes + (bounds.max_input_bytes + 2) / 3 * 4 + (1u << 20);
   auto [too_large, too_large_body] =
-      raw_http(setup.socket, post("/v1/run", std::string(4u << 20, 'x')));
+      raw_http(setup.socket, post("/v1/run", std::string(body_limit + 1, 'x')));
   CHECK(too_large == 413);
 
   // A client of another configuration is not served by mistake: it works in process.
