@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <charconv>
 #include <map>
 #include <set>
@@ -226,11 +229,15 @@ Api::Api(Host& host, const Config& config, std::function<nlohmann::json()> servi
       fingerprint_(config_fingerprint(config)),
       service_status_(std::move(service_status)) {}
 
+bool Api::is_delegate(const std::string& user) const {
+  const auto& delegates = config_.service.delegates;
+  return std::find(delegates.begin(), delegates.end(), user) != delegates.end();
+}
+
 std::string Api::requester(const PeerCredentials& peer, const std::string& named) const {
   std::string own = user_name(peer.uid);
   if (named.empty() || named == own) return own;
-  for (const auto& delegate : config_.service.delegates)
-    if (delegate == own) return named;
+  if (is_delegate(own)) return named;
   throw Error(ErrorKind::kRefused, own + " (uid " + std::to_string(peer.uid) +
                                        ") may not speak for '" + named +
                                        "': only the users in service.delegates may name another "
@@ -332,6 +339,13 @@ nlohmann::json Api::route(const ApiCall& call, std::string_view path,
   }
   if (path == "/v1/policy/reload") {
     expect("POST");
+    // Which policy every client gets is the service's owner's choice: any
+    // client could otherwise make it re-read a folder being edited.
+    if (std::string own = user_name(call.peer.uid);
+        call.peer.uid != 0 && call.peer.uid != ::geteuid() && !is_delegate(own))
+      throw Error(ErrorKind::kRefused, own + " (uid " + std::to_string(call.peer.uid) +
+                                           ") may not reload the policies: only root, the "
+                                           "service's own user and service.delegates may");
     return host_.configure_policies(PolicyUpdate{.directory = config_.policies.directory.string()});
   }
   if (path == "/v1/audit/verify") {

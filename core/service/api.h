@@ -91,6 +91,8 @@ class Api {
   nlohmann::json route(const ApiCall& call, std::string_view path, std::string_view query) const;
   // The user a request runs for: the peer's, or the one a delegate names.
   std::string requester(const PeerCredentials& peer, const std::string& named) const;
+  // Whether `user` is in service.delegates.
+  bool is_delegate(const std::string& user) const;
 
   Host& host_;
   const Config& config_;

@@ -412,6 +412,20 @@ TEST_CASE("only the socket's permissions let other users in, and they cannot spe
       if (r.kind == "assessment" && r.data.value("user", "") == "nobody")
         recorded = r.data.value("user_verified", false);
     CHECK(recorded);
+    // Which policy every client gets is not another user's to reload.
+    pid_t child = ::fork();
+    if (child == 0) {
+      if (::setgid(nobody) != 0 || ::setuid(nobody) != 0) ::_exit(2);
+      auto [status, body] = raw_http(setup.socket, post("/v1/policy/reload", ""));
+      ::_exit(status == 403 && body["error"]["message"].get<std::string>().find(
+                                   "may not reload the policies") != std::string::npos
+                  ? 0
+                  : 1);
+    }
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+    CHECK(raw_http(setup.socket, post("/v1/policy/reload", "")).first == 200);  // the owner may
   }
 }
 
