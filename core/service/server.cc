@@ -14,6 +14,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <vector>
@@ -100,6 +101,78 @@ class ChunkedEvents {
   std::string pending_;
 };
 
+// The answer to an /mcp request when the MCP server cannot take it.
+struct McpUnavailable {
+  std::string why;
+};
+
+// Relays `request` (for /mcp) on `upstream`, a connection to the MCP server,
+// with the client's identity in kPeerUidHeader and kPeerPidHeader (what the
+// client sent in any X-Warden-Peer-* header is dropped), and the answer back
+// to `client` as it comes, piece by piece: a Server-Sent Events stream (a
+// POST's answer, the GET stream) reaches the client event by event. Returns
+// whether the client's connection may be kept; throws McpUnavailable when the
+// MCP server broke off before its answer began.
+bool relay_mcp(http::request<http::string_body>& request, FdStream& client, int upstream_fd,
+               int stopping_fd, const PeerCredentials& peer, bool keep_alive) {
+  FdStream upstream(upstream_fd, stopping_fd, std::chrono::milliseconds(-1));
+  std::vector<std::string> forged;
+  for (const auto& field : request) {
+    std::string name(field.name_string());
+    if (boost::beast::iequals(name.substr(0, std::min<std::size_t>(name.size(), 14)),
+                              "x-warden-peer-"))
+      forged.push_back(name);
+  }
+  for (const auto& name : forged) request.erase(name);
+  request.set(kPeerUidHeader, std::to_string(peer.uid));
+  request.set(kPeerPidHeader, std::to_string(peer.pid));
+  request.keep_alive(false);  // one request per connection to the MCP server
+  request.prepare_payload();
+  error_code ec;
+  http::write(upstream, request, ec);
+  boost::beast::flat_buffer buffer;
+  http::response_parser<http::buffer_body> parser;
+  parser.body_limit(boost::none);  // an SSE stream has no end fixed in advance
+  if (!ec) http::read_header(upstream, buffer, parser, ec);
+  if (ec) throw McpUnavailable{"the MCP server broke off: " + ec.message()};
+  auto& response = parser.get();
+  response.version(request.version());
+  // A body whose end only the closing of the connection tells cannot be
+  // followed by another answer on the client's connection.
+  bool delimited = parser.chunked() || parser.content_length().has_value() || parser.is_done();
+  keep_alive = keep_alive && delimited;
+  response.keep_alive(keep_alive);
+  http::response_serializer<http::buffer_body> serializer{response};
+  http::write_header(client, serializer, ec);
+  if (ec) return false;
+  char piece[8192];
+  while (!serializer.is_done()) {
+    bool last = parser.is_done();
+    if (!last) {
+      response.body().data = piece;
+      response.body().size = sizeof piece;
+      http::read_some(upstream, buffer, parser, ec);  // what has come, not more
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) return false;  // the client sees its answer cut short
+      response.body().size = sizeof piece - response.body().size;
+      last = parser.is_done();
+      // A read that brought only framing (a chunk's size line) has nothing to
+      // pass on: an empty piece would end a chunked body early.
+      if (response.body().size == 0 && !last) continue;
+      response.body().data = response.body().size > 0 ? piece : nullptr;
+      response.body().more = !last;
+    } else {
+      response.body().data = nullptr;
+      response.body().size = 0;
+      response.body().more = false;
+    }
+    http::write(client, serializer, ec);
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) return false;
+  }
+  return keep_alive;
+}
+
 // Whether the client hung up: its run is then cancelled.
 bool peer_gone(int fd) {
   pollfd p{fd, POLLRDHUP, 0};
@@ -108,11 +181,12 @@ bool peer_gone(int fd) {
 
 }  // namespace
 
-Server::Server(Host& host, const Config& config)
+Server::Server(Host& host, const Config& config, std::string python)
     : host_(host),
       config_(config),
       socket_path_(config.service.socket),
-      api_(host, config, [this] { return status(); }) {
+      api_(host, config, [this] { return status(); }),
+      mcp_(config, std::move(python)) {
   sockaddr_un address = socket_address(socket_path_);
   fs::path folder = socket_path_.parent_path();
   std::error_code error;
@@ -160,6 +234,7 @@ Server::Server(Host& host, const Config& config)
 
 Server::~Server() {
   stop();
+  mcp_.stop();
   stopping_ = true;
   std::uint64_t one = 1;
   [[maybe_unused]] auto n = ::write(stopping_fd_, &one, sizeof one);
@@ -188,7 +263,8 @@ nlohmann::json Server::status() const {
           {"version", WARDEN_VERSION},
           {"started_at", started_at_},
           {"requests", requests_.load()},
-          {"max_clients", config_.service.max_clients}};
+          {"max_clients", config_.service.max_clients},
+          {"mcp", mcp_.status()}};
 }
 
 void Server::end_finished_connections() {
@@ -205,6 +281,7 @@ void Server::end_finished_connections() {
 
 void Server::run() {
   spdlog::info("warden service listening on {}", socket_path_.string());
+  mcp_.start();
   for (bool serving = true; serving;) {
     bool room;
     {
@@ -265,10 +342,31 @@ void Server::run() {
     remaining.swap(connections_);
   }
   for (auto& c : remaining) c->thread.join();  // each takes mutex_ as it ends
+  mcp_.stop();
 }
 
 void Server::serve(Connection& connection) {
   const int fd = connection.fd;
+  // The client an /mcp request came from, in the headers the service itself
+  // relayed it with, when this connection is the service's MCP server's own
+  // (its pid, the service's uid): see ApiCall::relayed_for.
+  auto relayed_client = [this](const http::request<http::string_body>& request,
+                               const PeerCredentials& peer) -> std::optional<PeerCredentials> {
+    pid_t child = mcp_.pid();
+    if (child <= 0 || peer.pid != child || peer.uid != ::geteuid()) return std::nullopt;
+    auto number = [&](const char* header) -> std::optional<long long> {
+      auto it = request.find(header);
+      if (it == request.end()) return std::nullopt;
+      std::string text(it->value());
+      char* end = nullptr;
+      long long value = std::strtoll(text.c_str(), &end, 10);
+      if (text.empty() || *end != '\0' || value < 0) return std::nullopt;
+      return value;
+    };
+    auto uid = number(kPeerUidHeader), pid = number(kPeerPidHeader);
+    if (!uid || !pid) return std::nullopt;
+    return PeerCredentials{.pid = static_cast<pid_t>(*pid), .uid = static_cast<uid_t>(*uid)};
+  };
   try {
     PeerCredentials peer = peer_credentials(fd);
     FdStream stream(fd, stopping_fd_, std::chrono::milliseconds(config_.service.idle_timeout_ms));
@@ -306,31 +404,50 @@ void Server::serve(Connection& connection) {
         auto view = [](boost::beast::string_view v) {
           return std::string_view(v.data(), v.size());
         };
-        ApiCall call{.method = view(request.method_string()),
-                     .target = view(request.target()),
-                     .body = request.body(),
-                     .fingerprint = view(request[kFingerprintHeader]),
-                     .peer = peer,
-                     .cancelled = [this, fd] { return stopping_ || peer_gone(fd); }};
-        if (Api::streams(call.method, call.target)) {
-          // The header goes now, the events as they come, the answer last;
-          // then the connection closes.
-          http::response<http::empty_body> head{http::status::ok, version};
-          head.set(http::field::content_type, "application/x-ndjson");
-          head.set(http::field::server, std::string("warden/") + WARDEN_VERSION);
-          head.chunked(true);
-          head.keep_alive(false);
-          http::response_serializer<http::empty_body> serializer{head};
-          http::write_header(stream, serializer, ec);
-          if (ec) break;
-          ChunkedEvents events(fd);
-          call.emit = [&events](const nlohmann::json& event) { events.emit(event); };
+        if (config_.service.mcp && view(request.target()).substr(0, 4) == "/mcp" &&
+            (request.target().size() == 4 || request.target()[4] == '?')) {
+          std::string why;
+          int upstream = mcp_.connect(why);
+          if (upstream >= 0) {
+            try {
+              keep_alive = relay_mcp(request, stream, upstream, stopping_fd_, peer, keep_alive);
+              ::close(upstream);
+              continue;
+            } catch (const McpUnavailable& e) {
+              why = e.why;
+            }
+            ::close(upstream);
+          }
+          answer = {503, {{"error", {{"kind", "environment"}, {"message", why}}}}};
+        } else {
+          ApiCall call{.method = view(request.method_string()),
+                       .target = view(request.target()),
+                       .body = request.body(),
+                       .fingerprint = view(request[kFingerprintHeader]),
+                       .peer = peer,
+                       .relayed_for = relayed_client(request, peer),
+                       .cancelled = [this, fd] { return stopping_ || peer_gone(fd); }};
+          if (Api::streams(call.method, call.target)) {
+            // The header goes now, the events as they come, the answer last;
+            // then the connection closes.
+            http::response<http::empty_body> head{http::status::ok, version};
+            head.set(http::field::content_type, "application/x-ndjson");
+            head.set(http::field::server, std::string("warden/") + WARDEN_VERSION);
+            head.chunked(true);
+            head.keep_alive(false);
+            http::response_serializer<http::empty_body> serializer{head};
+            http::write_header(stream, serializer, ec);
+            if (ec) break;
+            ChunkedEvents events(fd);
+            call.emit = [&events](const nlohmann::json& event) { events.emit(event); };
+            answer = api_.handle(call);
+            events.emit(answer.status == 200 ? nlohmann::json{{"result", answer.body}}
+                                             : answer.body);
+            events.finish(stream);
+            break;
+          }
           answer = api_.handle(call);
-          events.emit(answer.status == 200 ? nlohmann::json{{"result", answer.body}} : answer.body);
-          events.finish(stream);
-          break;
         }
-        answer = api_.handle(call);
       }
       http::response<http::string_body> response{static_cast<http::status>(answer.status), version};
       response.set(http::field::content_type, "application/json");
