@@ -341,14 +341,26 @@ def _question(headline: str, plan: Dict[str, Any], code: str, ending: str) -> st
     )
 
 
-def build_server(api: Warden) -> MCPServer:
-    """The MCP server whose tools use ``api`` (which stays open while it serves)."""
+def build_server(
+    api: Optional[Warden] = None, *, per_request: Optional[Callable[[Context], Warden]] = None
+) -> MCPServer:
+    """The MCP server whose tools use ``api`` (which stays open while it serves),
+    or, with ``per_request``, what it gives for each call's context (the
+    service's own MCP server: the client of the call's HTTP request)."""
+
+    def pick(ctx: Context) -> Warden:
+        if per_request is not None:
+            return per_request(ctx)
+        assert api is not None
+        return api
+
     # Resolvers: the SDK runs them before run_code's body and asks the user what
     # they return as Elicit. They may run again on each round of a 2026-07-28 call.
 
-    async def plan(code: str) -> Dict[str, Any]:
+    async def plan(code: str, ctx: Context) -> Dict[str, Any]:
         """What warden would decide for the unconfirmed request (a dry run)."""
-        return await _in_thread(lambda: dict(api.explain(code)))
+        warden_api = pick(ctx)
+        return await _in_thread(lambda: dict(warden_api.explain(code)))
 
     def ask_confirmation(
         code: str, plan: Annotated[Dict[str, Any], Resolve(plan)], ctx: Context
@@ -459,10 +471,11 @@ def build_server(api: Warden) -> MCPServer:
         }
 
         inputs = _input_files(files, files_base64)
+        warden_api = pick(ctx)
 
         def call() -> Dict[str, Any]:
             return dict(
-                api.assess_and_execute(
+                warden_api.assess_and_execute(
                     code,
                     confirm=confirm,
                     user_override=user_override,
@@ -526,10 +539,12 @@ def build_server(api: Warden) -> MCPServer:
     )
     async def assess_code(
         code: Annotated[str, Field(description="The Python program (main.py)")],
+        ctx: Context,
     ) -> AssessOutput:
         """Assess and classify Python code without running it: level (LOW, MEDIUM, HIGH,
         BLOCKED), score, the policy's reasons and the findings. The assessment is audited."""
-        r = await _in_thread(lambda: dict(api.assess_code_only(code)))
+        warden_api = pick(ctx)
+        r = await _in_thread(lambda: dict(warden_api.assess_code_only(code)))
         return AssessOutput(
             level=str(r["level"]),
             score=r["score"],
@@ -545,12 +560,14 @@ def build_server(api: Warden) -> MCPServer:
         annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=True),
     )
     async def history(
+        ctx: Context,
         limit: Annotated[int, Field(ge=1, le=1000, description="Records of each kind")] = 10,
     ) -> HistoryOutput:
         """The newest records of each kind from warden's audit log: executions, decisions
         (with confirmations and overrides), assessments, resource violations, and a summary
         of the last 24 hours."""
-        r = await _in_thread(lambda: api.get_execution_history(limit))
+        warden_api = pick(ctx)
+        r = await _in_thread(lambda: warden_api.get_execution_history(limit))
         return HistoryOutput(
             limit=r["limit"],
             summary=r["summary"],
@@ -563,6 +580,90 @@ def build_server(api: Warden) -> MCPServer:
     return server
 
 
+# The headers `warden serve` relays each /mcp request with (core/service/api.h).
+_PEER_UID = "x-warden-peer-uid"
+_PEER_PID = "x-warden-peer-pid"
+
+
+def _peer(ctx: Context) -> Tuple[int, int]:
+    """The uid and pid of the client of this call's HTTP request, as the
+    service relayed them (the guard below refused requests without them)."""
+    headers = ctx.headers or {}
+    try:
+        return int(headers[_PEER_UID]), int(headers[_PEER_PID])
+    except (KeyError, ValueError) as e:
+        raise ToolError("this request did not come through the warden service") from e
+
+
+def _peer_guard(app: Any) -> Any:
+    """``app`` (ASGI) answering 403 to an HTTP request without the identity
+    headers only the service sets: this server trusts no one else's word for
+    who its client is. (Its socket is in a 0700 folder of the service's user,
+    so nobody else reaches it anyway.)"""
+
+    async def guarded(scope: Dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            names = {name.lower() for name, _ in scope.get("headers", [])}
+            if _PEER_UID.encode() not in names or _PEER_PID.encode() not in names:
+                body = to_json(
+                    {
+                        "error": {
+                            "kind": "refused",
+                            "message": "warden's MCP server answers only what the warden service"
+                            " relays (connect to the service's socket, path /mcp)",
+                        }
+                    }
+                )
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 403,
+                        "headers": [(b"content-type", b"application/json")],
+                    }
+                )
+                await send({"type": "http.response.body", "body": body})
+                return
+        await app(scope, receive, send)
+
+    return guarded
+
+
+def serve_http(config_path: Optional[str], socket_path: str) -> None:
+    """Serve MCP's Streamable HTTP at /mcp on the unix socket ``socket_path``
+    for the ``warden serve`` of ``config_path``, which runs this as its child
+    and relays its clients' /mcp requests here. Every call goes to that
+    service, as the client of the request it came in (PeerService)."""
+    import uvicorn
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    from warden._locations import default_config_path
+    from warden._service import PeerService, ServiceClient
+    from warden._warden import service_settings
+
+    settings = service_settings(config_path or default_config_path())
+    client = ServiceClient(settings["socket"], settings["fingerprint"])
+    server = build_server(per_request=lambda ctx: PeerService(client, *_peer(ctx)))
+    app = server.streamable_http_app(
+        streamable_http_path="/mcp",
+        # The SDK's DNS-rebinding checks (Host, Origin) guard a TCP port on
+        # localhost from web pages; no browser reaches a unix socket, and who
+        # may connect is the service socket's mode. Clients name any host
+        # (http://localhost/mcp, http://warden/mcp), so the checks are off.
+        transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+    )
+    config = uvicorn.Config(
+        _peer_guard(app),
+        uds=socket_path,
+        log_level="warning",
+        lifespan="on",
+        timeout_graceful_shutdown=2,  # GET streams stay open: do not wait for them long
+    )
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        client.close()
+
+
 def main(argv: Optional[List[str]] = None) -> None:
     """``warden-mcp [--config warden.yaml]``: serve MCP on stdin/stdout until the client
     closes them. Logs go to stderr; stdout carries only the protocol."""
@@ -573,8 +674,17 @@ def main(argv: Optional[List[str]] = None) -> None:
         "--config",
         help="warden.yaml (default: $WARDEN_CONFIG, then the user's, then the installed one)",
     )
+    parser.add_argument(
+        "--http-socket",
+        metavar="PATH",
+        help="serve Streamable HTTP at /mcp on this unix socket for `warden serve`, which runs"
+        " the server so (service.mcp: auto) and relays its clients to it; not for other use",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="warden mcp: %(message)s")
+    if args.http_socket:
+        serve_http(args.config, args.http_socket)
+        return
     logging.getLogger("warden.service").setLevel(logging.INFO)  # which path serves, on stderr
     try:
         # None: $WARDEN_CONFIG, the user's, the installed one. The service of that
@@ -587,3 +697,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         build_server(api).run("stdio")
     finally:
         api.close()
+
+
+if __name__ == "__main__":
+    main()
