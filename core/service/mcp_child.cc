@@ -240,6 +240,7 @@ nlohmann::json McpChild::status() const {
   nlohmann::json s = {{"served", state == State::kStarting || state == State::kRunning},
                       {"path", "/mcp"},
                       {"state", enabled() ? state_name(static_cast<int>(state)) : "never"}};
+  if (pid_ > 0) s["pid"] = pid_;
   if (state_ == State::kExited || !enabled()) s["reason"] = reason_;
   return s;
 }

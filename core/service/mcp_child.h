@@ -51,7 +51,8 @@ class McpChild {
   int connect(std::string& why);
   // The pid of the running child, 0 when none runs.
   pid_t pid() const;
-  // GET /v1/status's service.mcp: {"served", "path", "state", "reason"}.
+  // GET /v1/status's service.mcp: {"served", "path", "state" (never, starting,
+  // running, exited), "pid" (while it runs), "reason" (why it is not served)}.
   nlohmann::json status() const;
 
  private:

@@ -113,9 +113,12 @@ struct McpUnavailable {
 // POST's answer, the GET stream) reaches the client event by event. Returns
 // whether the client's connection may be kept; throws McpUnavailable when the
 // MCP server broke off before its answer began.
-bool relay_mcp(http::request<http::string_body>& request, FdStream& client, int upstream_fd,
-               int stopping_fd, const PeerCredentials& peer, bool keep_alive) {
+bool relay_mcp(http::request<http::string_body>& request, FdStream& client, int client_fd,
+               int upstream_fd, int stopping_fd, const PeerCredentials& peer, bool keep_alive) {
+  // No bound on waiting for the MCP server (a run, an SSE stream that stays
+  // open), but the wait ends when the service stops or the client hangs up.
   FdStream upstream(upstream_fd, stopping_fd, std::chrono::milliseconds(-1));
+  upstream.end_when_gone(client_fd);
   std::vector<std::string> forged;
   for (const auto& field : request) {
     std::string name(field.name_string());
@@ -410,7 +413,7 @@ void Server::serve(Connection& connection) {
           int upstream = mcp_.connect(why);
           if (upstream >= 0) {
             try {
-              keep_alive = relay_mcp(request, stream, upstream, stopping_fd_, peer, keep_alive);
+              keep_alive = relay_mcp(request, stream, fd, upstream, stopping_fd_, peer, keep_alive);
               ::close(upstream);
               continue;
             } catch (const McpUnavailable& e) {
