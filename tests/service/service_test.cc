@@ -11,6 +11,7 @@
 #include <catch2/catch.hpp>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <future>
 #include <set>
 #include <thread>
@@ -524,4 +525,90 @@ TEST_CASE("input and output files travel through the CLI and the service alike")
                                      "run", "--input", "../up=" + data.string(), program.string()});
   CHECK(escaping.exit_code != 0);
   CHECK_THAT(escaping.err, Catch::Contains("Input file '../up'"));
+}
+
+// MCP at /mcp (service.mcp): the Python MCP server itself is driven by
+// tests/python/test_mcp_service.py; here, what the service does around it.
+
+namespace {
+
+// The service's MCP status while `pred` does not hold yet (at most 30 s).
+nlohmann::json mcp_status(const Setup& setup,
+                          const std::function<bool(const nlohmann::json&)>& pred) {
+  nlohmann::json mcp;
+  for (int i = 0; i < 300; ++i) {
+    mcp = (*setup.client()->call("GET", "/v1/status"))["service"]["mcp"];
+    if (pred(mcp)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return mcp;
+}
+
+// Sets $WARDEN_PYTHON (the MCP server's interpreter) while it lives.
+struct PythonIs {
+  explicit PythonIs(const std::string& path) { ::setenv("WARDEN_PYTHON", path.c_str(), 1); }
+  ~PythonIs() { ::unsetenv("WARDEN_PYTHON"); }
+};
+
+}  // namespace
+
+TEST_CASE("with service.mcp: never, /mcp is a 404 and status says MCP is not served") {
+  Setup setup("  mcp: never\n");
+  auto service = setup.start();
+  auto [status, body] = raw_http(setup.socket, post("/mcp", "{}"));
+  CHECK(status == 404);
+  CHECK_THAT(body["error"]["message"].get<std::string>(), Catch::Contains("service.mcp: never"));
+  auto mcp = (*setup.client()->call("GET", "/v1/status"))["service"]["mcp"];
+  CHECK(mcp["served"] == false);
+  CHECK(mcp["state"] == "never");
+}
+
+TEST_CASE("/mcp answers 503 saying why when the MCP server cannot run") {
+  Setup setup;
+  PythonIs python("/nonexistent/python3-for-warden");
+  auto service = setup.start();
+  auto [status, body] = raw_http(setup.socket, post("/mcp", "{}"));
+  CHECK(status == 503);
+  CHECK(body["error"]["kind"] == "environment");
+  CHECK_THAT(body["error"]["message"].get<std::string>(),
+             Catch::Contains("/nonexistent/python3-for-warden"));
+  auto mcp = (*setup.client()->call("GET", "/v1/status"))["service"]["mcp"];
+  CHECK(mcp["served"] == false);
+  CHECK(mcp["state"] == "exited");
+  // The rest of the API serves on.
+  CHECK((*setup.client()->call("POST", "/v1/run", run_request("print(1)\n")))["decision"] == "ran");
+}
+
+TEST_CASE("the MCP server dies with the service, even a SIGKILLed one, and its folder is 0700") {
+  Setup setup;
+  // A stand-in for the interpreter that only lives: what is tested is the
+  // life of the service's child, not MCP.
+  fs::path stand_in = setup.dir.write("python", "#!/bin/sh\nexec sleep 300\n");
+  fs::permissions(stand_in, fs::perms::owner_all);
+  PythonIs python(stand_in.string());
+  for (int signal : {SIGTERM, SIGKILL}) {
+    auto service = setup.start();
+    auto mcp = mcp_status(setup, [](const auto& m) { return m.contains("pid"); });
+    INFO(mcp.dump() << service->log());
+    REQUIRE(mcp.contains("pid"));
+    pid_t child = mcp["pid"];
+    CHECK(::kill(child, 0) == 0);
+    std::vector<fs::path> folders;
+    for (const auto& entry : fs::directory_iterator(setup.dir.path()))
+      if (entry.path().filename().string().rfind("s.sock.mcp.", 0) == 0)
+        folders.push_back(entry.path());
+    REQUIRE(folders.size() == 1);
+    CHECK((fs::status(folders[0]).permissions() & fs::perms::all) == fs::perms::owner_all);
+    service->stop(signal);
+    bool gone = false;
+    for (int i = 0; i < 100 && !gone; ++i) {
+      // Gone, or a zombie where nobody reaps orphans (pid 1 of a container).
+      std::string stat = test::read_file("/proc/" + std::to_string(child) + "/stat");
+      gone = ::kill(child, 0) != 0 || stat.find(") Z ") != std::string::npos;
+      if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    CHECK(gone);
+    if (signal == SIGTERM) CHECK_FALSE(fs::exists(folders[0]));
+    fs::remove_all(folders[0]);  // what a killed service leaves behind
+  }
 }
