@@ -575,6 +575,13 @@ TEST_CASE("/mcp answers 503 saying why when the MCP server cannot run") {
   auto mcp = (*setup.client()->call("GET", "/v1/status"))["service"]["mcp"];
   CHECK(mcp["served"] == false);
   CHECK(mcp["state"] == "exited");
+  // warden status says so too.
+  auto json = test::run_process(
+      {test::warden_binary(), "--config", setup.config_file.string(), "status", "--json"});
+  CHECK(nlohmann::json::parse(json.out)["service"]["mcp"]["served"] == false);
+  auto text =
+      test::run_process({test::warden_binary(), "--config", setup.config_file.string(), "status"});
+  CHECK_THAT(text.out, Catch::Contains("mcp:       not served at /mcp: the MCP server exited"));
   // The rest of the API serves on.
   CHECK((*setup.client()->call("POST", "/v1/run", run_request("print(1)\n")))["decision"] == "ran");
 }
