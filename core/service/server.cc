@@ -16,6 +16,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <optional>
 #include <vector>
 
@@ -135,7 +136,10 @@ bool relay_mcp(http::request<http::string_body>& request, FdStream& client, int 
   http::write(upstream, request, ec);
   boost::beast::flat_buffer buffer;
   http::response_parser<http::buffer_body> parser;
-  parser.body_limit(boost::none);  // an SSE stream has no end fixed in advance
+  // An SSE stream has no end fixed in advance. Not boost::none: this Beast
+  // compares a Content-Length with the optional limit, and none is less than
+  // every length, so any answer with a Content-Length would be refused.
+  parser.body_limit(std::numeric_limits<std::uint64_t>::max());
   if (!ec) http::read_header(upstream, buffer, parser, ec);
   if (ec) throw McpUnavailable{"the MCP server broke off: " + ec.message()};
   auto& response = parser.get();

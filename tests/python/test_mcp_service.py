@@ -32,7 +32,7 @@ from test_mcp_server import WARDEN, WRITE_PNG, Session, _require_native, png_byt
 
 import anyio  # noqa: E402
 import httpx2  # noqa: E402  (the MCP SDK's HTTP client)
-from mcp import ClientSession, types  # noqa: E402  (test_mcp_server skipped the module without it)
+from mcp import Client, ClientSession, types  # noqa: E402  (test_mcp_server skipped it without mcp)
 from mcp.client.session import ClientRequestContext  # noqa: E402
 from mcp.client.streamable_http import streamable_http_client  # noqa: E402
 
@@ -533,3 +533,36 @@ def test_service_mcp_never_is_a_404(tmp_path: Path, socket_folder: Path) -> None
         connection.close()
     finally:
         running.stop()
+
+
+def test_the_2026_07_28_protocol_over_the_service_socket(service: Service) -> None:
+    """The SDK's Client on the newest protocol over /mcp: each round of a call
+    is its own HTTP request, each relayed with the client's identity; HIGH is
+    asked through an InputRequiredResult and runs once confirmed."""
+    asked: List[str] = []
+
+    async def on_elicit(
+        context: ClientRequestContext, params: types.ElicitRequestParams
+    ) -> types.ElicitResult:
+        asked.append(params.message)
+        return types.ElicitResult(action="accept", content={"confirm": True})
+
+    async def main() -> None:
+        transport = httpx2.AsyncHTTPTransport(uds=str(service.socket))
+        with anyio.fail_after(120):
+            async with httpx2.AsyncClient(
+                transport=transport, timeout=httpx2.Timeout(30, read=300)
+            ) as http:
+                connection = streamable_http_client("http://localhost/mcp", http_client=http)
+                async with Client(
+                    connection, elicitation_callback=on_elicit, mode="2026-07-28"
+                ) as client:
+                    assert client.protocol_version == "2026-07-28"
+                    high = (await client.call_tool("run_code", {"code": HIGH})).structured_content
+                    assert high["decision"] == "ran" and high["user_answer"] == "confirmed"
+                    assert len(asked) == 1 and "HIGH risk" in asked[0]
+
+    anyio.run(main)
+    runs = mcp_runs(service.config)
+    assert len(runs) == 1 and runs[0]["data"]["user_verified"]
+    assert runs[0]["data"]["metadata"]["service_peer"] == {"uid": os.geteuid(), "pid": os.getpid()}
