@@ -1,6 +1,10 @@
 """warden as an MCP server (docs/mcp.md): ``warden mcp``, ``warden-mcp`` or
 ``python -m warden.mcp`` serve the Model Context Protocol over stdio with the
 official Python SDK (``pip install 'warden[mcp]'``, Python 3.10 or newer).
+With ``--http-socket PATH`` the same server speaks Streamable HTTP at /mcp on
+that unix socket instead: ``warden serve`` (service.mcp: auto) runs it so as
+its child and relays its own clients' /mcp requests to it, with their identity
+(serve_http below).
 
 Tools: ``run_code`` (assess, decide, run in the sandbox, audit), ``assess_code``
 (assess and classify only) and ``history`` (the audit log's newest records).
@@ -595,35 +599,58 @@ def _peer(ctx: Context) -> Tuple[int, int]:
         raise ToolError("this request did not come through the warden service") from e
 
 
+def _refusal(message: str) -> bytes:
+    return to_json({"error": {"kind": "refused", "message": message}})
+
+
 def _peer_guard(app: Any) -> Any:
     """``app`` (ASGI) answering 403 to an HTTP request without the identity
     headers only the service sets: this server trusts no one else's word for
     who its client is. (Its socket is in a 0700 folder of the service's user,
-    so nobody else reaches it anyway.)"""
+    so nobody else reaches it anyway.) A session (``Mcp-Session-Id``) is its
+    opener's: a request of another uid in it is refused too, so that nobody
+    answers another user's questions (elicitation) or reads their stream."""
+    owners: Dict[bytes, bytes] = {}  # session id -> the uid that opened it
+
+    async def refuse(send: Any, message: str) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 403,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
+        await send({"type": "http.response.body", "body": _refusal(message)})
 
     async def guarded(scope: Dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            names = {name.lower() for name, _ in scope.get("headers", [])}
-            if _PEER_UID.encode() not in names or _PEER_PID.encode() not in names:
-                body = to_json(
-                    {
-                        "error": {
-                            "kind": "refused",
-                            "message": "warden's MCP server answers only what the warden service"
-                            " relays (connect to the service's socket, path /mcp)",
-                        }
-                    }
-                )
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": 403,
-                        "headers": [(b"content-type", b"application/json")],
-                    }
-                )
-                await send({"type": "http.response.body", "body": body})
-                return
-        await app(scope, receive, send)
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        headers = {name.lower(): value for name, value in scope.get("headers", [])}
+        uid = headers.get(_PEER_UID.encode())
+        if uid is None or _PEER_PID.encode() not in headers:
+            await refuse(
+                send,
+                "warden's MCP server answers only what the warden service relays (connect to"
+                " the service's socket, path /mcp)",
+            )
+            return
+        session = headers.get(b"mcp-session-id")
+        if session is not None and owners.get(session, uid) != uid:
+            await refuse(send, "this MCP session is another user's")
+            return
+
+        async def noting_sessions(message: Dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                for name, value in message.get("headers", []):
+                    if name.lower() == b"mcp-session-id":
+                        owners.setdefault(bytes(value), uid)
+                if scope.get("method") == "DELETE" and session is not None:
+                    if message.get("status", 500) < 300:
+                        owners.pop(session, None)
+            await send(message)
+
+        await app(scope, receive, noting_sessions)
 
     return guarded
 

@@ -566,3 +566,50 @@ def test_the_2026_07_28_protocol_over_the_service_socket(service: Service) -> No
     runs = mcp_runs(service.config)
     assert len(runs) == 1 and runs[0]["data"]["user_verified"]
     assert runs[0]["data"]["metadata"]["service_peer"] == {"uid": os.geteuid(), "pid": os.getpid()}
+
+
+def test_an_mcp_session_is_its_openers(service: Service) -> None:
+    """Straight to the MCP server's own socket (as the service's user, which the
+    folder lets in), with the identity headers the service would set: a session
+    opened for one uid does not take another uid's requests."""
+    folder = next(service.socket.parent.glob(service.socket.name + ".mcp.*"))
+    deadline = time.monotonic() + 30
+    while service_status(service.socket)["service"]["mcp"]["state"] == "starting":
+        assert time.monotonic() < deadline, "the MCP server did not start"
+        time.sleep(0.1)
+
+    def post(uid: int, message: Dict[str, Any], session: str = "") -> http.client.HTTPResponse:
+        connection = _UnixConnection(str(folder / "mcp.sock"))
+        headers = {
+            "Content-Type": "application/json",
+            "Accept": "application/json, text/event-stream",
+            "X-Warden-Peer-Uid": str(uid),
+            "X-Warden-Peer-Pid": "1",
+        }
+        if session:
+            headers["Mcp-Session-Id"] = session
+        connection.request("POST", "/mcp", body=json.dumps(message).encode(), headers=headers)
+        response = connection.getresponse()
+        response.read()
+        connection.close()
+        return response
+
+    opened = post(
+        1000,
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "test", "version": "1"},
+            },
+        },
+    )
+    assert opened.status == 200
+    session = opened.getheader("mcp-session-id")
+    assert session
+    ping = {"jsonrpc": "2.0", "id": 2, "method": "ping"}
+    assert post(1001, ping, session).status == 403  # another uid
+    assert post(1000, ping, session).status == 200  # its opener
