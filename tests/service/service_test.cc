@@ -619,3 +619,28 @@ TEST_CASE("the MCP server dies with the service, even a SIGKILLed one, and its f
     fs::remove_all(folders[0]);  // what a killed service leaves behind
   }
 }
+
+TEST_CASE("X-Warden-Peer-* headers are believed only from the service's own MCP server") {
+  Setup setup("  mcp: never\n");
+  auto service = setup.start();
+  // Anyone else who sends them (here: this test, the service's own uid) is
+  // who its connection says, and may not name another user either.
+  std::string body = run_request("print(1)\n").dump();
+  auto [status, result] =
+      raw_http(setup.socket,
+               "POST /v1/run HTTP/1.1\r\nHost: w\r\nConnection: close\r\n"
+               "X-Warden-Peer-Uid: 4242\r\nX-Warden-Peer-Pid: 1\r\nContent-Length: " +
+                   std::to_string(body.size()) + "\r\n\r\n" + body);
+  CHECK(status == 200);
+  CHECK(result["decision"] == "ran");
+  bool seen = false;
+  for (const auto& r : setup.records())
+    if (r.kind == "assessment" && r.data.contains("metadata") &&
+        r.data["metadata"].contains("service_peer")) {
+      seen = true;
+      CHECK(r.data["metadata"]["service_peer"]["uid"] == ::geteuid());
+      CHECK(r.data["metadata"]["service_peer"]["pid"] == ::getpid());
+      CHECK_FALSE(r.data["metadata"].contains("service_relay"));
+    }
+  CHECK(seen);
+}
