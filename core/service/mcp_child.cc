@@ -38,6 +38,8 @@ namespace {
 
 // How long a starting child may take before /mcp says it is still starting.
 constexpr auto kStartBound = std::chrono::seconds(30);
+// A server that dies after running this long is started again.
+constexpr auto kRestartAfter = std::chrono::seconds(5);
 // How long stop() waits after SIGTERM before SIGKILL.
 constexpr auto kStopBound = std::chrono::seconds(5);
 
@@ -84,12 +86,30 @@ void McpChild::start() {
   {
     std::lock_guard lock(mutex_);
     state_ = State::kStarting;
+    started_ = std::chrono::steady_clock::now();
   }
-  started_ = std::chrono::steady_clock::now();
   supervisor_ = std::thread([this] { supervise(); });
 }
 
 void McpChild::supervise() {
+  for (;;) {
+    auto began = std::chrono::steady_clock::now();
+    run_once();
+    std::unique_lock lock(mutex_);
+    // A server that had been up a while and died (a crash, the OOM killer) is
+    // started again; one that fails as it starts (no Python, no MCP SDK)
+    // would only fail again, and stays down with its reason.
+    if (stopping_ || state_ != State::kExited ||
+        std::chrono::steady_clock::now() - began < kRestartAfter)
+      return;
+    spdlog::warn("service: starting the MCP server again in 1 s");
+    if (wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; })) return;
+    state_ = State::kStarting;
+    started_ = std::chrono::steady_clock::now();
+  }
+}
+
+void McpChild::run_once() {
   // Everything the child needs is made before fork(): after it, only
   // async-signal-safe calls.
   std::vector<std::string> args = {python_, "-c", kMcpBootstrap};
@@ -108,24 +128,36 @@ void McpChild::supervise() {
     return;
   }
   const pid_t parent = ::getpid();
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    // Dies with the service: the signal comes when this thread ends, and the
-    // thread lives as long as the service (or until stop() has killed us).
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(1);
-    int null = ::open("/dev/null", O_RDWR);
-    ::dup2(null, 0);
-    ::dup2(err[1], 1);
-    ::dup2(err[1], 2);
-    // The service's signal dispositions are not the child's.
-    ::signal(SIGPIPE, SIG_DFL);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::execvp(argv[0], argv.data());
-    [[maybe_unused]] auto n = ::write(2, exec_failed.data(), exec_failed.size());
-    ::_exit(127);
+  pid_t pid;
+  {
+    // Forked under the lock, so that stop() either comes first (nothing is
+    // started) or finds pid_ set (and ends it).
+    std::lock_guard lock(mutex_);
+    if (stopping_) {
+      ::close(err[0]);
+      ::close(err[1]);
+      return;
+    }
+    pid = ::fork();
+    if (pid == 0) {
+      // Dies with the service: the signal comes when this thread ends, and
+      // the thread lives as long as the service (or until stop() ends us).
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) ::_exit(1);
+      int null = ::open("/dev/null", O_RDWR);
+      ::dup2(null, 0);
+      ::dup2(err[1], 1);
+      ::dup2(err[1], 2);
+      // The service's signal dispositions are not the child's.
+      ::signal(SIGPIPE, SIG_DFL);
+      sigset_t none;
+      sigemptyset(&none);
+      ::sigprocmask(SIG_SETMASK, &none, nullptr);
+      ::execvp(argv[0], argv.data());
+      [[maybe_unused]] auto n = ::write(2, exec_failed.data(), exec_failed.size());
+      ::_exit(127);
+    }
+    if (pid > 0) pid_ = pid;
   }
   ::close(err[1]);
   if (pid < 0) {
@@ -134,10 +166,6 @@ void McpChild::supervise() {
     state_ = State::kExited;
     reason_ = std::string("cannot start the MCP server: fork: ") + std::strerror(errno);
     return;
-  }
-  {
-    std::lock_guard lock(mutex_);
-    pid_ = pid;
   }
   spdlog::info("service: MCP server starting (pid {}, {} on {})", pid, python_, socket_.string());
   // Its stderr, line by line, into the service's log; the last line says
@@ -181,6 +209,7 @@ void McpChild::stop() noexcept {
   {
     std::unique_lock lock(mutex_);
     stopping_ = true;
+    wake_.notify_all();
     if (pid_ > 0) {
       ::kill(pid_, SIGTERM);
       if (!exited_.wait_for(lock, kStopBound, [this] { return pid_ == 0; }) && pid_ > 0)
@@ -210,13 +239,15 @@ int McpChild::connect(std::string& why) {
       if (state_ == State::kStarting) state_ = State::kRunning;
       return fd;
     }
-    if (std::chrono::steady_clock::now() - started_ > kStartBound) {
+    {
       std::lock_guard lock(mutex_);
-      why = state_ == State::kStarting
-                ? "the MCP server is still starting (not listening after 30 s); see the "
-                  "service's log"
-                : "the MCP server does not answer on " + socket_.string();
-      return -1;
+      if (std::chrono::steady_clock::now() - started_ > kStartBound) {
+        why = state_ == State::kStarting
+                  ? "the MCP server is still starting (not listening after 30 s); see the "
+                    "service's log"
+                  : "the MCP server does not answer on " + socket_.string();
+        return -1;
+      }
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }

@@ -37,9 +37,10 @@ class McpChild {
   McpChild& operator=(const McpChild&) = delete;
 
   // Starts the child: its socket in a new 0700 folder beside service.socket,
-  // its stderr in the service's log. A thread of its own forks it and waits
-  // for it, so the child's PR_SET_PDEATHSIG (tied to the thread that forked
-  // it) fires only when the service dies.
+  // its stderr in the service's log. A child that dies after 5 s or more is
+  // started again (after 1 s); one that fails sooner stays down. A thread of its own forks it and
+  // waits for it, so the child's PR_SET_PDEATHSIG (tied to the thread that forked it) fires only
+  // when the service dies.
   void start();
   // SIGTERM, then SIGKILL after 5 s; removes the folder. Idempotent.
   void stop() noexcept;
@@ -58,19 +59,20 @@ class McpChild {
  private:
   enum class State { kOff, kStarting, kRunning, kExited };
   void supervise();
+  void run_once();
 
   const Config& config_;
   std::string python_;
   std::filesystem::path folder_, socket_;
-  std::chrono::steady_clock::time_point started_;
   std::thread supervisor_;
 
   mutable std::mutex mutex_;
-  std::condition_variable exited_;
-  State state_ = State::kOff;  // guarded by mutex_
-  pid_t pid_ = 0;              // guarded by mutex_
-  std::string reason_;         // why it is not running, guarded by mutex_
-  bool stopping_ = false;      // guarded by mutex_
+  std::condition_variable exited_, wake_;
+  std::chrono::steady_clock::time_point started_;  // guarded by mutex_
+  State state_ = State::kOff;                      // guarded by mutex_
+  pid_t pid_ = 0;                                  // guarded by mutex_
+  std::string reason_;                             // why it is not running, guarded by mutex_
+  bool stopping_ = false;                          // guarded by mutex_
 };
 
 }  // namespace warden::service

@@ -644,3 +644,26 @@ TEST_CASE("X-Warden-Peer-* headers are believed only from the service's own MCP 
     }
   CHECK(seen);
 }
+
+TEST_CASE("an MCP server that dies after it ran a while is started again") {
+  Setup setup;
+  fs::path stand_in = setup.dir.write("python", "#!/bin/sh\nexec sleep 300\n");
+  fs::permissions(stand_in, fs::perms::owner_all);
+  PythonIs python(stand_in.string());
+  auto service = setup.start();
+  auto first = mcp_status(setup, [](const auto& m) { return m.contains("pid"); });
+  REQUIRE(first.contains("pid"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(5500));  // it "ran a while"
+  ::kill(first["pid"].get<pid_t>(), SIGKILL);
+  auto second = mcp_status(
+      setup, [&first](const auto& m) { return m.contains("pid") && m["pid"] != first["pid"]; });
+  INFO(second.dump() << service->log());
+  CHECK((second.contains("pid") && second["pid"] != first["pid"]));
+  CHECK_THAT(service->log(), Catch::Contains("starting the MCP server again"));
+  service->stop(SIGTERM);
+  pid_t child = second.value("pid", 0);
+  if (child > 0) {
+    std::string stat = test::read_file("/proc/" + std::to_string(child) + "/stat");
+    CHECK((::kill(child, 0) != 0 || stat.find(") Z ") != std::string::npos));
+  }
+}
