@@ -65,7 +65,7 @@ McpChild::~McpChild() {
   stop();
 }
 
-void McpChild::start() {
+void McpChild::start(const std::function<fs::path(const fs::path& folder)>& open_service_socket) {
   if (!enabled() || supervisor_.joinable()) return;
   // A folder of the service's user only: the child's socket answers whoever
   // connects, with the identity the service relays, so only the service may.
@@ -83,6 +83,7 @@ void McpChild::start() {
   }
   folder_ = name.data();
   socket_ = folder_ / "mcp.sock";
+  service_socket_ = open_service_socket(folder_);
   {
     std::lock_guard lock(mutex_);
     state_ = State::kStarting;
@@ -114,7 +115,8 @@ void McpChild::run_once() {
   // async-signal-safe calls.
   std::vector<std::string> args = {python_, "-c", kMcpBootstrap};
   if (!config_.file.empty()) args.insert(args.end(), {"--config", config_.file.string()});
-  args.insert(args.end(), {"--http-socket", socket_.string()});
+  args.insert(args.end(),
+              {"--http-socket", socket_.string(), "--service-socket", service_socket_.string()});
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

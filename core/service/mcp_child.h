@@ -9,6 +9,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -41,7 +42,11 @@ class McpChild {
   // started again (after 1 s); one that fails sooner stays down. A thread of its own forks it and
   // waits for it, so the child's PR_SET_PDEATHSIG (tied to the thread that forked it) fires only
   // when the service dies.
-  void start();
+  // `open_service_socket(folder)` is called once the folder exists, before
+  // the child starts: it returns the socket the child calls the service's
+  // API on (the service's private one in that folder, or service.socket).
+  void start(const std::function<std::filesystem::path(const std::filesystem::path& folder)>&
+                 open_service_socket);
   // SIGTERM, then SIGKILL after 5 s; removes the folder. Idempotent.
   void stop() noexcept;
 
@@ -64,6 +69,7 @@ class McpChild {
   const Config& config_;
   std::string python_;
   std::filesystem::path folder_, socket_;
+  std::filesystem::path service_socket_;  // where the child calls the API
   std::thread supervisor_;
 
   mutable std::mutex mutex_;

@@ -30,6 +30,7 @@ namespace fs = std::filesystem;
 
 struct Server::Connection {
   int fd = -1;
+  bool counted = true;  // against service.max_clients
   std::thread thread;
   std::atomic<bool> done{false};
 };
@@ -247,7 +248,7 @@ Server::~Server() {
   [[maybe_unused]] auto n = ::write(stopping_fd_, &one, sizeof one);
   for (auto& c : connections_)
     if (c->thread.joinable()) c->thread.join();
-  for (int fd : {listen_fd_, control_[0], control_[1], stopping_fd_})
+  for (int fd : {listen_fd_, mcp_listen_fd_, control_[0], control_[1], stopping_fd_})
     if (fd >= 0) ::close(fd);
   std::error_code error;
   fs::remove(socket_path_, error);
@@ -288,7 +289,7 @@ void Server::end_finished_connections() {
 
 void Server::run() {
   spdlog::info("warden service listening on {}", socket_path_.string());
-  mcp_.start();
+  mcp_.start([this](const fs::path& folder) { return open_mcp_service_socket(folder); });
   for (bool serving = true; serving;) {
     bool room;
     {
@@ -296,9 +297,11 @@ void Server::run() {
       room = active_ < config_.service.max_clients;
     }
     // At capacity the listening socket is not polled: new clients wait in
-    // its backlog until a connection ends (which writes 'F').
-    pollfd fds[2] = {{control_[0], POLLIN, 0}, {listen_fd_, POLLIN, 0}};
-    if (::poll(fds, room ? 2 : 1, -1) < 0) {
+    // its backlog until a connection ends (which writes 'F'). The MCP
+    // server's own socket is always served.
+    pollfd fds[3] = {
+        {control_[0], POLLIN, 0}, {mcp_listen_fd_, POLLIN, 0}, {room ? listen_fd_ : -1, POLLIN, 0}};
+    if (::poll(fds, 3, -1) < 0) {
       if (errno == EINTR) continue;
       fail("poll");
     }
@@ -315,29 +318,9 @@ void Server::run() {
         }
       }
     }
-    if (!serving || !room || !(fds[1].revents & POLLIN)) continue;
-    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd < 0) {
-      // Out of descriptors: the client waits in the backlog until one frees,
-      // rather than the loop spinning on it. Any other error: it gave up.
-      if (errno == EMFILE || errno == ENFILE)
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      continue;
-    }
-    std::lock_guard lock(mutex_);
-    auto& connection = connections_.emplace_back(std::make_unique<Connection>());
-    connection->fd = fd;
-    ++active_;
-    connection->thread = std::thread([this, c = connection.get()] {
-      serve(*c);
-      {
-        std::lock_guard done_lock(mutex_);
-        --active_;
-      }
-      c->done = true;
-      char byte = 'F';
-      [[maybe_unused]] auto n = ::write(control_[1], &byte, 1);
-    });
+    if (!serving) continue;
+    if (fds[1].revents & POLLIN) accept_from(mcp_listen_fd_, false);
+    if (room && (fds[2].revents & POLLIN)) accept_from(listen_fd_, true);
   }
   spdlog::info("warden service stopping: waiting for the requests in progress");
   stopping_ = true;
@@ -350,6 +333,52 @@ void Server::run() {
   }
   for (auto& c : remaining) c->thread.join();  // each takes mutex_ as it ends
   mcp_.stop();
+}
+
+void Server::accept_from(int listen_fd, bool counted) {
+  int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+  if (fd < 0) {
+    // Out of descriptors: the client waits in the backlog until one frees,
+    // rather than the loop spinning on it. Any other error: it gave up.
+    if (errno == EMFILE || errno == ENFILE)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    return;
+  }
+  std::lock_guard lock(mutex_);
+  auto& connection = connections_.emplace_back(std::make_unique<Connection>());
+  connection->fd = fd;
+  connection->counted = counted;
+  if (counted) ++active_;
+  connection->thread = std::thread([this, c = connection.get()] {
+    serve(*c);
+    if (c->counted) {
+      std::lock_guard done_lock(mutex_);
+      --active_;
+    }
+    c->done = true;
+    char byte = 'F';
+    [[maybe_unused]] auto n = ::write(control_[1], &byte, 1);
+  });
+}
+
+fs::path Server::open_mcp_service_socket(const fs::path& folder) {
+  fs::path path = folder / "service.sock";
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  bool fits = path.native().size() < sizeof address.sun_path;
+  if (fits) std::memcpy(address.sun_path, path.c_str(), path.native().size() + 1);
+  if (fd < 0 || !fits || ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+      ::listen(fd, 128) != 0) {
+    spdlog::warn("service: the MCP server calls the API on {} (no socket of its own at {}: {})",
+                 socket_path_.string(), path.string(),
+                 fits ? std::strerror(errno) : "path too long");
+    if (fd >= 0) ::close(fd);
+    return socket_path_;
+  }
+  mcp_listen_fd_ = fd;
+  mcp_service_socket_ = path;
+  return path;
 }
 
 void Server::serve(Connection& connection) {

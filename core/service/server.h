@@ -50,6 +50,10 @@ class Server {
   struct Connection;
   void serve(Connection& connection);
   void end_finished_connections();
+  // Accepts a connection on `listen_fd` and serves it on a thread of its own;
+  // `counted`: against service.max_clients.
+  void accept_from(int listen_fd, bool counted);
+  std::filesystem::path open_mcp_service_socket(const std::filesystem::path& folder);
   nlohmann::json status() const;
 
   Host& host_;
@@ -58,6 +62,12 @@ class Server {
   Api api_;
   McpChild mcp_;
   int listen_fd_ = -1;
+  // The MCP server's own way in to the API: a socket in its 0700 folder,
+  // whose connections do not count against service.max_clients. Otherwise
+  // clients of /mcp holding every slot (an SSE stream and a call each) would
+  // leave the MCP server no connection to serve their calls with.
+  int mcp_listen_fd_ = -1;
+  std::filesystem::path mcp_service_socket_;
   int control_[2] = {-1, -1};  // stop()/reload_policies() write, run() reads
   int stopping_fd_ = -1;       // an eventfd: readable once the service stops
   std::atomic<bool> stopping_{false};

@@ -655,11 +655,15 @@ def _peer_guard(app: Any) -> Any:
     return guarded
 
 
-def serve_http(config_path: Optional[str], socket_path: str) -> None:
+def serve_http(
+    config_path: Optional[str], socket_path: str, service_socket: Optional[str] = None
+) -> None:
     """Serve MCP's Streamable HTTP at /mcp on the unix socket ``socket_path``
     for the ``warden serve`` of ``config_path``, which runs this as its child
     and relays its clients' /mcp requests here. Every call goes to that
-    service, as the client of the request it came in (PeerService)."""
+    service (on ``service_socket``, the one it opened for this server, else
+    its service.socket), as the client of the request it came in
+    (PeerService)."""
     import uvicorn
     from mcp.server.transport_security import TransportSecuritySettings
 
@@ -668,7 +672,7 @@ def serve_http(config_path: Optional[str], socket_path: str) -> None:
     from warden._warden import service_settings
 
     settings = service_settings(config_path or default_config_path())
-    client = ServiceClient(settings["socket"], settings["fingerprint"])
+    client = ServiceClient(service_socket or settings["socket"], settings["fingerprint"])
     server = build_server(per_request=lambda ctx: PeerService(client, *_peer(ctx)))
     app = server.streamable_http_app(
         streamable_http_path="/mcp",
@@ -707,10 +711,16 @@ def main(argv: Optional[List[str]] = None) -> None:
         help="serve Streamable HTTP at /mcp on this unix socket for `warden serve`, which runs"
         " the server so (service.mcp: auto) and relays its clients to it; not for other use",
     )
+    parser.add_argument(
+        "--service-socket",
+        metavar="PATH",
+        help="with --http-socket: the socket to call the service's API on (default:"
+        " service.socket)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="warden mcp: %(message)s")
     if args.http_socket:
-        serve_http(args.config, args.http_socket)
+        serve_http(args.config, args.http_socket, args.service_socket)
         return
     logging.getLogger("warden.service").setLevel(logging.INFO)  # which path serves, on stderr
     try:

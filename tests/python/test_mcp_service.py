@@ -613,3 +613,25 @@ def test_an_mcp_session_is_its_openers(service: Service) -> None:
     ping = {"jsonrpc": "2.0", "id": 2, "method": "ping"}
     assert post(1001, ping, session).status == 403  # another uid
     assert post(1000, ping, session).status == 200  # its opener
+
+
+def test_mcp_clients_filling_max_clients_still_get_their_calls_served(
+    tmp_path: Path, socket_folder: Path
+) -> None:
+    """An MCP client holds two of the service's connections (its event stream
+    and its call); with service.max_clients 2 the MCP server's own calls to the
+    API go through the socket the service opened for it alone."""
+    sock = socket_folder / "w.sock"
+    config = config_with_socket(tmp_path, sock)
+    config.write_text(config.read_text() + "  max_clients: 2\n")
+    running = Service(config, sock, tmp_path / "serve.log")
+    try:
+
+        async def test(s: Session) -> None:
+            r = await s.call("run_code", code=LOW)
+            assert r["decision"] == "ran" and r["stdout"] == "Hello, World!\n"
+            assert len((await s.call("history", limit=5))["recent_executions"]) == 1
+
+        over_the_socket(sock, test)
+    finally:
+        running.stop()
