@@ -93,7 +93,16 @@ void add_status_command(CLI::App& app, Context& context) {
                               service["requests"].dump() + " requests since " +
                               service["started_at"].get<std::string>() + ")"
                         : " (not running)")
-                << "\n\n";
+                << "\n";
+      if (service["running"].get<bool>() && service.contains("mcp")) {
+        const nlohmann::json& mcp = service["mcp"];
+        std::cout << "mcp:       "
+                  << (mcp.value("served", false)
+                          ? "served at /mcp on the socket (" + mcp.value("state", "") + ")"
+                          : "not served at /mcp: " + mcp.value("reason", mcp.value("state", "")))
+                  << "\n";
+      }
+      std::cout << "\n";
       for (const auto& s : statuses) {
         std::cout << std::left << std::setw(12) << s.name << std::setw(10) << s.kind
                   << std::setw(13) << (s.available ? "available" : "UNAVAILABLE")

@@ -60,6 +60,10 @@ void add_serve_command(CLI::App& app, Context& context) {
   auto* serve = app.add_subcommand(
       "serve",
       "Serve assess/run/history/... on service.socket for every client, until SIGTERM or SIGINT");
+  static std::string python;
+  serve->add_option("--python", python,
+                    "Python interpreter with warden[mcp] installed, for MCP at /mcp "
+                    "(service.mcp: auto; default: $WARDEN_PYTHON, else python3 on PATH)");
   set_handler(serve, [&context] {
     const Config& config = context.config();
     // Before a host writes its start and stop into the log: the Server
@@ -68,7 +72,7 @@ void add_serve_command(CLI::App& app, Context& context) {
       throw Error(ErrorKind::kEnvironment,
                   "a warden service already listens on " + config.service.socket.string());
     auto host = Host::open(context.config_path());
-    service::Server server(*host, config);
+    service::Server server(*host, config, python);
     running_server = &server;
     handle_signals();
     notify_ready();

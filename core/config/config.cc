@@ -208,6 +208,7 @@ Config parse_config(const std::string& text, const std::string& file_name, const
     service.idle_timeout_ms = s.get_duration_ms("idle_timeout", service.idle_timeout_ms);
     service.cli_uses_service = s.get_choice("cli", service.cli_uses_service ? "auto" : "never",
                                             {"auto", "never"}) == "auto";
+    service.mcp = s.get_choice("mcp", service.mcp ? "auto" : "never", {"auto", "never"}) == "auto";
     s.finish();
   }
   top.finish();
@@ -340,7 +341,8 @@ nlohmann::json to_json(const Config& c) {
             {"delegates", c.service.delegates},
             {"max_clients", c.service.max_clients},
             {"idle_timeout_ms", c.service.idle_timeout_ms},
-            {"cli", c.service.cli_uses_service ? "auto" : "never"}}}};
+            {"cli", c.service.cli_uses_service ? "auto" : "never"},
+            {"mcp", c.service.mcp ? "auto" : "never"}}}};
 }
 
 Config load_config(const fs::path& file) {

@@ -132,6 +132,10 @@ struct ServiceConfig {
   std::uint64_t max_clients = 64;          // connections served at once; more wait
   std::uint64_t idle_timeout_ms = 60'000;  // an idle connection is closed after this
   bool cli_uses_service = true;            // the CLI sends requests to a running service
+  // `auto`: `warden serve` runs the Python MCP server as its child and relays
+  // /mcp to it (MCP's Streamable HTTP on the service's socket); `never`: no
+  // /mcp (404).
+  bool mcp = true;
 };
 
 struct Config {

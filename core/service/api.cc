@@ -274,10 +274,16 @@ nlohmann::json Api::route(const ApiCall& call, std::string_view path,
                                std::string(call.method)};
   };
   // Who the request is from goes into the request and its audit records.
+  // A call relayed by the service's MCP server is the relayed client's; the
+  // MCP server itself is named in service_relay.
   auto identify = [&](ExecutionRequest& request) {
-    request.user = requester(call.peer, request.user);
+    const PeerCredentials& peer = call.relayed_for.value_or(call.peer);
+    request.user = requester(peer, request.user);
     request.user_verified = true;
-    request.metadata["service_peer"] = {{"uid", call.peer.uid}, {"pid", call.peer.pid}};
+    request.metadata["service_peer"] = {{"uid", peer.uid}, {"pid", peer.pid}};
+    if (call.relayed_for)
+      request.metadata["service_relay"] = {
+          {"via", "mcp"}, {"uid", call.peer.uid}, {"pid", call.peer.pid}};
   };
   if (path == "/v1/run") {
     expect("POST");
@@ -355,6 +361,8 @@ nlohmann::json Api::route(const ApiCall& call, std::string_view path,
                              std::nullopt)
         .to_json();
   }
+  if (path == "/mcp")  // served by the Server itself when service.mcp is auto
+    throw HttpError{404, "MCP is not served on this socket (service.mcp: never)"};
   throw HttpError{404, "no such endpoint: " + std::string(path) + " (docs/service.md)"};
 }
 

@@ -19,6 +19,7 @@
 
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -26,6 +27,12 @@
 #include "service/identity.h"
 
 namespace warden::service {
+
+// The headers the service relays each /mcp request to its MCP server with:
+// the uid and pid of the client, from the connection's SO_PEERCRED (any the
+// client sent are dropped). The MCP server sends them back with its calls.
+inline constexpr const char* kPeerUidHeader = "X-Warden-Peer-Uid";
+inline constexpr const char* kPeerPidHeader = "X-Warden-Peer-Pid";
 
 // The header a client sends its configuration's fingerprint in. A service of
 // another configuration file (another audit folder, policy, limits, ...)
@@ -68,6 +75,11 @@ struct ApiCall {
   const std::string& body;
   std::string_view fingerprint;  // the kFingerprintHeader value, or empty
   PeerCredentials peer;
+  // For a call of the service's own MCP server (its child: the peer's pid is
+  // the child's, its uid the service's): the client whose /mcp request the
+  // service relayed to it, from that request's SO_PEERCRED. The call runs for
+  // that client, as if it had connected itself.
+  std::optional<PeerCredentials> relayed_for;
   std::function<bool()> cancelled;  // the client went away or the service stops
 };
 

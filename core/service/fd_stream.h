@@ -26,6 +26,10 @@ class FdStream {
   FdStream(int fd, int stop_fd, std::chrono::milliseconds timeout)
       : fd_(fd), stop_fd_(stop_fd), timeout_(timeout) {}
 
+  // A read or write also ends (with asio::error::connection_aborted) once the
+  // peer of `fd` hangs up: a relay stops waiting for an answer nobody reads.
+  void end_when_gone(int fd) { gone_fd_ = fd; }
+
   template <class Buffers>
   std::size_t read_some(const Buffers& buffers, error_code& ec) {
     ec = {};
@@ -85,15 +89,19 @@ class FdStream {
   }
 
   bool wait(short events, bool stop_ends_it, error_code& ec) {
-    pollfd fds[2] = {{fd_, events, 0}, {stop_fd_, POLLIN, 0}};
-    int n = ::poll(fds, stop_ends_it ? 2 : 1,
-                   static_cast<int>(std::min<std::int64_t>(timeout_.count(), INT32_MAX)));
+    pollfd fds[3] = {{fd_, events, 0}, {stop_fd_, POLLIN, 0}, {gone_fd_, POLLRDHUP, 0}};
+    if (!stop_ends_it) fds[1].fd = -1;  // poll() skips negative descriptors
+    int n = ::poll(fds, 3, static_cast<int>(std::min<std::int64_t>(timeout_.count(), INT32_MAX)));
     if (n < 0 && errno == EINTR) return wait(events, stop_ends_it, ec);
     if (n < 0) {
       ec = error_code(errno, boost::system::system_category());
       return false;
     }
-    if (n == 0 || (stop_ends_it && (fds[1].revents & POLLIN))) {
+    if (fds[2].revents & (POLLRDHUP | POLLHUP | POLLERR)) {
+      ec = asio::error::connection_aborted;
+      return false;
+    }
+    if (n == 0 || (fds[1].revents & POLLIN)) {
       ec = asio::error::timed_out;
       return false;
     }
@@ -102,6 +110,7 @@ class FdStream {
 
   int fd_;
   int stop_fd_;
+  int gone_fd_ = -1;
   std::chrono::milliseconds timeout_;
 };
 

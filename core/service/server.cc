@@ -14,7 +14,9 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <optional>
 #include <vector>
 
@@ -28,6 +30,7 @@ namespace fs = std::filesystem;
 
 struct Server::Connection {
   int fd = -1;
+  bool counted = true;  // against service.max_clients
   std::thread thread;
   std::atomic<bool> done{false};
 };
@@ -100,6 +103,84 @@ class ChunkedEvents {
   std::string pending_;
 };
 
+// The answer to an /mcp request when the MCP server cannot take it.
+struct McpUnavailable {
+  std::string why;
+};
+
+// Relays `request` (for /mcp) on `upstream`, a connection to the MCP server,
+// with the client's identity in kPeerUidHeader and kPeerPidHeader (what the
+// client sent in any X-Warden-Peer-* header is dropped), and the answer back
+// to `client` as it comes, piece by piece: a Server-Sent Events stream (a
+// POST's answer, the GET stream) reaches the client event by event. Returns
+// whether the client's connection may be kept; throws McpUnavailable when the
+// MCP server broke off before its answer began.
+bool relay_mcp(http::request<http::string_body>& request, FdStream& client, int client_fd,
+               int upstream_fd, int stopping_fd, const PeerCredentials& peer, bool keep_alive) {
+  // No bound on waiting for the MCP server (a run, an SSE stream that stays
+  // open), but the wait ends when the service stops or the client hangs up.
+  FdStream upstream(upstream_fd, stopping_fd, std::chrono::milliseconds(-1));
+  upstream.end_when_gone(client_fd);
+  std::vector<std::string> forged;
+  for (const auto& field : request) {
+    std::string name(field.name_string());
+    if (boost::beast::iequals(name.substr(0, std::min<std::size_t>(name.size(), 14)),
+                              "x-warden-peer-"))
+      forged.push_back(name);
+  }
+  for (const auto& name : forged) request.erase(name);
+  request.set(kPeerUidHeader, std::to_string(peer.uid));
+  request.set(kPeerPidHeader, std::to_string(peer.pid));
+  request.keep_alive(false);  // one request per connection to the MCP server
+  request.prepare_payload();
+  error_code ec;
+  http::write(upstream, request, ec);
+  boost::beast::flat_buffer buffer;
+  http::response_parser<http::buffer_body> parser;
+  // An SSE stream has no end fixed in advance. Not boost::none: this Beast
+  // compares a Content-Length with the optional limit, and none is less than
+  // every length, so any answer with a Content-Length would be refused.
+  parser.body_limit(std::numeric_limits<std::uint64_t>::max());
+  if (!ec) http::read_header(upstream, buffer, parser, ec);
+  if (ec) throw McpUnavailable{"the MCP server broke off: " + ec.message()};
+  auto& response = parser.get();
+  response.version(request.version());
+  // A body whose end only the closing of the connection tells cannot be
+  // followed by another answer on the client's connection.
+  bool delimited = parser.chunked() || parser.content_length().has_value() || parser.is_done();
+  keep_alive = keep_alive && delimited;
+  response.keep_alive(keep_alive);
+  http::response_serializer<http::buffer_body> serializer{response};
+  http::write_header(client, serializer, ec);
+  if (ec) return false;
+  char piece[8192];
+  while (!serializer.is_done()) {
+    bool last = parser.is_done();
+    if (!last) {
+      response.body().data = piece;
+      response.body().size = sizeof piece;
+      http::read_some(upstream, buffer, parser, ec);  // what has come, not more
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) return false;  // the client sees its answer cut short
+      response.body().size = sizeof piece - response.body().size;
+      last = parser.is_done();
+      // A read that brought only framing (a chunk's size line) has nothing to
+      // pass on: an empty piece would end a chunked body early.
+      if (response.body().size == 0 && !last) continue;
+      response.body().data = response.body().size > 0 ? piece : nullptr;
+      response.body().more = !last;
+    } else {
+      response.body().data = nullptr;
+      response.body().size = 0;
+      response.body().more = false;
+    }
+    http::write(client, serializer, ec);
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) return false;
+  }
+  return keep_alive;
+}
+
 // Whether the client hung up: its run is then cancelled.
 bool peer_gone(int fd) {
   pollfd p{fd, POLLRDHUP, 0};
@@ -108,11 +189,12 @@ bool peer_gone(int fd) {
 
 }  // namespace
 
-Server::Server(Host& host, const Config& config)
+Server::Server(Host& host, const Config& config, std::string python)
     : host_(host),
       config_(config),
       socket_path_(config.service.socket),
-      api_(host, config, [this] { return status(); }) {
+      api_(host, config, [this] { return status(); }),
+      mcp_(config, std::move(python)) {
   sockaddr_un address = socket_address(socket_path_);
   fs::path folder = socket_path_.parent_path();
   std::error_code error;
@@ -160,12 +242,13 @@ Server::Server(Host& host, const Config& config)
 
 Server::~Server() {
   stop();
+  mcp_.stop();
   stopping_ = true;
   std::uint64_t one = 1;
   [[maybe_unused]] auto n = ::write(stopping_fd_, &one, sizeof one);
   for (auto& c : connections_)
     if (c->thread.joinable()) c->thread.join();
-  for (int fd : {listen_fd_, control_[0], control_[1], stopping_fd_})
+  for (int fd : {listen_fd_, mcp_listen_fd_, control_[0], control_[1], stopping_fd_})
     if (fd >= 0) ::close(fd);
   std::error_code error;
   fs::remove(socket_path_, error);
@@ -188,7 +271,8 @@ nlohmann::json Server::status() const {
           {"version", WARDEN_VERSION},
           {"started_at", started_at_},
           {"requests", requests_.load()},
-          {"max_clients", config_.service.max_clients}};
+          {"max_clients", config_.service.max_clients},
+          {"mcp", mcp_.status()}};
 }
 
 void Server::end_finished_connections() {
@@ -205,6 +289,7 @@ void Server::end_finished_connections() {
 
 void Server::run() {
   spdlog::info("warden service listening on {}", socket_path_.string());
+  mcp_.start([this](const fs::path& folder) { return open_mcp_service_socket(folder); });
   for (bool serving = true; serving;) {
     bool room;
     {
@@ -212,9 +297,11 @@ void Server::run() {
       room = active_ < config_.service.max_clients;
     }
     // At capacity the listening socket is not polled: new clients wait in
-    // its backlog until a connection ends (which writes 'F').
-    pollfd fds[2] = {{control_[0], POLLIN, 0}, {listen_fd_, POLLIN, 0}};
-    if (::poll(fds, room ? 2 : 1, -1) < 0) {
+    // its backlog until a connection ends (which writes 'F'). The MCP
+    // server's own socket is always served.
+    pollfd fds[3] = {
+        {control_[0], POLLIN, 0}, {mcp_listen_fd_, POLLIN, 0}, {room ? listen_fd_ : -1, POLLIN, 0}};
+    if (::poll(fds, 3, -1) < 0) {
       if (errno == EINTR) continue;
       fail("poll");
     }
@@ -231,29 +318,9 @@ void Server::run() {
         }
       }
     }
-    if (!serving || !room || !(fds[1].revents & POLLIN)) continue;
-    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd < 0) {
-      // Out of descriptors: the client waits in the backlog until one frees,
-      // rather than the loop spinning on it. Any other error: it gave up.
-      if (errno == EMFILE || errno == ENFILE)
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      continue;
-    }
-    std::lock_guard lock(mutex_);
-    auto& connection = connections_.emplace_back(std::make_unique<Connection>());
-    connection->fd = fd;
-    ++active_;
-    connection->thread = std::thread([this, c = connection.get()] {
-      serve(*c);
-      {
-        std::lock_guard done_lock(mutex_);
-        --active_;
-      }
-      c->done = true;
-      char byte = 'F';
-      [[maybe_unused]] auto n = ::write(control_[1], &byte, 1);
-    });
+    if (!serving) continue;
+    if (fds[1].revents & POLLIN) accept_from(mcp_listen_fd_, false);
+    if (room && (fds[2].revents & POLLIN)) accept_from(listen_fd_, true);
   }
   spdlog::info("warden service stopping: waiting for the requests in progress");
   stopping_ = true;
@@ -265,10 +332,77 @@ void Server::run() {
     remaining.swap(connections_);
   }
   for (auto& c : remaining) c->thread.join();  // each takes mutex_ as it ends
+  mcp_.stop();
+}
+
+void Server::accept_from(int listen_fd, bool counted) {
+  int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+  if (fd < 0) {
+    // Out of descriptors: the client waits in the backlog until one frees,
+    // rather than the loop spinning on it. Any other error: it gave up.
+    if (errno == EMFILE || errno == ENFILE)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    return;
+  }
+  std::lock_guard lock(mutex_);
+  auto& connection = connections_.emplace_back(std::make_unique<Connection>());
+  connection->fd = fd;
+  connection->counted = counted;
+  if (counted) ++active_;
+  connection->thread = std::thread([this, c = connection.get()] {
+    serve(*c);
+    if (c->counted) {
+      std::lock_guard done_lock(mutex_);
+      --active_;
+    }
+    c->done = true;
+    char byte = 'F';
+    [[maybe_unused]] auto n = ::write(control_[1], &byte, 1);
+  });
+}
+
+fs::path Server::open_mcp_service_socket(const fs::path& folder) {
+  fs::path path = folder / "service.sock";
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  bool fits = path.native().size() < sizeof address.sun_path;
+  if (fits) std::memcpy(address.sun_path, path.c_str(), path.native().size() + 1);
+  if (fd < 0 || !fits || ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+      ::listen(fd, 128) != 0) {
+    spdlog::warn("service: the MCP server calls the API on {} (no socket of its own at {}: {})",
+                 socket_path_.string(), path.string(),
+                 fits ? std::strerror(errno) : "path too long");
+    if (fd >= 0) ::close(fd);
+    return socket_path_;
+  }
+  mcp_listen_fd_ = fd;
+  mcp_service_socket_ = path;
+  return path;
 }
 
 void Server::serve(Connection& connection) {
   const int fd = connection.fd;
+  // The client an /mcp request came from, in the headers the service itself
+  // relayed it with, when this connection is the service's MCP server's own
+  // (its pid, the service's uid): see ApiCall::relayed_for.
+  auto relayed_client = [this](const http::request<http::string_body>& request,
+                               const PeerCredentials& peer) -> std::optional<PeerCredentials> {
+    pid_t child = mcp_.pid();
+    if (child <= 0 || peer.pid != child || peer.uid != ::geteuid()) return std::nullopt;
+    auto number = [&](const char* header) -> std::optional<long long> {
+      auto it = request.find(header);
+      if (it == request.end()) return std::nullopt;
+      std::string text(it->value());
+      char* end = nullptr;
+      long long value = std::strtoll(text.c_str(), &end, 10);
+      if (text.empty() || *end != '\0' || value < 0) return std::nullopt;
+      return value;
+    };
+    auto uid = number(kPeerUidHeader), pid = number(kPeerPidHeader);
+    if (!uid || !pid) return std::nullopt;
+    return PeerCredentials{.pid = static_cast<pid_t>(*pid), .uid = static_cast<uid_t>(*uid)};
+  };
   try {
     PeerCredentials peer = peer_credentials(fd);
     FdStream stream(fd, stopping_fd_, std::chrono::milliseconds(config_.service.idle_timeout_ms));
@@ -306,31 +440,50 @@ void Server::serve(Connection& connection) {
         auto view = [](boost::beast::string_view v) {
           return std::string_view(v.data(), v.size());
         };
-        ApiCall call{.method = view(request.method_string()),
-                     .target = view(request.target()),
-                     .body = request.body(),
-                     .fingerprint = view(request[kFingerprintHeader]),
-                     .peer = peer,
-                     .cancelled = [this, fd] { return stopping_ || peer_gone(fd); }};
-        if (Api::streams(call.method, call.target)) {
-          // The header goes now, the events as they come, the answer last;
-          // then the connection closes.
-          http::response<http::empty_body> head{http::status::ok, version};
-          head.set(http::field::content_type, "application/x-ndjson");
-          head.set(http::field::server, std::string("warden/") + WARDEN_VERSION);
-          head.chunked(true);
-          head.keep_alive(false);
-          http::response_serializer<http::empty_body> serializer{head};
-          http::write_header(stream, serializer, ec);
-          if (ec) break;
-          ChunkedEvents events(fd);
-          call.emit = [&events](const nlohmann::json& event) { events.emit(event); };
+        if (config_.service.mcp && view(request.target()).substr(0, 4) == "/mcp" &&
+            (request.target().size() == 4 || request.target()[4] == '?')) {
+          std::string why;
+          int upstream = mcp_.connect(why);
+          if (upstream >= 0) {
+            try {
+              keep_alive = relay_mcp(request, stream, fd, upstream, stopping_fd_, peer, keep_alive);
+              ::close(upstream);
+              continue;
+            } catch (const McpUnavailable& e) {
+              why = e.why;
+            }
+            ::close(upstream);
+          }
+          answer = {503, {{"error", {{"kind", "environment"}, {"message", why}}}}};
+        } else {
+          ApiCall call{.method = view(request.method_string()),
+                       .target = view(request.target()),
+                       .body = request.body(),
+                       .fingerprint = view(request[kFingerprintHeader]),
+                       .peer = peer,
+                       .relayed_for = relayed_client(request, peer),
+                       .cancelled = [this, fd] { return stopping_ || peer_gone(fd); }};
+          if (Api::streams(call.method, call.target)) {
+            // The header goes now, the events as they come, the answer last;
+            // then the connection closes.
+            http::response<http::empty_body> head{http::status::ok, version};
+            head.set(http::field::content_type, "application/x-ndjson");
+            head.set(http::field::server, std::string("warden/") + WARDEN_VERSION);
+            head.chunked(true);
+            head.keep_alive(false);
+            http::response_serializer<http::empty_body> serializer{head};
+            http::write_header(stream, serializer, ec);
+            if (ec) break;
+            ChunkedEvents events(fd);
+            call.emit = [&events](const nlohmann::json& event) { events.emit(event); };
+            answer = api_.handle(call);
+            events.emit(answer.status == 200 ? nlohmann::json{{"result", answer.body}}
+                                             : answer.body);
+            events.finish(stream);
+            break;
+          }
           answer = api_.handle(call);
-          events.emit(answer.status == 200 ? nlohmann::json{{"result", answer.body}} : answer.body);
-          events.finish(stream);
-          break;
         }
-        answer = api_.handle(call);
       }
       http::response<http::string_body> response{static_cast<http::status>(answer.status), version};
       response.set(http::field::content_type, "application/json");

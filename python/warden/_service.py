@@ -41,7 +41,7 @@ from warden._warden import WardenError, service_settings, version
 from warden.api import PathLike, SafetyAPI, assessor_hints, input_files
 from warden.results import python_result
 
-__all__ = ["NotServed", "ServiceClient", "ServiceOrHost"]
+__all__ = ["NotServed", "PeerService", "ServiceClient", "ServiceOrHost"]
 
 logger = logging.getLogger("warden.service")
 
@@ -157,7 +157,13 @@ class ServiceClient:
                 return
         connection.close()
 
-    def call(self, method: str, path: str, body: Optional[Mapping[str, Any]] = None) -> Any:
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Optional[Mapping[str, Any]] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> Any:
         """The service's answer to ``method path`` with ``body`` (JSON), as the
         module returns results (python_result). NotServed when no service of this
         configuration took it; ValueError or WardenError for an error answer or a
@@ -166,6 +172,7 @@ class ServiceClient:
         headers = {
             "X-Warden-Config": self._fingerprint,
             "User-Agent": f"warden-python/{version()}",
+            **(extra_headers or {}),
         }
         payload = None
         if body is not None:
@@ -216,6 +223,33 @@ def _message(answer: Any) -> str:
     if isinstance(answer, dict) and isinstance(answer.get("error"), dict):
         return str(answer["error"].get("message", ""))
     return ""
+
+
+def _run_body(
+    code: str,
+    user_override: bool,
+    user_explanation: Optional[str],
+    metadata: Optional[Dict[str, Any]],
+    confirm: bool,
+    stdin: Optional[str],
+    pairs: List[Any],
+) -> Dict[str, Any]:
+    """The body of POST /v1/run for SafetyAPI.assess_and_execute's arguments
+    (the input files as ``{"path", "content_base64"}``)."""
+    body: Dict[str, Any] = {
+        "code": code,
+        "stdin": stdin or "",
+        "confirmed": bool(confirm),
+        "override_blocked": bool(user_override),
+        "override_explanation": user_explanation or "",
+        "metadata": metadata or {},
+    }
+    if pairs:
+        body["files"] = [
+            {"path": path, "content_base64": base64.b64encode(content).decode("ascii")}
+            for path, content in pairs
+        ]
+    return body
 
 
 class ServiceOrHost:
@@ -300,19 +334,7 @@ class ServiceOrHost:
         """SafetyAPI.assess_and_execute with these arguments: POST /v1/run, the
         input files as ``{"path", "content_base64"}``."""
         pairs = input_files(files)  # a TypeError here, before either path is taken
-        body: Dict[str, Any] = {
-            "code": code,
-            "stdin": stdin or "",
-            "confirmed": bool(confirm),
-            "override_blocked": bool(user_override),
-            "override_explanation": user_explanation or "",
-            "metadata": metadata or {},
-        }
-        if pairs:
-            body["files"] = [
-                {"path": path, "content_base64": base64.b64encode(content).decode("ascii")}
-                for path, content in pairs
-            ]
+        body = _run_body(code, user_override, user_explanation, metadata, confirm, stdin, pairs)
 
         def by_service(service: ServiceClient) -> Dict[str, Any]:
             result: Dict[str, Any] = service.call("POST", "/v1/run", body)
@@ -356,3 +378,56 @@ class ServiceOrHost:
         if api is not None:
             api.close()
 
+
+
+class PeerService:
+    """The calls of the MCP server that ``warden serve`` runs as its child
+    (``warden.mcp_server --http-socket``, docs/mcp.md), for the client of one
+    relayed /mcp request: every call goes to the service (never in process),
+    with the client's uid and pid as the service relayed them
+    (``X-Warden-Peer-Uid``, ``X-Warden-Peer-Pid``), which the service believes
+    only from its own child, and runs and dry runs name the client's user
+    (``user``). The service then audits the client, not this server."""
+
+    def __init__(self, service: ServiceClient, uid: int, pid: int) -> None:
+        self._service = service
+        self._headers = {"X-Warden-Peer-Uid": str(uid), "X-Warden-Peer-Pid": str(pid)}
+        self._user: Dict[str, Any] = {}
+        try:
+            import pwd
+
+            self._user = {"user": pwd.getpwuid(uid).pw_name}
+        except (ImportError, KeyError):
+            pass  # no name: the service names the client by its uid itself
+
+    def _call(self, method: str, path: str, body: Optional[Mapping[str, Any]] = None) -> Any:
+        try:
+            return self._service.call(method, path, body, self._headers)
+        except NotServed as e:  # the service that started us is gone or changed
+            raise _error("environment", str(e)) from e
+
+    def explain(self, code: str) -> Dict[str, Any]:
+        return self._call("POST", "/v1/explain", {"code": code, **self._user})
+
+    def assess_and_execute(
+        self,
+        code: str,
+        user_override: bool = False,
+        user_explanation: Optional[str] = None,
+        metadata: Optional[Dict[str, Any]] = None,
+        confirm: bool = False,
+        stdin: Optional[str] = None,
+        files: Optional[Mapping[str, Union[str, bytes]]] = None,
+    ) -> Dict[str, Any]:
+        body = _run_body(
+            code, user_override, user_explanation, metadata, confirm, stdin, input_files(files)
+        )
+        result: Dict[str, Any] = self._call("POST", "/v1/run", {**body, **self._user})
+        result["warnings"] += [h for h in assessor_hints(result) if h not in result["warnings"]]
+        return result
+
+    def assess_code_only(self, code: str) -> Dict[str, Any]:
+        return self._call("POST", "/v1/assess", {"code": code})
+
+    def get_execution_history(self, limit: int = 10) -> Dict[str, Any]:
+        return self._call("GET", "/v1/history?" + urlencode({"limit": limit}))

@@ -1,6 +1,10 @@
 """warden as an MCP server (docs/mcp.md): ``warden mcp``, ``warden-mcp`` or
 ``python -m warden.mcp`` serve the Model Context Protocol over stdio with the
 official Python SDK (``pip install 'warden[mcp]'``, Python 3.10 or newer).
+With ``--http-socket PATH`` the same server speaks Streamable HTTP at /mcp on
+that unix socket instead: ``warden serve`` (service.mcp: auto) runs it so as
+its child and relays its own clients' /mcp requests to it, with their identity
+(serve_http below).
 
 Tools: ``run_code`` (assess, decide, run in the sandbox, audit), ``assess_code``
 (assess and classify only) and ``history`` (the audit log's newest records).
@@ -341,14 +345,26 @@ def _question(headline: str, plan: Dict[str, Any], code: str, ending: str) -> st
     )
 
 
-def build_server(api: Warden) -> MCPServer:
-    """The MCP server whose tools use ``api`` (which stays open while it serves)."""
+def build_server(
+    api: Optional[Warden] = None, *, per_request: Optional[Callable[[Context], Warden]] = None
+) -> MCPServer:
+    """The MCP server whose tools use ``api`` (which stays open while it serves),
+    or, with ``per_request``, what it gives for each call's context (the
+    service's own MCP server: the client of the call's HTTP request)."""
+
+    def pick(ctx: Context) -> Warden:
+        if per_request is not None:
+            return per_request(ctx)
+        assert api is not None
+        return api
+
     # Resolvers: the SDK runs them before run_code's body and asks the user what
     # they return as Elicit. They may run again on each round of a 2026-07-28 call.
 
-    async def plan(code: str) -> Dict[str, Any]:
+    async def plan(code: str, ctx: Context) -> Dict[str, Any]:
         """What warden would decide for the unconfirmed request (a dry run)."""
-        return await _in_thread(lambda: dict(api.explain(code)))
+        warden_api = pick(ctx)
+        return await _in_thread(lambda: dict(warden_api.explain(code)))
 
     def ask_confirmation(
         code: str, plan: Annotated[Dict[str, Any], Resolve(plan)], ctx: Context
@@ -459,10 +475,11 @@ def build_server(api: Warden) -> MCPServer:
         }
 
         inputs = _input_files(files, files_base64)
+        warden_api = pick(ctx)
 
         def call() -> Dict[str, Any]:
             return dict(
-                api.assess_and_execute(
+                warden_api.assess_and_execute(
                     code,
                     confirm=confirm,
                     user_override=user_override,
@@ -526,10 +543,12 @@ def build_server(api: Warden) -> MCPServer:
     )
     async def assess_code(
         code: Annotated[str, Field(description="The Python program (main.py)")],
+        ctx: Context,
     ) -> AssessOutput:
         """Assess and classify Python code without running it: level (LOW, MEDIUM, HIGH,
         BLOCKED), score, the policy's reasons and the findings. The assessment is audited."""
-        r = await _in_thread(lambda: dict(api.assess_code_only(code)))
+        warden_api = pick(ctx)
+        r = await _in_thread(lambda: dict(warden_api.assess_code_only(code)))
         return AssessOutput(
             level=str(r["level"]),
             score=r["score"],
@@ -545,12 +564,14 @@ def build_server(api: Warden) -> MCPServer:
         annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=True),
     )
     async def history(
+        ctx: Context,
         limit: Annotated[int, Field(ge=1, le=1000, description="Records of each kind")] = 10,
     ) -> HistoryOutput:
         """The newest records of each kind from warden's audit log: executions, decisions
         (with confirmations and overrides), assessments, resource violations, and a summary
         of the last 24 hours."""
-        r = await _in_thread(lambda: api.get_execution_history(limit))
+        warden_api = pick(ctx)
+        r = await _in_thread(lambda: warden_api.get_execution_history(limit))
         return HistoryOutput(
             limit=r["limit"],
             summary=r["summary"],
@@ -563,6 +584,117 @@ def build_server(api: Warden) -> MCPServer:
     return server
 
 
+# The headers `warden serve` relays each /mcp request with (core/service/api.h).
+_PEER_UID = "x-warden-peer-uid"
+_PEER_PID = "x-warden-peer-pid"
+
+
+def _peer(ctx: Context) -> Tuple[int, int]:
+    """The uid and pid of the client of this call's HTTP request, as the
+    service relayed them (the guard below refused requests without them)."""
+    headers = ctx.headers or {}
+    try:
+        return int(headers[_PEER_UID]), int(headers[_PEER_PID])
+    except (KeyError, ValueError) as e:
+        raise ToolError("this request did not come through the warden service") from e
+
+
+def _refusal(message: str) -> bytes:
+    return to_json({"error": {"kind": "refused", "message": message}})
+
+
+def _peer_guard(app: Any) -> Any:
+    """``app`` (ASGI) answering 403 to an HTTP request without the identity
+    headers only the service sets: this server trusts no one else's word for
+    who its client is. (Its socket is in a 0700 folder of the service's user,
+    so nobody else reaches it anyway.) A session (``Mcp-Session-Id``) is its
+    opener's: a request of another uid in it is refused too, so that nobody
+    answers another user's questions (elicitation) or reads their stream."""
+    owners: Dict[bytes, bytes] = {}  # session id -> the uid that opened it
+
+    async def refuse(send: Any, message: str) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 403,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
+        await send({"type": "http.response.body", "body": _refusal(message)})
+
+    async def guarded(scope: Dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        headers = {name.lower(): value for name, value in scope.get("headers", [])}
+        uid = headers.get(_PEER_UID.encode())
+        if uid is None or _PEER_PID.encode() not in headers:
+            await refuse(
+                send,
+                "warden's MCP server answers only what the warden service relays (connect to"
+                " the service's socket, path /mcp)",
+            )
+            return
+        session = headers.get(b"mcp-session-id")
+        if session is not None and owners.get(session, uid) != uid:
+            await refuse(send, "this MCP session is another user's")
+            return
+
+        async def noting_sessions(message: Dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                for name, value in message.get("headers", []):
+                    if name.lower() == b"mcp-session-id":
+                        owners.setdefault(bytes(value), uid)
+                if scope.get("method") == "DELETE" and session is not None:
+                    if message.get("status", 500) < 300:
+                        owners.pop(session, None)
+            await send(message)
+
+        await app(scope, receive, noting_sessions)
+
+    return guarded
+
+
+def serve_http(
+    config_path: Optional[str], socket_path: str, service_socket: Optional[str] = None
+) -> None:
+    """Serve MCP's Streamable HTTP at /mcp on the unix socket ``socket_path``
+    for the ``warden serve`` of ``config_path``, which runs this as its child
+    and relays its clients' /mcp requests here. Every call goes to that
+    service (on ``service_socket``, the one it opened for this server, else
+    its service.socket), as the client of the request it came in
+    (PeerService)."""
+    import uvicorn
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    from warden._locations import default_config_path
+    from warden._service import PeerService, ServiceClient
+    from warden._warden import service_settings
+
+    settings = service_settings(config_path or default_config_path())
+    client = ServiceClient(service_socket or settings["socket"], settings["fingerprint"])
+    server = build_server(per_request=lambda ctx: PeerService(client, *_peer(ctx)))
+    app = server.streamable_http_app(
+        streamable_http_path="/mcp",
+        # The SDK's DNS-rebinding checks (Host, Origin) guard a TCP port on
+        # localhost from web pages; no browser reaches a unix socket, and who
+        # may connect is the service socket's mode. Clients name any host
+        # (http://localhost/mcp, http://warden/mcp), so the checks are off.
+        transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+    )
+    config = uvicorn.Config(
+        _peer_guard(app),
+        uds=socket_path,
+        log_level="warning",
+        lifespan="on",
+        timeout_graceful_shutdown=2,  # GET streams stay open: do not wait for them long
+    )
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        client.close()
+
+
 def main(argv: Optional[List[str]] = None) -> None:
     """``warden-mcp [--config warden.yaml]``: serve MCP on stdin/stdout until the client
     closes them. Logs go to stderr; stdout carries only the protocol."""
@@ -573,8 +705,23 @@ def main(argv: Optional[List[str]] = None) -> None:
         "--config",
         help="warden.yaml (default: $WARDEN_CONFIG, then the user's, then the installed one)",
     )
+    parser.add_argument(
+        "--http-socket",
+        metavar="PATH",
+        help="serve Streamable HTTP at /mcp on this unix socket for `warden serve`, which runs"
+        " the server so (service.mcp: auto) and relays its clients to it; not for other use",
+    )
+    parser.add_argument(
+        "--service-socket",
+        metavar="PATH",
+        help="with --http-socket: the socket to call the service's API on (default:"
+        " service.socket)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="warden mcp: %(message)s")
+    if args.http_socket:
+        serve_http(args.config, args.http_socket, args.service_socket)
+        return
     logging.getLogger("warden.service").setLevel(logging.INFO)  # which path serves, on stderr
     try:
         # None: $WARDEN_CONFIG, the user's, the installed one. The service of that
@@ -587,3 +734,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         build_server(api).run("stdio")
     finally:
         api.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -12,6 +12,7 @@ import base64
 import http.client
 import json
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -20,7 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Dict, Iterator, List
+from typing import Any, Awaitable, Callable, Dict, Iterator, List, Optional
 
 import pytest
 
@@ -30,7 +31,10 @@ from risk_samples import BLOCKED, HIGH, LOW
 from test_mcp_server import WARDEN, WRITE_PNG, Session, _require_native, png_bytes, serve
 
 import anyio  # noqa: E402
-from mcp import types  # noqa: E402  (test_mcp_server skipped the module without it)
+import httpx2  # noqa: E402  (the MCP SDK's HTTP client)
+from mcp import Client, ClientSession, types  # noqa: E402  (test_mcp_server skipped it without mcp)
+from mcp.client.session import ClientRequestContext  # noqa: E402
+from mcp.client.streamable_http import streamable_http_client  # noqa: E402
 
 
 class _UnixConnection(http.client.HTTPConnection):
@@ -382,3 +386,252 @@ def test_a_socket_of_another_user_gets_no_code(tmp_path: Path, socket_folder: Pa
     assert server.stdout == ""
     with warden.SafetyAPI(config) as api:
         assert api.get_execution_history(10)["security_assessments"] == []
+
+
+# MCP on the service's own socket (service.mcp: auto): the SDK's Streamable
+# HTTP client, on an httpx2 transport over the unix socket, at /mcp.
+
+
+def over_the_socket(
+    sock: Path,
+    test: Callable[[Session], Awaitable[None]],
+    answer: Optional[Callable[[types.ElicitRequestFormParams], types.ElicitResult]] = None,
+    headers: Optional[Dict[str, str]] = None,
+) -> None:
+    """Connects the SDK's ClientSession to http://localhost/mcp on `sock` (with an
+    elicitation callback when `answer` is given) and runs `test` on it."""
+    asked: List[types.ElicitRequestFormParams] = []
+
+    async def on_elicit(
+        context: ClientRequestContext, params: types.ElicitRequestParams
+    ) -> types.ElicitResult:
+        assert isinstance(params, types.ElicitRequestFormParams)
+        asked.append(params)
+        assert answer is not None
+        return answer(params)
+
+    async def main() -> None:
+        transport = httpx2.AsyncHTTPTransport(uds=str(sock))
+        with anyio.fail_after(120):
+            async with httpx2.AsyncClient(
+                transport=transport, headers=headers, timeout=httpx2.Timeout(30, read=300)
+            ) as http:
+                async with streamable_http_client("http://localhost/mcp", http_client=http) as (
+                    read,
+                    write,
+                ):
+                    async with ClientSession(
+                        read, write, elicitation_callback=on_elicit if answer else None
+                    ) as session:
+                        init = await session.initialize()
+                        assert init.server_info.name == "warden"
+                        await test(Session(session, asked))
+
+    anyio.run(main)
+
+
+def mcp_runs(config: Path) -> List[Dict[str, Any]]:
+    return [r for r in assessments(config) if r["data"]["metadata"].get("via") == "mcp"]
+
+
+def test_mcp_is_served_on_the_service_socket(service: Service) -> None:
+    status = service_status(service.socket)["service"]["mcp"]
+    assert status["path"] == "/mcp" and status["served"], status
+
+    async def test(s: Session) -> None:
+        tools = await s.session.list_tools()
+        assert {t.name for t in tools.tools} == {"run_code", "assess_code", "history"}
+        r = await s.call("run_code", code=LOW)
+        assert r["decision"] == "ran" and r["stdout"] == "Hello, World!\n", r["reason"]
+        assessed = await s.call("assess_code", code=BLOCKED)
+        assert assessed["level"] == "BLOCKED" and not assessed["can_execute"]
+        history = await s.call("history", limit=5)
+        assert len(history["recent_executions"]) == 1
+        assert history["recent_decisions"][0]["data"]["outcome"] == "run"
+
+    # A client that claims another identity is not believed: the service
+    # relays the kernel's word (SO_PEERCRED) instead.
+    over_the_socket(
+        service.socket, test, headers={"X-Warden-Peer-Uid": "4242", "X-Warden-Peer-Pid": "1"}
+    )
+    runs = mcp_runs(service.config)
+    assert len(runs) == 1
+    data = runs[0]["data"]
+    assert data["user"] == pwd.getpwuid(os.geteuid()).pw_name and data["user_verified"]
+    # The client is this test's process; the MCP server only relayed it.
+    assert data["metadata"]["service_peer"] == {"uid": os.geteuid(), "pid": os.getpid()}
+    relay = data["metadata"]["service_relay"]
+    assert relay["via"] == "mcp" and relay["pid"] not in (os.getpid(), service.process.pid)
+
+
+def test_high_over_the_service_socket_runs_only_when_confirmed(service: Service) -> None:
+    async def confirmed(s: Session) -> None:
+        r = await s.call("run_code", code=HIGH)
+        assert r["decision"] == "ran" and r["user_answer"] == "confirmed", r["reason"]
+        assert r["trust"] == "untrusted" and len(s.asked) == 1
+        assert "HIGH risk" in s.asked[0].message
+
+    over_the_socket(
+        service.socket,
+        confirmed,
+        answer=lambda _: types.ElicitResult(action="accept", content={"confirm": True}),
+    )
+
+    async def declined(s: Session) -> None:
+        r = await s.call("run_code", code=HIGH)
+        assert r["decision"] == "needs_confirmation" and r["user_answer"] == "declined"
+        assert r["exit_code"] is None and r["backend"] == "" and len(s.asked) == 1
+        history = await s.call("history", limit=10)
+        assert len(history["recent_executions"]) == 1  # only the confirmed one ran
+
+    over_the_socket(
+        service.socket, declined, answer=lambda _: types.ElicitResult(action="decline")
+    )
+    with warden.SafetyAPI(service.config) as api:
+        decided = api.get_execution_history(10)["recent_decisions"]
+        summary = api.get_audit_report(None)["summary"]
+    assert sorted(r["data"]["outcome"] for r in decided) == ["needs_confirmation", "run"]
+    assert summary["confirmations"] == 1
+    assert all(r["data"]["user_verified"] for r in mcp_runs(service.config))
+
+
+def test_the_mcp_server_answers_only_what_the_service_relays(service: Service) -> None:
+    """Its own socket, in the service's 0700 folder, refuses a request without
+    the identity headers the service sets."""
+    folders = list(service.socket.parent.glob(service.socket.name + ".mcp.*"))
+    assert len(folders) == 1 and (folders[0].stat().st_mode & 0o777) == 0o700
+    deadline = time.monotonic() + 30
+    while service_status(service.socket)["service"]["mcp"]["state"] == "starting":
+        assert time.monotonic() < deadline, "the MCP server did not start"
+        time.sleep(0.1)
+    connection = _UnixConnection(str(folders[0] / "mcp.sock"))
+    try:
+        connection.request(
+            "POST", "/mcp", body=b"{}", headers={"Content-Type": "application/json"}
+        )
+        response = connection.getresponse()
+        assert response.status == 403
+        assert json.loads(response.read())["error"]["kind"] == "refused"
+    finally:
+        connection.close()
+    service.stop()
+    assert not folders[0].exists()  # the service removed it, and its server is gone
+
+
+def test_service_mcp_never_is_a_404(tmp_path: Path, socket_folder: Path) -> None:
+    sock = socket_folder / "w.sock"
+    config = config_with_socket(tmp_path, sock)
+    config.write_text(config.read_text() + "  mcp: never\n")
+    running = Service(config, sock, tmp_path / "serve.log")
+    try:
+        assert service_status(sock)["service"]["mcp"]["state"] == "never"
+        connection = _UnixConnection(str(sock))
+        connection.request("POST", "/mcp", body=b"{}", headers={"Content-Type": "application/json"})
+        response = connection.getresponse()
+        assert response.status == 404
+        assert "service.mcp: never" in json.loads(response.read())["error"]["message"]
+        connection.close()
+    finally:
+        running.stop()
+
+
+def test_the_2026_07_28_protocol_over_the_service_socket(service: Service) -> None:
+    """The SDK's Client on the newest protocol over /mcp: each round of a call
+    is its own HTTP request, each relayed with the client's identity; HIGH is
+    asked through an InputRequiredResult and runs once confirmed."""
+    asked: List[str] = []
+
+    async def on_elicit(
+        context: ClientRequestContext, params: types.ElicitRequestParams
+    ) -> types.ElicitResult:
+        asked.append(params.message)
+        return types.ElicitResult(action="accept", content={"confirm": True})
+
+    async def main() -> None:
+        transport = httpx2.AsyncHTTPTransport(uds=str(service.socket))
+        with anyio.fail_after(120):
+            async with httpx2.AsyncClient(
+                transport=transport, timeout=httpx2.Timeout(30, read=300)
+            ) as http:
+                connection = streamable_http_client("http://localhost/mcp", http_client=http)
+                async with Client(
+                    connection, elicitation_callback=on_elicit, mode="2026-07-28"
+                ) as client:
+                    assert client.protocol_version == "2026-07-28"
+                    high = (await client.call_tool("run_code", {"code": HIGH})).structured_content
+                    assert high["decision"] == "ran" and high["user_answer"] == "confirmed"
+                    assert len(asked) == 1 and "HIGH risk" in asked[0]
+
+    anyio.run(main)
+    runs = mcp_runs(service.config)
+    assert len(runs) == 1 and runs[0]["data"]["user_verified"]
+    assert runs[0]["data"]["metadata"]["service_peer"] == {"uid": os.geteuid(), "pid": os.getpid()}
+
+
+def test_an_mcp_session_is_its_openers(service: Service) -> None:
+    """Straight to the MCP server's own socket (as the service's user, which the
+    folder lets in), with the identity headers the service would set: a session
+    opened for one uid does not take another uid's requests."""
+    folder = next(service.socket.parent.glob(service.socket.name + ".mcp.*"))
+    deadline = time.monotonic() + 30
+    while service_status(service.socket)["service"]["mcp"]["state"] == "starting":
+        assert time.monotonic() < deadline, "the MCP server did not start"
+        time.sleep(0.1)
+
+    def post(uid: int, message: Dict[str, Any], session: str = "") -> http.client.HTTPResponse:
+        connection = _UnixConnection(str(folder / "mcp.sock"))
+        headers = {
+            "Content-Type": "application/json",
+            "Accept": "application/json, text/event-stream",
+            "X-Warden-Peer-Uid": str(uid),
+            "X-Warden-Peer-Pid": "1",
+        }
+        if session:
+            headers["Mcp-Session-Id"] = session
+        connection.request("POST", "/mcp", body=json.dumps(message).encode(), headers=headers)
+        response = connection.getresponse()
+        response.read()
+        connection.close()
+        return response
+
+    opened = post(
+        1000,
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "test", "version": "1"},
+            },
+        },
+    )
+    assert opened.status == 200
+    session = opened.getheader("mcp-session-id")
+    assert session
+    ping = {"jsonrpc": "2.0", "id": 2, "method": "ping"}
+    assert post(1001, ping, session).status == 403  # another uid
+    assert post(1000, ping, session).status == 200  # its opener
+
+
+def test_mcp_clients_filling_max_clients_still_get_their_calls_served(
+    tmp_path: Path, socket_folder: Path
+) -> None:
+    """An MCP client holds two of the service's connections (its event stream
+    and its call); with service.max_clients 2 the MCP server's own calls to the
+    API go through the socket the service opened for it alone."""
+    sock = socket_folder / "w.sock"
+    config = config_with_socket(tmp_path, sock)
+    config.write_text(config.read_text() + "  max_clients: 2\n")
+    running = Service(config, sock, tmp_path / "serve.log")
+    try:
+
+        async def test(s: Session) -> None:
+            r = await s.call("run_code", code=LOW)
+            assert r["decision"] == "ran" and r["stdout"] == "Hello, World!\n"
+            assert len((await s.call("history", limit=5))["recent_executions"]) == 1
+
+        over_the_socket(sock, test)
+    finally:
+        running.stop()

@@ -11,6 +11,7 @@
 #include <catch2/catch.hpp>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <future>
 #include <set>
 #include <thread>
@@ -538,4 +539,145 @@ TEST_CASE("input and output files travel through the CLI and the service alike")
                                      "run", "--input", "../up=" + data.string(), program.string()});
   CHECK(escaping.exit_code != 0);
   CHECK_THAT(escaping.err, Catch::Contains("Input file '../up'"));
+}
+
+// MCP at /mcp (service.mcp): the Python MCP server itself is driven by
+// tests/python/test_mcp_service.py; here, what the service does around it.
+
+namespace {
+
+// The service's MCP status while `pred` does not hold yet (at most 30 s).
+nlohmann::json mcp_status(const Setup& setup,
+                          const std::function<bool(const nlohmann::json&)>& pred) {
+  nlohmann::json mcp;
+  for (int i = 0; i < 300; ++i) {
+    mcp = (*setup.client()->call("GET", "/v1/status"))["service"]["mcp"];
+    if (pred(mcp)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return mcp;
+}
+
+// Sets $WARDEN_PYTHON (the MCP server's interpreter) while it lives.
+struct PythonIs {
+  explicit PythonIs(const std::string& path) { ::setenv("WARDEN_PYTHON", path.c_str(), 1); }
+  ~PythonIs() { ::unsetenv("WARDEN_PYTHON"); }
+};
+
+}  // namespace
+
+TEST_CASE("with service.mcp: never, /mcp is a 404 and status says MCP is not served") {
+  Setup setup("  mcp: never\n");
+  auto service = setup.start();
+  auto [status, body] = raw_http(setup.socket, post("/mcp", "{}"));
+  CHECK(status == 404);
+  CHECK_THAT(body["error"]["message"].get<std::string>(), Catch::Contains("service.mcp: never"));
+  auto mcp = (*setup.client()->call("GET", "/v1/status"))["service"]["mcp"];
+  CHECK(mcp["served"] == false);
+  CHECK(mcp["state"] == "never");
+}
+
+TEST_CASE("/mcp answers 503 saying why when the MCP server cannot run") {
+  Setup setup;
+  PythonIs python("/nonexistent/python3-for-warden");
+  auto service = setup.start();
+  auto [status, body] = raw_http(setup.socket, post("/mcp", "{}"));
+  CHECK(status == 503);
+  CHECK(body["error"]["kind"] == "environment");
+  CHECK_THAT(body["error"]["message"].get<std::string>(),
+             Catch::Contains("/nonexistent/python3-for-warden"));
+  auto mcp = (*setup.client()->call("GET", "/v1/status"))["service"]["mcp"];
+  CHECK(mcp["served"] == false);
+  CHECK(mcp["state"] == "exited");
+  // warden status says so too.
+  auto json = test::run_process(
+      {test::warden_binary(), "--config", setup.config_file.string(), "status", "--json"});
+  CHECK(nlohmann::json::parse(json.out)["service"]["mcp"]["served"] == false);
+  auto text =
+      test::run_process({test::warden_binary(), "--config", setup.config_file.string(), "status"});
+  CHECK_THAT(text.out, Catch::Contains("mcp:       not served at /mcp: the MCP server exited"));
+  // The rest of the API serves on.
+  CHECK((*setup.client()->call("POST", "/v1/run", run_request("print(1)\n")))["decision"] == "ran");
+}
+
+TEST_CASE("the MCP server dies with the service, even a SIGKILLed one, and its folder is 0700") {
+  Setup setup;
+  // A stand-in for the interpreter that only lives: what is tested is the
+  // life of the service's child, not MCP.
+  fs::path stand_in = setup.dir.write("python", "#!/bin/sh\nexec sleep 300\n");
+  fs::permissions(stand_in, fs::perms::owner_all);
+  PythonIs python(stand_in.string());
+  for (int signal : {SIGTERM, SIGKILL}) {
+    auto service = setup.start();
+    auto mcp = mcp_status(setup, [](const auto& m) { return m.contains("pid"); });
+    INFO(mcp.dump() << service->log());
+    REQUIRE(mcp.contains("pid"));
+    pid_t child = mcp["pid"];
+    CHECK(::kill(child, 0) == 0);
+    std::vector<fs::path> folders;
+    for (const auto& entry : fs::directory_iterator(setup.dir.path()))
+      if (entry.path().filename().string().rfind("s.sock.mcp.", 0) == 0)
+        folders.push_back(entry.path());
+    REQUIRE(folders.size() == 1);
+    CHECK((fs::status(folders[0]).permissions() & fs::perms::all) == fs::perms::owner_all);
+    service->stop(signal);
+    bool gone = false;
+    for (int i = 0; i < 100 && !gone; ++i) {
+      // Gone, or a zombie where nobody reaps orphans (pid 1 of a container).
+      std::string stat = test::read_file("/proc/" + std::to_string(child) + "/stat");
+      gone = ::kill(child, 0) != 0 || stat.find(") Z ") != std::string::npos;
+      if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    CHECK(gone);
+    if (signal == SIGTERM) CHECK_FALSE(fs::exists(folders[0]));
+    fs::remove_all(folders[0]);  // what a killed service leaves behind
+  }
+}
+
+TEST_CASE("X-Warden-Peer-* headers are believed only from the service's own MCP server") {
+  Setup setup("  mcp: never\n");
+  auto service = setup.start();
+  // Anyone else who sends them (here: this test, the service's own uid) is
+  // who its connection says, and may not name another user either.
+  std::string body = run_request("print(1)\n").dump();
+  auto [status, result] =
+      raw_http(setup.socket,
+               "POST /v1/run HTTP/1.1\r\nHost: w\r\nConnection: close\r\n"
+               "X-Warden-Peer-Uid: 4242\r\nX-Warden-Peer-Pid: 1\r\nContent-Length: " +
+                   std::to_string(body.size()) + "\r\n\r\n" + body);
+  CHECK(status == 200);
+  CHECK(result["decision"] == "ran");
+  bool seen = false;
+  for (const auto& r : setup.records())
+    if (r.kind == "assessment" && r.data.contains("metadata") &&
+        r.data["metadata"].contains("service_peer")) {
+      seen = true;
+      CHECK(r.data["metadata"]["service_peer"]["uid"] == ::geteuid());
+      CHECK(r.data["metadata"]["service_peer"]["pid"] == ::getpid());
+      CHECK_FALSE(r.data["metadata"].contains("service_relay"));
+    }
+  CHECK(seen);
+}
+
+TEST_CASE("an MCP server that dies after it ran a while is started again") {
+  Setup setup;
+  fs::path stand_in = setup.dir.write("python", "#!/bin/sh\nexec sleep 300\n");
+  fs::permissions(stand_in, fs::perms::owner_all);
+  PythonIs python(stand_in.string());
+  auto service = setup.start();
+  auto first = mcp_status(setup, [](const auto& m) { return m.contains("pid"); });
+  REQUIRE(first.contains("pid"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(5500));  // it "ran a while"
+  ::kill(first["pid"].get<pid_t>(), SIGKILL);
+  auto second = mcp_status(
+      setup, [&first](const auto& m) { return m.contains("pid") && m["pid"] != first["pid"]; });
+  INFO(second.dump() << service->log());
+  CHECK((second.contains("pid") && second["pid"] != first["pid"]));
+  CHECK_THAT(service->log(), Catch::Contains("starting the MCP server again"));
+  service->stop(SIGTERM);
+  pid_t child = second.value("pid", 0);
+  if (child > 0) {
+    std::string stat = test::read_file("/proc/" + std::to_string(child) + "/stat");
+    CHECK((::kill(child, 0) != 0 || stat.find(") Z ") != std::string::npos));
+  }
 }

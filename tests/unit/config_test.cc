@@ -61,6 +61,8 @@ TEST_CASE("service settings are read strictly") {
   CHECK_THAT(config_error("service:\n  socket_mode: \"0999\"\n"),
              Catch::Contains("service.socket_mode: '0999' is not an octal permission"));
   CHECK_THAT(config_error("service:\n  cli: sometimes\n"), Catch::Contains("service.cli"));
+  CHECK_THAT(config_error("service:\n  mcp: sometimes\n"), Catch::Contains("service.mcp"));
+  CHECK_FALSE(parse_config("service:\n  mcp: never\n", "x.yaml", "/").service.mcp);
   CHECK(parse_config("service:\n  socket_mode: \"0660\"\n", "x.yaml", "/").service.socket_mode ==
         0660);
 }
