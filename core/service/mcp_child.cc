@@ -70,7 +70,13 @@ void McpChild::start(const std::function<fs::path(const fs::path& folder)>& open
   // A folder of the service's user only: the child's socket answers whoever
   // connects, with the identity the service relays, so only the service may.
   fs::path sock = config_.service.socket;
-  std::string pattern = (sock.parent_path() / (sock.filename().string() + ".mcp.XXXXXX")).string();
+  std::string prefix = sock.filename().string() + ".mcp.";
+  // This service holds the socket by now: the folders of its name beside it
+  // were left by services that were killed.
+  std::error_code ignored;
+  for (const auto& entry : fs::directory_iterator(sock.parent_path(), ignored))
+    if (entry.path().filename().string().rfind(prefix, 0) == 0) fs::remove_all(entry, ignored);
+  std::string pattern = (sock.parent_path() / (prefix + "XXXXXX")).string();
   std::vector<char> name(pattern.begin(), pattern.end());
   name.push_back('\0');
   if (::mkdtemp(name.data()) == nullptr) {
