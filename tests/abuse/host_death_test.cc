@@ -262,3 +262,45 @@ TEST_CASE("a run stopped at its CPU time is audited as a resource violation") {
     CHECK(std::count(kinds.begin(), kinds.end(), "resource_violation:[\"cpu_time\"]") == 1);
   });
 }
+
+// A host killed while its warm pool is full: the waiting sandboxes end at once
+// (each launcher sees the host's end of its FIFO close), and the next host
+// reaps their cgroups, scratch mounts and staging folders.
+TEST_CASE("killing warden serve with a full warm pool leaves no process, cgroup or mount") {
+  abuse::for_each_backend([](const SandboxBackend& b) {
+    Warden warden(b.name());
+    auto service = std::make_unique<test::ServiceProcess>(warden.config, warden.socket(),
+                                                          warden.dir.path() / "serve.log");
+    std::string owner = owner_of(service->pid());
+    std::string tag = owner;
+    tag[tag.find('.')] = '_';
+    int status = 0;
+    // Native keeps a shape warm from its second run on.
+    for (int i = 0; i < 2; ++i) {
+      pid_t client = warden.start(b.name(), "print('warm')\n");
+      REQUIRE(::waitpid(client, &status, 0) == client);
+      INFO(warden.output() << service->log());
+      REQUIRE((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+    }
+    // The refill: two sandboxes whose launchers wait.
+    REQUIRE(eventually([&] { return sandbox_processes(tag, "/sandbox/.go").size() >= 2; },
+                       std::chrono::seconds(60)));
+    service->stop(SIGKILL);
+    CHECK(eventually([&] { return sandbox_processes(tag).empty(); }, std::chrono::seconds(10)));
+    // The next service reaps what the dead one left.
+    service = std::make_unique<test::ServiceProcess>(warden.config, warden.socket(),
+                                                     warden.dir.path() / "serve.log");
+    pid_t again = warden.start(b.name(), "print('next')\n");
+    REQUIRE(::waitpid(again, &status, 0) == again);
+    CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+    CHECK(eventually([&] { return cgroups_named(tag).empty(); }, std::chrono::seconds(10)));
+    CHECK(containers_of(b.name(), owner).empty());
+    CHECK(scratch_mounts_of(owner).empty());
+    for (const char* dir : {"/var/lib/warden/native", "/var/lib/warden/staging"}) {
+      std::error_code ec;
+      for (const auto& entry : fs::directory_iterator(dir, ec))
+        CHECK(entry.path().filename().string().rfind(owner + "-", 0) != 0);
+    }
+    service->stop(SIGTERM);
+  });
+}
