@@ -263,9 +263,10 @@ TEST_CASE("a run stopped at its CPU time is audited as a resource violation") {
   });
 }
 
-// A host killed while its warm pool is full: the waiting sandboxes end at once
-// (each launcher sees the host's end of its FIFO close), and the next host
-// reaps their cgroups, scratch mounts and staging folders.
+// A host killed while its warm pool is full and one of its sandboxes runs a
+// program: every sandbox ends at once (each launcher sees the host's end of
+// its FIFO close; bwrap's parent-death signal fires), and the next host reaps
+// their cgroups, scratch mounts and staging folders.
 TEST_CASE("killing warden serve with a full warm pool leaves no process, cgroup or mount") {
   abuse::for_each_backend([](const SandboxBackend& b) {
     Warden warden(b.name());
@@ -285,7 +286,13 @@ TEST_CASE("killing warden serve with a full warm pool leaves no process, cgroup 
     // The refill: two sandboxes whose launchers wait.
     REQUIRE(eventually([&] { return sandbox_processes(tag, "/sandbox/.go").size() >= 2; },
                        std::chrono::seconds(60)));
+    // One of them takes a program that sleeps, and the pool refills beside it.
+    pid_t sleeper = warden.start(b.name(), "import time\ntime.sleep(300)\n");
+    REQUIRE(eventually([&] { return !sandbox_processes(tag, "/sandbox/main.py").empty(); },
+                       std::chrono::seconds(60)));
+    std::this_thread::sleep_for(std::chrono::seconds(1));
     service->stop(SIGKILL);
+    REQUIRE(::waitpid(sleeper, &status, 0) == sleeper);
     CHECK(eventually([&] { return sandbox_processes(tag).empty(); }, std::chrono::seconds(10)));
     // The next service reaps what the dead one left.
     service = std::make_unique<test::ServiceProcess>(warden.config, warden.socket(),
