@@ -52,6 +52,8 @@ std::set<pid_t> launchers() {
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
     if (read_text(entry.path() / "cgroup").find(tag) == std::string::npos) continue;
     if (read_text(entry.path() / "cmdline").find("/sandbox/.go") == std::string::npos) continue;
+    // The launcher itself, not a container's init whose command line holds its.
+    if (read_text(entry.path() / "comm").rfind("python", 0) != 0) continue;
     found.insert(static_cast<pid_t>(std::stol(name)));
   }
   return found;
