@@ -277,6 +277,25 @@ Cgroup::~Cgroup() {
     if (std::string dir = base + "/" + name_; exists(dir)) remove_tree(dir);
 }
 
+void Cgroup::kill_now() {
+  if (dirs_.empty()) return;
+  const std::string& dir = v2_ ? dirs_[0] : dirs_[1];
+  if (v2_ && exists(dir + "/cgroup.kill")) {
+    int fd = ::open((dir + "/cgroup.kill").c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      bool sent = ::write(fd, "1", 1) == 1;
+      ::close(fd);
+      if (sent) return;
+    }
+  }
+  for (pid_t pid : procs_in(dir)) ::kill(pid, SIGKILL);
+}
+
+std::vector<pid_t> Cgroup::processes() const {
+  if (dirs_.empty()) return {};
+  return procs_in(v2_ ? dirs_[0] : dirs_[1]);
+}
+
 void Cgroup::kill_all() {
   if (dirs_.empty()) return;
   // Every process of the run is in the pids hierarchy (v1) or the one cgroup (v2).
@@ -293,7 +312,7 @@ void Cgroup::kill_all() {
     auto pids = procs_in(dir);
     if (pids.empty()) return;
     for (pid_t pid : pids) ::kill(pid, SIGKILL);
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    std::this_thread::sleep_for(std::chrono::microseconds(250));
   }
 }
 

@@ -64,6 +64,12 @@ class Cgroup {
   void begin_measuring();
   // Kills every process in the cgroup and waits until it is empty.
   void kill_all();
+  // Sends every process in the cgroup SIGKILL without waiting for them to
+  // go (their exits, namespaces and all, take a while); kill_all() later
+  // makes sure they have.
+  void kill_now();
+  // The processes in the cgroup (and those below it), by host pid.
+  std::vector<pid_t> processes() const;
   CgroupUsage usage() const;
   // The CPU time of every process that ran in it since begin_measuring():
   // cheap enough to poll while the run goes on.

@@ -262,3 +262,52 @@ TEST_CASE("a run stopped at its CPU time is audited as a resource violation") {
     CHECK(std::count(kinds.begin(), kinds.end(), "resource_violation:[\"cpu_time\"]") == 1);
   });
 }
+
+// A host killed while its warm pool is full and one of its sandboxes runs a
+// program: every sandbox ends at once (each launcher sees the host's end of
+// its FIFO close; bwrap's parent-death signal fires), and the next host reaps
+// their cgroups, scratch mounts and staging folders.
+TEST_CASE("killing warden serve with a full warm pool leaves no process, cgroup or mount") {
+  abuse::for_each_backend([](const SandboxBackend& b) {
+    Warden warden(b.name());
+    auto service = std::make_unique<test::ServiceProcess>(warden.config, warden.socket(),
+                                                          warden.dir.path() / "serve.log");
+    std::string owner = owner_of(service->pid());
+    std::string tag = owner;
+    tag[tag.find('.')] = '_';
+    int status = 0;
+    // Native keeps a shape warm from its second run on.
+    for (int i = 0; i < 2; ++i) {
+      pid_t client = warden.start(b.name(), "print('warm')\n");
+      REQUIRE(::waitpid(client, &status, 0) == client);
+      INFO(warden.output() << service->log());
+      REQUIRE((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+    }
+    // The refill: two sandboxes whose launchers wait.
+    REQUIRE(eventually([&] { return sandbox_processes(tag, "/sandbox/.go").size() >= 2; },
+                       std::chrono::seconds(60)));
+    // One of them takes a program that sleeps, and the pool refills beside it.
+    pid_t sleeper = warden.start(b.name(), "import time\ntime.sleep(300)\n");
+    REQUIRE(eventually([&] { return !sandbox_processes(tag, "/sandbox/main.py").empty(); },
+                       std::chrono::seconds(60)));
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    service->stop(SIGKILL);
+    REQUIRE(::waitpid(sleeper, &status, 0) == sleeper);
+    CHECK(eventually([&] { return sandbox_processes(tag).empty(); }, std::chrono::seconds(10)));
+    // The next service reaps what the dead one left.
+    service = std::make_unique<test::ServiceProcess>(warden.config, warden.socket(),
+                                                     warden.dir.path() / "serve.log");
+    pid_t again = warden.start(b.name(), "print('next')\n");
+    REQUIRE(::waitpid(again, &status, 0) == again);
+    CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+    CHECK(eventually([&] { return cgroups_named(tag).empty(); }, std::chrono::seconds(10)));
+    CHECK(containers_of(b.name(), owner).empty());
+    CHECK(scratch_mounts_of(owner).empty());
+    for (const char* dir : {"/var/lib/warden/native", "/var/lib/warden/staging"}) {
+      std::error_code ec;
+      for (const auto& entry : fs::directory_iterator(dir, ec))
+        CHECK(entry.path().filename().string().rfind(owner + "-", 0) != 0);
+    }
+    service->stop(SIGTERM);
+  });
+}

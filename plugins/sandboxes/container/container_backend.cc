@@ -16,17 +16,17 @@
 #include "attach_pump.h"
 #include "engine/engine_defaults.h"
 #include "engine_specs.h"
-#include "launcher.h"
 #include "leftovers.h"
 #include "seccomp_profile.h"
 #include "shared/cgroup.h"
+#include "shared/launcher.h"
 #include "shared/owner.h"
 #include "shared/pipe_write.h"
 #include "shared/run_files.h"
 #include "shared/run_result.h"
 #include "shared/sandbox_limits.h"
 #include "shared/sandbox_settings.h"
-#include "staging.h"
+#include "shared/staging.h"
 
 namespace warden::containers {
 namespace {
@@ -34,6 +34,11 @@ namespace {
 using engine::EngineClient;
 using engine::EngineError;
 using Clock = std::chrono::steady_clock;
+using sandboxing::kLauncherFailed;
+using sandboxing::kLauncherPrefix;
+using sandboxing::kLaunchMessage;
+using sandboxing::kProgram;
+using sandboxing::StagingFolder;
 
 // How often the exit of a container is looked for once its output ended.
 constexpr auto kExitPollInterval = std::chrono::milliseconds(2);
@@ -43,6 +48,16 @@ std::string sanitized(const std::string& id) {
   for (char c : id)
     out.push_back(std::isalnum(static_cast<unsigned char>(c)) || c == '-' ? c : '_');
   return out.substr(0, 64);
+}
+
+// What a container fixes at creation: tmpfs size, open files, network,
+// read-only root, uid/gid. Runs of one shape can share a pool.
+std::string shape_of(const RunSpec& spec) {
+  const Limits& l = spec.limits;
+  return std::to_string(l.tmpfs_bytes) + "|" + std::to_string(l.open_files) + "|" +
+         (spec.network == NetworkMode::kNone ? "none" : "bridge") + "|" +
+         (spec.read_only_root ? "ro" : "rw") + "|" + std::to_string(spec.uid) + ":" +
+         std::to_string(spec.gid);
 }
 
 }  // namespace
@@ -68,8 +83,8 @@ ContainerBackend::ContainerBackend(Engine engine, const nlohmann::json& settings
   read.finish();
   launcher_ = interpreters_.at("python").front();
   client_ = std::make_unique<EngineClient>(socket, api_timeout_);
-  pool_ =
-      std::make_unique<WarmPool>(warm_pool, [this](const RunSpec& spec) { return prepare(spec); });
+  pool_ = std::make_unique<sandboxing::WarmPool<PreparedContainer>>(
+      warm_pool, [this](const RunSpec& spec) { return prepare(spec); });
 }
 
 ContainerBackend::~ContainerBackend() {
@@ -299,7 +314,7 @@ RunResult ContainerBackend::run(const RunRequest& request) {
   }
   sandboxing::refuse_unenforceable(spec, "the container's init and warden's launcher");
   try {
-    std::string shape = WarmPool::shape_of(spec);
+    std::string shape = shape_of(spec);
     std::unique_ptr<PreparedContainer> container = pool_->take(shape);
     if (!container) container = prepare(spec);
     // The pool is refilled once the run is over, not beside it: a container
@@ -338,7 +353,7 @@ RunResult ContainerBackend::run_in(PreparedContainer& c, const RunRequest& reque
   argv.push_back(std::string("/sandbox/") + kProgram);
   argv.insert(argv.end(), spec.args.begin(), spec.args.end());
   c.staging->write(kProgram, request.code);
-  c.staging->write(kLaunchMessage, launch_message(spec, argv));
+  c.staging->write(kLaunchMessage, sandboxing::launch_message(spec, argv));
   sandboxing::place_input_files(c.scratch->dir(), request.input_files);
   std::string target = container_target(c.id);
 

@@ -37,7 +37,7 @@
 #include "engine_api.h"
 #include "prepared_container.h"
 #include "shared/run_uid.h"
-#include "warm_pool.h"
+#include "shared/warm_pool.h"
 
 namespace warden::containers {
 
@@ -85,7 +85,7 @@ class ContainerBackend {
 
   sandboxing::UidRange uid_range_;  // each container's own uid comes from it
   // Last: destroyed first, while the client its containers need is alive.
-  std::unique_ptr<WarmPool> pool_;
+  std::unique_ptr<sandboxing::WarmPool<PreparedContainer>> pool_;
 };
 
 // The plugin class of one engine: WARDEN_SANDBOX_PLUGIN makes it from the

@@ -3,7 +3,7 @@
 #include <cstdint>
 
 #include "engine_api.h"
-#include "launcher.h"
+#include "shared/launcher.h"
 
 namespace warden::containers {
 namespace {
@@ -36,7 +36,7 @@ nlohmann::json docker_create_spec(const RunSpec& spec, const ContainerPlaces& pl
       {"AutoRemove", false},
   };
   return {{"Image", places.image},
-          {"Cmd", launcher_command(places.launcher)},
+          {"Cmd", sandboxing::launcher_command(places.launcher)},
           {"Env", nlohmann::json::array()},
           {"User", std::to_string(spec.uid) + ":" + std::to_string(spec.gid)},
           {"WorkingDir", "/tmp"},
@@ -58,7 +58,7 @@ nlohmann::json podman_create_spec(const RunSpec& spec, const ContainerPlaces& pl
   };
   nlohmann::json s = {
       {"name", places.name},
-      {"command", launcher_command(places.launcher)},
+      {"command", sandboxing::launcher_command(places.launcher)},
       {"env", nlohmann::json::object()},
       {"unsetenvall", true},
       {"user", std::to_string(spec.uid) + ":" + std::to_string(spec.gid)},

@@ -4,7 +4,7 @@
 
 #include "shared/owner.h"
 #include "shared/scratch_mount.h"
-#include "staging.h"
+#include "shared/staging.h"
 
 namespace warden::containers {
 

@@ -15,7 +15,7 @@
 #include "shared/cgroup.h"
 #include "shared/run_uid.h"
 #include "shared/scratch_mount.h"
-#include "staging.h"
+#include "shared/staging.h"
 
 namespace warden::containers {
 
@@ -44,7 +44,7 @@ class PreparedContainer {
   std::string id;
   std::unique_ptr<sandboxing::Cgroup> cgroup;
   std::unique_ptr<sandboxing::RunUid> uid;  // the run's own uid, when the backend has a range
-  std::unique_ptr<StagingFolder> staging;
+  std::unique_ptr<sandboxing::StagingFolder> staging;
   std::unique_ptr<sandboxing::ScratchMount> scratch;
   std::unique_ptr<ContainerGuard> guard;
   std::unique_ptr<engine::AttachStream> stream;

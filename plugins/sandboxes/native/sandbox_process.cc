@@ -15,6 +15,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <stdexcept>
 
@@ -83,11 +84,7 @@ void close_fd(int& fd) {
 
 }  // namespace
 
-ChildOutcome run_child(const ChildSetup& setup, std::string_view stdin_data,
-                       std::uint64_t wall_time_ms, std::uint64_t output_cap, OutputStream& output,
-                       const std::function<bool()>& cancelled,
-                       const std::function<bool()>& cpu_exhausted,
-                       const std::function<void()>& kill_tree) {
+StartedChild start_child(const ChildSetup& setup, const std::function<void()>& kill_tree) {
   int in[2], out[2], err[2], error_pipe[2];
   if (::pipe2(in, O_CLOEXEC) || ::pipe2(out, O_CLOEXEC) || ::pipe2(err, O_CLOEXEC) ||
       ::pipe2(error_pipe, O_CLOEXEC))
@@ -95,7 +92,6 @@ ChildOutcome run_child(const ChildSetup& setup, std::string_view stdin_data,
   auto argv = c_strings(setup.argv);
   auto envp = c_strings(setup.env);
 
-  auto start = std::chrono::steady_clock::now();
   pid_t host = ::getpid();
   pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
@@ -111,30 +107,52 @@ ChildOutcome run_child(const ChildSetup& setup, std::string_view stdin_data,
   ::close(error_pipe[0]);
   if (got == sizeof failure) {
     ::waitpid(pid, nullptr, 0);
-    close_fd(in[1]);
-    close_fd(out[0]);
-    close_fd(err[0]);
+    ::close(in[1]);
+    ::close(out[0]);
+    ::close(err[0]);
     kill_tree();
     throw std::runtime_error(std::string("sandbox child could not ") + kSteps[failure.step] + ": " +
                              std::strerror(failure.error));
   }
+  return {.pid = pid, .stdin_fd = in[1], .stdout_fd = out[0], .stderr_fd = err[0]};
+}
 
+ChildOutcome run_child(const ChildSetup& setup, std::string_view stdin_data,
+                       std::uint64_t wall_time_ms, std::uint64_t output_cap, OutputStream& output,
+                       const std::function<bool()>& cancelled,
+                       const std::function<bool()>& cpu_exhausted,
+                       const std::function<void()>& kill_tree) {
+  auto start = std::chrono::steady_clock::now();
+  StartedChild child = start_child(setup, kill_tree);
+  return pump_child(child, start, stdin_data, wall_time_ms, output_cap, output, cancelled,
+                    cpu_exhausted, kill_tree);
+}
+
+ChildOutcome pump_child(StartedChild& child, std::chrono::steady_clock::time_point start,
+                        std::string_view stdin_data, std::uint64_t wall_time_ms,
+                        std::uint64_t output_cap, OutputStream& output,
+                        const std::function<bool()>& cancelled,
+                        const std::function<bool()>& cpu_exhausted,
+                        const std::function<void()>& kill_tree) {
+  pid_t pid = child.pid;
   ChildOutcome outcome;
-  int stdin_fd = in[1], stdout_fd = out[0], stderr_fd = err[0];
+  int &stdin_fd = child.stdin_fd, &stdout_fd = child.stdout_fd, &stderr_fd = child.stderr_fd;
   std::size_t written = 0;
   if (stdin_data.empty())
     close_fd(stdin_fd);
   else
     ::fcntl(stdin_fd, F_SETFL, O_NONBLOCK);
   auto deadline = start + std::chrono::milliseconds(wall_time_ms);
-  bool reaped = false, killed = false;
+  // No process to reap (a warm sandbox's program, which its launcher reaps):
+  // the run ends with its status and output.
+  bool reaped = pid <= 0, killed = false;
   int status = 0;
   auto kill_once = [&] {
     if (!killed) kill_tree();
     killed = true;
   };
   char buffer[65536];
-  while (stdout_fd >= 0 || stderr_fd >= 0 || !reaped) {
+  while (stdout_fd >= 0 || stderr_fd >= 0 || !reaped || child.status_fd >= 0) {
     if (!reaped && ::waitpid(pid, &status, WNOHANG) == pid) {
       reaped = true;
       // bwrap is gone; anything it left (it should have left nothing) goes too, and the
@@ -154,8 +172,9 @@ ChildOutcome run_child(const ChildSetup& setup, std::string_view stdin_data,
       outcome.cpu_time_exceeded = true;
       kill_once();
     }
-    pollfd fds[3];
-    int n = 0, out_i = -1, err_i = -1, in_i = -1;
+    pollfd fds[4];
+    int n = 0, out_i = -1, err_i = -1, in_i = -1, status_i = -1;
+    if (child.status_fd >= 0) fds[status_i = n++] = {child.status_fd, POLLIN, 0};
     if (stdout_fd >= 0) fds[out_i = n++] = {stdout_fd, POLLIN, 0};
     if (stderr_fd >= 0) fds[err_i = n++] = {stderr_fd, POLLIN, 0};
     if (stdin_fd >= 0) fds[in_i = n++] = {stdin_fd, POLLOUT, 0};
@@ -165,12 +184,24 @@ ChildOutcome run_child(const ChildSetup& setup, std::string_view stdin_data,
       wait_ms = static_cast<int>(std::max<long long>(0, std::min<long long>(left, 20)));
     }
     if (n == 0) {
-      ::waitpid(pid, &status, 0);
+      if (pid > 0) ::waitpid(pid, &status, 0);
       reaped = true;
       kill_once();
       break;
     }
     if (::poll(fds, n, wait_ms) < 0 && errno != EINTR) break;
+    if (status_i >= 0 && (fds[status_i].revents & (POLLIN | POLLHUP | POLLERR))) {
+      // The program has exited (or the launcher is gone): everything left of
+      // the sandbox goes now, and its output drains.
+      char text[16] = {};
+      ssize_t r = ::read(child.status_fd, text, sizeof text - 1);
+      int code = -1;
+      if (r > 1 && text[r - 1] == '\n' && std::sscanf(text, "%d", &code) == 1 && code >= 0 &&
+          code < 256)
+        outcome.reported_status = code;
+      close_fd(child.status_fd);
+      kill_once();
+    }
     for (auto [index, fd, text] : {std::tuple{out_i, &stdout_fd, &outcome.out},
                                    std::tuple{err_i, &stderr_fd, &outcome.err}}) {
       if (index < 0 || !(fds[index].revents & (POLLIN | POLLHUP | POLLERR))) continue;
@@ -203,7 +234,9 @@ ChildOutcome run_child(const ChildSetup& setup, std::string_view stdin_data,
   close_fd(stdin_fd);
   close_fd(stdout_fd);
   close_fd(stderr_fd);
+  close_fd(child.status_fd);
   if (!reaped) ::waitpid(pid, &status, 0);
+  child.pid = -1;
   outcome.wait_status = status;
   outcome.wall_time_ms =
       static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(

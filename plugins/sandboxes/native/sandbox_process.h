@@ -7,6 +7,7 @@
 #include <sys/types.h>
 #include <warden/plugin.h>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -35,15 +36,44 @@ struct ChildOutcome {
   std::string out;
   std::string err;
   std::uint64_t wall_time_ms = 0;
+  int reported_status = -1;  // the launcher's, through status_fd; -1: none came
 };
 
-// Runs the child to completion. `kill_tree` must kill every process of the
-// run (the cgroup); it is called on timeout, output overflow, cancellation,
-// when `cpu_exhausted` (polled every few milliseconds) says the run's CPU time
-// is spent, and once the child has exited (to end anything it left). Throws
-// std::runtime_error when the child cannot be started, with the step and errno.
-// Each piece of output kept (under `output_cap`) also goes to `output` as it
-// arrives.
+// A started child: bwrap, with the host's ends of its stdin, stdout and
+// stderr pipes.
+struct StartedChild {
+  pid_t pid = -1;
+  int stdin_fd = -1;
+  int stdout_fd = -1;
+  int stderr_fd = -1;
+  // A warm sandbox's: the read end on which its launcher writes the program's
+  // status as it exits ("<status>\n"). The pump then ends the run at once.
+  int status_fd = -1;
+};
+
+// Starts the child (it has exec'd bwrap when this returns). Throws
+// std::runtime_error when it cannot be started, with the step and errno, after
+// calling `kill_tree`.
+StartedChild start_child(const ChildSetup& setup, const std::function<void()>& kill_tree);
+
+// Feeds stdin, pumps output and watches the limits of a started child from
+// `start` on, until it has exited and its output ended; closes its pipes and
+// reaps it. The same contract as run_child. A child without a pid (-1): the
+// program of a warm sandbox, whose launcher reports its status on status_fd;
+// the run ends when that has come (or the fd closed) and the output ended.
+ChildOutcome pump_child(StartedChild& child, std::chrono::steady_clock::time_point start,
+                        std::string_view stdin_data, std::uint64_t wall_time_ms,
+                        std::uint64_t output_cap, OutputStream& output,
+                        const std::function<bool()>& cancelled,
+                        const std::function<bool()>& cpu_exhausted,
+                        const std::function<void()>& kill_tree);
+
+// Runs the child to completion (start_child, then pump_child). `kill_tree` must kill every process
+// of the run (the cgroup); it is called on timeout, output overflow, cancellation, when
+// `cpu_exhausted` (polled every few milliseconds) says the run's CPU time is spent, and once the
+// child has exited (to end anything it left). Throws std::runtime_error when the child cannot be
+// started, with the step and errno. Each piece of output kept (under `output_cap`) also goes to
+// `output` as it arrives.
 ChildOutcome run_child(const ChildSetup& setup, std::string_view stdin_data,
                        std::uint64_t wall_time_ms, std::uint64_t output_cap, OutputStream& output,
                        const std::function<bool()>& cancelled,

@@ -1,13 +1,13 @@
-// The staging folder of one container, bound read-only at /sandbox: the
-// launcher's FIFO, then the program and its launch message. It goes with the
-// run. (Its scratch space is shared/scratch_mount.h.)
+// The staging folder of one container or native warm sandbox, bound
+// read-only at /sandbox: the launcher's FIFO, then the program and its launch
+// message. It goes with the run. (Its scratch space is shared/scratch_mount.h.)
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
 #include <string_view>
 
-namespace warden::containers {
+namespace warden::sandboxing {
 
 // The folder bind-mounted read-only at /sandbox: the FIFO the launcher
 // waits on, then the program and its launch message. Removed with the run.
@@ -29,4 +29,4 @@ class StagingFolder {
   std::filesystem::path dir_;
 };
 
-}  // namespace warden::containers
+}  // namespace warden::sandboxing

@@ -1,4 +1,4 @@
-#include "staging.h"
+#include "shared/staging.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,9 +9,9 @@
 #include <fstream>
 #include <string>
 
-#include "launcher.h"
+#include "shared/launcher.h"
 
-namespace warden::containers {
+namespace warden::sandboxing {
 
 StagingFolder::StagingFolder(std::filesystem::path dir) : dir_(std::move(dir)) {
   std::error_code ec;
@@ -44,4 +44,4 @@ void StagingFolder::write(const char* name, std::string_view content) const {
   ::chmod(file.c_str(), 0444);
 }
 
-}  // namespace warden::containers
+}  // namespace warden::sandboxing

@@ -1,0 +1,44 @@
+// The launcher: the first program of every container and of every native
+// warm sandbox, a few lines of Python run by the sandbox's interpreter, which
+// waits on a FIFO in /sandbox for the host's go, starts the program as the
+// launch message says, and stays as the run's watchdog. See
+// docs/sandboxes.md, "One run".
+#pragma once
+
+#include <warden/plugin.h>
+
+#include <cstdint>
+#include <string>
+#include <tuple>
+#include <vector>
+
+namespace warden::sandboxing {
+
+// In /sandbox (the staging folder): the FIFO the launcher waits on, the
+// message it then reads, and the program.
+inline constexpr const char* kGoFifo = ".go";
+inline constexpr const char* kLaunchMessage = ".launch.json";
+inline constexpr const char* kProgram = "main.py";
+// The status and stderr prefix of a launcher that could not start the program.
+inline constexpr int kLauncherFailed = 125;
+inline constexpr const char* kLauncherPrefix = "warden-launch: ";
+
+// The sandbox's command: `python` (the image's interpreter, or the host's for
+// native) running the launcher with nothing but the standard library.
+std::vector<std::string> launcher_command(const std::string& python);
+
+// An rlimit the launcher sets in the program's process before exec: the
+// name after RLIMIT_, soft, hard. It can only lower a hard limit.
+using LaunchRlimit = std::tuple<std::string, std::uint64_t, std::uint64_t>;
+
+// What the launcher needs to start the program: argv, environment, working
+// folder, its own deadline and the rlimits the sandbox did not fix when it
+// started (file size, CPU, core, then `more`), as JSON. `status_fd`: an fd
+// the launcher holds (the sandbox's own, not the program's) on which it writes
+// the program's status as it exits; -1 for none. `stdio`: the launcher's fds
+// that become the program's stdin, stdout and stderr; empty for its own 0, 1, 2.
+std::string launch_message(const RunSpec& spec, const std::vector<std::string>& argv,
+                           const std::vector<LaunchRlimit>& more = {}, int status_fd = -1,
+                           const std::vector<int>& stdio = {});
+
+}  // namespace warden::sandboxing
