@@ -132,21 +132,19 @@ void place_input_files(const fs::path& dir, const std::vector<InputFile>& files)
   }
 }
 
-std::vector<SkippedFile> hand_back_output_files(const fs::path& dir,
-                                                const std::vector<InputFile>& inputs,
-                                                const Limits& limits, OutputFiles& sink,
-                                                bool& over_limit) {
-  over_limit = false;
+void hand_back_output_files(const fs::path& dir, const RunRequest& request, const Limits& limits,
+                            RunResult& result) {
+  bool over_limit = false;
   Fd root(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (root.fd < 0) fail("cannot open the scratch space " + dir.string(), errno);
   std::set<std::string_view> input_paths;
-  for (const InputFile& f : inputs) input_paths.insert(f.path);
+  for (const InputFile& f : request.input_files) input_paths.insert(f.path);
   Walk walk{input_paths, {}};
   walk.folder(root.fd, "", 0);
   std::sort(walk.found.begin(), walk.found.end(),
             [](const Found& a, const Found& b) { return a.path < b.path; });
 
-  std::vector<SkippedFile> skipped;
+  std::vector<SkippedFile>& skipped = result.files_skipped;
   std::uint32_t kept = 0;
   std::uint64_t bytes = 0;
   for (const Found& f : walk.found) {
@@ -160,7 +158,7 @@ std::vector<SkippedFile> hand_back_output_files(const fs::path& dir,
       std::optional<std::string> content =
           read_beneath(root.fd, f.path, limits.output_files_bytes - bytes);
       if (content) {
-        sink.add(f.path, *content);
+        request.output_files.add(f.path, *content);
         ++kept;
         bytes += content->size();
         continue;
@@ -180,7 +178,7 @@ std::vector<SkippedFile> hand_back_output_files(const fs::path& dir,
     skipped.push_back({"", 0,
                        "more than " + std::to_string(kMaxEntriesWalked) +
                            " entries in the working folder: the rest were not looked at"});
-  return skipped;
+  if (over_limit) result.limits_hit.push_back("output_files");
 }
 
 }  // namespace warden::sandboxing

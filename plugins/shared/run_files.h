@@ -19,17 +19,16 @@ namespace warden::sandboxing {
 void place_input_files(const std::filesystem::path& dir, const std::vector<InputFile>& files);
 
 // Once the program and everything it started are gone: hands the regular
-// files under `dir` other than the input files to `sink`, in path order,
-// while they fit limits.output_files and limits.output_files_bytes. Returns
-// what was left out and why: files over a limit, files that are not
-// regular (a symbolic link is never followed), names that are not run file
-// paths; at most kMaxSkippedListed of them, then one entry counting the rest
-// and one saying so when the folder had too many entries to look at all.
-// Sets `over_limit` when a limit left a file out.
+// files under `dir` other than request.input_files to request.output_files,
+// in path order, while they fit limits.output_files and
+// limits.output_files_bytes. What was left out goes into
+// result.files_skipped with the reason: files over a limit, files that are
+// not regular (a symbolic link is never followed), names that are not run
+// file paths; at most kMaxSkippedListed of them, then one entry counting the
+// rest and one saying so when the folder had too many entries to look at
+// all. A limit that left a file out adds "output_files" to result.limits_hit.
 inline constexpr std::size_t kMaxSkippedListed = 64;
-std::vector<SkippedFile> hand_back_output_files(const std::filesystem::path& dir,
-                                                const std::vector<InputFile>& inputs,
-                                                const Limits& limits, OutputFiles& sink,
-                                                bool& over_limit);
+void hand_back_output_files(const std::filesystem::path& dir, const RunRequest& request,
+                            const Limits& limits, RunResult& result);
 
 }  // namespace warden::sandboxing

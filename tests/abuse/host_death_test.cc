@@ -32,27 +32,6 @@ extern char** environ;
 
 namespace {
 
-// The file's text, or what could be read of it: a /proc file of a process
-// that exits meanwhile fails its read (ESRCH), which libstdc++ throws.
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  try {
-    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  } catch (const std::ios_base::failure&) {
-    return "";
-  }
-}
-
-// "<pid>.<start time>", as the backends name their owner.
-std::string owner_of(pid_t pid) {
-  std::string stat = read_text("/proc/" + std::to_string(pid) + "/stat");
-  std::istringstream fields(stat.substr(stat.rfind(')') + 2));
-  std::string field;
-  for (int i = 3; i <= 22 && fields >> field; ++i) {
-  }
-  return std::to_string(pid) + "." + field;
-}
-
 // Processes whose cgroup names the owner tag (and, if given, whose command
 // line holds `marker`): the sandboxes of that warden.
 std::vector<pid_t> sandbox_processes(const std::string& tag, const std::string& marker = "") {
@@ -60,8 +39,10 @@ std::vector<pid_t> sandbox_processes(const std::string& tag, const std::string& 
   for (const auto& entry : fs::directory_iterator("/proc")) {
     std::string name = entry.path().filename();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    if (read_text(entry.path() / "cgroup").find("-" + tag + "-") == std::string::npos) continue;
-    if (!marker.empty() && read_text(entry.path() / "cmdline").find(marker) == std::string::npos)
+    if (test::read_file(entry.path() / "cgroup").find("-" + tag + "-") == std::string::npos)
+      continue;
+    if (!marker.empty() &&
+        test::read_file(entry.path() / "cmdline").find(marker) == std::string::npos)
       continue;
     found.push_back(static_cast<pid_t>(std::stol(name)));
   }
@@ -91,7 +72,7 @@ std::string containers_of(const std::string& backend, const std::string& owner) 
 
 // The mounts whose place names the owner: the scratch spaces of its runs.
 std::string scratch_mounts_of(const std::string& owner) {
-  std::istringstream mounts(read_text("/proc/self/mounts"));
+  std::istringstream mounts(test::read_file("/proc/self/mounts"));
   std::string found;
   for (std::string line; std::getline(mounts, line);)
     if (line.find("/" + owner + "-") != std::string::npos) found += line + "\n";
@@ -145,7 +126,7 @@ struct Warden {
     return pid;
   }
   std::string output() const {
-    return read_text(dir.path() / "out") + read_text(dir.path() / "err");
+    return test::read_file(dir.path() / "out") + test::read_file(dir.path() / "err");
   }
   std::vector<std::string> kinds() const {
     std::vector<std::string> out;
@@ -164,7 +145,7 @@ TEST_CASE("killing warden mid-run leaves no process, container or cgroup") {
       DYNAMIC_SECTION("signal " << signal) {
         Warden warden(b.name());
         pid_t pid = warden.start(b.name(), "import time\ntime.sleep(300)\n");
-        std::string owner = owner_of(pid);
+        std::string owner = abuse::owner_of(pid);
         std::string tag = owner;
         tag[tag.find('.')] = '_';
         // The program runs once a process of this warden's sandbox is it.
@@ -210,7 +191,7 @@ TEST_CASE(
     Warden warden(b.name());
     auto service = std::make_unique<test::ServiceProcess>(warden.config, warden.socket(),
                                                           warden.dir.path() / "serve.log");
-    std::string owner = owner_of(service->pid());
+    std::string owner = abuse::owner_of(service->pid());
     std::string tag = owner;
     tag[tag.find('.')] = '_';
     pid_t client = warden.start(b.name(), "import time\ntime.sleep(300)\n");
@@ -272,7 +253,7 @@ TEST_CASE("killing warden serve with a full warm pool leaves no process, cgroup 
     Warden warden(b.name());
     auto service = std::make_unique<test::ServiceProcess>(warden.config, warden.socket(),
                                                           warden.dir.path() / "serve.log");
-    std::string owner = owner_of(service->pid());
+    std::string owner = abuse::owner_of(service->pid());
     std::string tag = owner;
     tag[tag.find('.')] = '_';
     int status = 0;

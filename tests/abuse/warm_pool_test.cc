@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "backends.h"
+#include "support/process.h"
 
 using namespace warden;
 using namespace warden::abuse;
@@ -23,23 +24,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  try {
-    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  } catch (const std::ios_base::failure&) {
-    return "";
-  }
-}
-
 // This process's owner tag, "<pid>_<start time>", as its sandboxes' cgroups carry it.
 std::string my_tag() {
-  std::string stat = read_text("/proc/self/stat");
-  std::istringstream fields(stat.substr(stat.rfind(')') + 2));
-  std::string field;
-  for (int i = 3; i <= 22 && fields >> field; ++i) {
-  }
-  return std::to_string(::getpid()) + "_" + field;
+  std::string tag = owner_of(::getpid());
+  tag[tag.find('.')] = '_';
+  return tag;
 }
 
 // Host pids of this process's launchers waiting in a warm sandbox (or
@@ -50,10 +39,11 @@ std::set<pid_t> launchers() {
   for (const auto& entry : fs::directory_iterator("/proc")) {
     std::string name = entry.path().filename();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    if (read_text(entry.path() / "cgroup").find(tag) == std::string::npos) continue;
-    if (read_text(entry.path() / "cmdline").find("/sandbox/.go") == std::string::npos) continue;
+    if (test::read_file(entry.path() / "cgroup").find(tag) == std::string::npos) continue;
+    if (test::read_file(entry.path() / "cmdline").find("/sandbox/.go") == std::string::npos)
+      continue;
     // The launcher itself, not a container's init whose command line holds its.
-    if (read_text(entry.path() / "comm").rfind("python", 0) != 0) continue;
+    if (test::read_file(entry.path() / "comm").rfind("python", 0) != 0) continue;
     found.insert(static_cast<pid_t>(std::stol(name)));
   }
   return found;

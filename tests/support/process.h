@@ -45,7 +45,8 @@ class TempDir {
   std::filesystem::path path_;
 };
 
-// Reads a whole file.
+// Reads a whole file, or what could be read of it: never throws (a /proc
+// file of a process that exits meanwhile fails its read with ESRCH).
 std::string read_file(const std::filesystem::path& path);
 
 // Whether the test suite runs under CI=true, where a missing component fails

@@ -396,10 +396,7 @@ RunResult ContainerBackend::run_in(PreparedContainer& c, const RunRequest& reque
   result.backend_run_id = c.id;
   result.stdout_data = std::move(output.out);
   result.stderr_data = std::move(output.err);
-  bool over_limit = false;
-  result.files_skipped = sandboxing::hand_back_output_files(
-      c.scratch->dir(), request.input_files, limits, request.output_files, over_limit);
-  if (over_limit) result.limits_hit.push_back("output_files");
+  sandboxing::hand_back_output_files(c.scratch->dir(), request, limits, result);
   return result;
 }
 

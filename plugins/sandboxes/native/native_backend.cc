@@ -287,10 +287,7 @@ class NativeBackend {
     result.backend_run_id = id;
     result.stdout_data = std::move(outcome.out);
     result.stderr_data = std::move(outcome.err);
-    bool over_limit = false;
-    result.files_skipped = sandboxing::hand_back_output_files(
-        scratch.dir(), request.input_files, limits, request.output_files, over_limit);
-    if (over_limit) result.limits_hit.push_back("output_files");
+    sandboxing::hand_back_output_files(scratch.dir(), request, limits, result);
     return result;
   }
 
@@ -463,10 +460,7 @@ class NativeBackend {
     result.stderr_data = std::move(outcome.err);
     // The files are read once no process of the run can change them.
     wait_until_exiting(*sb.cgroup);
-    bool over_limit = false;
-    result.files_skipped = sandboxing::hand_back_output_files(
-        sb.scratch->dir(), request.input_files, limits, request.output_files, over_limit);
-    if (over_limit) result.limits_hit.push_back("output_files");
+    sandboxing::hand_back_output_files(sb.scratch->dir(), request, limits, result);
     return result;
   }
 
