@@ -137,6 +137,24 @@ struct Warden {
   }
 };
 
+// Starts a service in the place of one that was killed (its socket is
+// replaced), runs a program through it, and checks that it reaped what the
+// dead one (`owner`) left: cgroups, containers, scratch mounts.
+void next_service_reaps(Warden& warden, std::unique_ptr<test::ServiceProcess>& service,
+                        const std::string& backend, const std::string& owner) {
+  std::string tag = owner;
+  tag[tag.find('.')] = '_';
+  service = std::make_unique<test::ServiceProcess>(warden.config, warden.socket(),
+                                                   warden.dir.path() / "serve.log");
+  pid_t again = warden.start(backend, "print('next')\n");
+  int status = 0;
+  REQUIRE(::waitpid(again, &status, 0) == again);
+  CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+  CHECK(eventually([&] { return cgroups_named(tag).empty(); }, std::chrono::seconds(10)));
+  CHECK(containers_of(backend, owner).empty());
+  CHECK(scratch_mounts_of(owner).empty());
+}
+
 }  // namespace
 
 TEST_CASE("killing warden mid-run leaves no process, container or cgroup") {
@@ -206,14 +224,7 @@ TEST_CASE(
     CHECK_THAT(warden.output(), Catch::Contains("warden service"));
     CHECK(eventually([&] { return sandbox_processes(tag).empty(); }, std::chrono::seconds(10)));
     // The next service replaces the dead one's socket and reaps what it left.
-    service = std::make_unique<test::ServiceProcess>(warden.config, warden.socket(),
-                                                     warden.dir.path() / "serve.log");
-    pid_t again = warden.start(b.name(), "print('next')\n");
-    REQUIRE(::waitpid(again, &status, 0) == again);
-    CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
-    CHECK(eventually([&] { return cgroups_named(tag).empty(); }, std::chrono::seconds(10)));
-    CHECK(containers_of(b.name(), owner).empty());
-    CHECK(scratch_mounts_of(owner).empty());
+    next_service_reaps(warden, service, b.name(), owner);
     // Nothing the dead service wrote is lost or damaged: the next one, once
     // stopped, has signed what the dead one had not.
     service->stop(SIGTERM);
@@ -275,15 +286,7 @@ TEST_CASE("killing warden serve with a full warm pool leaves no process, cgroup 
     service->stop(SIGKILL);
     REQUIRE(::waitpid(sleeper, &status, 0) == sleeper);
     CHECK(eventually([&] { return sandbox_processes(tag).empty(); }, std::chrono::seconds(10)));
-    // The next service reaps what the dead one left.
-    service = std::make_unique<test::ServiceProcess>(warden.config, warden.socket(),
-                                                     warden.dir.path() / "serve.log");
-    pid_t again = warden.start(b.name(), "print('next')\n");
-    REQUIRE(::waitpid(again, &status, 0) == again);
-    CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
-    CHECK(eventually([&] { return cgroups_named(tag).empty(); }, std::chrono::seconds(10)));
-    CHECK(containers_of(b.name(), owner).empty());
-    CHECK(scratch_mounts_of(owner).empty());
+    next_service_reaps(warden, service, b.name(), owner);
     for (const char* dir : {"/var/lib/warden/native", "/var/lib/warden/staging"}) {
       std::error_code ec;
       for (const auto& entry : fs::directory_iterator(dir, ec))
