@@ -4,17 +4,19 @@
 
 #include <algorithm>
 #include <fstream>
-#include <iterator>
 #include <sstream>
 
 #include "shared/cgroup.h"
 
 namespace warden::sandboxing {
-namespace {
 
-std::string process_identity(pid_t pid) {
+std::string owner_of(pid_t pid) {
+  // Streamed whole, so that a failed read (ESRCH: the process is exiting)
+  // ends the text instead of throwing, as an istreambuf_iterator would.
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::ostringstream text;
+  text << in.rdbuf();
+  std::string stat = text.str();
   auto close = stat.rfind(')');
   if (close == std::string::npos) return "";
   std::istringstream fields(stat.substr(close + 2));
@@ -25,10 +27,8 @@ std::string process_identity(pid_t pid) {
   return std::to_string(pid) + "." + field;
 }
 
-}  // namespace
-
 const std::string& this_owner() {
-  static const std::string owner = process_identity(::getpid());
+  static const std::string owner = owner_of(::getpid());
   return owner;
 }
 
@@ -49,7 +49,7 @@ bool owner_alive(const std::string& owner_or_tag) {
   } catch (const std::exception&) {
     return false;
   }
-  return pid > 0 && process_identity(pid) == owner;
+  return pid > 0 && owner_of(pid) == owner;
 }
 
 void remove_dead_owners_cgroups(const std::string& parent, const std::string& prefix) {

@@ -13,6 +13,9 @@ namespace warden::sandboxing {
 
 // This process's owner: "<pid>.<start time>".
 const std::string& this_owner();
+// The owner of process `pid`, or "" when there is no such process (it may
+// exit while its /proc entry is read: that is "" too, never an exception).
+std::string owner_of(pid_t pid);
 // The owner as it appears in cgroup and container names: "<pid>_<start time>".
 std::string owner_tag(const std::string& owner);
 // Whether the process the owner (or its tag) names is still running.

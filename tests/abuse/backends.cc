@@ -111,15 +111,6 @@ void check_not_reached(const RunResult& r, const std::string& limit) {
   CHECK(limits_reached(r).count(limit) == 0);
 }
 
-std::string owner_of(pid_t pid) {
-  std::string stat = test::read_file("/proc/" + std::to_string(pid) + "/stat");
-  std::istringstream fields(stat.substr(stat.rfind(')') + 2));
-  std::string field;
-  for (int i = 3; i <= 22 && fields >> field; ++i) {
-  }
-  return std::to_string(pid) + "." + field;
-}
-
 int processes_with(const std::string& marker) {
   int count = 0;
   for (const auto& entry : std::filesystem::directory_iterator("/proc")) {

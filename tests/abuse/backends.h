@@ -4,8 +4,6 @@
 // fails the suite under CI=true.
 #pragma once
 
-#include <sys/types.h>
-
 #include <functional>
 #include <set>
 #include <string>
@@ -39,9 +37,5 @@ void check_not_reached(const RunResult& r, const std::string& limit);
 
 // Host processes whose command line contains `marker`.
 int processes_with(const std::string& marker);
-
-// The owner a backend names its leftovers after: "<pid>.<start time>" of
-// the process `pid` (see plugins/shared/owner.h).
-std::string owner_of(pid_t pid);
 
 }  // namespace warden::abuse

@@ -21,6 +21,7 @@
 #include "audit/audit_reader.h"
 #include "audit/note_signer.h"
 #include "backends.h"
+#include "shared/owner.h"
 #include "support/process.h"
 #include "support/service.h"
 
@@ -142,8 +143,7 @@ struct Warden {
 // dead one (`owner`) left: cgroups, containers, scratch mounts.
 void next_service_reaps(Warden& warden, std::unique_ptr<test::ServiceProcess>& service,
                         const std::string& backend, const std::string& owner) {
-  std::string tag = owner;
-  tag[tag.find('.')] = '_';
+  std::string tag = sandboxing::owner_tag(owner);
   service = std::make_unique<test::ServiceProcess>(warden.config, warden.socket(),
                                                    warden.dir.path() / "serve.log");
   pid_t again = warden.start(backend, "print('next')\n");
@@ -163,9 +163,8 @@ TEST_CASE("killing warden mid-run leaves no process, container or cgroup") {
       DYNAMIC_SECTION("signal " << signal) {
         Warden warden(b.name());
         pid_t pid = warden.start(b.name(), "import time\ntime.sleep(300)\n");
-        std::string owner = abuse::owner_of(pid);
-        std::string tag = owner;
-        tag[tag.find('.')] = '_';
+        std::string owner = sandboxing::owner_of(pid);
+        std::string tag = sandboxing::owner_tag(owner);
         // The program runs once a process of this warden's sandbox is it.
         bool running =
             eventually([&] { return !sandbox_processes(tag, "/sandbox/main.py").empty(); },
@@ -209,9 +208,8 @@ TEST_CASE(
     Warden warden(b.name());
     auto service = std::make_unique<test::ServiceProcess>(warden.config, warden.socket(),
                                                           warden.dir.path() / "serve.log");
-    std::string owner = abuse::owner_of(service->pid());
-    std::string tag = owner;
-    tag[tag.find('.')] = '_';
+    std::string owner = sandboxing::owner_of(service->pid());
+    std::string tag = sandboxing::owner_tag(owner);
     pid_t client = warden.start(b.name(), "import time\ntime.sleep(300)\n");
     bool running = eventually([&] { return !sandbox_processes(tag, "/sandbox/main.py").empty(); },
                               std::chrono::seconds(60));
@@ -264,9 +262,8 @@ TEST_CASE("killing warden serve with a full warm pool leaves no process, cgroup 
     Warden warden(b.name());
     auto service = std::make_unique<test::ServiceProcess>(warden.config, warden.socket(),
                                                           warden.dir.path() / "serve.log");
-    std::string owner = abuse::owner_of(service->pid());
-    std::string tag = owner;
-    tag[tag.find('.')] = '_';
+    std::string owner = sandboxing::owner_of(service->pid());
+    std::string tag = sandboxing::owner_tag(owner);
     int status = 0;
     // Native keeps a shape warm from its second run on.
     for (int i = 0; i < 2; ++i) {

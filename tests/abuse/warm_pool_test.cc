@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "backends.h"
+#include "shared/owner.h"
 #include "support/process.h"
 
 using namespace warden;
@@ -24,18 +25,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// This process's owner tag, "<pid>_<start time>", as its sandboxes' cgroups carry it.
-std::string my_tag() {
-  std::string tag = owner_of(::getpid());
-  tag[tag.find('.')] = '_';
-  return tag;
-}
-
 // Host pids of this process's launchers waiting in a warm sandbox (or
 // watching a run): their command line names the FIFO.
 std::set<pid_t> launchers() {
   std::set<pid_t> found;
-  std::string tag = "-" + my_tag() + "-";
+  std::string tag = "-" + sandboxing::owner_tag(sandboxing::this_owner()) + "-";
   for (const auto& entry : fs::directory_iterator("/proc")) {
     std::string name = entry.path().filename();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
