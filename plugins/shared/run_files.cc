@@ -132,8 +132,8 @@ void place_input_files(const fs::path& dir, const std::vector<InputFile>& files)
   }
 }
 
-void hand_back_output_files(const fs::path& dir, const RunRequest& request, const Limits& limits,
-                            RunResult& result) {
+void hand_back_output_files(const fs::path& dir, const RunRequest& request, RunResult& result) {
+  const Limits& limits = request.spec.limits;
   bool over_limit = false;
   Fd root(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (root.fd < 0) fail("cannot open the scratch space " + dir.string(), errno);

@@ -20,7 +20,7 @@ void place_input_files(const std::filesystem::path& dir, const std::vector<Input
 
 // Once the program and everything it started are gone: hands the regular
 // files under `dir` other than request.input_files to request.output_files,
-// in path order, while they fit limits.output_files and
+// in path order, while they fit the spec's limits.output_files and
 // limits.output_files_bytes. What was left out goes into
 // result.files_skipped with the reason: files over a limit, files that are
 // not regular (a symbolic link is never followed), names that are not run
@@ -29,6 +29,6 @@ void place_input_files(const std::filesystem::path& dir, const std::vector<Input
 // all. A limit that left a file out adds "output_files" to result.limits_hit.
 inline constexpr std::size_t kMaxSkippedListed = 64;
 void hand_back_output_files(const std::filesystem::path& dir, const RunRequest& request,
-                            const Limits& limits, RunResult& result);
+                            RunResult& result);
 
 }  // namespace warden::sandboxing

@@ -396,7 +396,7 @@ RunResult ContainerBackend::run_in(PreparedContainer& c, const RunRequest& reque
   result.backend_run_id = c.id;
   result.stdout_data = std::move(output.out);
   result.stderr_data = std::move(output.err);
-  sandboxing::hand_back_output_files(c.scratch->dir(), request, limits, result);
+  sandboxing::hand_back_output_files(c.scratch->dir(), request, result);
   return result;
 }
 

@@ -155,6 +155,29 @@ std::string shape_of(const RunSpec& spec, bool own_uids) {
          (own_uids ? "range" : std::to_string(spec.uid) + ":" + std::to_string(spec.gid));
 }
 
+// A wait() status as a run's status: the exit status, or 128 + the signal
+// that killed it.
+int run_status(int wait_status) {
+  return WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : 128 + WTERMSIG(wait_status);
+}
+
+// The result of a run that ended with `status`, from what the host saw of
+// it; takes the output from `outcome`.
+RunResult result_of(ChildOutcome& outcome, int status, const CgroupUsage& usage,
+                    const Limits& limits, const std::string& backend_run_id) {
+  RunResult result = sandboxing::interpret_run({.status = status,
+                                                .timed_out = outcome.timed_out,
+                                                .cpu_time_exceeded = outcome.cpu_time_exceeded,
+                                                .output_truncated = outcome.output_truncated,
+                                                .wall_time_ms = outcome.wall_time_ms,
+                                                .usage = usage},
+                                               limits);
+  result.backend_run_id = backend_run_id;
+  result.stdout_data = std::move(outcome.out);
+  result.stderr_data = std::move(outcome.err);
+  return result;
+}
+
 class NativeBackend {
  public:
   explicit NativeBackend(const nlohmann::json& settings) {
@@ -275,19 +298,8 @@ class NativeBackend {
     cgroup.reset();  // kills anything left and removes the cgroup before we report
 
     // bwrap exits with the program's status, or 128 + the signal that killed it.
-    RunResult result = sandboxing::interpret_run(
-        {.status = WIFEXITED(outcome.wait_status) ? WEXITSTATUS(outcome.wait_status)
-                                                  : 128 + WTERMSIG(outcome.wait_status),
-         .timed_out = outcome.timed_out,
-         .cpu_time_exceeded = outcome.cpu_time_exceeded,
-         .output_truncated = outcome.output_truncated,
-         .wall_time_ms = outcome.wall_time_ms,
-         .usage = usage},
-        limits);
-    result.backend_run_id = id;
-    result.stdout_data = std::move(outcome.out);
-    result.stderr_data = std::move(outcome.err);
-    sandboxing::hand_back_output_files(scratch.dir(), request, limits, result);
+    RunResult result = result_of(outcome, run_status(outcome.wait_status), usage, limits, id);
+    sandboxing::hand_back_output_files(scratch.dir(), request, result);
     return result;
   }
 
@@ -439,7 +451,7 @@ class NativeBackend {
       int wait_status = 0;
       if (sb.bwrap.pid > 0 && ::waitpid(sb.bwrap.pid, &wait_status, 0) == sb.bwrap.pid) {
         sb.bwrap.pid = -1;
-        status = WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : 128 + WTERMSIG(wait_status);
+        status = run_status(wait_status);
       } else {
         status = 128 + SIGKILL;
       }
@@ -448,19 +460,10 @@ class NativeBackend {
         outcome.err.rfind(sandboxing::kLauncherPrefix, 0) == 0)
       throw PluginError(WARDEN_ERR_UNSUPPORTED,
                         "native: " + outcome.err.substr(0, outcome.err.find('\n')));
-    RunResult result = sandboxing::interpret_run({.status = status,
-                                                  .timed_out = outcome.timed_out,
-                                                  .cpu_time_exceeded = outcome.cpu_time_exceeded,
-                                                  .output_truncated = outcome.output_truncated,
-                                                  .wall_time_ms = outcome.wall_time_ms,
-                                                  .usage = usage},
-                                                 limits);
-    result.backend_run_id = sb.id;
-    result.stdout_data = std::move(outcome.out);
-    result.stderr_data = std::move(outcome.err);
+    RunResult result = result_of(outcome, status, usage, limits, sb.id);
     // The files are read once no process of the run can change them.
     wait_until_exiting(*sb.cgroup);
-    sandboxing::hand_back_output_files(sb.scratch->dir(), request, limits, result);
+    sandboxing::hand_back_output_files(sb.scratch->dir(), request, result);
     return result;
   }
 
