@@ -38,7 +38,7 @@ from urllib.parse import urlencode
 
 from warden._locations import default_config_path
 from warden._warden import WardenError, service_settings, version
-from warden.api import PathLike, SafetyAPI, assessor_hints, input_files
+from warden.api import PathLike, SafetyAPI, add_warnings, assessor_hints, input_files
 from warden.results import python_result
 
 __all__ = ["NotServed", "PeerService", "ServiceClient", "ServiceOrHost"]
@@ -338,8 +338,7 @@ class ServiceOrHost:
 
         def by_service(service: ServiceClient) -> Dict[str, Any]:
             result: Dict[str, Any] = service.call("POST", "/v1/run", body)
-            result["warnings"] += [h for h in assessor_hints(result) if h not in result["warnings"]]
-            return result
+            return add_warnings(result, assessor_hints(result))
 
         return self._serve(
             by_service,
@@ -423,8 +422,7 @@ class PeerService:
             code, user_override, user_explanation, metadata, confirm, stdin, input_files(files)
         )
         result: Dict[str, Any] = self._call("POST", "/v1/run", {**body, **self._user})
-        result["warnings"] += [h for h in assessor_hints(result) if h not in result["warnings"]]
-        return result
+        return add_warnings(result, assessor_hints(result))
 
     def assess_code_only(self, code: str) -> Dict[str, Any]:
         return self._call("POST", "/v1/assess", {"code": code})

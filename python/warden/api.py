@@ -173,6 +173,13 @@ def assessor_hints(result: Mapping[str, Any]) -> List[str]:
     return hints
 
 
+def add_warnings(result: Dict[str, Any], warnings: List[str]) -> Dict[str, Any]:
+    """Appends to ``result["warnings"]`` those of ``warnings`` it does not
+    have yet; returns ``result``."""
+    result["warnings"] += [w for w in warnings if w not in result["warnings"]]
+    return result
+
+
 class SafetyAPI:
     """Mai's safety API on warden.
 
@@ -252,10 +259,7 @@ class SafetyAPI:
             limits=_limit_texts(limits),
             metadata=metadata,
         )
-        result["warnings"] += [
-            h for h in self._explain_missing_assessors(result) if h not in result["warnings"]
-        ]
-        return python_result(result)
+        return python_result(add_warnings(result, self._explain_missing_assessors(result)))
 
     def assess_code_only(self, code: str, file_name: str = "main.py") -> Dict[str, Any]:
         """Assesses and classifies without running: {"level", "score", "reasons",
