@@ -34,11 +34,11 @@ ctest --test-dir build -j "$jobs" --output-on-failure --timeout 900
 step "Python package (its wheel into build/python-venv, pytest tests/python)"
 scripts/test-python.sh
 
-step "ASan+UBSan build of the core and heuristics tests (hostile input meets the analyzer)"
+step "ASan+UBSan build of the core, heuristics and egress proxy tests (hostile input meets the analyzer and the proxy)"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DWARDEN_SANITIZE=address,undefined \
   -DWARDEN_BUILD_BENCHMARKS=OFF >/dev/null
-cmake --build build-asan -j "$jobs" --target core_tests heuristics_tests warden fixture_plugins
+cmake --build build-asan -j "$jobs" --target core_tests heuristics_tests egress_tests warden fixture_plugins
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest --test-dir build-asan -R '^(core|heuristics)_tests:' -j "$jobs" --output-on-failure
+  ctest --test-dir build-asan -R '^(core|heuristics|egress)_tests:' -j "$jobs" --output-on-failure
 
 echo "all tests passed"
