@@ -274,11 +274,20 @@ RunResult SandboxBackend::run(const RunSpec& spec, std::string_view code,
                               std::string_view stdin_data, const std::function<bool()>& cancelled,
                               const OutputCallback& on_output,
                               const std::vector<RunFile>& input_files) const {
-  if ((!spec.args.empty() || !input_files.empty()) && plugin_->descriptor().abi_minor < 1)
-    throw PluginCallError(WARDEN_ERR_UNSUPPORTED,
-                          "backend " + name_ + " was built for plugin ABI 1.0, which has no " +
-                              (spec.args.empty() ? "input files" : "program arguments") +
-                              ": rebuild it against 1.1 or newer");
+  if (plugin_->descriptor().abi_minor < 1) {
+    // What a 1.0 backend would drop or misread: refused here, with the
+    // reason, rather than run without it.
+    const char* missing = !spec.args.empty()                     ? "program arguments"
+                          : !input_files.empty()                 ? "input files"
+                          : spec.network == NetworkMode::kEgress ? "network egress"
+                          : !spec.egress_socket.empty()          ? "egress sockets"
+                          : !spec.site_dir.empty()               ? "site folders (site_dir)"
+                                                                 : nullptr;
+    if (missing)
+      throw PluginCallError(WARDEN_ERR_UNSUPPORTED,
+                            "backend " + name_ + " was built for plugin ABI 1.0, which has no " +
+                                missing + ": rebuild it against 1.1 or newer");
+  }
   std::vector<warden_file> files;
   for (const RunFile& f : input_files)
     files.push_back({f.path.c_str(), {f.content.data(), f.content.size()}});

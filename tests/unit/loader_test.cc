@@ -252,6 +252,54 @@ TEST_CASE("program arguments go to a backend of ABI 1.1, and a 1.0 backend refus
   CHECK(then->run(spec, "print(1)", "", {}).exit_code == 0);  // without arguments it serves
 }
 
+TEST_CASE("a 1.0 backend is refused network egress and site folders; the spec JSON carries them") {
+  static warden_plugin_descriptor old = [] {
+    warden_plugin_descriptor d =
+        make_sandbox_descriptor<ArgvSandbox>("egress_old", "1.0.0", "built for ABI 1.0");
+    d.abi_minor = 0;
+    return d;
+  }();
+  PluginCatalog catalog;
+  catalog.add_descriptor(&old);
+  auto then = catalog.create_sandbox("egress_old", {}, "x");
+  auto refused = [&](const RunSpec& spec, const std::string& what) {
+    try {
+      then->run(spec, "print(1)", "", {});
+      FAIL("a 1.0 backend would have run without " << what);
+    } catch (const PluginCallError& e) {
+      CHECK(e.status() == WARDEN_ERR_UNSUPPORTED);
+      CHECK_THAT(e.what(), Catch::Contains("plugin ABI 1.0, which has no " + what));
+    }
+  };
+  RunSpec spec;
+  spec.run_id = "r1";
+  spec.network = NetworkMode::kEgress;
+  spec.egress_socket = "/run/proxy.sock";
+  refused(spec, "network egress");
+  spec.network = NetworkMode::kNone;
+  refused(spec, "egress sockets");
+  spec.egress_socket.clear();
+  spec.site_dir = "/var/lib/site";
+  refused(spec, "site folders");
+  spec.site_dir.clear();
+  CHECK(then->run(spec, "print(1)", "", {}).exit_code == 0);
+
+  // The keys appear only when set; "egress" parses; a 1.0 reader's list had no egress.
+  CHECK_FALSE(nlohmann::json(spec).contains("egress_socket"));
+  CHECK_FALSE(nlohmann::json(spec).contains("site_dir"));
+  spec.network = NetworkMode::kEgress;
+  spec.egress_socket = "/run/proxy.sock";
+  spec.site_dir = "/var/lib/site";
+  nlohmann::json j = spec;
+  CHECK(j["network"] == "egress");
+  RunSpec back = j.get<RunSpec>();
+  CHECK(back.network == NetworkMode::kEgress);
+  CHECK(back.egress_socket == "/run/proxy.sock");
+  CHECK(back.site_dir == "/var/lib/site");
+  CHECK_THROWS_WITH(network_mode_from_string("proxy"),
+                    "unknown network mode 'proxy' (none, egress, open)");
+}
+
 TEST_CASE("an enabled plugin that is missing shows as unavailable with the reason") {
   PluginCatalog catalog;
   catalog.add_descriptor(&kCounting);

@@ -23,6 +23,7 @@
 #include "shared/owner.h"
 #include "shared/pipe_write.h"
 #include "shared/run_files.h"
+#include "shared/run_mounts.h"
 #include "shared/run_result.h"
 #include "shared/sandbox_limits.h"
 #include "shared/sandbox_settings.h"
@@ -51,13 +52,13 @@ std::string sanitized(const std::string& id) {
 }
 
 // What a container fixes at creation: tmpfs size, open files, network,
-// read-only root, uid/gid. Runs of one shape can share a pool.
+// read-only root, uid/gid. Runs of one shape can share a pool. (Runs with
+// mounts of their own, has_own_mounts(), never use the pool.)
 std::string shape_of(const RunSpec& spec) {
   const Limits& l = spec.limits;
   return std::to_string(l.tmpfs_bytes) + "|" + std::to_string(l.open_files) + "|" +
-         (spec.network == NetworkMode::kNone ? "none" : "bridge") + "|" +
-         (spec.read_only_root ? "ro" : "rw") + "|" + std::to_string(spec.uid) + ":" +
-         std::to_string(spec.gid);
+         engine_network_mode(spec.network) + "|" + (spec.read_only_root ? "ro" : "rw") + "|" +
+         std::to_string(spec.uid) + ":" + std::to_string(spec.gid);
 }
 
 }  // namespace
@@ -304,6 +305,7 @@ RunResult ContainerBackend::run(const RunRequest& request) {
   if (!interpreters_.count(spec.language))
     throw PluginError(WARDEN_ERR_UNSUPPORTED,
                       "language '" + spec.language + "': no interpreter configured for it");
+  sandboxing::check_run_mounts(spec);
   {
     std::unique_lock<std::mutex> lock(probe_mutex_);
     if (!available_) {
@@ -314,6 +316,10 @@ RunResult ContainerBackend::run(const RunRequest& request) {
   }
   sandboxing::refuse_unenforceable(spec, "the container's init and warden's launcher");
   try {
+    // A warm container's mounts are fixed at its creation: a run that binds
+    // an egress socket or a site folder gets a container of its own, and
+    // keeps no pool warm.
+    if (sandboxing::has_own_mounts(spec)) return run_in(*prepare(spec), request);
     std::string shape = shape_of(spec);
     std::unique_ptr<PreparedContainer> container = pool_->take(shape);
     if (!container) container = prepare(spec);
@@ -349,9 +355,8 @@ RunResult ContainerBackend::run_in(PreparedContainer& c, const RunRequest& reque
     throw PluginError(WARDEN_ERR_UNSUPPORTED, e.what());
   }
   c.cgroup->begin_measuring();
-  std::vector<std::string> argv = interpreters_.at(spec.language);
-  argv.push_back(std::string("/sandbox/") + kProgram);
-  argv.insert(argv.end(), spec.args.begin(), spec.args.end());
+  std::vector<std::string> argv = sandboxing::program_argv(
+      interpreters_.at(spec.language), std::string("/sandbox/") + kProgram, spec);
   c.staging->write(kProgram, request.code);
   c.staging->write(kLaunchMessage, sandboxing::launch_message(spec, argv));
   sandboxing::place_input_files(c.scratch->dir(), request.input_files);

@@ -14,13 +14,23 @@ constexpr std::uint64_t kPodmanNproc = 4096;
 
 }  // namespace
 
+const char* engine_network_mode(NetworkMode network) {
+  // No default: a mode added later must be mapped here, or the build fails.
+  switch (network) {
+    case NetworkMode::kNone: return "none";
+    case NetworkMode::kEgress: return "none";
+    case NetworkMode::kOpen: return "bridge";
+  }
+  throw PluginError(WARDEN_ERR_INVALID_ARGUMENT, "unknown network mode");
+}
+
 nlohmann::json docker_create_spec(const RunSpec& spec, const ContainerPlaces& places) {
   const Limits& l = spec.limits;
   auto ulimit = [](const char* name, std::uint64_t soft, std::uint64_t hard) {
     return nlohmann::json{{"Name", name}, {"Soft", soft}, {"Hard", hard}};
   };
   nlohmann::json host = {
-      {"NetworkMode", spec.network == NetworkMode::kNone ? "none" : "bridge"},
+      {"NetworkMode", engine_network_mode(spec.network)},
       {"CapDrop", {"ALL"}},
       {"SecurityOpt", {"no-new-privileges", "seccomp=" + places.seccomp_profile}},
       {"ReadonlyRootfs", spec.read_only_root},
@@ -35,6 +45,17 @@ nlohmann::json docker_create_spec(const RunSpec& spec, const ContainerPlaces& pl
       {"IpcMode", "private"},
       {"AutoRemove", false},
   };
+  // The run's own binds, read-only (a socket needs no writable mount to be
+  // connected to), as Mounts: a path with a ':' in it cannot break them.
+  auto read_only_bind = [](const std::string& source, const char* target) {
+    return nlohmann::json{
+        {"Type", "bind"}, {"Source", source}, {"Target", target}, {"ReadOnly", true}};
+  };
+  nlohmann::json mounts = nlohmann::json::array();
+  if (!spec.egress_socket.empty())
+    mounts.push_back(read_only_bind(spec.egress_socket, kEgressSocketPath));
+  if (!spec.site_dir.empty()) mounts.push_back(read_only_bind(spec.site_dir, kSiteDirPath));
+  if (!mounts.empty()) host["Mounts"] = mounts;
   return {{"Image", places.image},
           {"Cmd", sandboxing::launcher_command(places.launcher)},
           {"Env", nlohmann::json::array()},
@@ -67,7 +88,7 @@ nlohmann::json podman_create_spec(const RunSpec& spec, const ContainerPlaces& pl
       {"stdin", true},
       {"terminal", false},
       {"labels", {{kOwnerLabel, places.owner}}},
-      {"netns", {{"nsmode", spec.network == NetworkMode::kNone ? "none" : "bridge"}}},
+      {"netns", {{"nsmode", engine_network_mode(spec.network)}}},
       {"read_only_filesystem", spec.read_only_root},
       {"read_only_tmpfs", false},
       {"mounts",
@@ -98,9 +119,22 @@ nlohmann::json podman_create_spec(const RunSpec& spec, const ContainerPlaces& pl
       {"cgroup_parent", places.cgroup_parent},
       {"cgroups_mode", "no-conmon"},
   };
-  if (places.image.empty())
+  auto read_only_bind = [](const std::string& source, const char* target) {
+    return nlohmann::json{{"destination", target},
+                          {"type", "bind"},
+                          {"source", source},
+                          {"options", {"ro", "rbind"}}};
+  };
+  if (!spec.egress_socket.empty())
+    s["mounts"].push_back(read_only_bind(spec.egress_socket, kEgressSocketPath));
+  if (!spec.site_dir.empty()) s["mounts"].push_back(read_only_bind(spec.site_dir, kSiteDirPath));
+  if (places.image.empty()) {
     s["rootfs"] = places.rootfs;
-  else
+    // The runtime makes a bind's mount point (/run/warden, /opt/warden/site)
+    // in the root filesystem, which a plain rootfs would keep for every later
+    // container: an overlay takes them instead, and goes with the container.
+    if (!spec.egress_socket.empty() || !spec.site_dir.empty()) s["rootfs_overlay"] = true;
+  } else
     s["image"] = places.image;
   return s;
 }

@@ -24,6 +24,10 @@ struct ContainerPlaces {
   std::string seccomp_profile_path;  // the same, as a file (podman)
 };
 
+// The engine's network mode for the run's: "none" (a loopback only) for none
+// and egress (whose proxy socket is bound in, not routed), "bridge" for open.
+const char* engine_network_mode(NetworkMode network);
+
 nlohmann::json docker_create_spec(const RunSpec& spec, const ContainerPlaces& places);
 nlohmann::json podman_create_spec(const RunSpec& spec, const ContainerPlaces& places);
 

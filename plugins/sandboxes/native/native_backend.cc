@@ -17,6 +17,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -34,6 +35,7 @@
 #include "shared/owner.h"
 #include "shared/pipe_write.h"
 #include "shared/run_files.h"
+#include "shared/run_mounts.h"
 #include "shared/run_result.h"
 #include "shared/run_uid.h"
 #include "shared/sandbox_limits.h"
@@ -147,12 +149,37 @@ class WarmSandbox {
   }
 };
 
+// bwrap runs as the sandbox's user and opens a bind's source itself: every
+// folder above `path` must let others through (o+x), and a site folder be
+// readable by them too. Refuses the run (WARDEN_ERR_INVALID_ARGUMENT) naming
+// the folder that does not.
+void refuse_unreachable(const char* what, const std::string& path, bool readable_folder) {
+  auto refuse = [&](const std::filesystem::path& dir, mode_t mode, const char* needs) {
+    char octal[8];
+    std::snprintf(octal, sizeof octal, "%04o", static_cast<unsigned>(mode & 07777));
+    throw PluginError(WARDEN_ERR_INVALID_ARGUMENT,
+                      std::string("native: ") + what + " " + path +
+                          ": bwrap opens it as the sandbox's user, whom the folder " +
+                          dir.string() + " (mode " + octal + ") does not let " + needs);
+  };
+  struct stat st {};
+  if (readable_folder && ::stat(path.c_str(), &st) == 0 &&
+      (st.st_mode & (S_IROTH | S_IXOTH)) != (S_IROTH | S_IXOTH))
+    refuse(path, st.st_mode, "read (give it o+rx)");
+  for (std::filesystem::path dir = std::filesystem::path(path).parent_path();;
+       dir = dir.parent_path()) {
+    if (::stat(dir.c_str(), &st) == 0 && !(st.st_mode & S_IXOTH))
+      refuse(dir, st.st_mode, "through (give it o+x; 0711 keeps it unlistable)");
+    if (dir == dir.root_path() || dir.empty()) break;
+  }
+}
+
 // What a warm sandbox fixes when it starts: network, tmpfs size, and the
 // uid/gid when the backend has no uid range. Runs of one shape can share a pool.
+// (Runs with mounts of their own, has_own_mounts(), never use the pool.)
 std::string shape_of(const RunSpec& spec, bool own_uids) {
-  return std::string(spec.network == NetworkMode::kOpen ? "open" : "none") + "|" +
-         std::to_string(spec.limits.tmpfs_bytes) + "|" +
-         (own_uids ? "range" : std::to_string(spec.uid) + ":" + std::to_string(spec.gid));
+  return std::string(to_string(spec.network)) + "|" + std::to_string(spec.limits.tmpfs_bytes) +
+         "|" + (own_uids ? "range" : std::to_string(spec.uid) + ":" + std::to_string(spec.gid));
 }
 
 // A wait() status as a run's status: the exit status, or 128 + the signal
@@ -218,9 +245,15 @@ class NativeBackend {
     if (interpreter == interpreters_.end())
       throw PluginError(WARDEN_ERR_UNSUPPORTED,
                         "language '" + spec.language + "': no interpreter configured for it");
+    sandboxing::check_run_mounts(spec);
+    if (!spec.egress_socket.empty()) refuse_unreachable("egress_socket", spec.egress_socket, false);
+    if (!spec.site_dir.empty()) refuse_unreachable("site_dir", spec.site_dir, true);
     if (Availability a = probe(); !a.available) throw PluginError(WARDEN_ERR_UNAVAILABLE, a.reason);
     sandboxing::refuse_unenforceable(spec, "bwrap and its init");
-    if (pool_->per_shape() == 0) return run_direct(request, interpreter->second);
+    // A warm sandbox's mounts are fixed when it starts: a run that binds an
+    // egress socket or a site folder gets a sandbox of its own.
+    if (pool_->per_shape() == 0 || sandboxing::has_own_mounts(spec))
+      return run_direct(request, interpreter->second);
     // A sandbox of the pool, or, when it has none of the run's shape (yet),
     // a direct run: no slower than without a pool, where starting a warm
     // sandbox on the run's path would add the launcher's start.
@@ -414,9 +447,7 @@ class NativeBackend {
       throw PluginError(WARDEN_ERR_UNSUPPORTED, e.what());
     }
     sb.cgroup->begin_measuring();
-    std::vector<std::string> argv = interpreter;
-    argv.push_back(kCodePath);
-    argv.insert(argv.end(), spec.args.begin(), spec.args.end());
+    std::vector<std::string> argv = sandboxing::program_argv(interpreter, kCodePath, spec);
     sb.staging->write(sandboxing::kProgram, request.code);
     sb.staging->write(
         sandboxing::kLaunchMessage,
@@ -591,7 +622,15 @@ class NativeBackend {
                                       const std::filesystem::path& staging = {}) {
     std::vector<std::string> a = {bwrap_,          "--unshare-all", "--die-with-parent",
                                   "--new-session", "--hostname",    "sandbox"};
-    if (spec.network == NetworkMode::kOpen) a.push_back("--share-net");
+    // --unshare-all gives the sandbox a network namespace of its own (only a
+    // loopback); egress adds nothing to it but the proxy's socket, below.
+    bool host_network = false;
+    switch (spec.network) {
+      case NetworkMode::kNone:
+      case NetworkMode::kEgress: host_network = false; break;
+      case NetworkMode::kOpen: host_network = true; break;
+    }
+    if (host_network) a.push_back("--share-net");
     a.insert(a.end(), {"--ro-bind", "/usr", "/usr"});
     for (const char* top : {"/lib", "/lib64", "/lib32", "/bin", "/sbin"}) {
       std::string path = top;
@@ -605,10 +644,17 @@ class NativeBackend {
       }
     }
     a.insert(a.end(), {"--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache"});
-    if (spec.network == NetworkMode::kOpen)
+    if (host_network)
       for (const char* f : {"/etc/resolv.conf", "/etc/hosts", "/etc/ssl", "/etc/nsswitch.conf"})
         a.insert(a.end(), {"--ro-bind-try", f, f});
     for (const auto& path : extra_binds_) a.insert(a.end(), {"--ro-bind", path, path});
+    // The egress proxy's socket and the site folder, read-only (connect()
+    // needs no writable mount), before --remount-ro: bwrap makes /run/warden
+    // and /opt/warden on the sandbox's root, which then becomes read-only, so
+    // the program can neither replace them nor add anything beside them.
+    if (!spec.egress_socket.empty())
+      a.insert(a.end(), {"--ro-bind", spec.egress_socket, kEgressSocketPath});
+    if (!spec.site_dir.empty()) a.insert(a.end(), {"--ro-bind", spec.site_dir, kSiteDirPath});
     // /dev is built on the read-only root: device nodes only, and /dev/shm
     // leads into the scratch space, so that it counts against its size.
     a.insert(a.end(), {"--proc", "/proc"});
@@ -638,9 +684,8 @@ class NativeBackend {
     std::string file_size = std::to_string(spec.limits.file_size_bytes);
     a.insert(a.end(),
              {"--seccomp", "3", "--", kPrlimit, "--fsize=" + file_size + ":" + file_size, "--"});
-    a.insert(a.end(), command.begin(), command.end());
-    a.push_back(kCodePath);
-    a.insert(a.end(), spec.args.begin(), spec.args.end());
+    std::vector<std::string> program = sandboxing::program_argv(command, kCodePath, spec);
+    a.insert(a.end(), program.begin(), program.end());
     return a;
   }
 

@@ -195,18 +195,35 @@ inline void from_json(const nlohmann::json& j, Availability& a) {
 // ------------------------------------------------------------------- running
 
 enum class NetworkMode {
-  kNone,  // no network beyond a private loopback
-  kOpen,  // the backend's ordinary outbound network
+  kNone,    // no network beyond a private loopback
+  kOpen,    // the backend's ordinary outbound network
+  kEgress,  // as kNone, plus warden's egress proxy as the unix socket kEgressSocketPath
 };
 
+// Where a run with NetworkMode::kEgress finds warden's egress proxy: the host's
+// socket (RunSpec::egress_socket) bound at this path, its only way out.
+inline constexpr const char* kEgressSocketPath = "/run/warden/egress.sock";
+// Where RunSpec::site_dir (a host folder of installed packages) is bound,
+// read-only. The program imports from it (docs/sandboxes.md, "Egress and
+// installed packages").
+inline constexpr const char* kSiteDirPath = "/opt/warden/site";
+
 inline const char* to_string(NetworkMode n) {
-  return n == NetworkMode::kOpen ? "open" : "none";
+  switch (n) {
+    case NetworkMode::kNone: return "none";
+    case NetworkMode::kOpen: return "open";
+    case NetworkMode::kEgress: return "egress";
+  }
+  return "none";
 }
 
+// Parses "none", "egress", "open"; throws std::invalid_argument. A backend
+// built before "egress" existed throws here and runs nothing.
 inline NetworkMode network_mode_from_string(std::string_view s) {
   if (s == "none") return NetworkMode::kNone;
+  if (s == "egress") return NetworkMode::kEgress;
   if (s == "open") return NetworkMode::kOpen;
-  throw std::invalid_argument("unknown network mode '" + std::string(s) + "' (none, open)");
+  throw std::invalid_argument("unknown network mode '" + std::string(s) + "' (none, egress, open)");
 }
 
 // Resource limits for one run. Every field is enforced by the backend or the
@@ -383,6 +400,13 @@ struct RunSpec {
   std::map<std::string, std::string> env;  // the whole environment of the program
   Limits limits;
   NetworkMode network = NetworkMode::kNone;
+  // The host path of warden's egress proxy's unix socket, bound at
+  // kEgressSocketPath: required when `network` is kEgress, empty otherwise (a
+  // backend refuses a mismatch with WARDEN_ERR_INVALID_ARGUMENT). Since ABI 1.1.
+  std::string egress_socket;
+  // A host folder of installed packages bound read-only at kSiteDirPath, which
+  // the program imports from; "" for none. Since ABI 1.1.
+  std::string site_dir;
   bool read_only_root = true;
   std::uint32_t uid = 65534;  // unprivileged user the program runs as
   std::uint32_t gid = 65534;
@@ -398,6 +422,9 @@ inline void to_json(nlohmann::json& j, const RunSpec& s) {
                      {"read_only_root", s.read_only_root},
                      {"uid", s.uid},
                      {"gid", s.gid}};
+  // Only when set: a plain run's spec is what it was before they existed.
+  if (!s.egress_socket.empty()) j["egress_socket"] = s.egress_socket;
+  if (!s.site_dir.empty()) j["site_dir"] = s.site_dir;
 }
 
 inline void from_json(const nlohmann::json& j, RunSpec& s) {
@@ -407,6 +434,8 @@ inline void from_json(const nlohmann::json& j, RunSpec& s) {
   s.env = j.value("env", std::map<std::string, std::string>{});
   s.limits = j.at("limits").get<Limits>();
   s.network = network_mode_from_string(j.value("network", "none"));
+  s.egress_socket = j.value("egress_socket", "");
+  s.site_dir = j.value("site_dir", "");
   s.read_only_root = j.value("read_only_root", true);
   s.uid = j.value("uid", 65534u);
   s.gid = j.value("gid", 65534u);
