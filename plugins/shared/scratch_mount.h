@@ -23,15 +23,35 @@ class ScratchMount {
   ScratchMount& operator=(const ScratchMount&) = delete;
 
   const std::filesystem::path& dir() const { return dir_; }
-  // Unmounts (lazily: a sandbox may still hold it) and removes one.
+  // Unmounts (lazily: a sandbox may still hold it) and removes one (a
+  // folder, or the file a HostBind mounted on).
   static void unmount(const std::filesystem::path& dir);
 
  private:
   std::filesystem::path dir_;
 };
 
-// Unmounts and removes the scratch folders in `parent` named
-// "<owner>-...<suffix>" whose owner (see owner.h) is dead.
+// A host path bound read-only onto a mount point made for it (a folder for
+// a folder, an empty file for anything else), so that a sandbox can bind it
+// from there: bwrap opens its sources as the sandbox's user, who may not pass
+// through the folders above the original (a home folder of mode 0700).
+// Unmounted and removed with the object; a host that dies leaves it for the
+// next one to reap (remove_dead_owners_scratch).
+class HostBind {
+ public:
+  // Throws PluginError(WARDEN_ERR_INTERNAL) naming what failed.
+  HostBind(const std::filesystem::path& source, std::filesystem::path mount_point);
+  ~HostBind() { ScratchMount::unmount(mount_point_); }
+  HostBind(const HostBind&) = delete;
+  HostBind& operator=(const HostBind&) = delete;
+  const std::filesystem::path& path() const { return mount_point_; }
+
+ private:
+  std::filesystem::path mount_point_;
+};
+
+// Unmounts and removes the scratch folders (and HostBind mount points) in
+// `parent` named "<owner>-...<suffix>" whose owner (see owner.h) is dead.
 void remove_dead_owners_scratch(const std::filesystem::path& parent, const std::string& suffix);
 
 }  // namespace warden::sandboxing

@@ -431,22 +431,27 @@ TEST_CASE("egress and site_dir mismatches are refused and nothing runs") {
 // through the folders above it; the engines open it as root. A socket in a
 // folder of mode 0700 is refused by native with the folder named, and served
 // by docker and podman.
-TEST_CASE("egress from a private folder: native names the folder, the engines serve it") {
+TEST_CASE("egress and site folders in private folders are served on every backend") {
+  // The host's own folders may be 0700 (the cache under /root): every backend
+  // must reach the socket and the site folder anyway, without opening them up.
   for_each_backend([](const SandboxBackend& b) {
     FakeProxy proxy(0700);
+    TempDir site_parent(0700);
+    fs::path site = site_parent.path() / "site";
+    fs::create_directories(site);
+    fs::permissions(site, fs::perms(0755));
+    std::ofstream(site / "wardenprivate_probe.py") << "WHO = 'private site'\n";
+    fs::permissions(site / "wardenprivate_probe.py", fs::perms(0644));
     RunSpec spec = short_spec();
     spec.network = NetworkMode::kEgress;
     spec.egress_socket = proxy.socket.string();
+    spec.site_dir = site.string();
     std::string code =
-        "import socket\ns = socket.socket(socket.AF_UNIX)\ns.connect('/run/warden/egress.sock')\n"
-        "s.sendall(b'hi\\n')\nprint(s.recv(100).decode().strip())\n";
-    if (b.name() == "native") {
-      check_refused(b, spec, code, WARDEN_ERR_INVALID_ARGUMENT,
-                    "the folder " + proxy.dir.path().string() + " (mode 0700)");
-    } else {
-      RunResult r = run(b, spec, code);
-      INFO(r.stderr_data);
-      CHECK(r.stdout_data == "echo:hi\n");
-    }
+        "import socket, wardenprivate_probe\ns = socket.socket(socket.AF_UNIX)\n"
+        "s.connect('/run/warden/egress.sock')\n"
+        "s.sendall(b'hi\\n')\nprint(s.recv(100).decode().strip(), wardenprivate_probe.WHO)\n";
+    RunResult r = run(b, spec, code);
+    INFO(r.stderr_data);
+    CHECK(r.stdout_data == "echo:hi private site\n");
   });
 }

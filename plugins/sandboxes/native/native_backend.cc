@@ -53,6 +53,10 @@ namespace {
 constexpr const char* kCodePath = "/sandbox/main.py";
 constexpr const char* kCgroupPrefix = "warden-native-";
 constexpr const char* kScratchSuffix = ".tmp";
+// A run's egress socket and site folder, bound on the host beside its scratch
+// space (sandboxing::HostBind) for bwrap to bind from there.
+constexpr const char* kEgressSuffix = ".egress";
+constexpr const char* kSiteSuffix = ".site";
 // util-linux's prlimit, from the host's /usr: it lowers RLIMIT_FSIZE and
 // execs the interpreter inside the sandbox.
 constexpr const char* kPrlimit = "/usr/bin/prlimit";
@@ -149,31 +153,6 @@ class WarmSandbox {
   }
 };
 
-// bwrap runs as the sandbox's user and opens a bind's source itself: every
-// folder above `path` must let others through (o+x), and a site folder be
-// readable by them too. Refuses the run (WARDEN_ERR_INVALID_ARGUMENT) naming
-// the folder that does not.
-void refuse_unreachable(const char* what, const std::string& path, bool readable_folder) {
-  auto refuse = [&](const std::filesystem::path& dir, mode_t mode, const char* needs) {
-    char octal[8];
-    std::snprintf(octal, sizeof octal, "%04o", static_cast<unsigned>(mode & 07777));
-    throw PluginError(WARDEN_ERR_INVALID_ARGUMENT,
-                      std::string("native: ") + what + " " + path +
-                          ": bwrap opens it as the sandbox's user, whom the folder " +
-                          dir.string() + " (mode " + octal + ") does not let " + needs);
-  };
-  struct stat st {};
-  if (readable_folder && ::stat(path.c_str(), &st) == 0 &&
-      (st.st_mode & (S_IROTH | S_IXOTH)) != (S_IROTH | S_IXOTH))
-    refuse(path, st.st_mode, "read (give it o+rx)");
-  for (std::filesystem::path dir = std::filesystem::path(path).parent_path();;
-       dir = dir.parent_path()) {
-    if (::stat(dir.c_str(), &st) == 0 && !(st.st_mode & S_IXOTH))
-      refuse(dir, st.st_mode, "through (give it o+x; 0711 keeps it unlistable)");
-    if (dir == dir.root_path() || dir.empty()) break;
-  }
-}
-
 // What a warm sandbox fixes when it starts: network, tmpfs size, and the
 // uid/gid when the backend has no uid range. Runs of one shape can share a pool.
 // (Runs with mounts of their own, has_own_mounts(), never use the pool.)
@@ -233,7 +212,8 @@ class NativeBackend {
     // say) go first.
     if (availability_.available) {
       sandboxing::remove_dead_owners_cgroups(cgroup_parent_, kCgroupPrefix);
-      sandboxing::remove_dead_owners_scratch(scratch_dir_, kScratchSuffix);
+      for (const char* suffix : {kScratchSuffix, kEgressSuffix, kSiteSuffix})
+        sandboxing::remove_dead_owners_scratch(scratch_dir_, suffix);
       remove_dead_owners_staging();
     }
     return availability_;
@@ -246,8 +226,6 @@ class NativeBackend {
       throw PluginError(WARDEN_ERR_UNSUPPORTED,
                         "language '" + spec.language + "': no interpreter configured for it");
     sandboxing::check_run_mounts(spec);
-    if (!spec.egress_socket.empty()) refuse_unreachable("egress_socket", spec.egress_socket, false);
-    if (!spec.site_dir.empty()) refuse_unreachable("site_dir", spec.site_dir, true);
     if (Availability a = probe(); !a.available) throw PluginError(WARDEN_ERR_UNAVAILABLE, a.reason);
     sandboxing::refuse_unenforceable(spec, "bwrap and its init");
     // A warm sandbox's mounts are fixed when it starts: a run that binds an
@@ -288,11 +266,22 @@ class NativeBackend {
     }
     // The working folder, /tmp: the host places the input files in it and
     // reads back what the program left there.
-    sandboxing::ScratchMount scratch(
-        scratch_dir_ / (sandboxing::this_owner() + "-" + sanitized(spec.run_id) + "-" +
-                        std::to_string(n) + kScratchSuffix),
-        limits.tmpfs_bytes);
+    std::string base =
+        sandboxing::this_owner() + "-" + sanitized(spec.run_id) + "-" + std::to_string(n);
+    sandboxing::ScratchMount scratch(scratch_dir_ / (base + kScratchSuffix), limits.tmpfs_bytes);
     sandboxing::place_input_files(scratch.dir(), request.input_files);
+    // The egress socket and site folder, bound where the sandbox's user
+    // reaches them whatever the folders above the originals allow.
+    RunSpec bound = spec;
+    std::optional<sandboxing::HostBind> egress, site;
+    if (!spec.egress_socket.empty()) {
+      egress.emplace(spec.egress_socket, scratch_dir_ / (base + kEgressSuffix));
+      bound.egress_socket = egress->path().string();
+    }
+    if (!spec.site_dir.empty()) {
+      site.emplace(spec.site_dir, scratch_dir_ / (base + kSiteSuffix));
+      bound.site_dir = site->path().string();
+    }
     OwnedFd seccomp(compile_seccomp_filter());
     OwnedFd code(::memfd_create("warden-code", MFD_CLOEXEC));
     if (code.fd < 0 || ::write(code.fd, request.code.data(), request.code.size()) !=
@@ -303,7 +292,7 @@ class NativeBackend {
 
     ChildSetup setup;
     setup.program = bwrap_;
-    setup.argv = bwrap_argv(spec, interpreter, scratch.dir());
+    setup.argv = bwrap_argv(bound, interpreter, scratch.dir());
     setup.env = {"PATH=/usr/bin:/bin"};
     setup.cgroup_fds = cgroup->join_fds();
     setup.inherited_fds = {{seccomp.fd, 3}, {code.fd, 4}};
