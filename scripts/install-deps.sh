@@ -7,7 +7,7 @@ packages=(
   # build
   build-essential cmake ninja-build pkg-config git clang-format dpkg-dev file
   # libraries named by the design: Lua 5.4, yaml-cpp, OpenSSL, Boost.DLL, spdlog, Catch2
-  liblua5.4-dev libyaml-cpp-dev libssl-dev libboost-dev libspdlog-dev libfmt-dev catch2
+  liblua5.4-dev libyaml-cpp-dev libtomlplusplus-dev libssl-dev libboost-dev libspdlog-dev libfmt-dev catch2
   nlohmann-json3-dev libcli11-dev libcurl4-openssl-dev libseccomp-dev
   # ICU: identifiers in NFKC form, as CPython reads them (internal/lang/python/source.cc)
   libicu-dev

@@ -154,6 +154,29 @@ Config parse_config(const std::string& text, const std::string& file_name, const
     r.finish();
   }
   {
+    YamlMap d = top.get_map("dependencies");
+    DependenciesConfig& deps = config.dependencies;
+    deps.indexes = d.get_string_list("indexes", deps.indexes);
+    for (const auto& index : deps.indexes) {
+      std::string why;
+      if (!parse_http_url(index, why)) d.fail(d.node()["indexes"], "indexes", why);
+    }
+    deps.hosts = d.get_string_list("hosts", deps.hosts);
+    deps.packages = d.get_string_map("packages", deps.packages);
+    deps.max_requirements = static_cast<std::uint64_t>(
+        d.get_int("max_requirements", static_cast<std::int64_t>(deps.max_requirements), 1, 1000));
+    deps.cache = d.get_path("cache", DependenciesConfig::kDefaultCache, base);
+    deps.pip = d.get_string("pip", "").empty() ? fs::path() : d.get_path("pip", "", base);
+    deps.ca_file =
+        d.get_string("ca_file", "").empty() ? fs::path() : d.get_path("ca_file", "", base);
+    deps.install_limits = read_limits(d.get_map("install_limits"), deps.install_limits);
+    YamlMap e = d.get_map("egress");
+    deps.resolve = e.get_string_map("resolve", deps.resolve);
+    deps.allow_networks = e.get_string_list("allow_networks", deps.allow_networks);
+    e.finish();
+    d.finish();
+  }
+  {
     YamlMap a = top.get_map("alerts");
     AlertsConfig& alerts = config.alerts;
     alerts.max_queued = static_cast<std::uint64_t>(
@@ -320,6 +343,18 @@ nlohmann::json to_json(const Config& c) {
             {"max_input_size", c.requests.max_input_bytes},
             {"max_explanation_chars", c.requests.max_explanation_chars},
             {"env_allowlist", c.requests.env_allowlist}}},
+          {"dependencies",
+           {{"indexes", c.dependencies.indexes},
+            {"hosts", c.dependencies.hosts},
+            {"packages", c.dependencies.packages},
+            {"max_requirements", c.dependencies.max_requirements},
+            {"cache", c.dependencies.cache.string()},
+            {"pip", c.dependencies.pip.string()},
+            {"ca_file", c.dependencies.ca_file.string()},
+            {"install_limits", limits(c.dependencies.install_limits)},
+            {"egress",
+             {{"resolve", c.dependencies.resolve},
+              {"allow_networks", c.dependencies.allow_networks}}}}},
           {"alerts",
            {{"max_queued", c.alerts.max_queued},
             {"flush_timeout_ms", c.alerts.flush_timeout_ms},

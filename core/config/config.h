@@ -118,6 +118,44 @@ struct AlertsConfig {
   WebhookAlertsConfig webhook;
 };
 
+// Programs that declare packages (PEP 723, ExecutionRequest::dependencies):
+// what the shipped policy's dependencies() allows, the install phase and its
+// egress proxy, and the cache of installed sets (docs/dependencies.md).
+struct DependenciesConfig {
+  // PEP 503 index URLs ("https://pypi.org/simple"); empty: nothing installs.
+  std::vector<std::string> indexes;
+  // More host names the indexes send pip to ("files.pythonhosted.org").
+  std::vector<std::string> hosts;
+  // Packages allowed, by name, with a version specifier ("" for any version).
+  std::map<std::string, std::string> packages;
+  std::uint64_t max_requirements = 64;  // declared by one request, at most
+  static constexpr const char* kDefaultCache = "${XDG_CACHE_HOME:-~/.cache}/warden/dependencies";
+  // Installed sets, one folder per set; default: kDefaultCache, expanded.
+  std::filesystem::path cache;
+  // The pip wheel the install phase runs; empty: the newest
+  // /usr/share/python-wheels/pip-*.whl (Debian's python3-pip-whl).
+  std::filesystem::path pip;
+  // Certificates (PEM) pip trusts in the install phase; empty: pip's own.
+  std::filesystem::path ca_file;
+  // The install phase's limits (not clamped to `ceilings`: it runs pip, not
+  // the program).
+  Limits install_limits{.memory_bytes = 1ull << 30,
+                        .cpus = 1.0,
+                        .wall_time_ms = 300'000,
+                        .cpu_time_ms = 300'000,
+                        .pids = 128,
+                        .file_size_bytes = 256ull << 20,
+                        .open_files = 1024,
+                        .tmpfs_bytes = 1ull << 30,
+                        .output_bytes = 1ull << 20,
+                        .output_files = 4096,
+                        .output_files_bytes = 256ull << 20};
+  // The egress proxy: addresses to use for host names instead of the
+  // system's resolver, and private networks (CIDR) it may reach.
+  std::map<std::string, std::string> resolve;
+  std::vector<std::string> allow_networks;
+};
+
 // `warden serve` and the CLI's use of it (docs/service.md).
 struct ServiceConfig {
   static constexpr const char* kDefaultSocket =
@@ -163,6 +201,7 @@ struct Config {
                   .output_files = 256,
                   .output_files_bytes = 64ull << 20};
   RequestsConfig requests;
+  DependenciesConfig dependencies;
   AlertsConfig alerts;
   ServiceConfig service;
 };

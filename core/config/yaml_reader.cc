@@ -133,6 +133,17 @@ std::vector<std::string> YamlMap::get_string_list(const std::string& key,
   return out;
 }
 
+std::map<std::string, std::string> YamlMap::get_string_map(
+    const std::string& key, const std::map<std::string, std::string>& fallback) {
+  std::optional<YAML::Node> v = find(key);
+  if (!v) return fallback;
+  if (!v->IsMap()) fail(*v, key, "expected a mapping");
+  std::map<std::string, std::string> out;
+  for (auto it = v->begin(); it != v->end(); ++it)
+    out[it->first.Scalar()] = it->second.IsNull() ? "" : scalar(it->second, key);
+  return out;
+}
+
 std::filesystem::path YamlMap::get_path(const std::string& key, const std::string& fallback,
                                         const std::filesystem::path& base) {
   std::optional<YAML::Node> v = find(key);

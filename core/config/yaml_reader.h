@@ -42,6 +42,9 @@ class YamlMap {
   double get_double(const std::string& key, double fallback, double min, double max);
   std::uint64_t get_size(const std::string& key, std::uint64_t fallback);
   std::uint64_t get_duration_ms(const std::string& key, std::uint64_t fallback);
+  // A mapping of single values ("requests": ">=2"), in key order.
+  std::map<std::string, std::string> get_string_map(
+      const std::string& key, const std::map<std::string, std::string>& fallback);
   std::vector<std::string> get_string_list(const std::string& key,
                                            const std::vector<std::string>& fallback);
   // A path, expanded by expand_path() against `base` (common/paths.h).

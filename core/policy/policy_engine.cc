@@ -14,6 +14,7 @@
 
 #include "common/text.h"
 #include "common/units.h"
+#include "deps/requirements.h"
 
 namespace warden::policy {
 namespace fs = std::filesystem;
@@ -79,7 +80,8 @@ struct PolicySession::Evaluator {
   std::uint64_t generation;
   std::string sha256;  // the version's, as describe() gives it
   LuaSandbox sandbox;
-  bool has_alert = false;  // alert() is optional
+  bool has_alert = false;         // alert() is optional
+  bool has_dependencies = false;  // so is dependencies()
   Evaluator(const PolicyEngine::Sources& sources, const Budget& budget)
       : generation(sources.generation),
         sha256(sha256_hex(file_hashes(sources.files).dump())),
@@ -91,6 +93,7 @@ struct PolicySession::Evaluator {
         throw PolicyFailure(sources.directory.string() + ": no policy file defines function '" +
                             fn + "' (required: classify, trust, limits, may_override)");
     has_alert = sandbox.has_function("alert");
+    has_dependencies = sandbox.has_function("dependencies");
     sandbox.freeze();
     sandbox.set_modules(nullptr);  // loaded: require() only returns what it loaded
   }
@@ -592,6 +595,67 @@ OverrideVerdict PolicySession::may_override(const Classification& decision) {
     v.reason = "the policy does not allow overriding this decision";
   }
   return v;
+}
+
+DependenciesDecision PolicySession::dependencies(const nlohmann::json& packages, TrustLevel trust,
+                                                 const nlohmann::json& configured) {
+  DependenciesDecision d;
+  try {
+    sandbox();  // a fresh state, when the last call failed
+  } catch (const PolicyFailure& e) {
+    engine_->report_failure("dependencies", e.what());
+    d.stop = PolicyStop{PolicyStop::Kind::kFailed, "dependencies", e.what()};
+    return d;
+  }
+  if (!evaluator_->has_dependencies) {
+    d.defined = false;
+    return d;
+  }
+  auto fail = [](const std::string& why) {
+    throw PolicyFailure("in function 'dependencies': " + why);
+  };
+  auto strings = [&fail](const nlohmann::json& list, const char* field) {
+    std::vector<std::string> out;
+    if (!list.is_array()) fail(std::string("'") + field + "' must be a list of strings");
+    for (const auto& item : list) {
+      if (!item.is_string()) fail(std::string("'") + field + "' must be a list of strings");
+      out.push_back(item.get<std::string>());
+    }
+    return out;
+  };
+  auto read = [&](const nlohmann::json& r) {
+    if (!r.is_object())
+      fail("must return a table {indexes=, hosts=, packages=} or deny with warden.deny");
+    for (const auto& [key, value] : r.items())
+      if (key != "indexes" && key != "hosts" && key != "packages")
+        fail("unknown field '" + key + "' (indexes, hosts, packages)");
+    d.indexes = strings(r.value("indexes", nlohmann::json::array()), "indexes");
+    if (d.indexes.empty()) fail("'indexes' must name at least one package index");
+    for (const auto& index : d.indexes) {
+      std::string why;
+      if (!parse_http_url(index, why)) fail("index '" + index + "': " + why);
+    }
+    d.hosts = strings(r.value("hosts", nlohmann::json::array()), "hosts");
+    const nlohmann::json& allowed = r.value("packages", nlohmann::json::object());
+    bool empty_table = allowed.is_array() && allowed.empty();  // {} reads as an empty list
+    if (!allowed.is_object() && !empty_table)
+      fail("'packages' must be a table of name = version specifier (\"\" for any)");
+    for (const auto& [name, specifier] : allowed.items()) {
+      if (!specifier.is_string())
+        fail("'packages." + name + "' must be a version specifier string (\"\" for any)");
+      try {
+        d.packages[deps::normalize_name(name)] =
+            deps::parse_specifier(specifier.get<std::string>());
+      } catch (const std::invalid_argument& e) {
+        fail("'packages." + name + "': " + e.what());
+      }
+    }
+  };
+  const nlohmann::json trust_name = to_string(trust);
+  d.stop = run("dependencies", {packages, trust_name, pinned(*request_, request_ref_), configured},
+               d.notes, read);
+  if (d.stop) d = DependenciesDecision{.stop = std::move(d.stop), .notes = std::move(d.notes)};
+  return d;
 }
 
 AlertVerdict PolicySession::alert(const nlohmann::json& event,

@@ -19,6 +19,7 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -89,6 +90,19 @@ struct OverrideVerdict {
   Notes notes;
 };
 
+// dependencies(packages, trust, request, configured): what a request that
+// declares packages may install (docs/dependencies.md). A denial or a failure
+// (stop set) refuses the run; a policy that does not define the function
+// installs nothing (`defined` false).
+struct DependenciesDecision {
+  bool defined = true;
+  std::vector<std::string> indexes;             // PEP 503 index URLs, at least one
+  std::vector<std::string> hosts;               // more host names pip may reach
+  std::map<std::string, std::string> packages;  // PEP 503 name -> specifier ("" any)
+  std::optional<PolicyStop> stop;
+  Notes notes;
+};
+
 // Alert severities in RFC 5424 order: the index is the syslog severity.
 inline constexpr std::array<const char*, 8> kAlertSeverities = {
     "emergency", "alert", "critical", "error", "warning", "notice", "info", "debug"};
@@ -140,6 +154,11 @@ class PolicySession {
                         const std::vector<std::string>& backends);
   // may_override(decision, request)
   OverrideVerdict may_override(const Classification& decision);
+  // dependencies(packages, trust, request, configured): `packages` as
+  // deps::to_json gives them, `configured` the dependencies section of
+  // warden.yaml ({indexes, hosts, packages}).
+  DependenciesDecision dependencies(const nlohmann::json& packages, TrustLevel trust,
+                                    const nlohmann::json& configured);
   // alert(event); `sinks` are the names a verdict may give.
   AlertVerdict alert(const nlohmann::json& event, const std::vector<std::string>& sinks);
   // The SHA-256 of the policy version that answered the latest call (the

@@ -79,3 +79,29 @@ function test_every_critical_event_alerts_and_audit_damage_is_critical()
             "critical")
   expect_eq(alert(fake_event("something_new")), false)
 end
+
+local PYPI = { indexes = { "https://pypi.org/simple" }, hosts = { "files.pythonhosted.org" },
+               packages = { requests = ">=2", idna = "" } }
+
+function test_dependencies_untrusted_installs_nothing()
+  expect_denied(function()
+    return dependencies({ { name = "requests", normalized = "requests" } }, "untrusted", fake_request(), PYPI)
+  end, "untrusted code may not install")
+end
+
+function test_dependencies_need_a_configured_index()
+  expect_denied(function()
+    return dependencies({ { name = "requests", normalized = "requests" } }, "trusted", fake_request(),
+                        { indexes = {}, hosts = {}, packages = {} })
+  end, "no package index is configured")
+end
+
+function test_dependencies_allow_listed_only()
+  expect_denied(function()
+    return dependencies({ { name = "Evil_Pkg", normalized = "evil-pkg" } }, "standard", fake_request(), PYPI)
+  end, "Evil_Pkg is not on the allow%-list")
+  local allowed = dependencies({ { name = "Requests", normalized = "requests" } }, "standard", fake_request(), PYPI)
+  expect_eq(allowed.indexes, PYPI.indexes)
+  expect_eq(allowed.hosts, PYPI.hosts)
+  expect_eq(allowed.packages.requests, ">=2")
+end
