@@ -33,6 +33,8 @@ constexpr const char* kKeyRotation = "key_rotation";
 constexpr const char* kRetention = "retention";
 constexpr const char* kAlert = "alert";                 // an alert raised (issue #18)
 constexpr const char* kAlertFailure = "alert_failure";  // an alert a sink never took
+constexpr const char* kDependencies = "dependencies";   // a request's packages installed or reused
+constexpr const char* kEgress = "egress";               // one decision of the egress proxy
 constexpr const char* kQuarantine =
     "quarantine";  // first record of a log that replaced a damaged one
 }  // namespace kind

@@ -34,6 +34,7 @@ nlohmann::json ExecutionResult::to_json() const {
       {"limits", limits},
       {"network", to_string(network)},
       {"audit_ids", audit_ids},
+      {"dependencies", dependencies},
       {"timings",
        {{"total_ms", total_ms}, {"sandbox_ms", sandbox_ms}, {"host_ms", total_ms - sandbox_ms}}}};
   if (run) {

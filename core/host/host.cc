@@ -23,6 +23,8 @@
 #include "common/text.h"
 #include "common/units.h"
 #include "config/config.h"
+#include "deps/installer.h"
+#include "deps/requirements.h"
 #include "pipeline/alert_events.h"
 #include "pipeline/audit_records.h"
 #include "pipeline/decision.h"
@@ -140,11 +142,12 @@ class HostImpl final : public Host {
 
   nlohmann::json explain(const ExecutionRequest& request) override {
     pipeline::check_request(request, config_.requests, config_.ceilings, plugins_->backend_names());
+    std::vector<deps::Requirement> declared = declared_dependencies(request);
     Assessment assessment = stage_->assess(request.code, request.language, request.file_name);
     nlohmann::json aj = assessment.to_json();
     nlohmann::json request_json = policy::PolicyEngine::request_input(request);
     policy::PolicySession policy = policy_->session(aj, request_json);
-    pipeline::Decision decision = pipeline::decide(policy, decision_inputs(request));
+    pipeline::Decision decision = pipeline::decide(policy, decision_inputs(request, declared));
     std::optional<pipeline::Decision> if_allowed;
     bool gated = decision.outcome == Outcome::kNeedsConfirmation ||
                  (decision.outcome == Outcome::kBlocked && !decision.classification.denied() &&
@@ -158,7 +161,7 @@ class HostImpl final : public Host {
       }
       nlohmann::json allowed_json = policy::PolicyEngine::request_input(allowed);
       policy::PolicySession allowed_policy = policy_->session(aj, allowed_json);
-      if_allowed = pipeline::decide(allowed_policy, decision_inputs(allowed));
+      if_allowed = pipeline::decide(allowed_policy, decision_inputs(allowed, declared));
     }
     nlohmann::json e = pipeline::explanation(policy_->directory().string(), aj, decision,
                                              if_allowed ? &*if_allowed : nullptr);
@@ -259,6 +262,7 @@ class HostImpl final : public Host {
   ExecutionResult run_pipeline(const ExecutionRequest& request,
                                std::optional<std::uint64_t>& last_ticket) {
     pipeline::check_request(request, config_.requests, config_.ceilings, plugins_->backend_names());
+    std::vector<deps::Requirement> declared = declared_dependencies(request);
     require_writable_audit();
     ExecutionResult r;
     r.request_id = new_request_id();
@@ -275,7 +279,7 @@ class HostImpl final : public Host {
     r.findings = assessment.findings;
     nlohmann::json request_json = policy::PolicyEngine::request_input(request);
     policy::PolicySession policy = policy_->session(r.assessment, request_json);
-    pipeline::Decision d = pipeline::decide(policy, decision_inputs(request));
+    pipeline::Decision d = pipeline::decide(policy, decision_inputs(request, declared));
     const policy::Classification& c = d.classification;
     r.level = c.level;
     r.score = c.score;
@@ -304,8 +308,43 @@ class HostImpl final : public Host {
     spec.network = r.network;
     for (const auto& name : config_.requests.env_allowlist)
       if (const char* value = std::getenv(name.c_str())) spec.env[name] = value;
-    record(kind::kRunStart, pipeline::records::run_start(d));
     const SandboxBackend* backend = plugins_->backend(r.backend);
+    if (d.dependencies) {
+      deps::InstallPlan plan{declared,
+                             d.dependencies->indexes,
+                             d.dependencies->hosts,
+                             d.dependencies->packages,
+                             d.trust_level,
+                             d.backend};
+      std::optional<deps::InstallResult> installed;
+      std::string refused;
+      std::vector<egress::EgressDecision> egress;
+      try {
+        installed =
+            installer_.install(plan, *backend, r.request_id + "-install", request.cancelled);
+        egress = installed->egress;
+      } catch (const deps::InstallRefused& e) {
+        refused = e.what();
+        egress = e.egress;
+      } catch (const Error& e) {
+        refused = e.what();
+      }
+      for (const auto& decision : egress)
+        record(kind::kEgress, pipeline::records::egress(decision));
+      record(kind::kDependencies,
+             pipeline::records::dependencies(d, plan, installed ? &*installed : nullptr, refused));
+      if (!installed) {
+        r.dependencies = {{"declared", deps::to_json(declared)}, {"refused", refused}};
+        r.decision = Outcome::kRefused;
+        r.reason = "the packages it declares were not installed: " + refused;
+        return r;
+      }
+      r.dependencies = installed->to_json();
+      r.dependencies["declared"] = deps::to_json(declared);
+      spec.site_dir = installed->site_dir.string();
+      spec.env["PYTHONPATH"] = kSiteDirPath;
+    }
+    record(kind::kRunStart, pipeline::records::run_start(d));
     audit_->write_queued();  // in the log file before the code runs
     auto sandbox_started = std::chrono::steady_clock::now();
     try {
@@ -362,11 +401,26 @@ class HostImpl final : public Host {
     raise(pipeline::alert_events::audit_damage(where, reason));
   }
 
-  pipeline::DecisionInputs decision_inputs(const ExecutionRequest& request) const {
-    return {request, plugins_->backend_names(), config_.ceilings, [this, &request] {
+  pipeline::DecisionInputs decision_inputs(const ExecutionRequest& request,
+                                           const std::vector<deps::Requirement>& declared) const {
+    return {request,
+            plugins_->backend_names(),
+            config_.ceilings,
+            [this, &request] {
               return pipeline::system_input(plugins_->backend_names(),
                                             config_.backends.default_backend, request.backend);
-            }};
+            },
+            declared,
+            {{"indexes", config_.dependencies.indexes},
+             {"hosts", config_.dependencies.hosts},
+             {"packages", config_.dependencies.packages}}};
+  }
+
+  // The packages the request declares; throws kInvalidInput naming the line
+  // of a malformed PEP 723 block or the bad requirement.
+  std::vector<deps::Requirement> declared_dependencies(const ExecutionRequest& request) const {
+    return deps::declared_dependencies(request.code, request.file_name, request.dependencies,
+                                       config_.dependencies.max_requirements);
   }
 
   void require_writable_audit() {
@@ -383,6 +437,7 @@ class HostImpl final : public Host {
   std::unique_ptr<policy::PolicyEngine> policy_;
   std::unique_ptr<audit::AuditLog> audit_;
   std::unique_ptr<alert::Alerter> alerter_;  // none when no alert sink is enabled
+  deps::Installer installer_{config_.dependencies};
   std::mutex damage_mutex_;
   std::string damage_alerted_;  // the audit damage alerted last
 };

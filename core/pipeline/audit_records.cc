@@ -104,6 +104,32 @@ nlohmann::json run_start(const Decision& d) {
           {"trust", to_string(d.trust_level)}};
 }
 
+nlohmann::json dependencies(const Decision& d, const deps::InstallPlan& plan,
+                            const deps::InstallResult* installed, const std::string& refused) {
+  nlohmann::json data = {{"declared", deps::to_json(plan.requirements)},
+                         {"indexes", plan.indexes},
+                         {"hosts", plan.hosts},
+                         {"allowed", plan.packages},
+                         {"backend", d.backend},
+                         {"trust", to_string(d.trust_level)}};
+  if (installed) {
+    nlohmann::json set = installed->to_json();
+    set.erase("egress");  // each is an `egress` record of its own
+    data["outcome"] = installed->cached ? "cached" : "installed";
+    data.update(set);
+  } else {
+    data["outcome"] = "refused";
+    data["reason"] = refused;
+  }
+  return data;
+}
+
+nlohmann::json egress(const egress::EgressDecision& decision) {
+  nlohmann::json data = deps::to_json(decision);
+  data["phase"] = "install";
+  return data;
+}
+
 nlohmann::json run_result(const std::string& backend, const RunResult& run) {
   nlohmann::json data = run;
   data["backend"] = backend;

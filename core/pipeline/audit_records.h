@@ -9,6 +9,7 @@
 #include <string>
 
 #include "assess/assessment.h"
+#include "deps/installer.h"
 #include "pipeline/decision.h"
 
 namespace warden::pipeline::records {
@@ -26,6 +27,12 @@ nlohmann::json decision(const Decision& d, const ExecutionRequest& request,
                         const std::string& policy_sha256);
 // `run_start`.
 nlohmann::json run_start(const Decision& d);
+// `dependencies`: the packages a request declares, what the policy allowed,
+// and the installed set (`installed` or `cached`), or why it was refused.
+nlohmann::json dependencies(const Decision& d, const deps::InstallPlan& plan,
+                            const deps::InstallResult* installed, const std::string& refused);
+// `egress`: one decision of the egress proxy during a request's install phase.
+nlohmann::json egress(const egress::EgressDecision& decision);
 // `run_result`: what the backend reported (outputs by size only).
 nlohmann::json run_result(const std::string& backend, const RunResult& run);
 // `run_result` of a run that did not finish: refused by the backend, or

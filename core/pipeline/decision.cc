@@ -71,6 +71,27 @@ Decision decide(policy::PolicySession& policy, const DecisionInputs& inputs) {
   d.network = limits.network;
   if (c.level != RiskLevel::kLow) d.warnings = c.reasons;
   for (const auto& note : limits.clamped) d.warnings.push_back(note);
+
+  // What it may install.
+  if (!inputs.dependencies.empty()) {
+    d.dependencies = policy.dependencies(deps::to_json(inputs.dependencies), d.trust_level,
+                                         inputs.configured_dependencies);
+    const policy::DependenciesDecision& allowed = *d.dependencies;
+    if (!allowed.defined)
+      return stop(Outcome::kRefused,
+                  "the program declares packages and the policy does not define dependencies(): "
+                  "nothing is installed (docs/dependencies.md)");
+    if (allowed.stop)
+      return stop(Outcome::kRefused, allowed.stop->denied()
+                                         ? allowed.stop->describe()
+                                         : "the policy could not decide what may be installed, "
+                                           "failing closed: " +
+                                               allowed.stop->reason);
+    for (const deps::Requirement& r : inputs.dependencies)
+      if (!allowed.packages.contains(r.normalized))
+        return stop(Outcome::kRefused, "the program declares " + r.text() +
+                                           ", which is not among the packages the policy allows");
+  }
   d.outcome = Outcome::kRan;
   return d;
 }

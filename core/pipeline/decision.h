@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "deps/requirements.h"
 #include "policy/policy_engine.h"
 
 namespace warden::pipeline {
@@ -38,6 +39,8 @@ struct Decision {
   Limits plan;
   NetworkMode network = NetworkMode::kNone;
   std::vector<std::string> warnings;  // the reasons of a level above LOW, and clamps
+  // What the policy allowed to install, for a request that declares packages.
+  std::optional<policy::DependenciesDecision> dependencies;
 };
 
 // The inputs of decide() that come from the host.
@@ -47,10 +50,15 @@ struct DecisionInputs {
   const Limits& ceilings;
   // The `system` input of limits(), made only when limits() is asked.
   std::function<nlohmann::json()> system;
+  // The packages the request declares (deps::declared_dependencies) and the
+  // dependencies section of warden.yaml as dependencies() receives it.
+  const std::vector<deps::Requirement>& dependencies;
+  nlohmann::json configured_dependencies;
 };
 
-// Runs classify → gate → trust → limits on `policy`, each only when the step
-// before let the request through.
+// Runs classify → gate → trust → limits → dependencies (when the request
+// declares packages) on `policy`, each only when the step before let the
+// request through.
 Decision decide(policy::PolicySession& policy, const DecisionInputs& inputs);
 
 // The `system` table limits() receives, built here only (docs/policies.md):

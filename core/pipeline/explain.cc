@@ -45,6 +45,18 @@ nlohmann::json steps_json(const Decision& d) {
                        {"clamped", d.limits->clamped},
                        {"notes", notes_json(d.limits->notes)}};
   }
+  if (d.dependencies) {
+    const policy::DependenciesDecision& deps = *d.dependencies;
+    if (!deps.defined)
+      out["dependencies"] = {{"defined", false}};
+    else if (deps.stop)
+      out["dependencies"] = {{"stop", stop_json(deps.stop)}, {"notes", notes_json(deps.notes)}};
+    else
+      out["dependencies"] = {{"indexes", deps.indexes},
+                             {"hosts", deps.hosts},
+                             {"packages", deps.packages},
+                             {"notes", notes_json(deps.notes)}};
+  }
   return out;
 }
 
@@ -83,6 +95,23 @@ void render_steps(std::ostringstream& s, const nlohmann::json& e) {
         s << "    clamped: " << clamp.get<std::string>() << "\n";
     }
     render_notes(s, l["notes"]);
+  }
+  if (e.contains("dependencies")) {
+    const auto& d = e["dependencies"];
+    if (d.contains("defined")) {
+      s << "dependencies: the policy does not define dependencies(): nothing installs\n";
+    } else if (d.contains("stop")) {
+      s << "dependencies: the policy " << (d["stop"]["denied"].get<bool>() ? "denied" : "failed")
+        << ": " << d["stop"]["reason"].get<std::string>() << "\n";
+    } else {
+      s << "dependencies by dependencies(): from";
+      for (const auto& index : d["indexes"]) s << " " << index.get<std::string>();
+      s << "\n";
+      for (const auto& [name, specifier] : d["packages"].items())
+        s << "    " << name << " "
+          << (specifier == "" ? "(any version)" : specifier.get<std::string>()) << "\n";
+    }
+    if (d.contains("notes")) render_notes(s, d["notes"]);
   }
   std::string outcome = e["outcome"];
   s << "decision: " << outcome

@@ -67,6 +67,12 @@ struct ExecutionRequest {
   // them: it always gets the policy's untrusted limits.
   std::map<std::string, std::string> limits;
   nlohmann::json metadata = nlohmann::json::object();  // passed to policies and the audit log
+  // Packages the program needs, as PEP 508 requirements by name ("requests>=2");
+  // added to those of its PEP 723 `# /// script` block. The policy's
+  // dependencies() decides what may be installed and from where; the set is
+  // installed in a sandboxed install phase (or taken from the cache) and the
+  // program runs with it read-only, without network (docs/dependencies.md).
+  std::vector<std::string> dependencies;
   // Polled (from the calling thread) while the program runs; once it returns
   // true the backend ends the run and the result is kRefused with the reason,
   // its run_result and resource_violation records written ("cancelled").
@@ -107,7 +113,12 @@ struct ExecutionResult {
   std::string backend;        // chosen backend, empty when nothing ran
   Limits limits;              // the enforced limits
   NetworkMode network = NetworkMode::kNone;
-  std::optional<RunResult> run;        // set when decision == kRan
+  std::optional<RunResult> run;  // set when decision == kRan
+  // For a request that declares packages: {"declared", "key", "cached",
+  // "packages": [{name, version, sha256, url}], "hooks", "install_ms",
+  // "egress": [...]} once installed, {"declared", "refused"} when the install
+  // was refused; null otherwise.
+  nlohmann::json dependencies;
   std::vector<std::string> audit_ids;  // ids of the audit records this request wrote
   // Wall-clock time of the whole call, and of that the backend's run; the
   // difference is warden's own overhead (assess, policy, audit).
