@@ -107,10 +107,10 @@ class HostHandle {
   static ExecutionRequest make_request(
       const std::string& code, const std::string& language, const std::string& file_name,
       const std::string& stdin_data, std::vector<std::string> args,
-      std::vector<std::pair<std::string, std::string>> files, const std::string& user,
-      bool confirmed, bool override_blocked, const std::string& override_explanation,
-      std::optional<std::string> backend, std::map<std::string, std::string> limits,
-      py::handle metadata) {
+      std::vector<std::pair<std::string, std::string>> files, std::vector<std::string> dependencies,
+      const std::string& user, bool confirmed, bool override_blocked,
+      const std::string& override_explanation, std::optional<std::string> backend,
+      std::map<std::string, std::string> limits, py::handle metadata) {
     ExecutionRequest request;
     request.code = code;
     request.language = language;
@@ -120,6 +120,7 @@ class HostHandle {
     request.files.reserve(files.size());
     for (auto& [path, content] : files)
       request.files.push_back(RunFile{.path = std::move(path), .content = std::move(content)});
+    request.dependencies = std::move(dependencies);
     request.user = user;
     request.confirmed = confirmed;
     request.override_blocked = override_blocked;
@@ -138,13 +139,15 @@ class HostHandle {
                                 const std::string& file_name, const std::string& stdin_data,
                                 std::vector<std::string> args,
                                 std::vector<std::pair<std::string, std::string>> files,
-                                const std::string& user, bool confirmed, bool override_blocked,
+                                std::vector<std::string> dependencies, const std::string& user,
+                                bool confirmed, bool override_blocked,
                                 const std::string& override_explanation,
                                 std::optional<std::string> backend,
                                 std::map<std::string, std::string> limits, py::handle metadata) {
-    ExecutionRequest request = make_request(
-        code, language, file_name, stdin_data, std::move(args), std::move(files), user, confirmed,
-        override_blocked, override_explanation, std::move(backend), std::move(limits), metadata);
+    ExecutionRequest request =
+        make_request(code, language, file_name, stdin_data, std::move(args), std::move(files),
+                     std::move(dependencies), user, confirmed, override_blocked,
+                     override_explanation, std::move(backend), std::move(limits), metadata);
     std::shared_ptr<Host> host = open_host();
     nlohmann::json result;
     {
@@ -165,7 +168,7 @@ class HostHandle {
                      std::optional<std::string> backend, std::map<std::string, std::string> limits,
                      py::handle metadata) {
     ExecutionRequest request =
-        make_request(code, language, file_name, "", {}, {}, user, confirmed, override_blocked,
+        make_request(code, language, file_name, "", {}, {}, {}, user, confirmed, override_blocked,
                      override_explanation, std::move(backend), std::move(limits), metadata);
     return call([&](Host& h) { return h.explain(request); });
   }
@@ -285,13 +288,15 @@ PYBIND11_MODULE(_warden, m) {
            py::arg("language") = "python", py::arg("file_name") = "main.py", py::arg("stdin") = "",
            py::arg("args") = std::vector<std::string>{},
            py::arg("files") = std::vector<std::pair<std::string, std::string>>{},
-           py::arg("user") = "", py::arg("confirmed") = false, py::arg("override_blocked") = false,
+           py::arg("dependencies") = std::vector<std::string>{}, py::arg("user") = "",
+           py::arg("confirmed") = false, py::arg("override_blocked") = false,
            py::arg("override_explanation") = "", py::arg("backend") = py::none(),
            py::arg("limits") = std::map<std::string, std::string>{},
            py::arg("metadata") = py::none(),
            "Assess, decide, run and audit; returns the `warden run --json` dict. `files` are the "
            "input files, (path, content) pairs placed read-only in the program's working folder; "
-           "the files it leaves there come back in the result's `files` (content_base64)")
+           "the files it leaves there come back in the result's `files` (content_base64). "
+           "`dependencies` are PEP 508 requirements by name, beside the program's PEP 723 block")
       .def("assess_code_only", &HostHandle::assess_code_only, py::arg("code"), py::kw_only(),
            py::arg("language") = "python", py::arg("file_name") = "main.py")
       .def("explain", &HostHandle::explain, py::arg("code"), py::kw_only(),

@@ -206,7 +206,7 @@ void print_human(const nlohmann::json& r, const RunResult* exact, const std::str
 void add_run_commands(CLI::App& app, Context& context) {
   struct RunOptions {
     std::string file, stdin_file, override_reason, user, backend, output_dir;
-    std::vector<std::string> limits, args, inputs;
+    std::vector<std::string> limits, args, inputs, dependencies;
     bool confirm = false, json = false;
   };
   static RunOptions o;
@@ -218,6 +218,9 @@ void add_run_commands(CLI::App& app, Context& context) {
   run->add_option("--input", o.inputs,
                   "Place this file, read-only, in the program's working folder: [NAME=]PATH "
                   "(NAME: where, relative; PATH's file name by default)");
+  run->add_option("--with", o.dependencies,
+                  "A package the program needs, beside its PEP 723 `# /// script` block "
+                  "(\"requests>=2\"); the policy decides what installs");
   run->add_option("--output-dir", o.output_dir,
                   "Save the files the program leaves in its working folder here");
   run->add_flag("--confirm", o.confirm, "Confirm running code judged HIGH");
@@ -241,6 +244,7 @@ void add_run_commands(CLI::App& app, Context& context) {
                                            "--stdin file", max_bytes);
     for (const auto& input : o.inputs)
       request.files.push_back(input_file_option(input, context.config().requests.max_input_bytes));
+    request.dependencies = o.dependencies;
     request.confirmed = o.confirm;
     request.override_blocked = !o.override_reason.empty();
     request.override_explanation = o.override_reason;

@@ -177,6 +177,7 @@ nlohmann::json request_to_json(const ExecutionRequest& r) {
                       {"file_name", r.file_name},
                       {"stdin", r.stdin_data},
                       {"args", r.args},
+                      {"dependencies", r.dependencies},
                       {"confirmed", r.confirmed},
                       {"override_blocked", r.override_blocked},
                       {"override_explanation", r.override_explanation},
@@ -195,8 +196,8 @@ nlohmann::json request_to_json(const ExecutionRequest& r) {
 ExecutionRequest request_from_json(const nlohmann::json& body) {
   reject_unknown_fields(
       body,
-      {"code", "language", "file_name", "stdin", "args", "files", "user", "confirmed",
-       "override_blocked", "override_explanation", "backend", "limits", "metadata"},
+      {"code", "language", "file_name", "stdin", "args", "dependencies", "files", "user",
+       "confirmed", "override_blocked", "override_explanation", "backend", "limits", "metadata"},
       "request");
   if (!body.contains("code") || !body["code"].is_string())
     throw Error(ErrorKind::kInvalidInput, "field 'code': required, a string");
@@ -206,6 +207,7 @@ ExecutionRequest request_from_json(const nlohmann::json& body) {
   read_field(body, "file_name", r.file_name);
   read_field(body, "stdin", r.stdin_data);
   read_field(body, "args", r.args);
+  read_field(body, "dependencies", r.dependencies);
   r.files = input_files_from_json(body);
   read_field(body, "user", r.user);
   read_field(body, "confirmed", r.confirmed);

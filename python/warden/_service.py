@@ -33,7 +33,7 @@ import socket
 import struct
 import threading
 import time
-from typing import Any, Callable, Dict, List, Mapping, Optional, TypeVar, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, TypeVar, Union
 from urllib.parse import urlencode
 
 from warden._locations import default_config_path
@@ -233,6 +233,7 @@ def _run_body(
     confirm: bool,
     stdin: Optional[str],
     pairs: List[Any],
+    dependencies: Optional[Sequence[str]] = None,
 ) -> Dict[str, Any]:
     """The body of POST /v1/run for SafetyAPI.assess_and_execute's arguments
     (the input files as ``{"path", "content_base64"}``)."""
@@ -244,6 +245,8 @@ def _run_body(
         "override_explanation": user_explanation or "",
         "metadata": metadata or {},
     }
+    if dependencies:
+        body["dependencies"] = list(dependencies)
     if pairs:
         body["files"] = [
             {"path": path, "content_base64": base64.b64encode(content).decode("ascii")}
@@ -330,11 +333,14 @@ class ServiceOrHost:
         confirm: bool = False,
         stdin: Optional[str] = None,
         files: Optional[Mapping[str, Union[str, bytes]]] = None,
+        dependencies: Optional[Sequence[str]] = None,
     ) -> Dict[str, Any]:
         """SafetyAPI.assess_and_execute with these arguments: POST /v1/run, the
         input files as ``{"path", "content_base64"}``."""
         pairs = input_files(files)  # a TypeError here, before either path is taken
-        body = _run_body(code, user_override, user_explanation, metadata, confirm, stdin, pairs)
+        body = _run_body(
+            code, user_override, user_explanation, metadata, confirm, stdin, pairs, dependencies
+        )
 
         def by_service(service: ServiceClient) -> Dict[str, Any]:
             result: Dict[str, Any] = service.call("POST", "/v1/run", body)
@@ -351,6 +357,7 @@ class ServiceOrHost:
                     confirm=confirm,
                     stdin=stdin,
                     files=dict(pairs),
+                    dependencies=dependencies,
                 )
             ),
         )
@@ -417,9 +424,17 @@ class PeerService:
         confirm: bool = False,
         stdin: Optional[str] = None,
         files: Optional[Mapping[str, Union[str, bytes]]] = None,
+        dependencies: Optional[Sequence[str]] = None,
     ) -> Dict[str, Any]:
         body = _run_body(
-            code, user_override, user_explanation, metadata, confirm, stdin, input_files(files)
+            code,
+            user_override,
+            user_explanation,
+            metadata,
+            confirm,
+            stdin,
+            input_files(files),
+            dependencies,
         )
         result: Dict[str, Any] = self._call("POST", "/v1/run", {**body, **self._user})
         return add_warnings(result, assessor_hints(result))

@@ -79,6 +79,10 @@ class ExecutionResult(TypedDict):
     # bytes by path: warden.output_files(result)); empty when nothing ran.
     files: List[OutputFile]
     files_skipped: List[SkippedFile]  # files it left that did not come back, and why
+    # For a program that declares packages: {"declared", "key", "cached",
+    # "packages": [{name, version, sha256, url}], "hooks", "install_ms",
+    # "egress"}, or {"declared", "refused"}; None when it declares none.
+    dependencies: Optional[Dict[str, Any]]
     audit_ids: List[str]  # the audit records this request wrote
     timings: Timings  # how long warden took, and of that the sandbox
 
@@ -222,6 +226,7 @@ class SafetyAPI:
         limits: Optional[Mapping[str, Any]] = None,
         args: Optional[Sequence[str]] = None,
         files: Optional[Mapping[str, Union[str, bytes]]] = None,
+        dependencies: Optional[Sequence[str]] = None,
     ) -> ExecutionResult:
         """Assesses ``code``, decides, runs it in the sandbox when allowed, audits.
 
@@ -240,17 +245,28 @@ class SafetyAPI:
         the program leaves there come back in ``files`` (path, size, sha256,
         content_base64; :func:`warden.output_files` gives their bytes by path),
         those over the ``output_files`` and ``output_files_size`` limits in
-        ``files_skipped``. Blocks until the run ends.
+        ``files_skipped``. ``dependencies`` are packages the program needs
+        (PEP 508 by name, "requests>=2"), beside those of its PEP 723
+        ``# /// script`` block: the policy decides what may be installed, a
+        sandboxed install phase fetches them through warden's egress proxy (or
+        the cache has them), and the program runs with them read-only and no
+        network; ``dependencies`` in the result says what was installed.
+        Blocks until the run ends.
         """
         if stdin is not None and not isinstance(stdin, (str, bytes)):
             raise TypeError(f"stdin must be a str or bytes, not {type(stdin).__name__}")
         if isinstance(args, (str, bytes)) or not all(isinstance(a, str) for a in args or ()):
             raise TypeError("args must be a sequence of str (the program's sys.argv[1:])")
+        if isinstance(dependencies, (str, bytes)) or not all(
+            isinstance(d, str) for d in dependencies or ()
+        ):
+            raise TypeError('dependencies must be a sequence of str (["requests>=2"])')
         result = self._host.assess_and_execute(
             _text(code, "code"),  # empty: the core raises "Code cannot be empty"
             stdin=stdin if stdin is not None else "",
             args=list(args or ()),
             files=input_files(files),
+            dependencies=list(dependencies or ()),
             user=_text(user, "user"),
             confirmed=bool(confirm),
             override_blocked=bool(user_override),
