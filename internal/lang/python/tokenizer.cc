@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cstring>
 
 namespace warden::python {
 namespace {
@@ -11,15 +10,16 @@ namespace {
 struct ByteClasses {
   bool name_start[256] = {};
   bool name_char[256] = {};
-  bool string_start[256] = {};  // a quote or a string prefix letter
+  bool string_start[256] = {};   // a quote or a string prefix letter
+  bool string_prefix[256] = {};  // a string prefix letter
   constexpr ByteClasses() {
     for (int c = 0; c < 256; ++c) {
       bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
       name_start[c] = alpha || c == '_' || c >= 0x80;
       name_char[c] = name_start[c] || (c >= '0' && c <= '9');
     }
-    for (char c : std::string_view("'\"rRbBuUfF"))
-      string_start[static_cast<unsigned char>(c)] = true;
+    for (char c : std::string_view("rRbBuUfF")) string_prefix[static_cast<unsigned char>(c)] = true;
+    for (int c = 0; c < 256; ++c) string_start[c] = string_prefix[c] || c == '\'' || c == '"';
   }
 };
 constexpr ByteClasses kBytes;
@@ -256,8 +256,8 @@ class Lexer {
   bool string_start() {
     std::size_t p = pos_;
     std::string prefix;
-    while (p < src_.size() && prefix.size() < 3 && std::strchr("rRbBuUfF", src_[p]) != nullptr &&
-           src_[p] != '\0')
+    while (p < src_.size() && prefix.size() < 3 &&
+           kBytes.string_prefix[static_cast<unsigned char>(src_[p])])
       prefix.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(src_[p++]))));
     if (p >= src_.size() || (src_[p] != '\'' && src_[p] != '"')) return false;
     if (!prefix.empty()) {
