@@ -467,6 +467,18 @@ bool is_rule_name(std::string_view name) {
   return names.contains(name);
 }
 
+// Whether `function` is one of os's exec*, spawn* and posix_spawn* (or C's
+// execve): dispatched on the first byte, since it is asked of every name.
+bool is_exec_family(std::string_view function) {
+  if (function.empty()) return false;
+  switch (function[0]) {
+    case 'e': return function.starts_with("exec");
+    case 's': return function.starts_with("spawn");
+    case 'p': return function.starts_with("posix_spawn");
+    default: return false;
+  }
+}
+
 template <std::size_t N>
 bool contains_any(std::string_view text, const std::string_view (&words)[N]) {
   for (std::string_view word : words)
@@ -741,8 +753,10 @@ class Analyzer {
            t.text == op;
   }
   [[gnu::always_inline]] bool is_name(std::size_t i, std::string_view name) const {
-    return i < code_tokens_.size() && code_tokens_[i]->kind == TokenKind::kName &&
-           code_tokens_[i]->text == name;
+    if (i >= code_tokens_.size()) return false;
+    const Token& t = *code_tokens_[i];  // first byte first, as in is_op
+    return t.kind == TokenKind::kName && t.text.size() == name.size() && t.text[0] == name[0] &&
+           t.text == name;
   }
 
   // Adds a finding unless the rule was reported at that place already;
@@ -810,10 +824,7 @@ class Analyzer {
     std::string_view head = code_tokens_[i]->text;
     return (alias_shapes_.may_contain(head) && aliases_.find(head) != aliases_.end()) ||
            network_objects_.find(head) != network_objects_.end() || head == "__builtins__" ||
-           is_rule_name(code_tokens_[end - 1]->text) ||
-           code_tokens_[end - 1]->text.starts_with("exec") ||
-           code_tokens_[end - 1]->text.starts_with("spawn") ||
-           code_tokens_[end - 1]->text.starts_with("posix_spawn");
+           is_rule_name(code_tokens_[end - 1]->text) || is_exec_family(code_tokens_[end - 1]->text);
   }
 
   // Binds `name` to `value` (a module, a function) for resolve().
@@ -1778,8 +1789,7 @@ class Analyzer {
       function = q.substr(3);
     else if (q.starts_with(kNativeLibrary) && q.substr(kNativeLibrary.size()).starts_with("."))
       function = q.substr(kNativeLibrary.size() + 1);  // C's execve
-    return function.starts_with("exec") || function.starts_with("spawn") ||
-           function.starts_with("posix_spawn");
+    return is_exec_family(function);
   }
 
   // The names of `tables` and `extra` together, for one hash lookup.

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cstring>
 
 namespace warden::python {
 namespace {
@@ -11,15 +10,16 @@ namespace {
 struct ByteClasses {
   bool name_start[256] = {};
   bool name_char[256] = {};
-  bool string_start[256] = {};  // a quote or a string prefix letter
+  bool string_start[256] = {};   // a quote or a string prefix letter
+  bool string_prefix[256] = {};  // a string prefix letter
   constexpr ByteClasses() {
     for (int c = 0; c < 256; ++c) {
       bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
       name_start[c] = alpha || c == '_' || c >= 0x80;
       name_char[c] = name_start[c] || (c >= '0' && c <= '9');
     }
-    for (char c : std::string_view("'\"rRbBuUfF"))
-      string_start[static_cast<unsigned char>(c)] = true;
+    for (char c : std::string_view("rRbBuUfF")) string_prefix[static_cast<unsigned char>(c)] = true;
+    for (int c = 0; c < 256; ++c) string_start[c] = string_prefix[c] || c == '\'' || c == '"';
   }
 };
 constexpr ByteClasses kBytes;
@@ -120,8 +120,8 @@ class Lexer {
       if (c == '\n' || c == '\r') {
         std::size_t len = (c == '\r' && peek(1) == '\n') ? 2 : 1;
         bool logical = depth_ == 0 && !blank_line_;
-        tokens_.push_back({logical ? TokenKind::kNewline : TokenKind::kNl, src_.substr(pos_, len),
-                           line_, column_, in_fstring_});
+        tokens_.push_back({src_.substr(pos_, len), line_, column_,
+                           logical ? TokenKind::kNewline : TokenKind::kNl, in_fstring_});
         pos_ += len;
         newline();
         continue;
@@ -183,10 +183,10 @@ class Lexer {
     if (!in_fstring_) {
       if (!tokens_.empty() && tokens_.back().kind != TokenKind::kNewline &&
           tokens_.back().kind != TokenKind::kNl)
-        tokens_.push_back({TokenKind::kNewline, src_.substr(src_.size()), line_, column_, false});
+        tokens_.push_back({src_.substr(src_.size()), line_, column_, TokenKind::kNewline, false});
       while (indents_.size() > 1) {
         indents_.pop_back();
-        tokens_.push_back({TokenKind::kDedent, {}, line_, column_, false});
+        tokens_.push_back({{}, line_, column_, TokenKind::kDedent, false});
       }
     }
     return std::move(tokens_);
@@ -210,7 +210,7 @@ class Lexer {
   }
 
   Token& emit(TokenKind kind, std::size_t len) {
-    tokens_.push_back({kind, src_.substr(pos_, len), line_, column_, in_fstring_});
+    tokens_.push_back({src_.substr(pos_, len), line_, column_, kind, in_fstring_});
     if (kind != TokenKind::kComment && kind != TokenKind::kNewline && kind != TokenKind::kNl)
       blank_line_ = false;
     if (kind == TokenKind::kString || kind == TokenKind::kError) {
@@ -242,11 +242,11 @@ class Lexer {
     if (p >= src_.size() || src_[p] == '\n' || src_[p] == '\r' || src_[p] == '#') return false;
     if (width > indents_.back()) {
       indents_.push_back(width);
-      tokens_.push_back({TokenKind::kIndent, src_.substr(pos_, p - pos_), line_, column_, false});
+      tokens_.push_back({src_.substr(pos_, p - pos_), line_, column_, TokenKind::kIndent, false});
     } else {
       while (width < indents_.back() && indents_.size() > 1) {
         indents_.pop_back();
-        tokens_.push_back({TokenKind::kDedent, {}, line_, column_, false});
+        tokens_.push_back({{}, line_, column_, TokenKind::kDedent, false});
       }
     }
     return false;
@@ -256,8 +256,8 @@ class Lexer {
   bool string_start() {
     std::size_t p = pos_;
     std::string prefix;
-    while (p < src_.size() && prefix.size() < 3 && std::strchr("rRbBuUfF", src_[p]) != nullptr &&
-           src_[p] != '\0')
+    while (p < src_.size() && prefix.size() < 3 &&
+           kBytes.string_prefix[static_cast<unsigned char>(src_[p])])
       prefix.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(src_[p++]))));
     if (p >= src_.size() || (src_[p] != '\'' && src_[p] != '"')) return false;
     if (!prefix.empty()) {
