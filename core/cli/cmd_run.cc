@@ -184,6 +184,19 @@ void print_human(const nlohmann::json& r, const RunResult* exact, const std::str
             << format_size(l["file_size_bytes"].get<std::uint64_t>()) << ", output "
             << format_size(l["output_bytes"].get<std::uint64_t>()) << ", network "
             << text(r["network"]) << "\n";
+  if (const auto& deps = r["dependencies"]; deps.is_object() && deps.contains("packages")) {
+    std::cout << "packages:";
+    const char* separator = " ";
+    for (const auto& p : deps["packages"]) {
+      std::cout << separator << text(p["name"]) << " " << text(p["version"]);
+      separator = ", ";
+    }
+    if (deps["cached"].get<bool>())
+      std::cout << " (from the cache)\n";
+    else
+      std::cout << " (installed in " << static_cast<long>(deps["install_ms"].get<double>())
+                << " ms)\n";
+  }
   std::cout << "exit:     ";
   if (r["exit_code"].is_number()) std::cout << r["exit_code"];
   if (r["signal"].is_number()) std::cout << "signal " << r["signal"];

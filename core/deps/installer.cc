@@ -167,16 +167,40 @@ nlohmann::json packages_json(const std::vector<InstalledPackage>& packages) {
   return out;
 }
 
-// The cached set at `dir`, or nullopt when there is none (or it is not whole).
-std::optional<InstallResult> cached_set(const fs::path& dir, const std::string& key) {
-  std::ifstream in(dir / "manifest.json");
-  if (!in || !fs::is_directory(dir / "site")) return std::nullopt;
+// The cache (docs/dependencies.md, "The cache"): installed trees by the key
+// of the set pip resolved, and what each request key resolved to.
+fs::path set_folder(const fs::path& cache, const std::string& set) {
+  return cache / "sets" / set;
+}
+fs::path request_file(const fs::path& cache, const std::string& key) {
+  return cache / "requests" / (key + ".json");
+}
+
+// The key of a resolved set: the same distributions (name, version, wheel
+// hash) for the same backend are the same tree, whatever was asked.
+std::string set_key(const std::string& backend, const std::vector<InstalledPackage>& packages) {
+  nlohmann::json what = {{"format", kCacheFormat}, {"backend", backend}};
+  for (const auto& p : packages) what["packages"].push_back({p.name, p.version, p.sha256});
+  return sha256_hex(what.dump());
+}
+
+// What request `key` resolved to, when the cache has it whole.
+std::optional<InstallResult> cached_set(const fs::path& cache, const std::string& key) {
   try {
-    nlohmann::json m = nlohmann::json::parse(in);
-    if (m.at("format") != kCacheFormat || m.at("key") != key) return std::nullopt;
+    std::ifstream request_in(request_file(cache, key));
+    if (!request_in) return std::nullopt;
+    nlohmann::json request = nlohmann::json::parse(request_in);
+    if (request.at("format") != kCacheFormat || request.at("key") != key) return std::nullopt;
+    std::string set = request.at("set");
+    fs::path folder = set_folder(cache, set);
+    std::ifstream set_in(folder / "set.json");
+    if (!set_in || !fs::is_directory(folder / "site")) return std::nullopt;
+    nlohmann::json m = nlohmann::json::parse(set_in);
+    if (m.at("format") != kCacheFormat || m.at("set") != set) return std::nullopt;
     InstallResult r;
     r.key = key;
-    r.site_dir = dir / "site";
+    r.set = set;
+    r.site_dir = folder / "site";
     r.cached = true;
     for (const auto& p : m.at("packages"))
       r.packages.push_back({p.at("name"), p.at("version"), p.at("sha256"), p.at("url")});
@@ -184,6 +208,24 @@ std::optional<InstallResult> cached_set(const fs::path& dir, const std::string& 
     return r;
   } catch (const nlohmann::json::exception&) {
     return std::nullopt;
+  }
+}
+
+// Writes `json` to `path` through a file beside it renamed into place.
+void write_atomically(const fs::path& path, const nlohmann::json& json) {
+  fs::create_directories(path.parent_path());
+  fs::path aside = path.string() + ".tmp-" + random_suffix();
+  {
+    std::ofstream out(aside);
+    out << json.dump(2) << "\n";
+    out.flush();
+    if (!out)
+      throw Error(ErrorKind::kEnvironment, aside.string() + ": cannot write it (disk full?)");
+  }
+  if (::rename(aside.c_str(), path.c_str()) != 0) {
+    std::error_code ignored;
+    fs::remove(aside, ignored);
+    throw Error(ErrorKind::kEnvironment, path.string() + ": cannot write it");
   }
 }
 
@@ -309,8 +351,10 @@ nlohmann::json to_json(const egress::EgressDecision& d) {
 nlohmann::json InstallResult::to_json() const {
   nlohmann::json egress_json = nlohmann::json::array();
   for (const auto& d : egress) egress_json.push_back(deps::to_json(d));
-  return {{"key", key},     {"cached", cached},         {"packages", packages_json(packages)},
-          {"hooks", hooks}, {"install_ms", install_ms}, {"egress", egress_json}};
+  return {{"key", key},           {"set", set},
+          {"cached", cached},     {"packages", packages_json(packages)},
+          {"hooks", hooks},       {"install_ms", install_ms},
+          {"egress", egress_json}};
 }
 
 Installer::Installer(const DependenciesConfig& config) : config_(config) {}
@@ -350,8 +394,7 @@ InstallResult Installer::install(const InstallPlan& plan, const SandboxBackend& 
                                  const std::string& run_id,
                                  const std::function<bool()>& cancelled) const {
   std::string key = key_of(plan);
-  fs::path cache_dir = config_.cache / key;
-  if (std::optional<InstallResult> cached = cached_set(cache_dir, key)) {
+  if (std::optional<InstallResult> cached = cached_set(config_.cache, key)) {
     refuse_hooks(cached->hooks, plan.trust);
     return *cached;
   }
@@ -434,22 +477,36 @@ InstallResult Installer::install(const InstallPlan& plan, const SandboxBackend& 
     throw;
   }
 
-  // Into the cache: made aside, then renamed into place in one step.
-  fs::path staging = config_.cache / (".staging-" + key.substr(0, 16) + "-" + random_suffix());
-  write_tree(staging / "site", site);
-  nlohmann::json manifest = {
-      {"format", kCacheFormat},  {"key", key},
-      {"backend", plan.backend}, {"requirements", deps::to_json(plan.requirements)},
-      {"indexes", plan.indexes}, {"packages", packages_json(result.packages)},
-      {"hooks", result.hooks}};
-  std::ofstream(staging / "manifest.json") << manifest.dump(2) << "\n";
-  if (::rename(staging.c_str(), cache_dir.c_str()) != 0) {
-    fs::remove_all(staging, ec);  // another process kept the same set first
-    if (!cached_set(cache_dir, key))
-      throw Error(ErrorKind::kEnvironment,
-                  cache_dir.string() + ": cannot keep the installed set in the cache");
+  // Into the cache: the tree by the key of what pip resolved, made aside and
+  // renamed into place in one step, then what this request key resolved to.
+  result.set = set_key(plan.backend, result.packages);
+  fs::path folder = set_folder(config_.cache, result.set);
+  if (!fs::is_directory(folder / "site")) {
+    fs::create_directories(folder.parent_path(), ec);
+    fs::path staging =
+        folder.parent_path() / (".staging-" + result.set.substr(0, 16) + "-" + random_suffix());
+    write_tree(staging / "site", site);
+    write_atomically(staging / "set.json",
+                     nlohmann::json{{"format", kCacheFormat},
+                                    {"set", result.set},
+                                    {"backend", plan.backend},
+                                    {"packages", packages_json(result.packages)},
+                                    {"hooks", result.hooks}});
+    if (::rename(staging.c_str(), folder.c_str()) != 0)
+      fs::remove_all(staging, ec);  // another process kept the same set first
   }
-  result.site_dir = cache_dir / "site";
+  write_atomically(request_file(config_.cache, key),
+                   nlohmann::json{{"format", kCacheFormat},
+                                  {"key", key},
+                                  {"set", result.set},
+                                  {"requirements", deps::to_json(plan.requirements)},
+                                  {"indexes", plan.indexes},
+                                  {"packages", plan.packages}});
+  std::optional<InstallResult> kept = cached_set(config_.cache, key);
+  if (!kept)
+    throw Error(ErrorKind::kEnvironment,
+                folder.string() + ": cannot keep the installed set in the cache");
+  result.site_dir = kept->site_dir;
   result.install_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
   return result;

@@ -2,8 +2,8 @@
 // request's backend in a sandbox whose only way out is warden's egress proxy
 // (core/egress), installs the set the policy allowed into the sandbox's
 // scratch folder; the host checks what came back and keeps it in the cache,
-// one read-only folder per set, which later runs of any process reuse
-// without the network (docs/dependencies.md).
+// one read-only folder per resolved set, which later runs of any process
+// reuse without the network (docs/dependencies.md).
 //
 // Thread-safety: install() may be called from many threads and processes at
 // once; two that install the same set both install it and the first to
@@ -50,7 +50,8 @@ struct InstalledPackage {
 };
 
 struct InstallResult {
-  std::string key;                         // the set's cache key (hex)
+  std::string key;                         // the request's key: what was asked (hex)
+  std::string set;                         // the key of what pip resolved: the tree's (hex)
   std::filesystem::path site_dir;          // the installed tree, read-only, in the cache
   bool cached = false;                     // reused: no install phase, no network
   std::vector<InstalledPackage> packages;  // in name order
@@ -74,8 +75,9 @@ class Installer {
  public:
   explicit Installer(const DependenciesConfig& config);
 
-  // The cache key of `plan` on `backend`: the same requirements, indexes,
-  // hosts and allowed packages on the same backend are the same set.
+  // The request key of `plan`: the same requirements, indexes, hosts and
+  // allowed packages on the same backend resolve to the same set, which the
+  // cache remembers, so that a request seen before needs no network.
   static std::string key_of(const InstallPlan& plan);
 
   // The installed set of `plan`, from the cache or installed now on
