@@ -53,7 +53,7 @@ int main() {
   fs::path config = home.path / "warden.yaml";
   std::ofstream(config) << "log_level: warn\n"
                            "plugins: {directories: [" WARDEN_BINARY_DIR
-                           "/lib/warden]}\n"
+                           "/lib/warden/plugins]}\n"
                            "assessors: {enabled: [heuristics]}\n"
                            "backends: {enabled: [native]}\n"
                            "policies: {directory: " WARDEN_SOURCE_DIR

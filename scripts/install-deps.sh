@@ -13,8 +13,10 @@ packages=(
   libicu-dev
   # zlib: constants decoded as zlib.decompress would (internal/lang/python/payload.cc)
   zlib1g-dev
-  # the Python module and the tools' virtualenv
-  pybind11-dev python3-dev python3-venv python3-pip
+  # the Python module and the tools' virtualenv; pip's wheel for the install
+  # phase of programs that need packages (docs/dependencies.md), openssl for
+  # the certificates of the tests' package index
+  pybind11-dev python3-dev python3-venv python3-pip python3-pip-whl openssl
   # sandbox backends
   bubblewrap docker.io podman runc catatonit iptables uidmap slirp4netns fuse-overlayfs
 )

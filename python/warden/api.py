@@ -79,7 +79,7 @@ class ExecutionResult(TypedDict):
     # bytes by path: warden.output_files(result)); empty when nothing ran.
     files: List[OutputFile]
     files_skipped: List[SkippedFile]  # files it left that did not come back, and why
-    # For a program that declares packages: {"declared", "key", "cached",
+    # For a program that declares packages: {"declared", "key", "set", "cached",
     # "packages": [{name, version, sha256, url}], "hooks", "install_ms",
     # "egress"}, or {"declared", "refused"}; None when it declares none.
     dependencies: Optional[Dict[str, Any]]

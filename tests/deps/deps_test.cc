@@ -235,6 +235,16 @@ TEST_CASE("a PEP 723 program installs what the policy allows, runs with it, then
     CHECK(records_of(f.log(), warm.request_id, "egress").empty());
     CHECK(records_of(f.log(), warm.request_id, "dependencies")[0]["outcome"] == "cached");
     CHECK(warm.total_ms < cold.total_ms);
+
+    // Asked another way, resolved to the same distributions: one tree.
+    ExecutionRequest both = request(kDemo, backend);
+    both.dependencies = {"wardendep>=2"};
+    ExecutionResult same = host->assess_and_execute(both);
+    INFO(same.reason);
+    REQUIRE(same.decision == Outcome::kRan);
+    CHECK(same.dependencies["cached"] == false);
+    CHECK(same.dependencies["key"] != set["key"]);
+    CHECK(same.dependencies["set"] == set["set"]);
   });
 }
 

@@ -177,6 +177,7 @@ TEST_CASE("limits are validated and clamped to the ceilings") {
        {"return { backend = 'native', memory = -5 }",
         "return { backend = 'native', wall_time = 'soon' }", "return { backend = 'kubernetes' }",
         "return { backend = 'native', network = 'internet' }",
+        "return { backend = 'native', network = 'egress' }",  // the install phase's only
         "return { backend = 'native', pids = 0 }", "return { backend = 'native', bogus = 1 }"}) {
     INFO(body);
     write(body);
@@ -186,6 +187,61 @@ TEST_CASE("limits are validated and clamped to the ceilings") {
     REQUIRE(refused.stop);
     CHECK_FALSE(refused.stop->denied());
     CHECK_THAT(refused.stop->reason, Catch::Contains("in function 'limits'"));
+  }
+}
+
+TEST_CASE("dependencies() answers are validated; no function installs nothing") {
+  test::TempDir dir;
+  auto write = [&](const std::string& body) {
+    dir.write("policy.lua",
+              "function classify(a) return { level = 'LOW' } end\n"
+              "function trust(d, r) return 'trusted' end\n"
+              "function may_override(d, r) return false end\n"
+              "function limits(t, a, s) return { backend = 'native' } end\n" +
+                  body);
+  };
+  const nlohmann::json packages =
+      nlohmann::json::array({{{"name", "Requests"}, {"normalized", "requests"}}});
+  const nlohmann::json configured = {{"indexes", {"https://pypi.org/simple"}},
+                                     {"hosts", nlohmann::json::array()},
+                                     {"packages", {{"requests", ">=2"}}}};
+  auto decide = [&] {
+    PolicyEngine e(config_for(dir.path()), Limits{});
+    return e.session(sample_assessment({}), kRequest)
+        .dependencies(packages, TrustLevel::kStandard, configured);
+  };
+
+  write("");
+  CHECK_FALSE(decide().defined);
+
+  write(
+      "function dependencies(p, t, r, c)\n"
+      "  return { indexes = c.indexes, hosts = { 'files.pythonhosted.org' },\n"
+      "           packages = { Requests = '>= 2', Foo_Bar = '' } }\nend\n");
+  DependenciesDecision allowed = decide();
+  REQUIRE_FALSE(allowed.stop);
+  CHECK(allowed.indexes == std::vector<std::string>{"https://pypi.org/simple"});
+  CHECK(allowed.packages ==
+        std::map<std::string, std::string>{{"foo-bar", ""}, {"requests", ">=2"}});
+
+  write("function dependencies(p, t, r, c) return warden.deny('not ' .. t .. ' enough') end\n");
+  DependenciesDecision denied = decide();
+  REQUIRE(denied.stop);
+  CHECK(denied.stop->denied());
+  CHECK(denied.stop->reason == "not standard enough");
+
+  for (const char* answer :
+       {"'yes'", "{ indexes = {} }", "{ indexes = { 'ftp://x/simple' } }",
+        "{ indexes = c.indexes, packages = { requests = 'latest' } }",
+        "{ indexes = c.indexes, packages = { ['bad name!'] = '' } }",
+        "{ indexes = c.indexes, mirrors = {} }", "{ indexes = c.indexes, hosts = 'pypi.org' }"}) {
+    INFO(answer);
+    write(std::string("function dependencies(p, t, r, c) return ") + answer + " end\n");
+    DependenciesDecision failed = decide();
+    REQUIRE(failed.stop);
+    CHECK_FALSE(failed.stop->denied());
+    CHECK_THAT(failed.stop->reason, Catch::Contains("in function 'dependencies'"));
+    CHECK(failed.packages.empty());
   }
 }
 

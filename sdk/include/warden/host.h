@@ -114,7 +114,7 @@ struct ExecutionResult {
   Limits limits;              // the enforced limits
   NetworkMode network = NetworkMode::kNone;
   std::optional<RunResult> run;  // set when decision == kRan
-  // For a request that declares packages: {"declared", "key", "cached",
+  // For a request that declares packages: {"declared", "key", "set", "cached",
   // "packages": [{name, version, sha256, url}], "hooks", "install_ms",
   // "egress": [...]} once installed, {"declared", "refused"} when the install
   // was refused; null otherwise.
