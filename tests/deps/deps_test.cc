@@ -345,6 +345,26 @@ TEST_CASE("what the policy does not allow is refused with its reason, before or 
   });
 }
 
+TEST_CASE("warden run --with installs beside PEP 723, and bad requirements name the place") {
+  Fixture f;
+  fs::path program = f.dir.write("prog.py", "import wardendemo\nprint(wardendemo.greet())\n");
+  test::ProcessResult ran =
+      test::run_process({test::warden_binary(), "--config", f.config.string(), "run", "--json",
+                         "--with", "wardendemo", program.string()});
+  INFO(ran.err);
+  REQUIRE(ran.exit_code == 0);
+  nlohmann::json r = nlohmann::json::parse(ran.out);
+  CHECK(r["stdout"] == "hello from wardendemo 42\n");
+  CHECK(r["dependencies"]["packages"].size() == 2);
+
+  fs::path bad =
+      f.dir.write("bad.py", "# /// script\n# dependencies = [\n#   '-e .',\n# ]\n# ///\n");
+  test::ProcessResult refused = test::run_process(
+      {test::warden_binary(), "--config", f.config.string(), "run", bad.string()});
+  CHECK(refused.exit_code == 2);
+  CHECK_THAT(refused.err, Catch::Contains(bad.string() + ":3:") && Catch::Contains("pip options"));
+}
+
 // --------------------------------------------------- the phase from inside
 
 TEST_CASE("from inside the install phase only the allowed index is reachable") {
