@@ -147,6 +147,29 @@ TEST_CASE("an assessor from a shared object runs and outlives its catalog") {
   CHECK(assessor->probe().cache_key == "FIXME");
 }
 
+TEST_CASE("an assessor's findings cross the ABI as the JSON nlohmann would write") {
+  Finding plain;
+  plain.rule_id = "warden.exec-call";
+  plain.severity = Severity::kHigh;
+  plain.category = "code-execution";
+  plain.line = 3;
+  plain.column = -1;
+  plain.message = "exec of a constant";
+  plain.cwe = 95;
+  plain.source_line = "exec(code)";
+  Finding awkward = plain;
+  awkward.assessor = "quote \" backslash \\ tab \t nul " + std::string(1, '\0');
+  awkward.message = "UTF-8 \xc3\xa9, not UTF-8 \xff\xc3 and a control \x01";
+  awkward.source_line = "\x7f";
+  awkward.also_reported_by = {"bandit B102", "semgrep \"x\""};
+  for (const auto& findings : {std::vector<Finding>{}, std::vector<Finding>{plain, awkward}}) {
+    nlohmann::json expected{{"findings", findings}};
+    CHECK(nlohmann::json::parse(plugin_detail::findings_json(findings)) ==
+          nlohmann::json::parse(
+              expected.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
+  }
+}
+
 TEST_CASE("in-memory descriptors work without any shared object") {
   PluginCatalog catalog;
   catalog.add_descriptor(&kCounting);
