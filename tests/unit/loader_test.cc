@@ -147,6 +147,107 @@ TEST_CASE("an assessor from a shared object runs and outlives its catalog") {
   CHECK(assessor->probe().cache_key == "FIXME");
 }
 
+TEST_CASE("an assessor's findings cross the ABI as the JSON nlohmann would write") {
+  Finding plain;
+  plain.rule_id = "warden.exec-call";
+  plain.severity = Severity::kHigh;
+  plain.category = "code-execution";
+  plain.line = 3;
+  plain.column = -1;
+  plain.message = "exec of a constant";
+  plain.cwe = 95;
+  plain.source_line = "exec(code)";
+  Finding awkward = plain;
+  awkward.assessor = "quote \" backslash \\ tab \t nul " + std::string(1, '\0');
+  awkward.message = "UTF-8 \xc3\xa9, not UTF-8 \xff\xc3 and a control \x01";
+  awkward.source_line = "\x7f";
+  awkward.also_reported_by = {"bandit B102", "semgrep \"x\""};
+  for (const auto& findings : {std::vector<Finding>{}, std::vector<Finding>{plain, awkward}}) {
+    nlohmann::json expected{{"findings", findings}};
+    CHECK(nlohmann::json::parse(plugin_detail::findings_json(findings)) ==
+          nlohmann::json::parse(
+              expected.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
+  }
+}
+
+namespace {
+
+// read_findings() as it was before its SAX reader: through a document.
+std::vector<Finding> findings_by_document(const std::string& out) {
+  std::vector<Finding> findings;
+  try {
+    findings = nlohmann::json::parse(out).at("findings").get<std::vector<Finding>>();
+  } catch (const std::exception& e) {
+    throw PluginCallError(WARDEN_ERR_FAILED,
+                          std::string("assessor a returned malformed findings: ") + e.what());
+  }
+  for (auto& f : findings) f.assessor = "a";
+  return findings;
+}
+
+}  // namespace
+
+TEST_CASE("an assessor's answer is read as its document would be, errors and all") {
+  Finding plain;
+  plain.rule_id = "warden.exec-call";
+  plain.severity = Severity::kCritical;
+  plain.confidence = Confidence::kLow;
+  plain.line = 7;
+  plain.column = 2;
+  plain.message = "quote \" and \xc3\xa9 \\u escapes";
+  plain.source_line = "exec(x)  # \t";
+  Finding other = plain;
+  other.also_reported_by = {"bandit B102"};
+  const std::string sound[] = {
+      plugin_detail::findings_json({}),
+      plugin_detail::findings_json({plain, other}),
+      R"({"findings":[{"rule_id":"r","severity":"low"}]})",
+      R"( { "extra" : 1 , "findings" : [ {"severity":"high","rule_id":"r","line":4294967297,)"
+      R"("column":-3,"cwe":18446744073709551615,"unknown":[{"x":null}]} ] } )",
+      R"({"findings":[{"rule_id":"r","rule_id":"s","severity":"low","also_reported_by":["x"],)"
+      R"("also_reported_by":["y","z"],"line":2.5,"column":true}]})",
+      R"({"findings":[{"rule_id":"r","severity":"low"}],"findings":[]})",
+      R"({"findings":[{"rule_id":"\ud83d\ude00","severity":"info","confidence":"high"}]})",
+  };
+  for (const std::string& out : sound) {
+    INFO(out);
+    CHECK(read_findings("a", WARDEN_OK, out, "") == findings_by_document(out));
+  }
+  const std::string malformed[] = {
+      "",
+      "\xff\xfe garbage {not json\n",
+      "[]",
+      "{}",
+      R"({"findings":{}})",
+      R"({"findings":null})",
+      R"({"findings":[1]})",
+      R"({"findings":[[]]})",
+      R"({"findings":[{"severity":"low"}]})",
+      R"({"findings":[{"rule_id":"r"}]})",
+      R"({"findings":[{"rule_id":"r","severity":"dire"}]})",
+      R"({"findings":[{"rule_id":"r","severity":"low","confidence":"sure"}]})",
+      R"({"findings":[{"rule_id":"r","severity":"low","line":"3"}]})",
+      R"({"findings":[{"rule_id":"r","severity":"low","line":null}]})",
+      R"({"findings":[{"rule_id":7,"severity":"low"}]})",
+      R"({"findings":[{"rule_id":"r","severity":"low","also_reported_by":[1]}]})",
+      R"({"findings":[{"rule_id":"r","severity":"low","message":"\xff"}]})",
+      R"({"findings":[]} trailing)",
+      R"({"findings":[{"rule_id":"r","severity":"low"})",
+  };
+  for (const std::string& out : malformed) {
+    INFO(out);
+    std::string expected;
+    try {
+      findings_by_document(out);
+    } catch (const PluginCallError& e) {
+      expected = e.what();
+    }
+    REQUIRE_FALSE(expected.empty());
+    CHECK_THROWS_WITH(read_findings("a", WARDEN_OK, out, ""), expected);
+  }
+  CHECK_THROWS_WITH(read_findings("a", WARDEN_ERR_TIMEOUT, "", "too slow"), "too slow");
+}
+
 TEST_CASE("in-memory descriptors work without any shared object") {
   PluginCatalog catalog;
   catalog.add_descriptor(&kCounting);
