@@ -9,7 +9,8 @@
 //   3. A new program end to end with ALL shipped assessors (heuristics,
 //      bandit, semgrep) and the native backend: assess_and_execute of a few
 //      dozen distinct 30-line LOW programs, none cached (target: median at
-//      most 60 ms), with each assessor's own time.
+//      most 60 ms), with each assessor's own time; back to back, and one
+//      every 0.3 s as an assistant's programs come.
 //   4. The command line: `warden run prog.py` of a new program beside bare
 //      `python3 prog.py`, in one run, interleaved (target at most 0.5 s), and
 //      the same program run again by a new process (its assessments come from
@@ -19,6 +20,7 @@
 #include <warden/host.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -208,38 +210,50 @@ int main() {
   const std::string kAll = "[heuristics, bandit, semgrep]";
   {
     auto host = Host::open(write_config(all_dir, kAll).string());
-    std::printf(
-        "\nnew program end to end: assess_and_execute, heuristics + bandit + semgrep, native "
-        "backend\n");
-    std::vector<double> total, sandbox;
-    std::map<std::string, std::vector<double>> per_assessor;
-    constexpr int kWarmup = 3, kPrograms = 40;
-    for (int i = 0; i < kWarmup + kPrograms; ++i) {
-      ExecutionRequest request;
-      request.code = distinct_program(i);
-      ExecutionResult r = host->assess_and_execute(request);
-      bool fresh = true;
-      for (const auto& a : r.assessment["assessors"])
-        if (a["status"] != "ok" || a["cached"] == true) fresh = false;
-      if (r.decision != Outcome::kRan || !r.run || r.run->exit_code != 0 ||
-          r.level != RiskLevel::kLow || !fresh) {
-        std::fprintf(stderr, "program %d did not run cleanly and LOW with every assessor: %s\n", i,
-                     r.to_json().dump().c_str());
-        return 1;
+    int next_program = 0;
+    // `pause` before each request, untimed: an assistant's programs come
+    // seconds apart (the model writes them), which gives the Semgrep
+    // assessor's spare engine time to start; back to back, it has none.
+    auto measure = [&](const char* how, std::chrono::milliseconds pause) -> int {
+      std::printf(
+          "\nnew program end to end, %s: assess_and_execute, heuristics + bandit + semgrep, "
+          "native backend\n",
+          how);
+      std::vector<double> total, sandbox;
+      std::map<std::string, std::vector<double>> per_assessor;
+      constexpr int kWarmup = 3, kPrograms = 40;
+      for (int i = 0; i < kWarmup + kPrograms; ++i) {
+        std::this_thread::sleep_for(pause);
+        ExecutionRequest request;
+        request.code = distinct_program(next_program++);
+        ExecutionResult r = host->assess_and_execute(request);
+        bool fresh = true;
+        for (const auto& a : r.assessment["assessors"])
+          if (a["status"] != "ok" || a["cached"] == true) fresh = false;
+        if (r.decision != Outcome::kRan || !r.run || r.run->exit_code != 0 ||
+            r.level != RiskLevel::kLow || !fresh) {
+          std::fprintf(stderr, "program %d did not run cleanly and LOW with every assessor: %s\n",
+                       i, r.to_json().dump().c_str());
+          return 1;
+        }
+        if (i < kWarmup) continue;  // the first requests start the Bandit workers
+        total.push_back(r.total_ms * 1000);
+        sandbox.push_back(r.sandbox_ms * 1000);
+        for (const auto& a : r.assessment["assessors"])
+          per_assessor[a["name"]].push_back(a["duration_ms"].get<double>() * 1000);
       }
-      if (i < kWarmup) continue;  // the first requests start the Bandit workers
-      total.push_back(r.total_ms * 1000);
-      sandbox.push_back(r.sandbox_ms * 1000);
-      for (const auto& a : r.assessment["assessors"])
-        per_assessor[a["name"]].push_back(a["duration_ms"].get<double>() * 1000);
-    }
-    bench::Timing whole = summary(total);
-    bench::print_timing("whole request, a new program", whole);
-    bench::print_timing("of which the sandbox run", summary(sandbox));
-    for (const auto& [name, us] : per_assessor)
-      bench::print_timing("assessor " + name + " (own time, 1 ms steps)", summary(us));
-    std::printf("  %-44s %.1f ms  (target <= 60 ms: %s)\n", "new program end to end, median",
-                whole.median_us / 1000, whole.median_us <= 60'000 ? "met" : "NOT met");
+      bench::Timing whole = summary(total);
+      bench::print_timing("whole request, a new program", whole);
+      bench::print_timing("of which the sandbox run", summary(sandbox));
+      for (const auto& [name, us] : per_assessor)
+        bench::print_timing("assessor " + name + " (own time, 1 ms steps)", summary(us));
+      std::printf("  %-44s %.1f ms  (target <= 60 ms: %s)\n", "new program end to end, median",
+                  whole.median_us / 1000, whole.median_us <= 60'000 ? "met" : "NOT met");
+      return 0;
+    };
+    if (measure("back to back", std::chrono::milliseconds(0)) != 0 ||
+        measure("one every 0.3 s", std::chrono::milliseconds(300)) != 0)
+      return 1;
   }
 
   // 4. The command line, beside bare python, interleaved.

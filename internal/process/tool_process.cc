@@ -178,6 +178,11 @@ int ToolProcess::read_to_exit(Deadline deadline, std::string& out) {
   return status_;
 }
 
+bool ToolProcess::running() {
+  if (!reaped_ && ::waitpid(pid_, &status_, WNOHANG) == pid_) reaped_ = true;
+  return !reaped_;
+}
+
 std::string ToolProcess::stderr_tail() const {
   return stderr_tail_;
 }

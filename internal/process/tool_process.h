@@ -59,6 +59,8 @@ class ToolProcess {
   int read_to_exit(Deadline deadline, std::string& out);
   // The last few KiB the tool wrote to stderr, for error messages.
   std::string stderr_tail() const;
+  // Whether the tool has not exited yet (reaps it when it has).
+  bool running();
   // Kills the whole process group and reaps the child. Idempotent.
   void kill();
 

@@ -247,6 +247,69 @@ TEST_CASE("the semgrep plugin finds what the semgrep scan command finds, on ever
   CHECK(compared >= 30);
 }
 
+// This process's semgrep-core children waiting on a targets FIFO: the
+// plugin's spare engines.
+std::vector<pid_t> waiting_spares() {
+  std::vector<pid_t> found;
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    pid_t pid = std::atoi(e.path().filename().c_str());
+    if (pid <= 0) continue;
+    std::string stat = test::read_file(e.path() / "stat");
+    std::size_t after_name = stat.rfind(')');
+    if (after_name == std::string::npos) continue;
+    std::istringstream fields(stat.substr(after_name + 2));
+    std::string state;
+    pid_t parent = 0;
+    fields >> state >> parent;
+    std::string cmdline = test::read_file(e.path() / "cmdline");
+    std::size_t targets = cmdline.find(std::string("-targets") + '\0');
+    if (parent != ::getpid() || targets == std::string::npos) continue;
+    std::string fifo = cmdline.substr(targets + 9, cmdline.find('\0', targets + 9) - targets - 9);
+    struct stat st {};
+    if (::stat(fifo.c_str(), &st) == 0 && S_ISFIFO(st.st_mode)) found.push_back(pid);
+  }
+  return found;
+}
+
+TEST_CASE(
+    "the semgrep plugin's spare engines find what a fresh engine finds, and dead ones are "
+    "replaced") {
+  if (!tools_installed()) return;
+  auto cold = plugins("    semgrep: {spares: 0}");
+  auto warm = plugins("    semgrep: {spares: 2}");
+  auto findings_of = [](const Assessor& a, const std::string& code) {
+    std::set<std::pair<std::string, int>> out;
+    for (const auto& f : assess(a, code)) out.emplace(f.rule_id, f.line);
+    return out;
+  };
+  auto spares_ready = [] {
+    for (int i = 0; i < 100 && waiting_spares().size() < 2; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    return waiting_spares().size();
+  };
+  int compared = 0;
+  for (const auto& rule_dir :
+       fs::directory_iterator(fs::path(WARDEN_SOURCE_DIR) / "tests/tools/semgrep_cases")) {
+    std::string code = test::read_file(rule_dir.path() / "positive.py");
+    INFO(rule_dir.path());
+    REQUIRE(spares_ready() == 2);  // so that this request takes a spare
+    auto expected = findings_of(*cold->assessor("semgrep"), code);
+    CHECK_FALSE(expected.empty());
+    CHECK(findings_of(*warm->assessor("semgrep"), code) == expected);
+    ++compared;
+  }
+  CHECK(compared >= 15);
+
+  // Spares killed while they wait: the request runs its own engine, and the
+  // keeper starts new ones.
+  REQUIRE(spares_ready() == 2);
+  for (pid_t pid : waiting_spares()) ::kill(pid, SIGKILL);
+  const std::string code = "import os\nos.system('ls ' + input())\n";
+  CHECK(findings_of(*warm->assessor("semgrep"), code) ==
+        findings_of(*cold->assessor("semgrep"), code));
+  CHECK(spares_ready() == 2);
+}
+
 TEST_CASE("code semgrep cannot parse is a syntax-error finding on its line, not a failure") {
   if (!tools_installed()) return;
   auto set = plugins("    semgrep: {}");

@@ -12,17 +12,32 @@
 // `# nosemgrep` comment in the program does not hide a finding (the program
 // is untrusted; an attacker would write one), and rule ids are kept as written.
 // The source line is read from the program itself.
+//
+// Most of a call's ~85 ms is the engine's own start-up (one rule costs what
+// seventeen do), so the plugin keeps `spares` engines started ahead of the
+// requests: each has loaded the rules and waits, blocked opening its targets
+// file, a FIFO. A request writes its program beside it, puts the targets in
+// a regular file over the FIFO's name (the engine opens the file twice) and
+// writes them into the FIFO: the engine scans and exits, and a keeper thread
+// starts the next spare. A request that finds none ready runs the engine as
+// before. docs/performance.md has the figures.
+#include <fcntl.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <warden/plugin.h>
 
 #include <yaml-cpp/yaml.h>
 
+#include <condition_variable>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
+#include <thread>
 
 #include "process/tool_process.h"
 #include "shared/plugin_files.h"
@@ -103,14 +118,27 @@ class SemgrepAssessor {
         read.absolute_path("semgrep_core", fs::path(default_engine()).string(), "semgrep-core");
     rules_dir_ = read.absolute_path(
         "rules", (tools::plugin_data_directory("semgrep") / "rules").string(), "a rules folder");
+    spares_wanted_ = static_cast<std::size_t>(read.whole_number("spares", 1, 0, 8));
     read.finish();
     std::string scratch = (fs::temp_directory_path() / "warden-semgrep-XXXXXX").string();
     if (::mkdtemp(scratch.data()) == nullptr)
       throw PluginError(WARDEN_ERR_INTERNAL, std::string("semgrep: cannot make its home folder: ") +
                                                  std::strerror(errno));
     home_ = scratch;
+    // The spares' parent: PR_SET_PDEATHSIG ties each to the thread that
+    // started it, so one thread of the plugin's own lifetime starts them all.
+    if (spares_wanted_ > 0) keeper_ = std::thread([this] { keep_spares(); });
   }
   ~SemgrepAssessor() {
+    if (keeper_.joinable()) {
+      {
+        std::lock_guard lock(spares_mutex_);
+        stopping_ = true;
+      }
+      spares_changed_.notify_all();
+      keeper_.join();  // its spares die with it
+    }
+    spares_.clear();
     std::error_code ec;
     fs::remove_all(home_, ec);
   }
@@ -149,31 +177,22 @@ class SemgrepAssessor {
     } catch (const std::runtime_error& e) {
       throw PluginError(WARDEN_ERR_FAILED, e.what());
     }
-    ScratchDir scratch(home_);
     std::string name = fs::path(std::string(request.file_name)).filename().string();
     if (name.empty() || !name.ends_with(".py")) name = "main.py";
-    fs::path file = scratch.path() / name;
-    std::ofstream(file, std::ios::binary) << request.code;
-    // The engine's target list, as `semgrep scan` writes it.
-    nlohmann::json target =
-        nlohmann::json::array({"CodeTarget",
-                               {{"path", {{"fpath", file.string()}, {"ppath", "/" + name}}},
-                                {"analyzer", "python"},
-                                {"products", nlohmann::json::array({"sast"})}}});
-    nlohmann::json targets = nlohmann::json::array({"Targets", nlohmann::json::array({target})});
-    fs::path targets_file = scratch.path() / "targets.json";
-    std::ofstream(targets_file, std::ios::binary) << targets.dump();
     std::string out;
     int status = 0;
     std::string stderr_tail;
     try {
-      ToolProcess run({engine_.string(), "-json", "-rules", rules.file.string(), "-targets",
-                       targets_file.string(), "-timeout", "0", "-timeout_threshold", "3",
-                       "-max_memory", "0", "-fast"},
-                      environment(), scratch.path().string());
-      run.close_stdin();
-      status = run.read_to_exit(request.deadline, out);
-      stderr_tail = run.stderr_tail();
+      std::optional<Spare> spare = take_spare(rules.file);
+      if (!spare || !hand_over(*spare, name, request.code, request.deadline)) {
+        spare = start_engine(rules.file);  // none ready, or it died: this request's own
+        if (!hand_over(*spare, name, request.code, request.deadline) && spare->process->running())
+          throw PluginError(WARDEN_ERR_TIMEOUT,
+                            "semgrep: the engine did not take the program before the deadline");
+      }
+      // An engine that exited without reading the program says why below.
+      status = spare->process->read_to_exit(request.deadline, out);
+      stderr_tail = spare->process->stderr_tail();
     } catch (const ToolFailure& e) {
       throw PluginError(
           e.kind() == ToolFailure::Kind::kTimeout ? WARDEN_ERR_TIMEOUT : WARDEN_ERR_FAILED,
@@ -228,6 +247,107 @@ class SemgrepAssessor {
     fs::path file;  // every rule of the folder, in one file for the engine
     std::string sha256;
   };
+
+  // An engine started for one scan, in a folder of its own whose targets
+  // file is a FIFO it waits on.
+  struct Spare {
+    std::unique_ptr<ScratchDir> dir;
+    std::unique_ptr<ToolProcess> process;
+    fs::path rules;  // the rules file it loaded
+    fs::path targets() const { return dir->path() / "targets.json"; }
+  };
+
+  // Starts the engine on `rules`, waiting for its targets. Throws ToolFailure
+  // or PluginError.
+  Spare start_engine(const fs::path& rules) {
+    Spare spare{std::make_unique<ScratchDir>(home_), nullptr, rules};
+    if (::mkfifo(spare.targets().c_str(), 0600) != 0)
+      throw PluginError(WARDEN_ERR_INTERNAL,
+                        "semgrep: cannot make a FIFO in " + spare.dir->path().string());
+    spare.process = std::make_unique<ToolProcess>(
+        std::vector<std::string>{engine_.string(), "-json", "-rules", rules.string(), "-targets",
+                                 spare.targets().string(), "-timeout", "0", "-timeout_threshold",
+                                 "3", "-max_memory", "0", "-fast"},
+        environment(), spare.dir->path().string());
+    spare.process->close_stdin();
+    return spare;
+  }
+
+  // Gives `spare` the program to scan: writes it beside the engine, then the
+  // targets (as `semgrep scan` writes them) into the FIFO it waits on, once
+  // the engine is there (it is still starting, or loading the rules, when the
+  // spare is young). False when the engine does not come to read them
+  // before `deadline` (it died): the spare is useless.
+  bool hand_over(Spare& spare, const std::string& name, std::string_view code,
+                 tools::Deadline deadline) {
+    fs::path file = spare.dir->path() / name;
+    std::ofstream(file, std::ios::binary) << code;
+    nlohmann::json target =
+        nlohmann::json::array({"CodeTarget",
+                               {{"path", {{"fpath", file.string()}, {"ppath", "/" + name}}},
+                                {"analyzer", "python"},
+                                {"products", nlohmann::json::array({"sast"})}}});
+    std::string targets =
+        nlohmann::json::array({"Targets", nlohmann::json::array({target})}).dump();
+    // The engine reads the targets file twice: the second time it finds
+    // this regular file, put over the FIFO's name before the first read ends.
+    fs::path again = spare.dir->path() / "targets.again";
+    std::ofstream(again, std::ios::binary) << targets;
+    int fd = -1;
+    while ((fd = ::open(spare.targets().c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC)) < 0) {
+      if (errno != ENXIO || std::chrono::steady_clock::now() > deadline ||
+          !spare.process->running())
+        return false;
+      ::usleep(500);  // not at its open() yet
+    }
+    std::error_code ec;
+    fs::rename(again, spare.targets(), ec);
+    bool written =
+        !ec && ::write(fd, targets.data(), targets.size()) == static_cast<ssize_t>(targets.size());
+    ::close(fd);
+    return written;
+  }
+
+  // A spare that loaded `rules` and is alive, if one is ready; the keeper
+  // starts others.
+  std::optional<Spare> take_spare(const fs::path& rules) {
+    std::unique_lock lock(spares_mutex_);
+    std::optional<Spare> taken;
+    while (!spares_.empty() && !taken) {
+      Spare& front = spares_.front();
+      if (front.rules == rules && front.process->running()) taken = std::move(front);
+      spares_.pop_front();  // one that died or loaded other rules is no use any more
+    }
+    lock.unlock();
+    spares_changed_.notify_all();
+    return taken;
+  }
+
+  // The keeper thread: keeps `spares_wanted_` engines waiting.
+  void keep_spares() {
+    std::unique_lock lock(spares_mutex_);
+    while (!stopping_) {
+      if (spares_.size() >= spares_wanted_ || spare_failed_) {
+        spares_changed_.wait(lock);
+        spare_failed_ = false;  // a request came: try again
+        continue;
+      }
+      lock.unlock();
+      std::optional<Spare> spare;
+      try {
+        spare = start_engine(current_rules().file);
+      } catch (const std::exception&) {
+        // No spare now (rules or engine broken): requests run the engine
+        // themselves and say why.
+      }
+      lock.lock();
+      if (spare)
+        spares_.push_back(std::move(*spare));
+      else
+        spare_failed_ = true;
+    }
+    spares_.clear();  // on this thread, whose end would kill them anyway
+  }
 
   // The rules folder's files as one YAML file in our home, written again only
   // when their text changes (each version under a name of its own, so a
@@ -336,6 +456,13 @@ class SemgrepAssessor {
   std::mutex version_mutex_;
   std::string version_;  // cached answer of `semgrep-core -version`
   fs::file_time_type version_stamp_;
+  std::size_t spares_wanted_ = 1;
+  std::mutex spares_mutex_;
+  std::condition_variable spares_changed_;
+  std::deque<Spare> spares_;
+  bool stopping_ = false;
+  bool spare_failed_ = false;
+  std::thread keeper_;  // last: it starts after every member it uses
 };
 
 }  // namespace warden::semgrep
