@@ -138,14 +138,25 @@ bool is_hook(const std::string& path) {
   return path.ends_with(".pth") || path == "sitecustomize.py" || path == "usercustomize.py";
 }
 
+// Makes `dir` and the missing folders above it up to `top`, each 0755 whatever the
+// umask: sandboxes read the tree as another user.
+void make_folders(const fs::path& top, const fs::path& dir) {
+  if (dir == top || fs::is_directory(dir)) return;
+  make_folders(top, dir.parent_path());
+  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
+    throw Error(ErrorKind::kEnvironment, dir.string() + ": cannot make it");
+  ::chmod(dir.c_str(), 0755);
+}
+
 // Writes `files` under `dir` (made here): folders 0755, files 0644.
 void write_tree(const fs::path& dir, const std::vector<RunFile>& files) {
-  fs::create_directories(dir);
+  make_folders(dir.root_path(), dir);
   for (const RunFile& f : files) {
     fs::path target = dir / f.path;
-    fs::create_directories(target.parent_path());
+    make_folders(dir, target.parent_path());
     int fd = ::open(target.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0) throw Error(ErrorKind::kEnvironment, target.string() + ": cannot write it");
+    ::fchmod(fd, 0644);
     std::size_t done = 0;
     while (done < f.content.size()) {
       ssize_t n = ::write(fd, f.content.data() + done, f.content.size() - done);
@@ -485,13 +496,18 @@ InstallResult Installer::install(const InstallPlan& plan, const SandboxBackend& 
     fs::create_directories(folder.parent_path(), ec);
     fs::path staging =
         folder.parent_path() / (".staging-" + result.set.substr(0, 16) + "-" + random_suffix());
-    write_tree(staging / "site", site);
-    write_atomically(staging / "set.json",
-                     nlohmann::json{{"format", kCacheFormat},
-                                    {"set", result.set},
-                                    {"backend", plan.backend},
-                                    {"packages", packages_json(result.packages)},
-                                    {"hooks", result.hooks}});
+    try {
+      write_tree(staging / "site", site);
+      write_atomically(staging / "set.json",
+                       nlohmann::json{{"format", kCacheFormat},
+                                      {"set", result.set},
+                                      {"backend", plan.backend},
+                                      {"packages", packages_json(result.packages)},
+                                      {"hooks", result.hooks}});
+    } catch (...) {
+      fs::remove_all(staging, ec);  // nothing half-written stays in the cache
+      throw;
+    }
     if (::rename(staging.c_str(), folder.c_str()) != 0)
       fs::remove_all(staging, ec);  // another process kept the same set first
   }
