@@ -184,6 +184,9 @@ class RunOutput(TypedDict):
     resource_usage: Optional[Dict[str, int]]
     files: List[FileOutput]  # in path order; empty when nothing ran
     files_skipped: List[SkippedOutput]  # over the output_files or output_files_size limit, ...
+    # What a program that declares packages (PEP 723) got: key, set, cached, packages (name,
+    # version, sha256, url), hooks, install_ms, egress; or refused. None when it declares none.
+    dependencies: Optional[Dict[str, Any]]
     request_id: str
     audit_ids: List[str]
 
@@ -451,7 +454,10 @@ def build_server(
         files (text) and files_base64 (binary), read-only there. The files it leaves there
         come back: each in the result's files (path, size, sha256, mime_type), images (PNG,
         JPEG, GIF, WEBP) also as image content, UTF-8 text up to 64 KiB also as an embedded
-        text resource; files over the output limits are listed in files_skipped."""
+        text resource; files over the output limits are listed in files_skipped. A program
+        that needs packages declares them in PEP 723 inline metadata at its top
+        ("# /// script", "# dependencies = ['requests>=2']", "# ///"): warden's policy
+        decides what may be installed, and the result's dependencies says what was."""
         confirm = False
         user_override = False
         explanation: Optional[str] = None
@@ -529,6 +535,7 @@ def build_server(
                 SkippedOutput(path=f["path"], size=f["size"], reason=f["reason"])
                 for f in r["files_skipped"]
             ],
+            dependencies=r.get("dependencies"),
             request_id=r["request_id"],
             audit_ids=r["audit_ids"],
         )
