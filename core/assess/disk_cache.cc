@@ -13,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common/files.h"
 #include "common/text.h"
 
 namespace warden {
@@ -48,16 +49,6 @@ bool read_whole(const fs::path& path, std::uint64_t limit, std::string& out, int
   }
   out.resize(done);  // shorter than fstat said: caught by the length check
   ::close(fd);
-  return true;
-}
-
-bool write_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
   return true;
 }
 

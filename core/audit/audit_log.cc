@@ -11,46 +11,20 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
-#include <random>
 #include <sstream>
 
 #include "audit/audit_reader.h"
 #include "audit/log_format.h"
 #include "audit/retention.h"
+#include "common/files.h"
 #include "common/text.h"
 
 namespace warden::audit {
 namespace fs = std::filesystem;
 namespace {
 
-std::string random_id() {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  char id[17];
-  std::snprintf(id, sizeof id, "%016llx", static_cast<unsigned long long>(rng()));
-  return id;
-}
-
 std::string errno_text(const std::string& what) {
   return what + ": " + std::strerror(errno);
-}
-
-void sync_directory(const fs::path& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) throw Error(ErrorKind::kEnvironment, errno_text("cannot open " + dir.string()));
-  int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) throw Error(ErrorKind::kEnvironment, errno_text("fsync of " + dir.string()));
-}
-
-bool write_all(int fd, const std::string& bytes) {
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    done += static_cast<std::size_t>(n);
-  }
-  return true;
 }
 
 std::string damaged_advice() {
@@ -303,7 +277,7 @@ std::optional<nlohmann::json> AuditLog::catch_up() {
 
 AuditLog::Pending AuditLog::internal_record(const char* record_kind,
                                             const nlohmann::json& data) const {
-  return {0, random_id(), utc_timestamp(), nlohmann::json(record_kind).dump(),
+  return {0, random_hex_id(), utc_timestamp(), nlohmann::json(record_kind).dump(),
           data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)};
 }
 
@@ -407,7 +381,7 @@ QueuedRecord AuditLog::enqueue_record(const std::string& kind, nlohmann::json da
                                       bool wants_index) {
   Pending record{
       0,
-      random_id(),
+      random_hex_id(),
       utc_timestamp(),
       nlohmann::json(kind).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
       redacted(std::move(data)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
@@ -557,25 +531,7 @@ void AuditLog::flusher_loop() {
 }
 
 void AuditLog::write_atomically(const char* name, const std::string& content) {
-  // A temporary name of this writer's own: another process or AuditLog on the
-  // same folder writing its checkpoint at the same moment must not rename ours
-  // away, nor we theirs.
-  std::string tmp_name = (config_.directory / (std::string(name) + ".tmp-XXXXXX")).string();
-  int fd = ::mkostemp(tmp_name.data(), O_CLOEXEC);
-  fs::path tmp = tmp_name;
-  fs::path final_path = config_.directory / name;
-  bool ok = fd >= 0 && ::fchmod(fd, 0644) == 0 && write_all(fd, content) && ::fsync(fd) == 0;
-  std::string why = ok ? "" : errno_text("cannot write " + tmp.string());
-  if (fd >= 0) ::close(fd);
-  if (ok && ::rename(tmp.c_str(), final_path.c_str()) != 0) {
-    ok = false;
-    why = errno_text("cannot rename " + tmp.string());
-  }
-  if (!ok) {
-    ::unlink(tmp.c_str());
-    throw Error(ErrorKind::kEnvironment, why);
-  }
-  sync_directory(config_.directory);
+  write_file_atomically(config_.directory / name, content);
 }
 
 void AuditLog::write_checkpoint(std::uint64_t size, const Hash& root) {

@@ -8,6 +8,7 @@
 #include <ctime>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <sstream>
 
 namespace warden {
@@ -74,6 +75,13 @@ std::string utc_timestamp(int hours_ago) {
   char out[48];
   std::snprintf(out, sizeof out, "%s.%03dZ", date, static_cast<int>(ms));
   return out;
+}
+
+std::string random_hex_id() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  char id[17];
+  std::snprintf(id, sizeof id, "%016llx", static_cast<unsigned long long>(rng()));
+  return id;
 }
 
 std::optional<std::string> read_whole_file(const std::filesystem::path& path) {

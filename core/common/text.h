@@ -28,6 +28,10 @@ std::string utc_timestamp(int hours_ago = 0);
 // replacement as print_json's). Sets `replaced` to whether any byte was.
 std::string valid_utf8(std::string_view bytes, bool& replaced);
 
+// 16 random lower-case hex digits (64 bits of a per-thread generator): record
+// and request ids, names of temporary files.
+std::string random_hex_id();
+
 // The whole file, or nullopt when it cannot be read.
 std::optional<std::string> read_whole_file(const std::filesystem::path& path);
 
