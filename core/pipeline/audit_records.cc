@@ -145,12 +145,7 @@ nlohmann::json run_not_finished(const std::string& backend, bool cancelled,
 }
 
 nlohmann::json violations(const Decision& d, const RunResult& run) {
-  nlohmann::json reached = nlohmann::json::array();
-  if (run.timed_out) reached.push_back("wall_time");
-  if (run.cpu_time_exceeded) reached.push_back("cpu_time");
-  if (run.oom_killed) reached.push_back("memory");
-  if (run.output_truncated) reached.push_back("output");
-  for (const auto& hit : run.limits_hit) reached.push_back(hit);
+  std::vector<std::string> reached = limits_reached(run);
   if (reached.empty()) return nullptr;
   return {{"violations", reached},
           {"backend", d.backend},

@@ -24,7 +24,6 @@ using namespace warden;
 using abuse::check_not_reached;
 using abuse::check_reached;
 using abuse::for_each_backend;
-using abuse::limits_reached;
 using abuse::run;
 using abuse::short_spec;
 

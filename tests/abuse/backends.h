@@ -5,7 +5,6 @@
 #pragma once
 
 #include <functional>
-#include <set>
 #include <string>
 #include <string_view>
 
@@ -25,13 +24,9 @@ RunSpec short_spec();
 RunResult run(const SandboxBackend& backend, const RunSpec& spec, std::string_view code,
               std::string_view stdin_data = "");
 
-// The limits a result says the run reached, by their names in the policy's
-// limits: "wall_time" (timed_out), "cpu_time" (cpu_time_exceeded), "memory"
-// (oom_killed), "output" (output_truncated), and those of limits_hit ("pids",
-// "file_size"). Every backend must say the same of the same program
-// (docs/sandboxes.md, "What a RunResult says").
-std::set<std::string> limits_reached(const RunResult& r);
-// Checks that the result says the run reached `limit`, or did not.
+// Checks that the result says the run reached `limit` (warden::limits_reached
+// names them), or did not. Every backend must say the same of the same
+// program (docs/sandboxes.md, "What a RunResult says").
 void check_reached(const RunResult& r, const std::string& limit);
 void check_not_reached(const RunResult& r, const std::string& limit);
 

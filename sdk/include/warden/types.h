@@ -466,6 +466,20 @@ struct RunResult {
   std::vector<SkippedFile> files_skipped;
 };
 
+// The limits a result says the run reached, by their names in the policy's
+// limits: "wall_time" (timed_out), "cpu_time" (cpu_time_exceeded), "memory"
+// (oom_killed), "output" (output_truncated), then those of limits_hit
+// ("pids", "file_size", "output_files"). Empty when it reached none.
+inline std::vector<std::string> limits_reached(const RunResult& r) {
+  std::vector<std::string> reached;
+  if (r.timed_out) reached.push_back("wall_time");
+  if (r.cpu_time_exceeded) reached.push_back("cpu_time");
+  if (r.oom_killed) reached.push_back("memory");
+  if (r.output_truncated) reached.push_back("output");
+  reached.insert(reached.end(), r.limits_hit.begin(), r.limits_hit.end());
+  return reached;
+}
+
 inline void to_json(nlohmann::json& j, const RunResult& r) {
   j = nlohmann::json{{"exit_code", r.exit_code ? nlohmann::json(*r.exit_code) : nullptr},
                      {"signal", r.signal ? nlohmann::json(*r.signal) : nullptr},
