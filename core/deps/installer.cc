@@ -12,6 +12,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/files.h"
 #include "common/text.h"
 
 namespace warden::deps {
@@ -100,13 +101,6 @@ sys.exit(status)
 
 constexpr int kCacheFormat = 1;
 
-std::string random_suffix() {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  char text[17];
-  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(rng()));
-  return text;
-}
-
 // "host" or "host:port" (default `port`) into the proxy's rules.
 void allow_host(egress::EgressRules& rules, const std::string& entry, std::uint16_t port) {
   std::string host = entry;
@@ -124,12 +118,11 @@ void allow_host(egress::EgressRules& rules, const std::string& entry, std::uint1
   rules.hosts[host].insert(port);
 }
 
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(ErrorKind::kEnvironment, path.string() + ": cannot read it");
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
+// The whole file at `path`; throws Error(kEnvironment) naming it.
+std::string readable(const fs::path& path) {
+  std::optional<std::string> content = read_whole_file(path);
+  if (!content) throw Error(ErrorKind::kEnvironment, path.string() + ": cannot read it");
+  return *std::move(content);
 }
 
 // Python runs these by itself when the folder is on its path.
@@ -157,17 +150,10 @@ void write_tree(const fs::path& dir, const std::vector<RunFile>& files) {
     int fd = ::open(target.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0) throw Error(ErrorKind::kEnvironment, target.string() + ": cannot write it");
     ::fchmod(fd, 0644);
-    std::size_t done = 0;
-    while (done < f.content.size()) {
-      ssize_t n = ::write(fd, f.content.data() + done, f.content.size() - done);
-      if (n <= 0) {
-        ::close(fd);
-        throw Error(ErrorKind::kEnvironment, target.string() + ": cannot write it (disk full?)");
-      }
-      done += static_cast<std::size_t>(n);
-    }
-    ::fsync(fd);
+    bool written = write_all(fd, f.content) && ::fsync(fd) == 0;
     ::close(fd);
+    if (!written)
+      throw Error(ErrorKind::kEnvironment, target.string() + ": cannot write it (disk full?)");
   }
 }
 
@@ -219,24 +205,6 @@ std::optional<InstallResult> cached_set(const fs::path& cache, const std::string
     return r;
   } catch (const nlohmann::json::exception&) {
     return std::nullopt;
-  }
-}
-
-// Writes `json` to `path` through a file beside it renamed into place.
-void write_atomically(const fs::path& path, const nlohmann::json& json) {
-  fs::create_directories(path.parent_path());
-  fs::path aside = path.string() + ".tmp-" + random_suffix();
-  {
-    std::ofstream out(aside);
-    out << json.dump(2) << "\n";
-    out.flush();
-    if (!out)
-      throw Error(ErrorKind::kEnvironment, aside.string() + ": cannot write it (disk full?)");
-  }
-  if (::rename(aside.c_str(), path.c_str()) != 0) {
-    std::error_code ignored;
-    fs::remove(aside, ignored);
-    throw Error(ErrorKind::kEnvironment, path.string() + ": cannot write it");
   }
 }
 
@@ -424,8 +392,8 @@ InstallResult Installer::install(const InstallPlan& plan, const SandboxBackend& 
   program_plan["constraints"] = nlohmann::json::array();
   for (const auto& [name, specifier] : plan.packages)
     if (!specifier.empty()) program_plan["constraints"].push_back(name + specifier);
-  std::vector<RunFile> inputs = {{"pip.whl", read_file(pip_wheel()), ""}};
-  if (!config_.ca_file.empty()) inputs.push_back({"ca.pem", read_file(config_.ca_file), ""});
+  std::vector<RunFile> inputs = {{"pip.whl", readable(pip_wheel()), ""}};
+  if (!config_.ca_file.empty()) inputs.push_back({"ca.pem", readable(config_.ca_file), ""});
 
   RunResult run;
   std::vector<egress::EgressDecision> decisions;
@@ -442,13 +410,10 @@ InstallResult Installer::install(const InstallPlan& plan, const SandboxBackend& 
     refused.egress = decisions;
     throw refused;
   };
-  if (run.timed_out || run.oom_killed || run.cpu_time_exceeded || !run.limits_hit.empty() ||
-      !run.files_skipped.empty()) {
-    std::string hit = run.timed_out           ? "wall_time"
-                      : run.oom_killed        ? "memory"
-                      : run.cpu_time_exceeded ? "cpu_time"
-                                              : "";
-    for (const auto& l : run.limits_hit) hit += (hit.empty() ? "" : ", ") + l;
+  if (std::vector<std::string> reached = limits_reached(run);
+      !reached.empty() || !run.files_skipped.empty()) {
+    std::string hit;
+    for (const auto& l : reached) hit += (hit.empty() ? "" : ", ") + l;
     refuse("the install phase reached its limits (" + (hit.empty() ? "files" : hit) +
            "; dependencies.install_limits)");
   }
@@ -495,15 +460,15 @@ InstallResult Installer::install(const InstallPlan& plan, const SandboxBackend& 
   if (!fs::is_directory(folder / "site")) {
     fs::create_directories(folder.parent_path(), ec);
     fs::path staging =
-        folder.parent_path() / (".staging-" + result.set.substr(0, 16) + "-" + random_suffix());
+        folder.parent_path() / (".staging-" + result.set.substr(0, 16) + "-" + random_hex_id());
     try {
       write_tree(staging / "site", site);
-      write_atomically(staging / "set.json",
-                       nlohmann::json{{"format", kCacheFormat},
-                                      {"set", result.set},
-                                      {"backend", plan.backend},
-                                      {"packages", packages_json(result.packages)},
-                                      {"hooks", result.hooks}});
+      nlohmann::json set = {{"format", kCacheFormat},
+                            {"set", result.set},
+                            {"backend", plan.backend},
+                            {"packages", packages_json(result.packages)},
+                            {"hooks", result.hooks}};
+      write_file_atomically(staging / "set.json", set.dump(2) + "\n");
     } catch (...) {
       fs::remove_all(staging, ec);  // nothing half-written stays in the cache
       throw;
@@ -511,13 +476,12 @@ InstallResult Installer::install(const InstallPlan& plan, const SandboxBackend& 
     if (::rename(staging.c_str(), folder.c_str()) != 0)
       fs::remove_all(staging, ec);  // another process kept the same set first
   }
-  write_atomically(request_file(config_.cache, key),
-                   nlohmann::json{{"format", kCacheFormat},
-                                  {"key", key},
-                                  {"set", result.set},
-                                  {"requirements", deps::to_json(plan.requirements)},
-                                  {"indexes", plan.indexes},
-                                  {"packages", plan.packages}});
+  fs::create_directories(request_file(config_.cache, key).parent_path(), ec);
+  nlohmann::json resolved = {
+      {"format", kCacheFormat},  {"key", key},
+      {"set", result.set},       {"requirements", deps::to_json(plan.requirements)},
+      {"indexes", plan.indexes}, {"packages", plan.packages}};
+  write_file_atomically(request_file(config_.cache, key), resolved.dump(2) + "\n");
   std::optional<InstallResult> kept = cached_set(config_.cache, key);
   if (!kept)
     throw Error(ErrorKind::kEnvironment,

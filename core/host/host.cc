@@ -9,7 +9,6 @@
 #include <fstream>
 #include <mutex>
 #include <optional>
-#include <random>
 
 #include "alert/alerter.h"
 #include "assess/assessment.h"
@@ -40,10 +39,7 @@ namespace {
 namespace kind = audit::kind;
 
 std::string new_request_id() {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  char id[20];
-  std::snprintf(id, sizeof id, "r-%016llx", static_cast<unsigned long long>(rng()));
-  return id;
+  return "r-" + random_hex_id();
 }
 
 double milliseconds_since(std::chrono::steady_clock::time_point start) {
@@ -411,9 +407,7 @@ class HostImpl final : public Host {
                                             config_.backends.default_backend, request.backend);
             },
             declared,
-            {{"indexes", config_.dependencies.indexes},
-             {"hosts", config_.dependencies.hosts},
-             {"packages", config_.dependencies.packages}}};
+            configured_dependencies_};
   }
 
   // The packages the request declares; throws kInvalidInput naming the line
@@ -438,6 +432,10 @@ class HostImpl final : public Host {
   std::unique_ptr<audit::AuditLog> audit_;
   std::unique_ptr<alert::Alerter> alerter_;  // none when no alert sink is enabled
   deps::Installer installer_{config_.dependencies};
+  // warden.yaml's dependencies section as the policy's dependencies() sees it.
+  const nlohmann::json configured_dependencies_ = {{"indexes", config_.dependencies.indexes},
+                                                   {"hosts", config_.dependencies.hosts},
+                                                   {"packages", config_.dependencies.packages}};
   std::mutex damage_mutex_;
   std::string damage_alerted_;  // the audit damage alerted last
 };

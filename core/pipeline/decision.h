@@ -53,7 +53,7 @@ struct DecisionInputs {
   // The packages the request declares (deps::declared_dependencies) and the
   // dependencies section of warden.yaml as dependencies() receives it.
   const std::vector<deps::Requirement>& dependencies;
-  nlohmann::json configured_dependencies;
+  const nlohmann::json& configured_dependencies;
 };
 
 // Runs classify → gate → trust → limits → dependencies (when the request
