@@ -595,16 +595,21 @@ OverrideVerdict PolicySession::may_override(const Classification& decision) {
   return v;
 }
 
+bool PolicySession::has_state(const char* function, std::optional<PolicyStop>& stop) {
+  try {
+    sandbox();  // a fresh state, when the last call failed
+    return true;
+  } catch (const PolicyFailure& e) {
+    engine_->report_failure(function, e.what());
+    stop = PolicyStop{PolicyStop::Kind::kFailed, function, e.what()};
+    return false;
+  }
+}
+
 DependenciesDecision PolicySession::dependencies(const nlohmann::json& packages, TrustLevel trust,
                                                  const nlohmann::json& configured) {
   DependenciesDecision d;
-  try {
-    sandbox();  // a fresh state, when the last call failed
-  } catch (const PolicyFailure& e) {
-    engine_->report_failure("dependencies", e.what());
-    d.stop = PolicyStop{PolicyStop::Kind::kFailed, "dependencies", e.what()};
-    return d;
-  }
+  if (!has_state("dependencies", d.stop)) return d;
   if (!evaluator_->has_dependencies) {
     d.defined = false;
     return d;
@@ -659,13 +664,7 @@ DependenciesDecision PolicySession::dependencies(const nlohmann::json& packages,
 AlertVerdict PolicySession::alert(const nlohmann::json& event,
                                   const std::vector<std::string>& sinks) {
   AlertVerdict v;
-  try {
-    sandbox();  // a fresh state, when the last call failed
-  } catch (const PolicyFailure& e) {
-    engine_->report_failure("alert", e.what());
-    v.stop = PolicyStop{PolicyStop::Kind::kFailed, "alert", e.what()};
-    return v;
-  }
+  if (!has_state("alert", v.stop)) return v;
   if (!evaluator_->has_alert) {
     v.defined = false;
     return v;

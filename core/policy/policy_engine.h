@@ -171,6 +171,10 @@ class PolicySession {
   PolicySession(PolicyEngine& engine, const nlohmann::json& assessment,
                 const nlohmann::json& request);
   LuaSandbox& sandbox();
+  // Before `function`, which a policy need not define, is looked for: a
+  // state to call it on (a fresh one when the last call failed). False, with
+  // `stop` set and the failure reported, when none can be had.
+  bool has_state(const char* function, std::optional<PolicyStop>& stop);
   LuaSandbox::Arg pinned(const nlohmann::json& value, int& ref);
   template <typename Read>
   std::optional<PolicyStop> run(const char* function, LuaSandbox::Args args, Notes& notes,
