@@ -369,6 +369,17 @@ bool starts_with(const std::string& text, const std::string& prefix) {
   return text.rfind(prefix, 0) == 0;
 }
 
+// A connection through which the proxy answered 200 to `CONNECT
+// index.test:<port>`, before any byte of TLS.
+unix_stream::socket tunnel_to_index(asio::io_context& ioc, const EgressProxy& proxy,
+                                    std::uint16_t port) {
+  auto socket = connect_proxy(ioc, proxy);
+  std::string target = "index.test:" + std::to_string(port);
+  asio::write(socket, asio::buffer("CONNECT " + target + " HTTP/1.1\r\n\r\n"));
+  CHECK(starts_with(read_head(socket), "HTTP/1.1 200 "));
+  return socket;
+}
+
 }  // namespace
 
 TEST_CASE("CONNECT: a TLS round trip through the tunnel, bytes counted", "[egress]") {
@@ -517,10 +528,7 @@ TEST_CASE("bytes that are not a ClientHello after CONNECT are refused", "[egress
   TlsServer server;
   EgressProxy proxy(dir.path() / "proxy.sock", rules_for(1, server.port()), nullptr);
   asio::io_context ioc;
-  auto socket = connect_proxy(ioc, proxy);
-  std::string target = "index.test:" + std::to_string(server.port());
-  asio::write(socket, asio::buffer("CONNECT " + target + " HTTP/1.1\r\n\r\n"));
-  CHECK(starts_with(read_head(socket), "HTTP/1.1 200 "));
+  auto socket = tunnel_to_index(ioc, proxy, server.port());
   asio::write(socket, asio::buffer(std::string("GET / HTTP/1.1\r\nHost: index.test\r\n\r\n")));
   CHECK(read_all(socket).empty());  // closed, nothing said
   auto d = wait_for_decisions(proxy, 1)[0];
@@ -588,10 +596,7 @@ TEST_CASE("CONNECT: a ClientHello split across reads and records", "[egress]") {
   TlsServer server;
   EgressProxy proxy(dir.path() / "proxy.sock", rules_for(1, server.port()), nullptr);
   asio::io_context ioc;
-  auto socket = connect_proxy(ioc, proxy);
-  std::string target = "index.test:" + std::to_string(server.port());
-  asio::write(socket, asio::buffer("CONNECT " + target + " HTTP/1.1\r\n\r\n"));
-  CHECK(starts_with(read_head(socket), "HTTP/1.1 200 "));
+  auto socket = tunnel_to_index(ioc, proxy, server.port());
   std::string hello = split_records(client_hello("index.test"));
   for (std::size_t at = 0; at < hello.size(); at += 50) {
     asio::write(socket, asio::buffer(hello.substr(at, 50)));
