@@ -143,12 +143,14 @@ std::size_t ToolProcess::fill(Deadline deadline) {
 
 std::string ToolProcess::read_line(Deadline deadline) {
   for (;;) {
-    std::size_t newline = buffer_.find('\n');
+    std::size_t newline = buffer_.find('\n', searched_);
     if (newline != std::string::npos) {
       std::string line = buffer_.substr(0, newline);
       buffer_.erase(0, newline + 1);
+      searched_ = 0;
       return line;
     }
+    searched_ = buffer_.size();
     if (fill(deadline) == 0) {
       kill();
       throw ToolFailure(ToolFailure::Kind::kExited,
@@ -162,6 +164,7 @@ int ToolProcess::read_to_exit(Deadline deadline, std::string& out) {
   }
   out = std::move(buffer_);
   buffer_.clear();
+  searched_ = 0;
   // stdout is closed: the tool is exiting; give it until the deadline.
   while (!reaped_) {
     pid_t r = ::waitpid(pid_, &status_, WNOHANG);

@@ -71,7 +71,8 @@ class ToolProcess {
 
   pid_t pid_ = -1;
   int stdin_ = -1, stdout_ = -1, stderr_ = -1;
-  std::string buffer_;  // stdout read but not yet returned
+  std::string buffer_;        // stdout read but not yet returned
+  std::size_t searched_ = 0;  // how much of buffer_ has no '\n' (a long line comes in chunks)
   std::string stderr_tail_;
   int status_ = 0;
   bool reaped_ = false;

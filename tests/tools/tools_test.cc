@@ -272,8 +272,8 @@ std::vector<pid_t> waiting_spares() {
 }
 
 TEST_CASE(
-    "the semgrep plugin's spare engines find what a fresh engine finds, and dead ones are "
-    "replaced") {
+    "the semgrep plugin's spare engines, kept from its first request on, find what a fresh "
+    "engine finds, and dead ones are replaced") {
   if (!tools_installed()) return;
   auto cold = plugins("    semgrep: {spares: 0}");
   auto warm = plugins("    semgrep: {spares: 2}");
@@ -287,6 +287,10 @@ TEST_CASE(
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     return waiting_spares().size();
   };
+  // None before the first request (a one-shot command would not use them).
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  CHECK(waiting_spares().empty());
+  assess(*warm->assessor("semgrep"), "x = 1\n");
   int compared = 0;
   for (const auto& rule_dir :
        fs::directory_iterator(fs::path(WARDEN_SOURCE_DIR) / "tests/tools/semgrep_cases")) {
@@ -414,6 +418,16 @@ TEST_CASE("a broken semgrep fails or times out with the reason") {
         "echo '{\"results\": [], \"errors\": [{\"message\": \"Syntax error at line 1\"}]}'");
     CHECK_THROWS_WITH(assess(*set->assessor("semgrep"), "x = 1\n"),
                       Catch::Contains("Syntax error"));
+  }
+  SECTION("its report is taken as its line ends, not when the engine has exited") {
+    auto set = semgrep_with("linger.sh",
+                            "while [ \"$1\" != -targets ]; do shift; done\n"
+                            "cat \"$2\" >/dev/null\n"
+                            "echo '{\"results\": [], \"errors\": []}'\n"
+                            "exec sleep 60");
+    auto begin = std::chrono::steady_clock::now();
+    CHECK(assess(*set->assessor("semgrep"), "x = 1\n").empty());
+    CHECK(std::chrono::steady_clock::now() - begin < std::chrono::seconds(20));
   }
   SECTION("it hangs past the deadline") {
     auto set = semgrep_with("hang.sh", "sleep 600");

@@ -14,13 +14,15 @@
 // The source line is read from the program itself.
 //
 // Most of a call's ~85 ms is the engine's own start-up (one rule costs what
-// seventeen do), so the plugin keeps `spares` engines started ahead of the
-// requests: each has loaded the rules and waits, blocked opening its targets
-// file, a FIFO. A request writes its program beside it, puts the targets in
-// a regular file over the FIFO's name (the engine opens the file twice) and
-// writes them into the FIFO: the engine scans and exits, and a keeper thread
-// starts the next spare. A request that finds none ready runs the engine as
-// before. docs/performance.md has the figures.
+// seventeen do), so from its first request on the plugin keeps `spares`
+// engines started ahead: each has loaded the rules and waits, blocked opening
+// its targets file, a FIFO. A request writes its program beside it, puts the
+// targets in a regular file over the FIFO's name (the engine opens the file
+// twice) and writes them into the FIFO; the engine scans, prints its report
+// and exits. The report is read as its line ends, and a keeper thread reaps
+// the engine and, a moment later, starts the next spare. A request that
+// finds none ready runs the engine itself. docs/performance.md has the
+// figures.
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
@@ -179,36 +181,30 @@ class SemgrepAssessor {
     }
     std::string name = fs::path(std::string(request.file_name)).filename().string();
     if (name.empty() || !name.ends_with(".py")) name = "main.py";
-    std::string out;
-    int status = 0;
-    std::string stderr_tail;
+    std::optional<Spare> spare;
+    struct Retirement {  // the engine goes to the keeper however the request ends
+      SemgrepAssessor& plugin;
+      std::optional<Spare>& engine;
+      ~Retirement() {
+        if (engine) plugin.retire(std::move(*engine));
+      }
+    } retirement{*this, spare};
+    nlohmann::json report;
     try {
-      std::optional<Spare> spare = take_spare(rules.file);
+      spare = take_spare(rules.file);
       if (!spare || !hand_over(*spare, name, request.code, request.deadline)) {
         spare = start_engine(rules.file);  // none ready, or it died: this request's own
         if (!hand_over(*spare, name, request.code, request.deadline) && spare->process->running())
           throw PluginError(WARDEN_ERR_TIMEOUT,
                             "semgrep: the engine did not take the program before the deadline");
       }
-      // An engine that exited without reading the program says why below.
-      status = spare->process->read_to_exit(request.deadline, out);
-      stderr_tail = spare->process->stderr_tail();
+      // An engine that exited without reading the program says why.
+      report = read_report(*spare->process, request.deadline);
     } catch (const ToolFailure& e) {
       throw PluginError(
           e.kind() == ToolFailure::Kind::kTimeout ? WARDEN_ERR_TIMEOUT : WARDEN_ERR_FAILED,
           std::string("semgrep: ") + e.what());
     }
-    // The engine reports progress (a '.' per target) on lines before its report.
-    std::size_t report_at = out.find("\n{");
-    std::string_view json_text = out.starts_with("{") ? std::string_view(out)
-                                 : report_at == std::string::npos
-                                     ? std::string_view()
-                                     : std::string_view(out).substr(report_at + 1);
-    nlohmann::json report = nlohmann::json::parse(json_text, nullptr, false);
-    if (report.is_discarded() || !report.is_object() || !report.contains("results"))
-      throw PluginError(WARDEN_ERR_FAILED, "semgrep (" + tools::describe_status(status) +
-                                               ") printed no JSON report: " +
-                                               (out.empty() ? stderr_tail : out.substr(0, 200)));
     std::vector<Finding> findings;
     for (const auto& error : report.value("errors", nlohmann::json::array())) {
       // A program Python cannot parse is a finding on its line (it cannot
@@ -257,6 +253,50 @@ class SemgrepAssessor {
     fs::path targets() const { return dir->path() / "targets.json"; }
   };
 
+  // The engine's report. It prints a '.' line per target, then the report on
+  // one line, then exits; that exit (freeing the ~100 MB it holds) takes
+  // about as long as the scan, so the report is taken as soon as its line
+  // ends. Throws PluginError with what the engine printed instead, or
+  // ToolFailure at the deadline.
+  static nlohmann::json read_report(ToolProcess& engine, tools::Deadline deadline) {
+    std::string printed;  // the first lines that were not the report
+    try {
+      for (;;) {
+        std::string line = engine.read_line(deadline);
+        if (line.starts_with("{")) {
+          nlohmann::json report = nlohmann::json::parse(line, nullptr, false);
+          if (report.is_object() && report.contains("results")) return report;
+        }
+        if (line != "." && printed.size() < 200) printed += line.substr(0, 200) + "\n";
+      }
+    } catch (const ToolFailure& e) {
+      if (e.kind() != ToolFailure::Kind::kExited) throw;
+      throw PluginError(WARDEN_ERR_FAILED, std::string("semgrep: ") + e.what() +
+                                               " and printed no JSON report: " +
+                                               (printed.empty() ? engine.stderr_tail() : printed));
+    }
+  }
+
+  // How long after a scan the keeper waits before it starts a spare: the
+  // request's sandbox run comes after its assessment, and an engine's start
+  // (~90 ms of CPU, on every core it gets) beside that run slowed a 10 ms
+  // `print` by a third on a 2-core machine.
+  static constexpr auto kRefillPause = std::chrono::milliseconds(100);
+
+  // Hands an engine that has answered (or failed) to the keeper thread,
+  // which reaps it and, kRefillPause later, starts the next spare, so that
+  // neither the engine's exit nor a new engine's start runs beside the scan
+  // or the run after it. Without a keeper it is reaped here.
+  void retire(Spare engine) {
+    if (!keeper_.joinable()) return;  // `engine` is reaped as it goes
+    {
+      std::lock_guard lock(spares_mutex_);
+      retired_.push_back(std::move(engine));
+      refill_at_ = std::chrono::steady_clock::now() + kRefillPause;
+    }
+    spares_changed_.notify_all();
+  }
+
   // Starts the engine on `rules`, waiting for its targets. Throws ToolFailure
   // or PluginError.
   Spare start_engine(const fs::path& rules) {
@@ -267,7 +307,7 @@ class SemgrepAssessor {
     spare.process = std::make_unique<ToolProcess>(
         std::vector<std::string>{engine_.string(), "-json", "-rules", rules.string(), "-targets",
                                  spare.targets().string(), "-timeout", "0", "-timeout_threshold",
-                                 "3", "-max_memory", "0", "-fast"},
+                                 "3", "-max_memory", "0", "-fast", "-j", "1"},
         environment(), spare.dir->path().string());
     spare.process->close_stdin();
     return spare;
@@ -308,8 +348,10 @@ class SemgrepAssessor {
     return written;
   }
 
-  // A spare that loaded `rules` and is alive, if one is ready; the keeper
-  // starts others.
+  // A spare that loaded `rules` and is alive, if one is ready. The keeper
+  // starts the next once the scan is done (retire()), or at once when there
+  // was none: requests come faster than it starts them, and the next request
+  // gains more from an early start than this one loses to it.
   std::optional<Spare> take_spare(const fs::path& rules) {
     std::unique_lock lock(spares_mutex_);
     std::optional<Spare> taken;
@@ -318,18 +360,36 @@ class SemgrepAssessor {
       if (front.rules == rules && front.process->running()) taken = std::move(front);
       spares_.pop_front();  // one that died or loaded other rules is no use any more
     }
+    bool scanned_before = refill_at_ != std::chrono::steady_clock::time_point();
+    if (taken || !scanned_before) return taken;
+    refill_at_ = std::chrono::steady_clock::now();
     lock.unlock();
     spares_changed_.notify_all();
     return taken;
   }
 
-  // The keeper thread: keeps `spares_wanted_` engines waiting.
+  // The keeper thread: reaps retired engines and, from the first scan on
+  // (a one-shot `warden run` starts no engine it would not use), keeps
+  // `spares_wanted_` engines waiting.
   void keep_spares() {
     std::unique_lock lock(spares_mutex_);
     while (!stopping_) {
-      if (spares_.size() >= spares_wanted_ || spare_failed_) {
+      if (!retired_.empty()) {
+        std::deque<Spare> done = std::move(retired_);
+        retired_.clear();
+        lock.unlock();
+        done.clear();  // waits for their exits
+        lock.lock();
+        continue;
+      }
+      bool scanned = refill_at_ != std::chrono::steady_clock::time_point();
+      if (!scanned || spares_.size() >= spares_wanted_ || spare_failed_) {
         spares_changed_.wait(lock);
         spare_failed_ = false;  // a request came: try again
+        continue;
+      }
+      if (std::chrono::steady_clock::now() < refill_at_) {
+        spares_changed_.wait_until(lock, refill_at_);
         continue;
       }
       lock.unlock();
@@ -347,6 +407,7 @@ class SemgrepAssessor {
         spare_failed_ = true;
     }
     spares_.clear();  // on this thread, whose end would kill them anyway
+    retired_.clear();
   }
 
   // The rules folder's files as one YAML file in our home, written again only
@@ -460,6 +521,8 @@ class SemgrepAssessor {
   std::mutex spares_mutex_;
   std::condition_variable spares_changed_;
   std::deque<Spare> spares_;
+  std::deque<Spare> retired_;                        // engines done with, for the keeper to reap
+  std::chrono::steady_clock::time_point refill_at_;  // none before the first scan
   bool stopping_ = false;
   bool spare_failed_ = false;
   std::thread keeper_;  // last: it starts after every member it uses
