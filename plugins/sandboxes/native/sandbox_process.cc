@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -47,15 +48,19 @@ const char* kSteps[] = {
     if (::setrlimit(resource, &limit) != 0) child_fail(error_pipe, 1);
   if (::dup2(in_fd, 0) < 0 || ::dup2(out_fd, 1) < 0 || ::dup2(err_fd, 2) < 0)
     child_fail(error_pipe, 2);
-  for (const auto& [fd, target] : s.inherited_fds) {
-    if (fd == target) {
-      if (::fcntl(fd, F_SETFD, 0) != 0) child_fail(error_pipe, 2);
-    } else if (::dup2(fd, target) < 0) {
+  // Each inherited fd is first moved above every target number, then put at
+  // its own: one whose number is another's target would otherwise be
+  // overwritten before it is moved (both then the same file: bwrap read its
+  // seccomp filter from the end of the program it had just copied).
+  int first_free = 3;
+  for (const auto& [fd, target] : s.inherited_fds) first_free = std::max(first_free, target + 1);
+  int moved[kMaxInheritedFds];
+  for (std::size_t i = 0; i < s.inherited_fds.size(); ++i)
+    if ((moved[i] = ::fcntl(s.inherited_fds[i].first, F_DUPFD_CLOEXEC, first_free)) < 0)
       child_fail(error_pipe, 2);
-    }
-  }
+  for (std::size_t i = 0; i < s.inherited_fds.size(); ++i)
+    if (::dup2(moved[i], s.inherited_fds[i].second) < 0) child_fail(error_pipe, 2);
   // Everything else is closed at exec (the error pipe too, which tells the parent exec worked).
-  int first_free = 3 + static_cast<int>(s.inherited_fds.size());
   if (::syscall(SYS_close_range, first_free, ~0U, CLOSE_RANGE_CLOEXEC) != 0)
     child_fail(error_pipe, 2);
   if (::setgroups(0, nullptr) != 0) child_fail(error_pipe, 3);
@@ -85,6 +90,8 @@ void close_fd(int& fd) {
 }  // namespace
 
 StartedChild start_child(const ChildSetup& setup, const std::function<void()>& kill_tree) {
+  if (setup.inherited_fds.size() > kMaxInheritedFds)
+    throw std::runtime_error("sandbox child: too many inherited file descriptors");
   int in[2], out[2], err[2], error_pipe[2];
   if (::pipe2(in, O_CLOEXEC) || ::pipe2(out, O_CLOEXEC) || ::pipe2(err, O_CLOEXEC) ||
       ::pipe2(error_pipe, O_CLOEXEC))

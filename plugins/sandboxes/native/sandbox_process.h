@@ -16,12 +16,15 @@
 
 namespace warden::native {
 
+// At most this many inherited_fds (the child moves them on its stack).
+inline constexpr std::size_t kMaxInheritedFds = 8;
+
 struct ChildSetup {
   std::string program;                             // absolute path of bwrap
   std::vector<std::string> argv;                   // argv[0] included
   std::vector<std::string> env;                    // bwrap's own environment ("K=V")
   std::vector<int> cgroup_fds;                     // cgroup.procs files to write "0" to
-  std::vector<std::pair<int, int>> inherited_fds;  // (open fd, number in the child)
+  std::vector<std::pair<int, int>> inherited_fds;  // (open fd, number in the child >= 3)
   uid_t uid = 65534;
   gid_t gid = 65534;
   std::vector<std::pair<int, rlimit>> rlimits;
