@@ -282,7 +282,7 @@ class NativeBackend {
       site.emplace(spec.site_dir, scratch_dir_ / (base + kSiteSuffix));
       bound.site_dir = site->path().string();
     }
-    OwnedFd seccomp(compile_seccomp_filter());
+    OwnedFd seccomp(seccomp_filter_fd());
     OwnedFd code(::memfd_create("warden-code", MFD_CLOEXEC));
     if (code.fd < 0 || ::write(code.fd, request.code.data(), request.code.size()) !=
                            static_cast<ssize_t>(request.code.size()))
@@ -361,7 +361,7 @@ class NativeBackend {
         std::make_unique<sandboxing::StagingFolder>(scratch_dir_ / (base + kStagingSuffix));
     sb->scratch = std::make_unique<sandboxing::ScratchMount>(scratch_dir_ / (base + kScratchSuffix),
                                                              spec.limits.tmpfs_bytes);
-    OwnedFd seccomp(compile_seccomp_filter());
+    OwnedFd seccomp(seccomp_filter_fd());
     // The launcher's status pipe and the program's stdin, stdout and stderr.
     int pipes[4][2];
     for (auto& p : pipes)

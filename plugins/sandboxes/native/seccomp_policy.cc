@@ -14,6 +14,7 @@
 #include <cstring>
 #include <memory>
 #include <stdexcept>
+#include <string>
 
 namespace warden::native {
 namespace {
@@ -26,9 +27,8 @@ void check(int rc, const char* what) {
   if (rc < 0) throw std::runtime_error(std::string("seccomp: ") + what + ": " + std::strerror(-rc));
 }
 
-}  // namespace
-
-int compile_seccomp_filter() {
+// The filter as BPF. Throws std::runtime_error when libseccomp fails.
+std::string compile_bpf() {
   std::unique_ptr<void, void (*)(scmp_filter_ctx)> ctx(seccomp_init(SCMP_ACT_ALLOW),
                                                        seccomp_release);
   if (!ctx) throw std::runtime_error("seccomp: seccomp_init failed");
@@ -68,11 +68,31 @@ int compile_seccomp_filter() {
   if (fd < 0)
     throw std::runtime_error(std::string("seccomp: memfd_create: ") + std::strerror(errno));
   int rc = seccomp_export_bpf(ctx.get(), fd);
-  if (rc < 0) {
+  std::string bpf(static_cast<std::size_t>(std::max<off_t>(::lseek(fd, 0, SEEK_END), 0)), '\0');
+  ssize_t got = ::pread(fd, bpf.data(), bpf.size(), 0);
+  ::close(fd);
+  check(rc, "export");
+  if (bpf.empty() || got != static_cast<ssize_t>(bpf.size()) || bpf.size() % 8 != 0)
+    throw std::runtime_error("seccomp: the exported filter cannot be read back");
+  return bpf;
+}
+
+}  // namespace
+
+int seccomp_filter_fd() {
+  // Compiled once (a failure is tried again by the next call): the filter is
+  // the same for every run, so no run pays libseccomp's compilation.
+  static const std::string bpf = compile_bpf();
+  int fd = ::memfd_create("warden-seccomp", MFD_CLOEXEC);
+  if (fd < 0)
+    throw std::runtime_error(std::string("seccomp: memfd_create: ") + std::strerror(errno));
+  if (::write(fd, bpf.data(), bpf.size()) != static_cast<ssize_t>(bpf.size()) ||
+      ::lseek(fd, 0, SEEK_SET) != 0) {
+    int error = errno;
     ::close(fd);
-    check(rc, "export");
+    throw std::runtime_error(std::string("seccomp: cannot stage the filter: ") +
+                             std::strerror(error));
   }
-  ::lseek(fd, 0, SEEK_SET);
   return fd;
 }
 

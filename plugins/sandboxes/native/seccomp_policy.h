@@ -9,8 +9,9 @@
 
 namespace warden::native {
 
-// Compiles the filter to BPF in a memfd and returns the file descriptor
-// (caller closes it). Throws std::runtime_error when libseccomp fails.
-int compile_seccomp_filter();
+// The filter as BPF in a new memfd, at offset 0 (the caller closes it;
+// bwrap reads it). Compiled once per process. Thread-safe. Throws
+// std::runtime_error when libseccomp fails.
+int seccomp_filter_fd();
 
 }  // namespace warden::native
