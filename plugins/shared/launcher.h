@@ -1,21 +1,23 @@
 // The launcher: the first program of every container and of every native
-// warm sandbox, a few lines of Python run by the sandbox's interpreter, which
-// waits on a FIFO in /sandbox for the host's go, starts the program as the
-// launch message says, and stays as the run's watchdog. See
-// docs/sandboxes.md, "One run".
+// warm sandbox, warden-launch (launcher_main.cc, a static executable the
+// staging folder holds), which waits on a FIFO in /sandbox for the host's go,
+// starts the program as the launch message says, and stays as the run's
+// watchdog. See docs/sandboxes.md, "One run".
 #pragma once
 
 #include <warden/plugin.h>
 
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <tuple>
 #include <vector>
 
 namespace warden::sandboxing {
 
-// In /sandbox (the staging folder): the FIFO the launcher waits on, the
+// In /sandbox (the staging folder): the launcher, the FIFO it waits on, the
 // message it then reads, and the program.
+inline constexpr const char* kLauncher = "warden-launch";
 inline constexpr const char* kGoFifo = ".go";
 inline constexpr const char* kLaunchMessage = ".launch.json";
 inline constexpr const char* kProgram = "main.py";
@@ -23,9 +25,12 @@ inline constexpr const char* kProgram = "main.py";
 inline constexpr int kLauncherFailed = 125;
 inline constexpr const char* kLauncherPrefix = "warden-launch: ";
 
-// The sandbox's command: `python` (the image's interpreter, or the host's for
-// native) running the launcher with nothing but the standard library.
-std::vector<std::string> launcher_command(const std::string& python);
+// The sandbox's command: the launcher in /sandbox.
+std::vector<std::string> launcher_command();
+
+// warden-launch on the host: beside warden-plugin-host, in the folder above
+// the calling plugin's own (<libdir>/warden/).
+std::filesystem::path launcher_program();
 
 // An rlimit the launcher sets in the program's process before exec: the
 // name after RLIMIT_, soft, hard. It can only lower a hard limit.

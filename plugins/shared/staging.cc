@@ -24,6 +24,23 @@ StagingFolder::StagingFolder(std::filesystem::path dir) : dir_(std::move(dir)) {
     throw PluginError(WARDEN_ERR_INTERNAL,
                       "cannot create " + fifo().string() + ": " + std::strerror(errno));
   ::chmod(fifo().c_str(), 0644);
+  place_launcher();
+}
+
+void StagingFolder::place_launcher() const {
+  std::filesystem::path program = launcher_program(), placed = dir_ / kLauncher;
+  // A link shares the original's mode: only one anybody may run will do.
+  struct stat st {};
+  if (::stat(program.c_str(), &st) == 0 && (st.st_mode & 0005) == 0005 &&
+      ::link(program.c_str(), placed.c_str()) == 0)
+    return;
+  std::error_code ec;
+  std::filesystem::copy_file(program, placed, ec);
+  if (ec)
+    throw PluginError(WARDEN_ERR_UNAVAILABLE, "cannot place the sandbox's launcher " +
+                                                  program.string() + " in " + dir_.string() + ": " +
+                                                  ec.message());
+  ::chmod(placed.c_str(), 0555);
 }
 
 StagingFolder::~StagingFolder() {

@@ -1,6 +1,7 @@
 // The staging folder of one container or native warm sandbox, bound
-// read-only at /sandbox: the launcher's FIFO, then the program and its launch
-// message. It goes with the run. (Its scratch space is shared/scratch_mount.h.)
+// read-only at /sandbox: the launcher and its FIFO, then the program and its
+// launch message. It goes with the run. (Its scratch space is
+// shared/scratch_mount.h.)
 #pragma once
 
 #include <cstdint>
@@ -9,12 +10,13 @@
 
 namespace warden::sandboxing {
 
-// The folder bind-mounted read-only at /sandbox: the FIFO the launcher
-// waits on, then the program and its launch message. Removed with the run.
+// The folder bind-mounted read-only at /sandbox: the launcher and the FIFO
+// it waits on, then the program and its launch message. Removed with the run.
 class StagingFolder {
  public:
-  // Creates the folder (mode 0755) and its FIFO (0644: the sandbox user may
-  // read it, not write it). Throws PluginError.
+  // Creates the folder (mode 0755), its FIFO (0644: the sandbox user may
+  // read it, not write it) and the launcher (launcher_program(), hard-linked
+  // when it can be, copied otherwise; 0555). Throws PluginError.
   explicit StagingFolder(std::filesystem::path dir);
   ~StagingFolder();
   StagingFolder(const StagingFolder&) = delete;
@@ -26,6 +28,8 @@ class StagingFolder {
   void write(const char* name, std::string_view content) const;
 
  private:
+  void place_launcher() const;
+
   std::filesystem::path dir_;
 };
 

@@ -273,7 +273,7 @@ TEST_CASE("killing warden serve with a full warm pool leaves no process, cgroup 
       REQUIRE((WIFEXITED(status) && WEXITSTATUS(status) == 0));
     }
     // The refill: two sandboxes whose launchers wait.
-    REQUIRE(eventually([&] { return sandbox_processes(tag, "/sandbox/.go").size() >= 2; },
+    REQUIRE(eventually([&] { return sandbox_processes(tag, "/sandbox/warden-launch").size() >= 2; },
                        std::chrono::seconds(60)));
     // One of them takes a program that sleeps, and the pool refills beside it.
     pid_t sleeper = warden.start(b.name(), "import time\ntime.sleep(300)\n");

@@ -26,7 +26,7 @@ namespace fs = std::filesystem;
 namespace {
 
 // Host pids of this process's launchers waiting in a warm sandbox (or
-// watching a run): their command line names the FIFO.
+// watching a run).
 std::set<pid_t> launchers() {
   std::set<pid_t> found;
   std::string tag = "-" + sandboxing::owner_tag(sandboxing::this_owner()) + "-";
@@ -34,10 +34,11 @@ std::set<pid_t> launchers() {
     std::string name = entry.path().filename();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
     if (test::read_file(entry.path() / "cgroup").find(tag) == std::string::npos) continue;
-    if (test::read_file(entry.path() / "cmdline").find("/sandbox/.go") == std::string::npos)
+    if (test::read_file(entry.path() / "cmdline").find("/sandbox/warden-launch") ==
+        std::string::npos)
       continue;
     // The launcher itself, not a container's init whose command line holds its.
-    if (test::read_file(entry.path() / "comm").rfind("python", 0) != 0) continue;
+    if (test::read_file(entry.path() / "comm") != "warden-launch\n") continue;
     found.insert(static_cast<pid_t>(std::stol(name)));
   }
   return found;
@@ -81,6 +82,7 @@ for pid in [)" + pids + R"(] + list(range(2, 64)):
 for path, flags in [('/sandbox/.launch.json', os.O_WRONLY | os.O_TRUNC),
                     ('/sandbox/main.py', os.O_WRONLY | os.O_TRUNC),
                     ('/sandbox/planted', os.O_WRONLY | os.O_CREAT),
+                    ('/sandbox/warden-launch', os.O_WRONLY | os.O_TRUNC),
                     ('/sandbox/.go', os.O_WRONLY | os.O_NONBLOCK)]:
     try:
         os.close(os.open(path, flags, 0o644))

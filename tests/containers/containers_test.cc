@@ -183,7 +183,7 @@ bool launcher_waiting(const std::string& engine) {
   std::string own_cgroup = "/warden-" + engine + "-" + std::to_string(::getpid()) + "_";
   for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
     std::string cmdline = test::read_file(entry.path() / "cmdline");
-    if (cmdline.find("/sandbox/.go") == std::string::npos ||
+    if (cmdline.find("/sandbox/warden-launch") == std::string::npos ||
         test::read_file(entry.path() / "cgroup").find(own_cgroup) == std::string::npos)
       continue;
     if (test::read_file(entry.path() / "wchan") == "pipe_read") return true;

@@ -84,8 +84,9 @@ def test_the_wheel_installs_elsewhere_with_the_warden_command(fresh_venv: Path, 
     )
     assert package.is_relative_to(fresh_venv)
     installed = files_under(package)
-    # The helper that runs third-party assessors out of process ships too.
+    # The helper that runs third-party assessors out of process ships too, and the launcher.
     assert os.access(package / "lib" / "warden" / "warden-plugin-host", os.X_OK)
+    assert os.access(package / "lib" / "warden" / "warden-launch", os.X_OK)
 
     # The default configuration of the installed package, as a user gets it.
     script = (

@@ -82,7 +82,6 @@ ContainerBackend::ContainerBackend(Engine engine, const nlohmann::json& settings
   uid_range_ = sandboxing::uid_range_setting(read);
   interpreters_ = sandboxing::interpreters_setting(read);
   read.finish();
-  launcher_ = interpreters_.at("python").front();
   client_ = std::make_unique<EngineClient>(socket, api_timeout_);
   pool_ = std::make_unique<sandboxing::WarmPool<PreparedContainer>>(
       warm_pool, [this](const RunSpec& spec) { return prepare(spec); });
@@ -220,7 +219,6 @@ std::unique_ptr<PreparedContainer> ContainerBackend::prepare(const RunSpec& spec
   ContainerPlaces places{.name = name,
                          .image = image_,
                          .rootfs = rootfs_.string(),
-                         .launcher = launcher_,
                          .owner = owner_,
                          .cgroup_parent = c->cgroup->path(),
                          .staging = staging,
@@ -269,15 +267,15 @@ std::unique_ptr<PreparedContainer> ContainerBackend::prepare(const RunSpec& spec
       char buffer[4096];
       ssize_t n = ::recv(c->stream->fd(), buffer, sizeof buffer, MSG_DONTWAIT);
       if (n > 0) said.feed(buffer, static_cast<std::size_t>(n));
-      throw PluginError(WARDEN_ERR_INTERNAL,
-                        engine_name() + ": the container's launcher (" + launcher_ +
-                            ") did not start: " + (said.err + said.out).substr(0, 1000));
+      throw PluginError(WARDEN_ERR_INTERNAL, engine_name() +
+                                                 ": the container's launcher did not start: " +
+                                                 (said.err + said.out).substr(0, 1000));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   if (sandboxing::write_without_sigpipe(c->go_fd, "r", 1) != 1)
-    throw PluginError(WARDEN_ERR_INTERNAL, engine_name() + ": the container's launcher (" +
-                                               launcher_ + ") went away as it started");
+    throw PluginError(WARDEN_ERR_INTERNAL,
+                      engine_name() + ": the container's launcher went away as it started");
   return c;
 }
 

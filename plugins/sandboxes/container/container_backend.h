@@ -74,7 +74,6 @@ class ContainerBackend {
   std::filesystem::path seccomp_profile_path_;  // the same, written for Podman
   std::string cgroup_parent_;
   std::map<std::string, std::vector<std::string>> interpreters_;
-  std::string launcher_;  // the image's Python, which runs the launcher
   std::chrono::milliseconds api_timeout_;
   std::string owner_;  // this process: "<pid>.<start time>"
 

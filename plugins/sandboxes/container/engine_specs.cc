@@ -57,7 +57,7 @@ nlohmann::json docker_create_spec(const RunSpec& spec, const ContainerPlaces& pl
   if (!spec.site_dir.empty()) mounts.push_back(read_only_bind(spec.site_dir, kSiteDirPath));
   if (!mounts.empty()) host["Mounts"] = mounts;
   return {{"Image", places.image},
-          {"Cmd", sandboxing::launcher_command(places.launcher)},
+          {"Cmd", sandboxing::launcher_command()},
           {"Env", nlohmann::json::array()},
           {"User", std::to_string(spec.uid) + ":" + std::to_string(spec.gid)},
           {"WorkingDir", "/tmp"},
@@ -79,7 +79,7 @@ nlohmann::json podman_create_spec(const RunSpec& spec, const ContainerPlaces& pl
   };
   nlohmann::json s = {
       {"name", places.name},
-      {"command", sandboxing::launcher_command(places.launcher)},
+      {"command", sandboxing::launcher_command()},
       {"env", nlohmann::json::object()},
       {"unsetenvall", true},
       {"user", std::to_string(spec.uid) + ":" + std::to_string(spec.gid)},

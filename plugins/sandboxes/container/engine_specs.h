@@ -15,7 +15,6 @@ struct ContainerPlaces {
   std::string name;                  // the container's name
   std::string image;                 // empty: podman runs `rootfs`
   std::string rootfs;                // podman only
-  std::string launcher;              // the image's Python, which runs the launcher
   std::string owner;                 // the io.warden.owner label
   std::string cgroup_parent;         // warden's cgroup, "/<parent>/<name>"
   std::string staging;               // host folder bound read-only at /sandbox

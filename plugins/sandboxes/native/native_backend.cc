@@ -60,8 +60,6 @@ constexpr const char* kSiteSuffix = ".site";
 // util-linux's prlimit, from the host's /usr: it lowers RLIMIT_FSIZE and
 // execs the interpreter inside the sandbox.
 constexpr const char* kPrlimit = "/usr/bin/prlimit";
-// The host's interpreter that runs the launcher of a warm sandbox.
-constexpr const char* kLauncherPython = "/usr/bin/python3";
 constexpr const char* kStagingSuffix = ".stage";
 // How long a warm sandbox's launcher may take to open its FIFO.
 constexpr auto kLauncherStartTimeout = std::chrono::seconds(10);
@@ -196,7 +194,8 @@ class NativeBackend {
     scratch_dir_ = read.absolute_path("scratch_dir", "/var/lib/warden/native", "a scratch folder");
     auto warm_pool = static_cast<std::size_t>(read.whole_number("warm_pool", 2, 0, 16));
     read.finish();
-    if (!is_executable(kLauncherPython)) warm_pool = 0;  // runs start their own, as without a pool
+    // Without its launcher (a broken install), runs start their own, as without a pool.
+    if (!is_executable(sandboxing::launcher_program())) warm_pool = 0;
     // The pool's thread starts the warm sandboxes and lives as long as the
     // backend: each bwrap dies with the thread that started it.
     pool_ = std::make_unique<sandboxing::WarmPool<WarmSandbox>>(
@@ -376,8 +375,8 @@ class NativeBackend {
         stderr_write(pipes[3][1]);
     ChildSetup setup;
     setup.program = bwrap_;
-    setup.argv = bwrap_argv(spec, sandboxing::launcher_command(kLauncherPython), sb->scratch->dir(),
-                            sb->staging->dir());
+    setup.argv =
+        bwrap_argv(spec, sandboxing::launcher_command(), sb->scratch->dir(), sb->staging->dir());
     setup.env = {"PATH=/usr/bin:/bin"};
     setup.cgroup_fds = sb->cgroup->join_fds();
     // bwrap reads the filter from fd 3 and passes the others on to the launcher.
@@ -409,9 +408,9 @@ class NativeBackend {
         char said[1000] = {};
         ::fcntl(sb->bwrap.stderr_fd, F_SETFL, O_NONBLOCK);
         ssize_t got = ::read(sb->bwrap.stderr_fd, said, sizeof said - 1);
-        throw PluginError(WARDEN_ERR_INTERNAL, std::string("native: the sandbox's launcher (") +
-                                                   kLauncherPython +
-                                                   ") did not start: " + (got > 0 ? said : ""));
+        throw PluginError(
+            WARDEN_ERR_INTERNAL,
+            std::string("native: the sandbox's launcher did not start: ") + (got > 0 ? said : ""));
       }
       std::this_thread::sleep_for(std::chrono::microseconds(500));
     }
