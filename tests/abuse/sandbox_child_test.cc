@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 #include <string>
+#include <vector>
 
 #include "sandbox_process.h"
 
@@ -26,7 +27,9 @@ void place(const std::string& text, int number) {
 
 }  // namespace
 
-TEST_CASE("a sandbox child finds each inherited file at its number even where the numbers cross") {
+TEST_CASE(
+    "a sandbox child finds each inherited file at its number even where the numbers cross "
+    "and the host holds many files") {
   // The host's fds 7 and 8 hold B and A, and the child is to find A at 7 and
   // B at 8: done in order, putting A at 7 would overwrite B before it moves.
   // (Threads opening and closing files made such numbers now and then: bwrap
@@ -35,6 +38,13 @@ TEST_CASE("a sandbox child finds each inherited file at its number even where th
   int saved[2] = {::fcntl(7, F_DUPFD_CLOEXEC, 20), ::fcntl(8, F_DUPFD_CLOEXEC, 20)};
   place("B", 7);
   place("A", 8);
+  // And every number from 9 to 99 is taken, above the run's RLIMIT_NOFILE of
+  // 16, as in a busy host (a service with many clients).
+  std::vector<int> taken;
+  while (taken.empty() || taken.back() < 99) {
+    taken.push_back(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+    REQUIRE(taken.back() >= 0);
+  }
 
   warden::native::ChildSetup setup;
   setup.program = "/bin/sh";
@@ -43,7 +53,9 @@ TEST_CASE("a sandbox child finds each inherited file at its number even where th
   setup.uid = ::getuid();
   setup.gid = ::getgid();
   setup.inherited_fds = {{8, 7}, {7, 8}};
+  setup.rlimits = {{RLIMIT_NOFILE, {16, 16}}};
   warden::native::StartedChild child = warden::native::start_child(setup, [] {});
+  for (int fd : taken) ::close(fd);
   ::close(child.stdin_fd);
   std::string out;
   char buffer[64];

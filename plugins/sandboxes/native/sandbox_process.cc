@@ -44,8 +44,6 @@ const char* kSteps[] = {
                              int in_fd, int out_fd, int err_fd, int error_pipe) {
   for (int fd : s.cgroup_fds)
     if (::write(fd, "0", 1) != 1) child_fail(error_pipe, 0);
-  for (const auto& [resource, limit] : s.rlimits)
-    if (::setrlimit(resource, &limit) != 0) child_fail(error_pipe, 1);
   if (::dup2(in_fd, 0) < 0 || ::dup2(out_fd, 1) < 0 || ::dup2(err_fd, 2) < 0)
     child_fail(error_pipe, 2);
   // Each inherited fd is first moved above every target number, then put at
@@ -63,6 +61,10 @@ const char* kSteps[] = {
   // Everything else is closed at exec (the error pipe too, which tells the parent exec worked).
   if (::syscall(SYS_close_range, first_free, ~0U, CLOSE_RANGE_CLOEXEC) != 0)
     child_fail(error_pipe, 2);
+  // After the moves: a host with many files open has free numbers only above
+  // the run's RLIMIT_NOFILE.
+  for (const auto& [resource, limit] : s.rlimits)
+    if (::setrlimit(resource, &limit) != 0) child_fail(error_pipe, 1);
   if (::setgroups(0, nullptr) != 0) child_fail(error_pipe, 3);
   if (::setresgid(s.gid, s.gid, s.gid) != 0) child_fail(error_pipe, 4);
   if (::setresuid(s.uid, s.uid, s.uid) != 0) child_fail(error_pipe, 5);
