@@ -480,9 +480,14 @@ class NativeBackend {
       throw PluginError(WARDEN_ERR_UNSUPPORTED,
                         "native: " + outcome.err.substr(0, outcome.err.find('\n')));
     RunResult result = result_of(outcome, status, usage, limits, sb.id);
-    // The files are read once no process of the run can change them.
-    wait_until_exiting(*sb.cgroup);
-    sandboxing::hand_back_output_files(sb.scratch->dir(), request, result);
+    // The files are read once no process of the run can change them. An
+    // empty working folder (most runs) has none to read, and what a process
+    // killed with the rest might still write is not the run's.
+    std::error_code ec;
+    if (!std::filesystem::is_empty(sb.scratch->dir(), ec) || ec) {
+      wait_until_exiting(*sb.cgroup);
+      sandboxing::hand_back_output_files(sb.scratch->dir(), request, result);
+    }
     return result;
   }
 
