@@ -71,8 +71,10 @@ bool v2_host() {
          controllers.find("pids") != std::string::npos;
 }
 
-void make_dir(const std::string& path, const std::string& limit) {
-  if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST)
+// A cgroup folder; `shared` (a parent) may exist already, a run's own may not:
+// two runs in one cgroup would kill and measure each other.
+void make_dir(const std::string& path, const std::string& limit, bool shared) {
+  if (::mkdir(path.c_str(), 0755) != 0 && (errno != EEXIST || !shared))
     throw std::runtime_error(limit + ": cannot create cgroup " + path + ": " +
                              std::strerror(errno));
 }
@@ -181,18 +183,18 @@ Cgroup::Cgroup(const std::string& parent, const std::string& name, const CgroupL
   try {
     if (v2_) {
       std::string base = std::string(kRoot) + "/" + parent;
-      make_dir(base, "cgroup");
+      make_dir(base, "cgroup", true);
       write_control(std::string(kRoot) + "/cgroup.subtree_control", "+memory +pids +cpu", "cgroup");
       write_control(base + "/cgroup.subtree_control", "+memory +pids +cpu", "cgroup");
       std::string dir = base + "/" + name;
-      make_dir(dir, "cgroup");
+      make_dir(dir, "cgroup", false);
       dirs_.push_back(dir);
     } else {
       for (const char* controller : {"memory", "pids", "cpu", "cpuacct"}) {
         std::string base = std::string(kRoot) + "/" + controller + "/" + parent;
-        make_dir(base, controller);
+        make_dir(base, controller, true);
         std::string dir = base + "/" + name;
-        make_dir(dir, controller);
+        make_dir(dir, controller, false);
         dirs_.push_back(dir);
       }
     }

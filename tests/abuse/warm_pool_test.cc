@@ -139,3 +139,31 @@ if os.fork() == 0:
     CHECK(sandboxes.size() == 6);
   });
 }
+
+TEST_CASE("two native backends in one process keep their warm sandboxes apart") {
+  // Two Hosts in one process (Mai's SafetyAPI twice) each have a backend
+  // with a pool, under one owner tag: their sandboxes' cgroups and folders
+  // must not share names, or one's teardown kills the other's runs.
+  for_each_backend([](const SandboxBackend& native) {
+    if (native.name() != "native") return;
+    PluginCatalog catalog;
+    catalog.load_directory(WARDEN_PLUGIN_DIR);
+    auto first = catalog.create_sandbox("native", {}, "backends.settings.native");
+    auto second = catalog.create_sandbox("native", {}, "backends.settings.native");
+    RunSpec spec = short_spec();
+    std::set<std::string> ids;
+    int warm_runs[2] = {0, 0};
+    for (int i = 0; i < 20 && (warm_runs[0] < 2 || warm_runs[1] < 2); ++i) {
+      for (int which = 0; which < 2; ++which) {
+        RunResult r = run(which == 0 ? *first : *second, spec, "print('fine')\n");
+        INFO(r.backend_run_id << ": " << r.stderr_data);
+        CHECK(r.stdout_data == "fine\n");
+        CHECK(ids.insert(r.backend_run_id).second);
+        if (r.backend_run_id.find("-w") != std::string::npos) ++warm_runs[which];
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the pools refill
+    }
+    CHECK(warm_runs[0] >= 2);
+    CHECK(warm_runs[1] >= 2);
+  });
+}

@@ -182,6 +182,11 @@ RunResult result_of(ChildOutcome& outcome, int status, const CgroupUsage& usage,
   return result;
 }
 
+// Numbers the sandboxes' cgroups, scratch spaces and staging folders: unique
+// across the backends of this process (two Hosts each have one), which
+// share the owner tag.
+std::atomic<std::uint64_t> sequence{0};
+
 class NativeBackend {
  public:
   explicit NativeBackend(const nlohmann::json& settings) {
@@ -252,7 +257,7 @@ class NativeBackend {
   RunResult run_direct(const RunRequest& request, const std::vector<std::string>& interpreter) {
     const RunSpec& spec = request.spec;
     const Limits& limits = spec.limits;
-    std::uint64_t n = ++sequence_;
+    std::uint64_t n = ++sequence;
     // "warden-native-<owner>-<run id>-<n>": a later host reaps it if this one dies.
     std::string id = std::string(kCgroupPrefix) + sandboxing::owner_tag(sandboxing::this_owner()) +
                      "-" + sanitized(spec.run_id) + "-" + std::to_string(n);
@@ -341,7 +346,7 @@ class NativeBackend {
   // without limits yet, running the launcher, which waits for the host's go.
   std::unique_ptr<WarmSandbox> prepare(const RunSpec& spec) {
     auto sb = std::make_unique<WarmSandbox>();
-    std::uint64_t n = ++sequence_;
+    std::uint64_t n = ++sequence;
     const std::string& owner = sandboxing::this_owner();
     // "warden-native-<owner>-w<n>": a later host reaps it if this one dies.
     sb->id = std::string(kCgroupPrefix) + sandboxing::owner_tag(owner) + "-w" + std::to_string(n);
@@ -691,7 +696,6 @@ class NativeBackend {
   std::mutex probe_mutex_;
   bool probed_ = false;
   Availability availability_;
-  std::atomic<std::uint64_t> sequence_{0};
   std::mutex shapes_mutex_;
   std::map<std::string, std::uint64_t> runs_by_shape_;
   // Last: destroyed first, while everything its sandboxes use is still here.
