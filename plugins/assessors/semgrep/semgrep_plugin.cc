@@ -360,13 +360,15 @@ class SemgrepAssessor {
       if (front.rules == rules && front.process->running()) taken = std::move(front);
       spares_.pop_front();  // one that died or loaded other rules is no use any more
     }
-    bool scanned_before = refill_at_ != std::chrono::steady_clock::time_point();
-    if (taken || !scanned_before) return taken;
+    if (taken || !scanned()) return taken;
     refill_at_ = std::chrono::steady_clock::now();
     lock.unlock();
     spares_changed_.notify_all();
     return taken;
   }
+
+  // Whether a scan has been done (spares_mutex_ held).
+  bool scanned() const { return refill_at_ != std::chrono::steady_clock::time_point(); }
 
   // The keeper thread: reaps retired engines and, from the first scan on
   // (a one-shot `warden run` starts no engine it would not use), keeps
@@ -382,8 +384,7 @@ class SemgrepAssessor {
         lock.lock();
         continue;
       }
-      bool scanned = refill_at_ != std::chrono::steady_clock::time_point();
-      if (!scanned || spares_.size() >= spares_wanted_ || spare_failed_) {
+      if (!scanned() || spares_.size() >= spares_wanted_ || spare_failed_) {
         spares_changed_.wait(lock);
         spare_failed_ = false;  // a request came: try again
         continue;
