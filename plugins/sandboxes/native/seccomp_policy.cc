@@ -81,8 +81,10 @@ std::string compile_bpf() {
 
 int seccomp_filter_fd() {
   // Compiled once (a failure is tried again by the next call): the filter is
-  // the same for every run, so no run pays libseccomp's compilation.
-  static const std::string bpf = compile_bpf();
+  // the same for every run, so no run pays libseccomp's compilation. Never
+  // destroyed: the pool's thread may still prepare a sandbox as the process
+  // exits.
+  static const std::string& bpf = *new std::string(compile_bpf());
   int fd = ::memfd_create("warden-seccomp", MFD_CLOEXEC);
   if (fd < 0)
     throw std::runtime_error(std::string("seccomp: memfd_create: ") + std::strerror(errno));
