@@ -1,10 +1,9 @@
 #include "shared/launcher.h"
 
-#include <dlfcn.h>
-
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "shared/plugin_files.h"
 #include "shared/sandbox_limits.h"
 
 namespace warden::sandboxing {
@@ -28,12 +27,8 @@ std::vector<std::string> launcher_command() {
 }
 
 std::filesystem::path launcher_program() {
-  Dl_info info{};
-  if (::dladdr(reinterpret_cast<void*>(&launcher_program), &info) == 0 || info.dli_fname == nullptr)
-    return {};
-  std::error_code ec;
-  return std::filesystem::weakly_canonical(info.dli_fname, ec).parent_path().parent_path() /
-         kLauncher;
+  const std::filesystem::path& plugin = tools::plugin_file();
+  return plugin.empty() ? plugin : plugin.parent_path().parent_path() / kLauncher;
 }
 
 std::string launch_message(const RunSpec& spec, const std::vector<std::string>& argv,

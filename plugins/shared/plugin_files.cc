@@ -7,15 +7,20 @@
 namespace warden::tools {
 namespace fs = std::filesystem;
 
+const fs::path& plugin_file() {
+  // Never destroyed: a backend's pool thread may still ask as the process exits.
+  static const fs::path* file = new fs::path([] {
+    Dl_info info{};
+    if (dladdr(reinterpret_cast<void*>(&plugin_file), &info) == 0 || info.dli_fname == nullptr)
+      return fs::path();
+    std::error_code ec;
+    return fs::weakly_canonical(info.dli_fname, ec);
+  }());
+  return *file;
+}
+
 fs::path plugin_data_directory(const std::string& name) {
-  Dl_info info{};
-  fs::path plugin;
-  if (dladdr(reinterpret_cast<void*>(&plugin_data_directory), &info) != 0 &&
-      info.dli_fname != nullptr)
-    plugin = info.dli_fname;
-  std::error_code ec;
-  fs::path root =
-      fs::weakly_canonical(plugin, ec).parent_path().parent_path().parent_path().parent_path();
+  fs::path root = plugin_file().parent_path().parent_path().parent_path().parent_path();
   return root / "share" / "warden" / "plugins" / name;
 }
 

@@ -6,6 +6,10 @@
 
 namespace warden::tools {
 
+// The plugin file (<libdir>/warden/plugins/<name>.so) that contains this
+// code, found once; empty when it cannot be told.
+const std::filesystem::path& plugin_file();
+
 // <root>/share/warden/plugins/<name>, where <root> is the install (or build)
 // tree holding the plugin file <root>/lib/warden/plugins/<name>.so that
 // contains this code. See warden_add_plugin(... DATA ...).
