@@ -56,6 +56,14 @@ class ArgvSandbox {
   }
 };
 
+// ArgvSandbox as a plugin built for ABI 1.0 declares itself.
+warden_plugin_descriptor abi_1_0_sandbox(const char* name) {
+  warden_plugin_descriptor d =
+      make_sandbox_descriptor<ArgvSandbox>(name, "1.0.0", "built for ABI 1.0");
+  d.abi_minor = 0;
+  return d;
+}
+
 }  // namespace
 
 TEST_CASE("plugins from one folder load, and refused ones do not stop the others") {
@@ -327,12 +335,7 @@ TEST_CASE("a sandbox plugin round-trips its spec, output and refusals") {
 TEST_CASE("program arguments go to a backend of ABI 1.1, and a 1.0 backend refuses them") {
   static const warden_plugin_descriptor current =
       make_sandbox_descriptor<ArgvSandbox>("argv_now", "1.0.0", "prints its arguments");
-  static warden_plugin_descriptor old = [] {
-    warden_plugin_descriptor d =
-        make_sandbox_descriptor<ArgvSandbox>("argv_old", "1.0.0", "built for ABI 1.0");
-    d.abi_minor = 0;
-    return d;
-  }();
+  static const warden_plugin_descriptor old = abi_1_0_sandbox("argv_old");
   PluginCatalog catalog;
   catalog.add_descriptor(&current);
   catalog.add_descriptor(&old);
@@ -354,12 +357,7 @@ TEST_CASE("program arguments go to a backend of ABI 1.1, and a 1.0 backend refus
 }
 
 TEST_CASE("a 1.0 backend is refused network egress and site folders; the spec JSON carries them") {
-  static warden_plugin_descriptor old = [] {
-    warden_plugin_descriptor d =
-        make_sandbox_descriptor<ArgvSandbox>("egress_old", "1.0.0", "built for ABI 1.0");
-    d.abi_minor = 0;
-    return d;
-  }();
+  static const warden_plugin_descriptor old = abi_1_0_sandbox("egress_old");
   PluginCatalog catalog;
   catalog.add_descriptor(&old);
   auto then = catalog.create_sandbox("egress_old", {}, "x");
